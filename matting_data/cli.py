@@ -1,0 +1,65 @@
+"""The ``matting-data`` command line.
+
+Each subcommand lives in ``matting_data/commands/<name>.py`` and exposes
+``add_parser(subparsers)``, which registers its arguments and sets
+``func=<callable(args) -> int | None>``.  This module only wires them up,
+handles ``--verbose`` and turns user errors into a one-line message and a
+non-zero exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import MattingDataError
+
+# Order = order in ``matting-data --help``.
+COMMAND_MODULES = [
+    "matting_data.commands.demo",
+    "matting_data.commands.sample",
+]
+
+EXIT_USER_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="matting-data",
+        description="Build image-matting datasets (composites, trimaps, splits) and benchmark models.",
+    )
+    parser.add_argument("--version", action="version", version=f"matting-data {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details and show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        rc = args.func(args)
+    except MattingDataError as exc:
+        if args.verbose:
+            raise
+        print(f"matting-data {args.command}: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print(f"matting-data {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return int(rc or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Dataset adapters, splits, privacy obfuscation, tracks and HuggingFace export."""

@@ -1,0 +1,92 @@
+"""Tracks: a named set of samples that a benchmark trains or tests on.
+
+A track is a manifest (see :mod:`matting_data.manifest`) plus a small JSON
+descriptor ``track.json`` stored in the track's root folder::
+
+    {"name": "am2k-ori", "kind": "ORI", "manifest": "manifest.parquet",
+     "split": "test", "meta": {...}}
+
+``kind`` is ``"ORI"`` (real photos with their true alphas) or ``"COMP"``
+(composites made by a recipe; ``meta`` then holds the recipe name, seed and
+background pool).  A benchmark is "train on track X, test on track Y": the
+pair :class:`TrackPair`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..errors import InputError, MissingFileError
+from ..io import write_text_atomic
+from ..manifest import load_manifest
+
+KINDS = ("ORI", "COMP")
+DESCRIPTOR = "track.json"
+
+
+@dataclass(frozen=True)
+class Track:
+    """A track: ``root`` folder, its manifest (relative to root), kind, optional split filter."""
+
+    name: str
+    kind: str
+    root: Path
+    manifest: str = "manifest.parquet"
+    split: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise InputError(f"track {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
+
+    def samples(self, check_files: bool = True) -> pd.DataFrame:
+        """The track's manifest rows (filtered to ``split`` when set), validated."""
+        df = load_manifest(Path(self.root) / self.manifest, root=self.root, check_files=check_files)
+        if self.split is not None:
+            df = df[df["split"] == self.split].reset_index(drop=True)
+        return df
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "manifest": self.manifest, "split": self.split, "meta": self.meta}
+
+
+def save_track(track: Track) -> Path:
+    """Write ``<root>/track.json`` atomically and return its path."""
+    path = Path(track.root) / DESCRIPTOR
+    write_text_atomic(path, json.dumps(track.to_dict(), indent=2, sort_keys=True) + "\n")
+    return path
+
+
+def load_track(path: str | os.PathLike) -> Track:
+    """Load a track from its folder or its ``track.json``."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / DESCRIPTOR
+    if not p.is_file():
+        raise MissingFileError(f"{p}: track descriptor not found")
+    try:
+        d = json.loads(p.read_text())
+        return Track(
+            name=d["name"], kind=d["kind"], root=p.parent, manifest=d.get("manifest", "manifest.parquet"),
+            split=d.get("split"), meta=d.get("meta", {}),
+        )
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError(f"{p}: invalid track descriptor ({exc})") from None
+
+
+@dataclass(frozen=True)
+class TrackPair:
+    """One benchmark setting: train on ``train``, test on ``test`` (e.g. COMP-BG20K -> ORI)."""
+
+    train: Track
+    test: Track
+
+    @property
+    def name(self) -> str:
+        return f"{self.train.name}->{self.test.name}"

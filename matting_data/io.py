@@ -1,0 +1,363 @@
+"""Image, alpha and trimap I/O with validation and atomic writes.
+
+Conventions (in memory):
+
+* images: RGB ``float32`` arrays of shape ``(H, W, 3)`` with values in [0, 1];
+* alphas and masks: ``float32`` arrays of shape ``(H, W)`` in [0, 1];
+* trimaps: ``uint8`` arrays of shape ``(H, W)`` holding only 0, 128 and 255.
+
+On disk images and alphas are PNG (8 or 16 bit) or JPEG.  OpenCV decodes to
+BGR(A); the conversion to RGB happens here and nowhere else.
+
+Which channel is the alpha (:func:`read_alpha`):
+
+* 1 channel: that channel;
+* 2 channels (grey + alpha PNG): the second (alpha) channel;
+* 3 channels: the channels must be equal (a grey matte saved as RGB),
+  otherwise :class:`InputError` (pass ``channel=`` to choose one);
+* 4 channels (an RGBA cut-out): the A channel;
+* ``.npy``: a 2-D float array in [0, 1] (or a 3-D one with a single channel).
+
+Every write goes to a temporary file in the target folder that is renamed over
+the final name only once it is complete, so an interrupted write never leaves
+a partial file under the final name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import cv2
+import numpy as np
+
+from .errors import InputError, MissingFileError, SizeMismatchError
+
+PathLike = str | os.PathLike
+
+TRIMAP_VALUES = (0, 128, 255)
+_MAX_BY_DTYPE = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+with contextlib.suppress(Exception):  # quiet libpng/libjpeg chatter on corrupt files
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
+
+
+# --------------------------------------------------------------------------- reading
+def _decode(path: PathLike) -> np.ndarray:
+    """Decode a file with OpenCV, unchanged (bit depth and channels kept)."""
+    p = Path(path)
+    if not p.exists():
+        raise MissingFileError(f"{p}: file not found")
+    if not p.is_file():
+        raise InputError(f"{p}: not a regular file")
+    data = p.read_bytes()
+    if len(data) == 0:
+        raise InputError(f"{p}: empty file (0 bytes)")
+    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        raise InputError(f"{p}: unreadable or corrupt image file")
+    if arr.size == 0 or arr.shape[0] == 0 or arr.shape[1] == 0:
+        raise InputError(f"{p}: zero-size image {arr.shape}")
+    if arr.dtype not in _MAX_BY_DTYPE:
+        raise InputError(f"{p}: unsupported pixel type {arr.dtype} (expected 8- or 16-bit)")
+    return arr
+
+
+def _to_unit(arr: np.ndarray) -> np.ndarray:
+    return (arr.astype(np.float32) / np.float32(_MAX_BY_DTYPE[arr.dtype])).astype(np.float32)
+
+
+def read_image(path: PathLike) -> np.ndarray:
+    """Read a photo as RGB ``float32`` (H, W, 3) in [0, 1].
+
+    8-bit files are divided by 255, 16-bit files by 65535.  Grey files are
+    replicated to three channels; the alpha channel of an RGBA file is dropped
+    (use :func:`read_alpha` to get it).
+    """
+    arr = _decode(path)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[:, :, None], 3, axis=2)
+    elif arr.shape[2] == 2:
+        arr = np.repeat(arr[:, :, :1], 3, axis=2)
+    elif arr.shape[2] == 4:
+        arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGB)
+    else:
+        arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
+    return _to_unit(arr)
+
+
+def _alpha_from_npy(p: Path) -> np.ndarray:
+    try:
+        arr = np.load(p, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - any failure means a bad file
+        raise InputError(f"{p}: unreadable .npy file ({exc})") from None
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[:, :, 0]
+    if arr.ndim != 2:
+        raise InputError(f"{p}: expected a 2-D alpha array, got shape {arr.shape}")
+    if arr.dtype == np.uint8 or arr.dtype == np.uint16:
+        return _to_unit(arr)
+    if not np.issubdtype(arr.dtype, np.floating):
+        raise InputError(f"{p}: expected a float or 8/16-bit alpha array, got {arr.dtype}")
+    return check_alpha(arr.astype(np.float32), name=str(p))
+
+
+def read_alpha(path: PathLike, channel: int | None = None) -> np.ndarray:
+    """Read an alpha matte or mask as ``float32`` (H, W) in [0, 1].
+
+    Parameters
+    ----------
+    path : path to a PNG/JPEG (8 or 16 bit) or a ``.npy`` array.
+    channel : force this channel index of a multi-channel file (in the file's
+        RGB(A) order).  By default the rule in the module docstring applies.
+    """
+    p = Path(path)
+    if p.suffix.lower() == ".npy":
+        if not p.exists():
+            raise MissingFileError(f"{p}: file not found")
+        return _alpha_from_npy(p)
+    arr = _decode(p)
+    if arr.ndim == 2:
+        return _to_unit(arr)
+    nch = arr.shape[2]
+    if channel is not None:
+        if not 0 <= channel < nch:
+            raise InputError(f"{p}: channel {channel} requested but the file has {nch} channels")
+        order = {3: [2, 1, 0], 4: [2, 1, 0, 3]}.get(nch, list(range(nch)))  # BGR(A) -> RGB(A)
+        return _to_unit(np.ascontiguousarray(arr[:, :, order[channel]]))
+    if nch == 2:
+        return _to_unit(np.ascontiguousarray(arr[:, :, 1]))
+    if nch == 4:
+        return _to_unit(np.ascontiguousarray(arr[:, :, 3]))
+    if nch == 3:
+        if not (np.array_equal(arr[:, :, 0], arr[:, :, 1]) and np.array_equal(arr[:, :, 0], arr[:, :, 2])):
+            differ = int(np.count_nonzero((arr[:, :, 0] != arr[:, :, 1]) | (arr[:, :, 0] != arr[:, :, 2])))
+            raise InputError(
+                f"{p}: 3-channel alpha with unequal channels ({differ} pixels differ); "
+                "pass channel= to pick one"
+            )
+        return _to_unit(np.ascontiguousarray(arr[:, :, 0]))
+    raise InputError(f"{p}: cannot read an alpha from {nch} channels")
+
+
+def snap_trimap(values: np.ndarray) -> np.ndarray:
+    """Snap any 8-bit map to the nearest of 0, 128, 255 (ties go to 128)."""
+    v = np.asarray(values).astype(np.int16)
+    out = np.full(v.shape, 128, np.uint8)
+    out[v < 64] = 0
+    out[v > 191] = 255
+    return out
+
+
+def check_trimap(trimap: np.ndarray, name: str = "trimap") -> np.ndarray:
+    """Raise :class:`InputError` unless ``trimap`` is uint8 (H, W) with only 0/128/255."""
+    t = np.asarray(trimap)
+    if t.ndim != 2:
+        raise InputError(f"{name}: expected a 2-D trimap, got shape {t.shape}")
+    if t.dtype != np.uint8:
+        raise InputError(f"{name}: expected a uint8 trimap, got {t.dtype}")
+    bad = (t != 0) & (t != 128) & (t != 255)
+    nbad = int(np.count_nonzero(bad))
+    if nbad:
+        vals = np.unique(t[bad])
+        shown = ", ".join(str(int(x)) for x in vals[:10]) + (" ..." if vals.size > 10 else "")
+        raise InputError(
+            f"{name}: {nbad} pixels have values other than 0/128/255 ({vals.size} distinct: {shown}); "
+            "pass snap=True (CLI: --snap-trimap) to snap them to the nearest label"
+        )
+    return t
+
+
+def read_trimap(path: PathLike, snap: bool = False) -> np.ndarray:
+    """Read a trimap as ``uint8`` (H, W) with values 0, 128, 255.
+
+    Multi-channel files must have equal colour channels (as for alphas).
+    16-bit trimaps are scaled to 8 bit.  Values other than 0/128/255 raise an
+    :class:`InputError` that says how many pixels and which values, unless
+    ``snap=True``, which maps every value to the nearest label.
+    """
+    arr = _decode(path)
+    if arr.ndim == 3:
+        if arr.shape[2] == 4:
+            arr = arr[:, :, :3]
+        if arr.shape[2] >= 3 and not (
+            np.array_equal(arr[:, :, 0], arr[:, :, 1]) and np.array_equal(arr[:, :, 0], arr[:, :, 2])
+        ):
+            raise InputError(f"{path}: trimap with unequal colour channels")
+        arr = np.ascontiguousarray(arr[:, :, 0])
+    if arr.dtype == np.uint16:
+        arr = np.round(arr.astype(np.float64) / 257.0).astype(np.uint8)
+    if snap:
+        return snap_trimap(arr)
+    return check_trimap(arr, name=str(path))
+
+
+# --------------------------------------------------------------------------- validation
+def _check_float(arr: np.ndarray, name: str, ndim: tuple[int, ...]) -> np.ndarray:
+    a = np.asarray(arr)
+    if a.size == 0:
+        raise InputError(f"{name}: zero-size array {a.shape}")
+    if a.ndim not in ndim:
+        raise InputError(f"{name}: expected {' or '.join(map(str, ndim))}-D array, got shape {a.shape}")
+    if not np.issubdtype(a.dtype, np.floating):
+        raise InputError(f"{name}: expected a float array in [0, 1], got dtype {a.dtype}")
+    finite = np.isfinite(a)
+    if not finite.all():
+        n = int(a.size - np.count_nonzero(finite))
+        raise InputError(f"{name}: {n} NaN or infinite values")
+    lo, hi = float(a.min()), float(a.max())
+    if lo < 0.0 or hi > 1.0:
+        raise InputError(f"{name}: values out of [0, 1] (min {lo:.4g}, max {hi:.4g})")
+    return a
+
+
+def check_image(image: np.ndarray, name: str = "image") -> np.ndarray:
+    """Validate an RGB float image (H, W, 3) in [0, 1]; return it unchanged."""
+    a = _check_float(image, name, (3,))
+    if a.shape[2] != 3:
+        raise InputError(f"{name}: expected 3 channels (RGB), got shape {a.shape}")
+    return a
+
+
+def check_alpha(alpha: np.ndarray, name: str = "alpha") -> np.ndarray:
+    """Validate a float alpha (H, W) in [0, 1]; return it unchanged."""
+    return _check_float(alpha, name, (2,))
+
+
+def check_same_size(*named: tuple[str, np.ndarray]) -> None:
+    """Raise :class:`SizeMismatchError` unless all arrays share height and width.
+
+    ``named`` are ``(name, array)`` pairs; the message names each with its size.
+    """
+    sizes = [(n, tuple(np.shape(a)[:2])) for n, a in named]
+    if len({s for _, s in sizes}) > 1:
+        desc = ", ".join(f"{n} is {s[1]}x{s[0]}" for n, s in sizes)
+        raise SizeMismatchError(f"size mismatch (width x height): {desc}")
+
+
+# --------------------------------------------------------------------------- writing
+@contextlib.contextmanager
+def atomic_open(path: PathLike, mode: str = "wb") -> Iterator[IO]:
+    """Open a temporary file beside ``path``; rename it to ``path`` on success.
+
+    On any exception (or interruption) the temporary file is removed and
+    ``path`` is left as it was.
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
+    try:
+        with os.fdopen(fd, mode) as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def write_bytes_atomic(path: PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically; return the path."""
+    with atomic_open(path, "wb") as fh:
+        fh.write(data)
+    return Path(path)
+
+
+def write_text_atomic(path: PathLike, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically; return the path."""
+    return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+def _quantise(a: np.ndarray, bits: int) -> np.ndarray:
+    if bits == 8:
+        return np.round(a * 255.0).astype(np.uint8)
+    if bits == 16:
+        return np.round(a.astype(np.float64) * 65535.0).astype(np.uint16)
+    raise InputError(f"bits must be 8 or 16, got {bits}")
+
+
+def _encode(path: Path, arr: np.ndarray, jpeg_quality: int = 95) -> bytes:
+    ext = path.suffix.lower()
+    if ext not in (".png", ".jpg", ".jpeg"):
+        raise InputError(f"{path}: can only write .png, .jpg or .jpeg")
+    if ext != ".png" and arr.dtype != np.uint8:
+        raise InputError(f"{path}: JPEG is 8-bit only; use .png for 16-bit output")
+    params = [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality] if ext != ".png" else [cv2.IMWRITE_PNG_COMPRESSION, 3]
+    ok, buf = cv2.imencode(ext, arr, params)
+    if not ok:
+        raise InputError(f"{path}: OpenCV could not encode the image")
+    return buf.tobytes()
+
+
+def write_image(path: PathLike, image: np.ndarray, bits: int = 8, jpeg_quality: int = 95) -> Path:
+    """Write an RGB float image (H, W, 3) in [0, 1] as 8/16-bit PNG or JPEG, atomically."""
+    p = Path(path)
+    a = check_image(image, name=str(p))
+    q = cv2.cvtColor(_quantise(a, bits), cv2.COLOR_RGB2BGR)
+    return write_bytes_atomic(p, _encode(p, q, jpeg_quality))
+
+
+def write_alpha(path: PathLike, alpha: np.ndarray, bits: int = 8) -> Path:
+    """Write a float alpha (H, W) in [0, 1] as an 8- or 16-bit grey PNG, atomically.
+
+    Values are rounded to the nearest code (``round(alpha * 255)`` for 8 bit),
+    so reading back with :func:`read_alpha` and writing again is exact.
+    """
+    p = Path(path)
+    a = check_alpha(alpha, name=str(p))
+    return write_bytes_atomic(p, _encode(p, _quantise(a, bits)))
+
+
+def write_trimap(path: PathLike, trimap: np.ndarray) -> Path:
+    """Write a uint8 0/128/255 trimap as an 8-bit PNG, atomically."""
+    p = Path(path)
+    t = check_trimap(trimap, name=str(p))
+    return write_bytes_atomic(p, _encode(p, np.ascontiguousarray(t)))
+
+
+def write_uint8(path: PathLike, arr: np.ndarray) -> Path:
+    """Write an already-quantised uint8 array (H, W) or RGB (H, W, 3), atomically."""
+    p = Path(path)
+    a = np.asarray(arr)
+    if a.dtype != np.uint8 or a.ndim not in (2, 3):
+        raise InputError(f"{p}: expected a uint8 (H, W) or (H, W, 3) array, got {a.dtype} {a.shape}")
+    if a.ndim == 3:
+        a = cv2.cvtColor(a, cv2.COLOR_RGB2BGR)
+    return write_bytes_atomic(p, _encode(p, np.ascontiguousarray(a)))
+
+
+# --------------------------------------------------------------------------- misc
+def file_hash(path: PathLike, algorithm: str = "sha256", chunk: int = 1 << 20) -> str:
+    """Content hash of a file as ``"<algorithm>:<hex digest>"``."""
+    p = Path(path)
+    if not p.exists():
+        raise MissingFileError(f"{p}: file not found")
+    h = hashlib.new(algorithm)
+    with open(p, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return f"{algorithm}:{h.hexdigest()}"
+
+
+def array_hash(arr: np.ndarray) -> str:
+    """Content hash of an array (dtype, shape and bytes) as ``"sha256:<hex>"``."""
+    a = np.ascontiguousarray(arr)
+    h = hashlib.sha256(f"{a.dtype.str}{a.shape}".encode())
+    h.update(a.tobytes())
+    return f"sha256:{h.hexdigest()}"
+
+
+def list_images(folder: PathLike, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> list[Path]:
+    """Sorted image files (by name) directly inside ``folder``."""
+    d = Path(folder)
+    if not d.is_dir():
+        raise MissingFileError(f"{d}: folder not found")
+    return sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in suffixes)

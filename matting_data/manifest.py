@@ -1,0 +1,178 @@
+"""The sample manifest: one row per sample, stored as Parquet and CSV.
+
+Columns (all present in every manifest; unknown extra columns are kept):
+
+=============  =========================================================
+``id``         unique sample id (str, e.g. the file stem)
+``split``      ``train``, ``val``, ``test``, ... (str, may be empty)
+``image``      photo or composite, path relative to the root (str)
+``alpha``      alpha matte, relative path (str)
+``fg``/``bg``  foreground / background, relative paths ("" if none)
+``trimap``     trimap, relative path ("" if none)
+``category``   class label (str, may be empty)
+``source``     where the sample comes from (dataset name, track, recipe)
+``width``      image width in pixels (int)
+``height``     image height in pixels (int)
+``*_hash``     content hashes of the files (``image_hash``, ``alpha_hash``,
+               ``fg_hash``, ``bg_hash``, ``trimap_hash``; "" if none)
+=============  =========================================================
+
+Paths are POSIX, relative to a root folder and may never escape it (no
+absolute paths, no ``..`` leaving the root).  :func:`validate_manifest`
+checks every row and raises one :class:`ManifestError` listing all problems.
+"""
+
+from __future__ import annotations
+
+import io as _io
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import pandas as pd
+
+from .errors import InputError, ManifestError, MissingFileError
+from .io import write_bytes_atomic
+
+PATH_COLUMNS = ("image", "alpha", "fg", "bg", "trimap")
+HASH_COLUMNS = tuple(f"{c}_hash" for c in PATH_COLUMNS)
+STR_COLUMNS = ("id", "split", *PATH_COLUMNS, "category", "source", *HASH_COLUMNS)
+INT_COLUMNS = ("width", "height")
+COLUMNS = ("id", "split", *PATH_COLUMNS, "category", "source", *INT_COLUMNS, *HASH_COLUMNS)
+REQUIRED_PATHS = ("image", "alpha")
+
+
+def relative_path(path: str | os.PathLike, root: str | os.PathLike) -> str:
+    """``path`` as a POSIX path relative to ``root``; error if it lies outside the root."""
+    p = Path(path)
+    r = Path(root).resolve()
+    full = (r / p).resolve() if not p.is_absolute() else p.resolve()
+    try:
+        rel = full.relative_to(r)
+    except ValueError:
+        raise InputError(f"{path}: path escapes the manifest root {root}") from None
+    return rel.as_posix()
+
+
+def resolve(root: str | os.PathLike, rel: str) -> Path:
+    """Absolute path of a manifest entry ``rel`` under ``root`` (checked not to escape it)."""
+    bad = _path_problem(rel)
+    if bad:
+        raise InputError(f"{rel}: {bad}")
+    return Path(root) / rel
+
+
+def _path_problem(rel: str) -> str:
+    if rel == "":
+        return ""
+    pp = PurePosixPath(rel)
+    if pp.is_absolute() or (len(rel) > 1 and rel[1] == ":") or "\\" in rel:
+        return "must be a relative POSIX path"
+    depth = 0
+    for part in pp.parts:
+        depth += -1 if part == ".." else (0 if part == "." else 1)
+        if depth < 0:
+            return "escapes the manifest root"
+    return ""
+
+
+def new_manifest(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """Build a manifest DataFrame from row dicts, filling missing columns with defaults."""
+    df = pd.DataFrame(list(rows))
+    return normalise(df)
+
+
+def normalise(df: pd.DataFrame) -> pd.DataFrame:
+    """Add missing standard columns, fix dtypes, put standard columns first (returns a copy)."""
+    df = df.copy()
+    for c in STR_COLUMNS:
+        if c not in df.columns:
+            df[c] = ""
+        df[c] = df[c].fillna("").astype(str)
+    for c in INT_COLUMNS:
+        if c not in df.columns:
+            df[c] = 0
+        df[c] = pd.to_numeric(df[c], errors="coerce").fillna(-1).astype("int64")
+    extra = [c for c in df.columns if c not in COLUMNS]
+    return df[list(COLUMNS) + extra].reset_index(drop=True)
+
+
+def validate_manifest(df: pd.DataFrame, root: str | os.PathLike | None = None, check_files: bool = True) -> pd.DataFrame:
+    """Check every row; raise one :class:`ManifestError` that lists every problem.
+
+    Checks: standard columns present; ids non-empty and unique; ``image`` and
+    ``alpha`` given; paths relative and inside the root; with ``root`` and
+    ``check_files``, that every named file exists; width/height positive.
+    Returns the normalised manifest.
+    """
+    missing_cols = [c for c in ("id", *REQUIRED_PATHS) if c not in df.columns]
+    if missing_cols:
+        raise ManifestError(f"manifest lacks required column(s): {', '.join(missing_cols)}")
+    df = normalise(df)
+    problems: list[str] = []
+    dup = df["id"].duplicated(keep=False)
+    for i, row in df.iterrows():
+        rid = row["id"] or f"<row {i}>"
+        if not row["id"]:
+            problems.append(f"row {i}: empty id")
+        elif dup[i]:
+            problems.append(f"row {i} ({rid}): duplicate id")
+        for c in REQUIRED_PATHS:
+            if not row[c]:
+                problems.append(f"row {i} ({rid}): no {c} path")
+        for c in PATH_COLUMNS:
+            rel = row[c]
+            bad = _path_problem(rel)
+            if bad:
+                problems.append(f"row {i} ({rid}): {c} path {rel!r} {bad}")
+            elif rel and root is not None and check_files and not (Path(root) / rel).is_file():
+                problems.append(f"row {i} ({rid}): {c} file not found: {Path(root) / rel}")
+        if row["width"] <= 0 or row["height"] <= 0:
+            problems.append(f"row {i} ({rid}): bad size {row['width']}x{row['height']}")
+    if problems:
+        head = f"manifest has {len(problems)} problem(s):\n  " + "\n  ".join(problems[:200])
+        if len(problems) > 200:
+            head += f"\n  ... and {len(problems) - 200} more"
+        raise ManifestError(head)
+    return df
+
+
+def save_manifest(df: pd.DataFrame, path: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ``<stem>.parquet`` and ``<stem>.csv`` beside each other, atomically.
+
+    ``path`` may end in .parquet, .csv or have no suffix.  Returns both paths.
+    """
+    p = Path(path)
+    stem = p.with_suffix("") if p.suffix in (".parquet", ".csv") else p
+    df = normalise(df)
+    pq, csv = stem.with_suffix(".parquet"), stem.with_suffix(".csv")
+    buf = _io.BytesIO()
+    df.to_parquet(buf, index=False)
+    write_bytes_atomic(pq, buf.getvalue())
+    write_bytes_atomic(csv, df.to_csv(index=False).encode("utf-8"))
+    return pq, csv
+
+
+def load_manifest(
+    path: str | os.PathLike, root: str | os.PathLike | None = None, check_files: bool = True
+) -> pd.DataFrame:
+    """Load a manifest (.parquet or .csv) and validate it.
+
+    ``root`` defaults to the manifest's folder.  All bad rows are reported at
+    once in a :class:`ManifestError`.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise MissingFileError(f"{p}: manifest not found")
+    try:
+        if p.suffix == ".parquet":
+            df = pd.read_parquet(p)
+        else:
+            df = pd.read_csv(p, dtype={c: str for c in STR_COLUMNS}, keep_default_na=False)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a bad file
+        raise ManifestError(f"{p}: unreadable manifest ({exc})") from None
+    try:
+        return validate_manifest(df, root if root is not None else p.parent, check_files)
+    except ManifestError as exc:
+        raise ManifestError(f"{p}: {exc}") from None

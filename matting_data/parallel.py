@@ -1,0 +1,94 @@
+"""Run independent jobs serially, with joblib, or on a dask.distributed cluster.
+
+All three backends return results in input order and show a tqdm progress bar.
+Jobs must be pure functions of their argument (randomness comes from
+:func:`matting_data.seeding.rng_for`), so the backend never changes results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from tqdm.auto import tqdm
+
+from .errors import MattingDataError
+
+T = TypeVar("T")
+R = TypeVar("R")
+BACKENDS = ("loky", "dask")
+
+
+def run_jobs(
+    func: Callable[[T], R],
+    items: Sequence[T] | Iterable[T],
+    *,
+    workers: int = 1,
+    backend: str = "loky",
+    scheduler: str | None = None,
+    desc: str | None = None,
+    progress: bool = True,
+) -> list[R]:
+    """Apply ``func`` to each item and return the results in order.
+
+    Parameters
+    ----------
+    workers : number of worker processes (1 = run in this process, unless
+        ``backend="dask"``).
+    backend : ``"loky"`` (joblib processes) or ``"dask"`` (dask.distributed).
+    scheduler : address of a running dask scheduler (``tcp://host:port``);
+        without it a ``LocalCluster`` with ``workers`` processes is started.
+    desc : progress-bar label.
+    progress : show the progress bar.
+    """
+    items = list(items)
+    if backend not in BACKENDS:
+        raise MattingDataError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if workers < 1:
+        raise MattingDataError(f"workers must be >= 1, got {workers}")
+    bar = tqdm(total=len(items), desc=desc, disable=not progress, unit="job")
+    try:
+        if backend == "dask":
+            return _run_dask(func, items, workers, scheduler, bar)
+        if workers == 1 or len(items) <= 1:
+            out = []
+            for it in items:
+                out.append(func(it))
+                bar.update()
+            return out
+        from joblib import Parallel, delayed
+
+        par = Parallel(n_jobs=workers, backend="loky", return_as="generator")
+        out = []
+        for r in par(delayed(func)(it) for it in items):
+            out.append(r)
+            bar.update()
+        return out
+    finally:
+        bar.close()
+
+
+def _run_dask(func: Callable, items: list, workers: int, scheduler: str | None, bar: Any) -> list:
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError:  # pragma: no cover - depends on the extra
+        raise MattingDataError(
+            "the dask backend needs dask.distributed: pip install 'matting-data[dask]'"
+        ) from None
+    cluster = None
+    if scheduler:
+        client = Client(scheduler)
+    else:
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        client = Client(cluster)
+    try:
+        futures = client.map(func, items, pure=False)
+        for _ in as_completed(futures):
+            bar.update()
+        return client.gather(futures)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
