@@ -10,10 +10,11 @@ same names.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from .errors import RecipeError
 

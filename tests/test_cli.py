@@ -1,0 +1,48 @@
+"""CLI: help on every subcommand, one-line errors with non-zero exit, the demo end to end."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from matting_data import cli
+
+
+def test_every_subcommand_has_help(capsys):
+    parser = cli.build_parser()
+    names = list(parser._subparsers._group_actions[0].choices)  # noqa: SLF001
+    assert {"demo", "sample"} <= set(names)
+    for name in names:
+        with pytest.raises(SystemExit) as ei:
+            cli.main([name, "--help"])
+        assert ei.value.code == 0
+        assert f"matting-data {name}" in capsys.readouterr().out
+
+
+def test_user_error_is_one_line_without_traceback():
+    proc = subprocess.run(
+        [sys.executable, "-m", "matting_data.cli", "sample", "--out", "x", "-n", "0"],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert lines == ["matting-data sample: error: need -n >= 1 and a size of at least 16x16"]
+    assert "Traceback" not in proc.stderr
+
+
+def test_verbose_shows_traceback(tmp_path):
+    with pytest.raises(Exception, match="need -n >= 1"):
+        cli.main(["--verbose", "sample", "--out", str(tmp_path), "-n", "0"])
+
+
+def test_demo_runs_and_writes_report(tmp_path):
+    out = tmp_path / "demo"
+    assert cli.main(["demo", "--out", str(out), "--no-progress", "--workers", "1"]) == 0
+    report = (out / "report.md").read_text()
+    assert report.startswith("# matting-data demo report")
+    results = json.loads((out / "results.json").read_text())
+    assert results["sample"]["foregrounds"] == 6 and results["sample"]["fractional_alpha"] > 0.05
+    assert (out / "sample" / "foregrounds" / "manifest.parquet").is_file()

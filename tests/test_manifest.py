@@ -1,0 +1,67 @@
+"""Manifest schema: round trip through Parquet and CSV, validation reports every bad row."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from matting_data.errors import InputError, ManifestError
+from matting_data.io import write_alpha, write_image
+from matting_data.manifest import (
+    COLUMNS,
+    load_manifest,
+    new_manifest,
+    relative_path,
+    save_manifest,
+    validate_manifest,
+)
+
+
+def _tree(tmp_path, n=3):
+    rows = []
+    for i in range(n):
+        write_image(tmp_path / "img" / f"s{i}.png", np.zeros((4, 6, 3), np.float32))
+        write_alpha(tmp_path / "alpha" / f"s{i}.png", np.zeros((4, 6), np.float32))
+        rows.append({"id": f"s{i}", "image": f"img/s{i}.png", "alpha": f"alpha/s{i}.png", "width": 6, "height": 4})
+    return rows
+
+
+def test_round_trip_parquet_and_csv(tmp_path):
+    df = new_manifest(_tree(tmp_path))
+    df["provenance"] = ['{"step": 1}'] * 3
+    pq, csv = save_manifest(df, tmp_path / "manifest")
+    assert pq.name == "manifest.parquet" and csv.name == "manifest.csv"
+    a, b = load_manifest(pq), load_manifest(csv)
+    assert list(a.columns[: len(COLUMNS)]) == list(COLUMNS)
+    pd.testing.assert_frame_equal(a, b)
+    assert a.loc[1, "alpha"] == "alpha/s1.png" and a.loc[1, "width"] == 6 and a.loc[2, "provenance"] == '{"step": 1}'
+
+
+def test_every_bad_row_reported_at_once(tmp_path):
+    rows = _tree(tmp_path)
+    rows[0]["alpha"] = "alpha/missing.png"
+    rows[1]["image"] = "../outside.png"
+    rows[2]["id"] = "s0"
+    rows.append({"id": "s9", "image": "/abs/x.png", "alpha": "", "width": 0, "height": 4})
+    with pytest.raises(ManifestError) as ei:
+        validate_manifest(new_manifest(rows), root=tmp_path)
+    msg = str(ei.value)
+    assert "7 problem(s)" in msg
+    for part in ["alpha file not found", "escapes the manifest root", "duplicate id", "no alpha path",
+                 "must be a relative POSIX path", "bad size 0x4"]:
+        assert part in msg
+
+
+def test_load_names_the_file(tmp_path):
+    rows = _tree(tmp_path)
+    rows[0]["image"] = "img/gone.png"
+    save_manifest(new_manifest(rows), tmp_path / "m.csv")
+    with pytest.raises(ManifestError, match=r"m\.csv: manifest has 1 problem"):
+        load_manifest(tmp_path / "m.csv")
+
+
+def test_relative_path_never_escapes(tmp_path):
+    assert relative_path(tmp_path / "a" / "b.png", tmp_path) == "a/b.png"
+    with pytest.raises(InputError, match="escapes"):
+        relative_path(tmp_path.parent / "x.png", tmp_path)
