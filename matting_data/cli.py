@@ -22,6 +22,8 @@ from .errors import MattingDataError
 COMMAND_MODULES = [
     "matting_data.commands.demo",
     "matting_data.commands.sample",
+    "matting_data.commands.trimap",
+    "matting_data.commands.dataset",
 ]
 
 EXIT_USER_ERROR = 2

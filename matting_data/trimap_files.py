@@ -1,0 +1,340 @@
+"""Write trimaps / GFM targets / boundary masks for a folder or a manifest of alphas, in parallel.
+
+Output names, per sample key (the alpha file stem for a folder, the ``id`` for
+a manifest), in the output folder:
+
+* ``tt``, ``dim``, ``dist``, ``p3m``, ``aim``: ``<key>.png``, the uint8 0/128/255 trimap;
+* ``ft``, ``bt``: ``<key>_glance.png`` (0/255 glance target) and
+  ``<key>_focus.png`` (8-bit focus target);
+* ``modnet``: ``<key>.png``, the 0/255 boundary mask.
+
+Randomness comes from ``rng_for(seed, key, "trimap", scheme)``, so the files do
+not depend on order, worker count or backend.  Every file is written
+atomically; existing outputs are kept (the run is resumable) unless
+``overwrite=True``.
+
+:func:`write_eval_trimaps` is the fixed-evaluation-trimap variant: trimaps are
+drawn once from ``(seed, sample id)``, the parameters are recorded in
+``trimaps.json`` in the folder, and an existing trimap is never redrawn.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import trimap as tm
+from .errors import InputError
+from .gfm_targets import gfm_targets
+from .io import (
+    IMAGE_SUFFIXES,
+    check_same_size,
+    list_images,
+    read_alpha,
+    read_trimap,
+    write_alpha,
+    write_text_atomic,
+    write_uint8,
+)
+from .io import write_trimap as _write_trimap_file
+from .parallel import run_jobs
+from .seeding import rng_for
+
+PathLike = str | os.PathLike
+TRIMAP_SCHEMES = ("tt", "dim", "dist", "p3m", "aim")
+SCHEMES = tm.SCHEMES
+EVAL_RECORD = "trimaps.json"
+
+
+def scheme_suffixes(scheme: str) -> tuple[str, ...]:
+    """File-name suffixes (before ``.png``) a scheme writes per key."""
+    s = _check_scheme(scheme)
+    return ("_glance", "_focus") if s in ("ft", "bt") else ("",)
+
+
+def _check_scheme(scheme: str) -> str:
+    s = str(scheme).lower()
+    if s not in SCHEMES:
+        raise InputError(f"unknown trimap scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
+    return s
+
+
+def scheme_outputs(
+    alpha: np.ndarray,
+    scheme: str,
+    rng: np.random.Generator,
+    *,
+    kernel: tm.KernelSpec | None = None,
+    aim_type: str = "SO",
+    shape: str = "ellipse",
+    eight_bit: bool = True,
+    name: str = "alpha",
+) -> dict[str, np.ndarray]:
+    """Arrays a scheme produces, keyed by file suffix.
+
+    ``kernel`` overrides the scheme's default (an int or an inclusive range);
+    for ``dist`` it is the distance threshold in pixels (default: random 1..19).
+    Trimaps and masks come back as uint8, focus targets as float in [0, 1].
+    """
+    s = _check_scheme(scheme)
+    kw: dict[str, Any] = {"eight_bit": eight_bit, "name": name}
+    if s in ("ft", "bt"):
+        t = gfm_targets(alpha, s, kernel, rng, shape=shape, **kw)
+        return {"_glance": t.trimap(), "_focus": t.focus}
+    if s == "dist":
+        thr = None if kernel is None else tm.draw_size(kernel, rng, "distance threshold")
+        return {"": tm.dist_trimap(alpha, rng, thr, **kw)}
+    kw["shape"] = shape
+    if s == "tt":
+        out = tm.tt_trimap(alpha, tm.TT_KERNEL if kernel is None else kernel, rng, **kw)
+    elif s == "dim":
+        out = tm.dim_trimap(alpha, rng, tm.DIM_KERNEL_RANGE if kernel is None else kernel, **kw)
+    elif s == "p3m":
+        out = tm.p3m_trimap(alpha, rng, tm.P3M_KERNEL_RANGE if kernel is None else kernel, **kw)
+    elif s == "aim":
+        out = tm.aim_trimap(alpha, aim_type, tm.AIM_KERNEL if kernel is None else kernel, rng, **kw)
+    else:
+        out = (
+            tm.modnet_boundary(alpha, tm.MODNET_KERNEL if kernel is None else kernel, rng, **kw) * 255
+        ).astype(np.uint8)
+    return {"": out}
+
+
+@dataclass(frozen=True)
+class TrimapJob:
+    """One sample's work (picklable, for :func:`run_jobs`)."""
+
+    key: str
+    alpha_path: str
+    out_dir: str
+    scheme: str
+    seed: int
+    kernel: Any = None
+    aim_type: str = "SO"
+    shape: str = "ellipse"
+    eight_bit: bool = True
+    overwrite: bool = False
+
+
+def _write_one(path: Path, suffix: str, scheme: str, arr: np.ndarray) -> None:
+    if suffix == "_focus":
+        write_alpha(path, arr)
+    elif scheme in TRIMAP_SCHEMES:
+        _write_trimap_file(path, arr)
+    else:
+        write_uint8(path, arr)
+
+
+def run_trimap_job(job: TrimapJob) -> tuple[str, bool]:
+    """Write one sample's outputs; return ``(key, written)`` (False when all existed)."""
+    out = Path(job.out_dir)
+    paths = {sfx: out / f"{job.key}{sfx}.png" for sfx in scheme_suffixes(job.scheme)}
+    if not job.overwrite and all(p.exists() for p in paths.values()):
+        return job.key, False
+    alpha = read_alpha(job.alpha_path)
+    rng = rng_for(job.seed, job.key, "trimap", job.scheme)
+    arrays = scheme_outputs(
+        alpha,
+        job.scheme,
+        rng,
+        kernel=job.kernel,
+        aim_type=job.aim_type,
+        shape=job.shape,
+        eight_bit=job.eight_bit,
+        name=job.alpha_path,
+    )
+    for sfx, arr in arrays.items():
+        _write_one(paths[sfx], sfx, job.scheme, arr)
+    return job.key, True
+
+
+def _check_kernel(kernel: Any) -> Any:
+    """Validate a kernel spec up front (before any work); return it hashable (tuple for ranges)."""
+    if kernel is None:
+        return None
+    kern = tuple(kernel) if isinstance(kernel, (list, tuple)) else kernel
+    tm.draw_size(kern, np.random.default_rng(0))
+    return kern
+
+
+def _check_keys(alphas: Mapping[str, PathLike]) -> dict[str, Path]:
+    if not alphas:
+        raise InputError("no alpha files given")
+    out = {}
+    for key, path in alphas.items():
+        k = str(key)
+        if not k or "/" in k or "\\" in k or k in (".", ".."):
+            raise InputError(f"{path}: sample key {k!r} cannot be used as a file name")
+        out[k] = Path(path)
+    return out
+
+
+def alphas_in_folder(folder: PathLike) -> dict[str, Path]:
+    """``{stem: path}`` of the alpha files (images and ``.npy``) in a folder; duplicate stems are an error."""
+    files = list_images(folder, IMAGE_SUFFIXES + (".npy",))
+    out: dict[str, Path] = {}
+    for f in files:
+        if f.stem in out:
+            raise InputError(f"{f}: two alpha files share the stem {f.stem!r} ({out[f.stem].name}, {f.name})")
+        out[f.stem] = f
+    if not out:
+        raise InputError(f"{folder}: no alpha files (png/jpg/tif/.npy) found")
+    return out
+
+
+def alphas_in_manifest(
+    manifest: PathLike, root: PathLike | None = None
+) -> tuple[dict[str, Path], dict[str, str]]:
+    """``({id: alpha path}, {id: aim type})`` from a manifest (aim types from an ``aim_type`` column, if any)."""
+    from .manifest import load_manifest, resolve
+
+    p = Path(manifest)
+    r = Path(root) if root is not None else p.parent
+    df = load_manifest(p, r)
+    alphas = {str(i): resolve(r, str(a)) for i, a in zip(df["id"], df["alpha"], strict=True)}
+    types = {}
+    if "aim_type" in df.columns:
+        types = {str(i): str(t) for i, t in zip(df["id"], df["aim_type"], strict=True) if str(t)}
+    return alphas, types
+
+
+def write_trimaps(
+    alphas: Mapping[str, PathLike],
+    out_dir: PathLike,
+    scheme: str,
+    *,
+    seed: int = 0,
+    kernel: tm.KernelSpec | None = None,
+    aim_type: str | Mapping[str, str] = "SO",
+    shape: str = "ellipse",
+    eight_bit: bool = True,
+    overwrite: bool = False,
+    workers: int = 1,
+    backend: str = "loky",
+    progress: bool = True,
+) -> dict[str, bool]:
+    """Write a scheme's outputs for every ``{key: alpha path}``; return ``{key: written}``.
+
+    ``written`` is False for keys whose files already existed (kept as they
+    were unless ``overwrite``).  ``aim_type`` may map keys to ``SO``/``STM``/``NS``.
+    Errors (bad alpha, no foreground, ...) raise and name the file.
+    """
+    s = _check_scheme(scheme)
+    items = _check_keys(alphas)
+    kern = _check_kernel(kernel)
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    jobs = [
+        TrimapJob(
+            key=k,
+            alpha_path=str(p),
+            out_dir=str(out_dir),
+            scheme=s,
+            seed=int(seed),
+            kernel=kern,
+            aim_type=aim_type.get(k, "SO") if isinstance(aim_type, Mapping) else aim_type,
+            shape=shape,
+            eight_bit=eight_bit,
+            overwrite=overwrite,
+        )
+        for k, p in items.items()
+    ]
+    results = run_jobs(
+        run_trimap_job, jobs, workers=workers, backend=backend, desc=f"trimap {s}", progress=progress
+    )
+    return dict(results)
+
+
+def _record(scheme: str, seed: int, kernel: Any, shape: str, eight_bit: bool) -> dict[str, Any]:
+    return {
+        "scheme": scheme,
+        "seed": int(seed),
+        "kernel": list(kernel) if isinstance(kernel, (list, tuple)) else kernel,
+        "shape": shape,
+        "eight_bit": bool(eight_bit),
+    }
+
+
+def _check_existing(job: TrimapJob) -> None:
+    path = Path(job.out_dir) / f"{job.key}.png"
+    t = read_trimap(path)
+    a = read_alpha(job.alpha_path)
+    check_same_size((str(path), t), (job.alpha_path, a))
+
+
+def write_eval_trimaps(
+    alphas: Mapping[str, PathLike],
+    out_dir: PathLike,
+    *,
+    seed: int,
+    scheme: str = "dim",
+    kernel: tm.KernelSpec | None = None,
+    shape: str = "ellipse",
+    eight_bit: bool = True,
+    workers: int = 1,
+    backend: str = "loky",
+    progress: bool = True,
+) -> dict[str, Path]:
+    """Fixed evaluation trimaps: ``<out_dir>/<sample id>.png`` for each ``{sample id: alpha path}``.
+
+    Each trimap is drawn once from ``rng_for(seed, sample id, "trimap", scheme)``
+    and never redrawn: existing files are checked (readable 0/128/255 trimap of
+    the alpha's size) and kept.  The parameters are recorded in
+    ``<out_dir>/trimaps.json``; calling again with different ``scheme``,
+    ``seed``, ``kernel``, ``shape`` or ``eight_bit`` raises :class:`InputError`
+    instead of mixing trimaps from two settings in one folder.
+
+    ``scheme`` is one of ``tt``, ``dim`` (default; mmagic-style random erode and
+    dilate 1..29), ``dist``, ``p3m``, ``aim`` (SO).  Returns ``{sample id: trimap path}``.
+    """
+    s = _check_scheme(scheme)
+    kern = _check_kernel(kernel)
+    if s not in TRIMAP_SCHEMES:
+        raise InputError(
+            f"evaluation trimaps need a trimap scheme ({', '.join(TRIMAP_SCHEMES)}), got {scheme!r}"
+        )
+    items = _check_keys(alphas)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rec = _record(s, seed, kernel, shape, eight_bit)
+    rec_path = out / EVAL_RECORD
+    if rec_path.exists():
+        try:
+            old = json.loads(rec_path.read_text(encoding="utf-8"))
+        except ValueError:
+            raise InputError(f"{rec_path}: unreadable record of evaluation trimap parameters") from None
+        if old != rec:
+            raise InputError(
+                f"{out}: evaluation trimaps there were made with {old}, not {rec}; "
+                "use another folder instead of mixing them"
+            )
+    else:
+        write_text_atomic(rec_path, json.dumps(rec, indent=2, sort_keys=True) + "\n")
+    jobs = [
+        TrimapJob(k, str(p), str(out), s, int(seed), kern, "SO", shape, eight_bit, False)
+        for k, p in items.items()
+    ]
+    for job in jobs:
+        if (out / f"{job.key}.png").exists():
+            _check_existing(job)
+    run_jobs(run_trimap_job, jobs, workers=workers, backend=backend, desc="eval trimaps", progress=progress)
+    return {j.key: out / f"{j.key}.png" for j in jobs}
+
+
+__all__ = [
+    "SCHEMES",
+    "TRIMAP_SCHEMES",
+    "TrimapJob",
+    "alphas_in_folder",
+    "alphas_in_manifest",
+    "run_trimap_job",
+    "scheme_outputs",
+    "scheme_suffixes",
+    "write_eval_trimaps",
+    "write_trimaps",
+]
