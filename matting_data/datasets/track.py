@@ -90,3 +90,47 @@ class TrackPair:
     @property
     def name(self) -> str:
         return f"{self.train.name}->{self.test.name}"
+
+
+# --------------------------------------------------------------------------- builders
+def ori_track(
+    name: str, root: str | os.PathLike, manifest: str = "manifest.parquet", split: str | None = None,
+    meta: dict[str, Any] | None = None, save: bool = True,
+) -> Track:
+    """An ORI track (real photos with their true alphas) over ``<root>/<manifest>``, checked and saved.
+
+    The manifest is validated (every row needs an image and an alpha that
+    exist); with ``split`` the track keeps only that split, which must not be
+    empty.  ``save`` writes ``<root>/track.json``.
+    """
+    t = Track(name=name, kind="ORI", root=Path(root), manifest=manifest, split=split, meta=dict(meta or {}))
+    if t.samples().empty:
+        raise InputError(f"track {name!r}: no samples{f' in split {split!r}' if split else ''} in {root}/{manifest}")
+    if save:
+        save_track(t)
+    return t
+
+
+def comp_track(
+    name: str, root: str | os.PathLike, *, recipe: str, seed: int, backgrounds: str = "",
+    manifest: str = "manifest.parquet", split: str | None = None, meta: dict[str, Any] | None = None,
+    save: bool = True,
+) -> Track:
+    """The hook COMP tracks attach to: composites made by ``recipe`` with ``seed`` on a background pool.
+
+    The composition pipeline writes its composites and manifest under ``root``
+    and calls this to describe them; ``meta`` records ``recipe``, ``seed`` and
+    ``backgrounds`` so the track can be rebuilt.
+    """
+    info = {"recipe": recipe, "seed": int(seed), "backgrounds": backgrounds, **(meta or {})}
+    t = Track(name=name, kind="COMP", root=Path(root), manifest=manifest, split=split, meta=info)
+    if t.samples().empty:
+        raise InputError(f"track {name!r}: no samples{f' in split {split!r}' if split else ''} in {root}/{manifest}")
+    if save:
+        save_track(t)
+    return t
+
+
+def benchmark_pairs(train: list[Track], test: list[Track]) -> list[TrackPair]:
+    """Every "train on X, test on Y" setting (e.g. ORI and COMP-BG20K trained, both tested on ORI)."""
+    return [TrackPair(a, b) for a in train for b in test]

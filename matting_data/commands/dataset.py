@@ -1,0 +1,164 @@
+"""``matting-data dataset ingest|split|privacy|export``: adapters, splits, privacy and HuggingFace export."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import InputError
+
+
+def _csv(text: str) -> list[str]:
+    return [t.strip() for t in text.split(",") if t.strip()]
+
+
+def _sizes(text: str) -> dict[str, float | int]:
+    out: dict[str, float | int] = {}
+    for part in _csv(text):
+        if "=" not in part:
+            raise InputError(f"--sizes: expected name=value pairs like train=0.9,val=0.1, got {part!r}")
+        k, v = part.split("=", 1)
+        try:
+            out[k.strip()] = int(v) if v.strip().isdigit() else float(v)
+        except ValueError:
+            raise InputError(f"--sizes: {v!r} is not a number") from None
+    return out
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    from ..datasets.adapters import LAYOUTS
+    from ..datasets.privacy import CASCADES, METHODS
+    from ..datasets.splits import TRIMAP_SCHEMES
+
+    p = sub.add_parser("dataset", help="ingest public dataset layouts, build splits, privacy splits, HF export",
+                       description="Dataset tools: ingest a layout into a manifest (with a validation report), "
+                       "build seeded stratified splits, build P3M-style privacy splits, export to HuggingFace.")
+    dsub = p.add_subparsers(dest="dataset_command", metavar="ACTION")
+    dsub.required = True
+
+    q = dsub.add_parser("ingest", help="read a dataset layout into a manifest; report every problem at once")
+    q.add_argument("layout", choices=list(LAYOUTS), help="dataset layout")
+    q.add_argument("root", help="dataset root folder")
+    q.add_argument("--out", help="manifest path (default: ROOT/manifest.parquet; paths stay relative to ROOT)")
+    q.add_argument("--report", help="validation report path (.json or .csv; default: beside the manifest)")
+    q.add_argument("--allow-problems", action="store_true",
+                   help="write the manifest of the good samples even when problems were found")
+    q.add_argument("--categories", help="JSON {id: category} or CSV id,category (am2k, folders)")
+    q.add_argument("--types-json", help="AIM-500 type/category JSON (default: the one JSON in ROOT)")
+    q.add_argument("--resolution", default="lowres", choices=["lowres", "highres"], help="alphamatting set")
+    q.add_argument("--trimap", default="Trimap1", choices=["Trimap1", "Trimap2"], help="alphamatting trimap")
+    q.add_argument("--split", default="", help="split name for every row (folders layout)")
+    q.add_argument("--track", metavar="NAME", help="also save an ORI track descriptor ROOT/track.json")
+    q.add_argument("--workers", type=int, default=1, help="worker processes for checking files")
+    q.set_defaults(func=run_ingest)
+
+    s = dsub.add_parser("split", help="seeded, category-stratified split with fixed evaluation trimaps")
+    s.add_argument("manifest", help="input manifest (.parquet or .csv)")
+    s.add_argument("--root", help="folder the manifest's paths are relative to (default: its folder)")
+    s.add_argument("--sizes", default="train=0.9,val=0.1", help="fractions or counts (default: %(default)s)")
+    s.add_argument("--seed", type=int, default=0, help="split seed (default: %(default)s)")
+    s.add_argument("--stratify", default="category", help="column to stratify on, or 'none'")
+    s.add_argument("--name", default="split", help="split name: NAME.parquet, NAME.json, NAME_trimaps/")
+    s.add_argument("--out-root", help="write the split here (files are hard-linked; default: the root)")
+    s.add_argument("--eval-splits", default="val,test", help="splits that get evaluation trimaps")
+    s.add_argument("--trimap-scheme", default="tt", choices=TRIMAP_SCHEMES, help="evaluation trimap scheme")
+    s.add_argument("--trimap-kernel", type=int, help="kernel size in px (default: the scheme's)")
+    s.add_argument("--workers", type=int, default=1)
+    s.set_defaults(func=run_split)
+
+    v = dsub.add_parser("privacy", help="P3M-style face obfuscation: train_B/train_N/test_P/test_NP splits")
+    v.add_argument("manifest", help="input manifest")
+    v.add_argument("out", help="output folder (new manifest, obfuscated images, privacy_record.json)")
+    v.add_argument("--root", help="folder the manifest's paths are relative to (default: its folder)")
+    v.add_argument("--method", default="blur", choices=METHODS)
+    v.add_argument("--strength", type=float, default=1.0, help="obfuscation strength (default: %(default)s)")
+    v.add_argument("--expand", type=float, default=0.1, help="enlarge the face ellipse by this fraction")
+    v.add_argument("--margin", type=int, default=0, help="grow the kept transition area by this many px")
+    v.add_argument("--detectors", default="frontal", help=f"comma list of {', '.join(CASCADES)}")
+    v.add_argument("--train-splits", default="train", help="splits used for training (default: %(default)s)")
+    v.add_argument("--test-splits", default="test,val", help="splits used for testing (default: %(default)s)")
+    v.add_argument("--workers", type=int, default=1)
+    v.set_defaults(func=run_privacy)
+
+    e = dsub.add_parser("export", help="export to a HuggingFace DatasetDict (save_to_disk + Hub Parquet + card)")
+    e.add_argument("manifest", help="input manifest")
+    e.add_argument("out", help="output folder: OUT/hf (save_to_disk) and OUT/hub (Parquet shards + README.md)")
+    e.add_argument("--root", help="folder the manifest's paths are relative to (default: its folder)")
+    e.add_argument("--name", default="matting-dataset", help="dataset name in the card")
+    e.add_argument("--license", default="other", help="license id for the card (default: %(default)s)")
+    e.add_argument("--description", default="", help="card description")
+    e.add_argument("--splits", help="comma list of splits to export (default: all)")
+    e.add_argument("--default-split", default="train", help="split for rows without one")
+    e.add_argument("--max-shard-mb", type=float, default=500.0, help="Parquet shard size (default: %(default)s)")
+    e.set_defaults(func=run_export)
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    from ..datasets.adapters import ingest
+    from ..datasets.track import ori_track
+    from ..manifest import save_manifest
+
+    kw: dict = {"workers": args.workers, "progress": True}
+    if args.layout in ("am2k", "folders"):
+        kw["categories"] = args.categories
+    if args.layout == "folders":
+        kw["split"] = args.split
+    if args.layout == "aim500":
+        kw["types_json"] = args.types_json
+    if args.layout == "alphamatting":
+        kw |= {"resolution": args.resolution, "trimap": args.trimap}
+    ing = ingest(args.layout, args.root, **kw)
+    out = Path(args.out) if args.out else ing.root / "manifest.parquet"
+    report = Path(args.report) if args.report else out.with_name(out.stem + "_report.json")
+    ing.report.save(report)
+    if not ing.report.ok:
+        print(ing.report.summary(), file=sys.stderr)
+        if not args.allow_problems:
+            raise InputError(f"{len(ing.report.problems)} problem(s) in {args.root}; report: {report} "
+                             "(pass --allow-problems to write the manifest of the good samples)")
+    if ing.manifest.empty:
+        raise InputError(f"{args.root}: no usable samples found for layout {args.layout}; report: {report}")
+    pq, _ = save_manifest(ing.manifest, out)
+    print(f"{len(ing.manifest)} samples -> {pq} (paths relative to {ing.root}); report: {report}")
+    if args.track:
+        if Path(pq).resolve().parent != ing.root.resolve():
+            raise InputError("--track needs the manifest in the dataset root (omit --out)")
+        ori_track(args.track, ing.root, manifest=Path(pq).name)
+        print(f"ORI track {args.track!r} -> {ing.root / 'track.json'}")
+    return 0
+
+
+def run_split(args: argparse.Namespace) -> int:
+    from ..datasets.splits import build_split
+
+    stratify = None if args.stratify.lower() == "none" else args.stratify
+    sp = build_split(args.manifest, args.root, sizes=_sizes(args.sizes), seed=args.seed, stratify=stratify,
+                     name=args.name, out_root=args.out_root, eval_splits=_csv(args.eval_splits),
+                     trimap_scheme=args.trimap_scheme, trimap_kernel=args.trimap_kernel, workers=args.workers,
+                     progress=True)
+    counts = ", ".join(f"{k} {v}" for k, v in sp.info["counts"].items())
+    print(f"split {args.name!r} (seed {args.seed}): {counts} -> {sp.path}")
+    return 0
+
+
+def run_privacy(args: argparse.Namespace) -> int:
+    from ..datasets.privacy import RECORD, build_privacy_splits
+
+    df = build_privacy_splits(args.manifest, args.root, args.out, train_splits=_csv(args.train_splits),
+                              test_splits=_csv(args.test_splits), method=args.method, strength=args.strength,
+                              expand=args.expand, margin=args.margin, detectors=_csv(args.detectors),
+                              workers=args.workers, progress=True)
+    counts = ", ".join(f"{k} {v}" for k, v in df.groupby("split").size().items())
+    print(f"privacy splits: {counts} -> {Path(args.out) / 'manifest.parquet'}; record: {Path(args.out) / RECORD}")
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from ..datasets.hf_export import export_hf
+
+    paths = export_hf(args.manifest, args.root, args.out, name=args.name, license=args.license,
+                      description=args.description, default_split=args.default_split,
+                      splits=_csv(args.splits) if args.splits else None, max_shard_mb=args.max_shard_mb)
+    print(f"exported: {paths['disk']} (save_to_disk), {paths['hub']} (Parquet + dataset card)")
+    return 0

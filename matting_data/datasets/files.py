@@ -1,0 +1,70 @@
+"""Place a manifest's files under a new root (hard link, else copy), so that outputs can live apart.
+
+Manifest paths never leave their root, so a split, a privacy build or an
+export written to a new folder first brings the files it references there.
+Inputs are never modified: hard links share the data read-only by convention,
+and a copy is made when linking is impossible (another file system).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import InputError
+from ..manifest import PATH_COLUMNS
+
+MODES = ("link", "copy")
+
+
+def place_file(src: Path, dst: Path, mode: str = "link") -> Path:
+    """Make ``dst`` hold the content of ``src`` (an existing ``dst`` of the same size is kept)."""
+    if mode not in MODES:
+        raise InputError(f"mode must be one of {MODES}, got {mode!r}")
+    if dst.exists():
+        if dst.samefile(src) or dst.stat().st_size == src.stat().st_size:
+            return dst
+        dst.unlink()
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    if mode == "link":
+        try:
+            os.link(src, dst)
+            return dst
+        except OSError:
+            pass
+    tmp = dst.with_name(f".{dst.name}.part")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+    return dst
+
+
+def path_columns(df: pd.DataFrame) -> list[str]:
+    """Standard path columns plus extra ones whose ``<col>_hash`` column exists (``trimap2``, ``usr``)."""
+    extra = [c for c in df.columns if c not in PATH_COLUMNS and f"{c}_hash" in df.columns]
+    return [*PATH_COLUMNS, *extra]
+
+
+def place_files(
+    df: pd.DataFrame, src_root: str | os.PathLike, dst_root: str | os.PathLike, *, mode: str = "link",
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Bring every file the manifest names from ``src_root`` to the same relative path under ``dst_root``.
+
+    Returns the manifest unchanged (its relative paths are now valid under
+    ``dst_root``).  A no-op when both roots are the same folder.
+    """
+    src, dst = Path(src_root), Path(dst_root)
+    dst.mkdir(parents=True, exist_ok=True)
+    if src.resolve() == dst.resolve():
+        return df
+    for col in columns if columns is not None else path_columns(df):
+        if col not in df.columns:
+            continue
+        for rel in df[col]:
+            if rel:
+                place_file(src / rel, dst / rel, mode)
+    return df
