@@ -126,6 +126,7 @@ def pair_folders(
             continue
         present = [r for r in listed if stem in listed[r]]
         have = listed[present[0]][stem]
+        lonely = []
         for role in missing:
             near = [s for s in listed[role] if s != stem and s not in handled and _name_key(s) == _name_key(stem)
                     and any(s not in listed[r] for r in listed)]
@@ -135,8 +136,10 @@ def pair_folders(
                            f"no {role} named {stem}.*; {relative_path(listed[role][near[0]], root)} looks like "
                            "its partner (rename one of them)", stem)
             else:
-                report.add("missing-partner", have,
-                           f"no {role} file named {stem}.* in {_folder_of(listed, role)}", stem)
+                lonely.append(role)
+        if lonely:
+            where = "; ".join(f"no {r} file named {stem}.* in {_folder_of(listed, r)}" for r in lonely)
+            report.add("missing-partner", have, where, stem)
     return rows
 
 

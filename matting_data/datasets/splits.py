@@ -10,7 +10,8 @@ category's share are as exact as integers allow (AM-2k: 20 categories of 100
 :func:`build_split` adds the evaluation trimaps (written once as files, seeded,
 never redrawn: an existing trimap file is reused, and a rerun with another
 seed or scheme is refused) and saves the split manifest plus ``<name>.json``
-recording the seed, the sizes, the counts and the tool version.
+recording the seed, the sizes, the counts and the tool version.  The trimaps
+come from :func:`matting_data.trimap_files.write_eval_trimaps`.
 """
 
 from __future__ import annotations
@@ -28,13 +29,11 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import InputError
-from ..io import file_hash, read_alpha, write_text_atomic, write_trimap
+from ..io import file_hash, write_text_atomic
 from ..manifest import load_manifest, save_manifest, validate_manifest
-from ..parallel import run_jobs
 from ..seeding import rng_for
+from ..trimap_files import TRIMAP_SCHEMES, write_eval_trimaps
 from .files import place_files
-
-TRIMAP_SCHEMES = ("tt", "dim", "p3m", "dist")
 
 
 def _targets(n: int, sizes: Mapping[str, float | int]) -> dict[str, int]:
@@ -111,30 +110,6 @@ def assign_splits(
     return out
 
 
-def eval_trimap(alpha: np.ndarray, scheme: str, seed: int, sample_id: str, kernel: int | None = None) -> np.ndarray:
-    """The fixed evaluation trimap of one sample (``tt``: kernel 25; others drawn with ``rng_for``)."""
-    from .. import trimap as tm
-
-    rng = rng_for(seed, sample_id, "eval-trimap")
-    if scheme == "tt":
-        return tm.tt_trimap(alpha, kernel or tm.TT_KERNEL, name=sample_id)
-    if scheme == "dim":
-        return tm.dim_trimap(alpha, rng, kernel or tm.DIM_KERNEL_RANGE, name=sample_id)
-    if scheme == "p3m":
-        return tm.p3m_trimap(alpha, rng, kernel or tm.P3M_KERNEL_RANGE, name=sample_id)
-    if scheme == "dist":
-        return tm.dist_trimap(alpha, rng, float(kernel) if kernel else None, name=sample_id)
-    raise InputError(f"unknown trimap scheme {scheme!r}; choose one of {', '.join(TRIMAP_SCHEMES)}")
-
-
-def _trimap_job(job: tuple[str, str, str, str, int, int | None]) -> str:
-    alpha_path, out_path, sid, scheme, seed, kernel = job
-    out = Path(out_path)
-    if not out.exists():  # written once: never redrawn
-        write_trimap(out, eval_trimap(read_alpha(alpha_path), scheme, seed, sid, kernel))
-    return file_hash(out)
-
-
 @dataclass
 class Split:
     """A built split: its manifest, where it was saved and the recorded settings."""
@@ -172,8 +147,9 @@ def build_split(
         are hard-linked (else copied) there so paths stay relative.
     eval_splits : splits that get evaluation trimaps, written to
         ``<out_root>/<name>_trimaps/<id>.png`` once and reused on reruns.
-    trimap_scheme : ``tt`` (GFM TT, kernel 25 px), ``dim``, ``p3m`` or ``dist``
-        (seeded per sample with ``rng_for(seed, id, "eval-trimap")``).
+    trimap_scheme, trimap_kernel : passed to
+        :func:`matting_data.trimap_files.write_eval_trimaps` (``tt``: GFM TT,
+        kernel 25 px; ``dim``, ``dist``, ``p3m``, ``aim``: drawn per sample from the seed).
     keep_trimaps : keep a trimap the dataset already provides (e.g. AM-2k validation).
 
     Writes ``<out_root>/<name>.parquet`` + ``.csv`` and ``<out_root>/<name>.json``.
@@ -208,12 +184,14 @@ def build_split(
     place_files(df, root, out)
     todo = df.index[df["split"].isin(eval_splits) & ~((df["trimap"] != "") & keep_trimaps)]
     tri_dir = f"{name}_trimaps"
-    jobs = [(str(out / df.at[i, "alpha"]), str(out / tri_dir / f"{df.at[i, 'id']}.png"), df.at[i, "id"],
-             trimap_scheme, int(seed), trimap_kernel) for i in todo]
-    hashes = run_jobs(_trimap_job, jobs, workers=workers, desc="eval trimaps", progress=progress)
-    for i, h in zip(todo, hashes, strict=True):
-        df.at[i, "trimap"] = f"{tri_dir}/{df.at[i, 'id']}.png"
-        df.at[i, "trimap_hash"] = h
+    if len(todo):
+        written = write_eval_trimaps({df.at[i, "id"]: out / df.at[i, "alpha"] for i in todo}, out / tri_dir,
+                                     seed=int(seed), scheme=trimap_scheme, kernel=trimap_kernel, workers=workers,
+                                     progress=progress)
+        for i in todo:
+            p = written[df.at[i, "id"]]
+            df.at[i, "trimap"] = f"{tri_dir}/{p.name}"
+            df.at[i, "trimap_hash"] = file_hash(p)
     df["split_seed"] = int(seed)
     df["split_name"] = name
     df["tool_version"] = f"matting-data {__version__}"
