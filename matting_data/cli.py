@@ -22,6 +22,7 @@ from .errors import MattingDataError
 COMMAND_MODULES = [
     "matting_data.commands.demo",
     "matting_data.commands.sample",
+    "matting_data.commands.backgrounds",
     "matting_data.commands.trimap",
     "matting_data.commands.dataset",
 ]
