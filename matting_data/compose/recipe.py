@@ -1,0 +1,222 @@
+"""Composition recipes: TOML files -> a :class:`Recipe`, a list of named, probabilistic steps.
+
+A recipe file (``recipes/compose/<name>.toml`` or any path)::
+
+    name = "rssn"
+    description = "..."
+    seed = 0                  # overridable (CLI --seed)
+    pairing = "random"        # "random" (seeded) or "sorted" (the published fixed pairing)
+    per_fg = 1                # backgrounds per foreground (CLI --per-fg)
+
+    [[steps]]
+    step = "fit_background"   # see matting_data.compose.steps for every step and parameter
+    mode = "crop"
+
+    [[steps]]
+    step = "blur_background"
+    p = 0.5                   # probability that the step runs for a sample (default 1)
+    kernel = "box"
+    sizes = [20, 30, 40, 50, 60]
+
+A recipe may build on another: ``extends = "rssn"`` (a name or a path relative
+to the file) takes its steps, ``disable = ["blur_background"]`` drops steps
+and ``[set.noise] match = false`` changes a step's parameters.
+
+Rules: the first step is ``fit_background``; ``blend`` appears once; the
+other ``pre`` steps come before it, ``noise``/``quantise`` after it;
+``quantise`` at most once (default: round at the end); ``overflow = "wrap"``
+only after ``quantise``.  Unknown steps, keys or values raise
+:class:`~matting_data.errors.RecipeError` naming them.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ..errors import RecipeError
+from ..recipes import check_keys, find_recipe, load_toml
+from .steps import STEPS
+
+KIND = "compose"
+PAIRINGS = ("random", "sorted")
+TOP_KEYS = ("name", "description", "seed", "pairing", "per_fg", "steps", "extends", "disable", "set", "reference")
+COMMON_STEP_KEYS = ("step", "p")
+
+
+@dataclass(frozen=True)
+class Step:
+    """One recipe step: its type ``name``, probability ``p``, full ``params`` and random-stream ``key``."""
+
+    name: str
+    p: float
+    params: dict[str, Any]
+    key: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"step": self.name, "p": self.p, **self.params}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A parsed, validated composition recipe."""
+
+    name: str
+    steps: tuple[Step, ...]
+    seed: int = 0
+    pairing: str = "random"
+    per_fg: int = 1
+    description: str = ""
+    source: str = field(default="", compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Canonical content (no source path): name, seed, pairing, per_fg and full step parameters."""
+        return {
+            "name": self.name, "seed": self.seed, "pairing": self.pairing, "per_fg": self.per_fg,
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+    def fingerprint(self) -> str:
+        """Short hash of :meth:`to_dict` (identifies what the recipe does)."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def with_overrides(self, seed: int | None = None, per_fg: int | None = None) -> Recipe:
+        """A copy with ``seed`` and/or ``per_fg`` replaced (``None`` keeps the recipe's)."""
+        r = self
+        if seed is not None:
+            r = replace(r, seed=int(seed))
+        if per_fg is not None:
+            if int(per_fg) < 1:
+                raise RecipeError(f"per_fg must be >= 1, got {per_fg}")
+            r = replace(r, per_fg=int(per_fg))
+        return r
+
+    def step_names(self) -> list[str]:
+        return [s.name for s in self.steps]
+
+
+def _parse_step(raw: Any, where: str) -> tuple[str, float, dict[str, Any]]:
+    if not isinstance(raw, dict):
+        raise RecipeError(f"{where}: each step must be a table ([[steps]]), got {raw!r}")
+    name = raw.get("step")
+    if name is None:
+        raise RecipeError(f"{where}: missing 'step' (one of {', '.join(STEPS)})")
+    if name not in STEPS:
+        raise RecipeError(f"{where}: unknown step {name!r} (known steps: {', '.join(STEPS)})")
+    spec = STEPS[name]
+    check_keys(raw, (*COMMON_STEP_KEYS, *spec.defaults), f"{where} ({name})")
+    p = raw.get("p", 1.0)
+    if isinstance(p, bool) or not isinstance(p, int | float) or not 0.0 <= p <= 1.0:
+        raise RecipeError(f"{where} ({name}): p must be a probability in [0, 1], got {p!r}")
+    params = copy.deepcopy(spec.defaults)
+    params.update({k: copy.deepcopy(v) for k, v in raw.items() if k not in COMMON_STEP_KEYS})
+    for k, check in spec.checks.items():
+        msg = check(params[k])
+        if msg:
+            raise RecipeError(f"{where} ({name}): {k} {msg}")
+    return name, float(p), params
+
+
+def _check_order(names: list[str], steps: list[Step], where: str) -> None:
+    if not names or names[0] != "fit_background":
+        raise RecipeError(f"{where}: the first step must be 'fit_background', got {names[:1] or 'no steps'}")
+    if names.count("fit_background") != 1:
+        raise RecipeError(f"{where}: 'fit_background' must appear once")
+    if names.count("blend") != 1:
+        raise RecipeError(f"{where}: 'blend' must appear exactly once, found {names.count('blend')}")
+    if names.count("quantise") > 1:
+        raise RecipeError(f"{where}: 'quantise' may appear at most once")
+    ib = names.index("blend")
+    for i, n in enumerate(names):
+        stage = STEPS[n].stage
+        if stage == "pre" and i > ib:
+            raise RecipeError(f"{where}: step {i + 1} ({n!r}) must come before 'blend'")
+        if stage == "post" and i < ib:
+            raise RecipeError(f"{where}: step {i + 1} ({n!r}) must come after 'blend'")
+    iq = names.index("quantise") if "quantise" in names else len(names)
+    for i, s in enumerate(steps):
+        if s.name == "noise" and s.params["overflow"] == "wrap" and i < iq:
+            raise RecipeError(f"{where}: step {i + 1} ('noise'): overflow = 'wrap' needs a 'quantise' step before it")
+        if s.name in ("fit_background", "blend", "quantise") and s.p != 1.0:
+            raise RecipeError(f"{where}: step {i + 1} ({s.name!r}) cannot be optional (p must be 1)")
+
+
+def parse_recipe(data: dict[str, Any], where: str = "recipe", base_dir: str | os.PathLike | None = None,
+                 _depth: int = 0) -> Recipe:
+    """Validate parsed TOML ``data`` and build a :class:`Recipe` (``where`` names it in errors)."""
+    if _depth > 8:
+        raise RecipeError(f"{where}: 'extends' chain too deep (cycle?)")
+    check_keys(data, TOP_KEYS, where)
+    if "extends" in data:
+        parent_ref = data["extends"]
+        if not isinstance(parent_ref, str):
+            raise RecipeError(f"{where}: extends must be a recipe name or path, got {parent_ref!r}")
+        cand = Path(base_dir) / parent_ref if base_dir is not None else None
+        ppath = cand if cand is not None and cand.is_file() else find_recipe(parent_ref, KIND)
+        parent = parse_recipe(load_toml(ppath), str(ppath), ppath.parent, _depth + 1)
+        raw_steps = [s.to_dict() for s in parent.steps] if "steps" not in data else data["steps"]
+        inherited = {"seed": parent.seed, "pairing": parent.pairing, "per_fg": parent.per_fg,
+                     "description": parent.description}
+    else:
+        if "steps" not in data:
+            raise RecipeError(f"{where}: no [[steps]] (and no 'extends')")
+        raw_steps = data["steps"]
+        inherited = {}
+    if not isinstance(raw_steps, list):
+        raise RecipeError(f"{where}: 'steps' must be an array of tables ([[steps]])")
+    raw_steps = [dict(s) if isinstance(s, dict) else s for s in raw_steps]
+    present = [s.get("step") for s in raw_steps if isinstance(s, dict)]
+    disable = data.get("disable", [])
+    if not isinstance(disable, list):
+        raise RecipeError(f"{where}: disable must be a list of step names")
+    for d in disable:
+        if d not in present:
+            raise RecipeError(f"{where}: disable names step {d!r}, which the recipe does not have ({', '.join(map(str, present))})")
+    raw_steps = [s for s in raw_steps if not (isinstance(s, dict) and s.get("step") in disable)]
+    sets = data.get("set", {})
+    if not isinstance(sets, dict):
+        raise RecipeError(f"{where}: 'set' must be a table of tables ([set.<step>])")
+    for sname, values in sets.items():
+        targets = [s for s in raw_steps if isinstance(s, dict) and s.get("step") == sname]
+        if not targets:
+            raise RecipeError(f"{where}: [set.{sname}] names a step the recipe does not have")
+        if not isinstance(values, dict):
+            raise RecipeError(f"{where}: [set.{sname}] must be a table")
+        for t in targets:
+            t.update(values)
+    steps: list[Step] = []
+    counts: dict[str, int] = {}
+    for i, raw in enumerate(raw_steps):
+        name, p, params = _parse_step(raw, f"{where}: step {i + 1}")
+        k = counts.get(name, 0)
+        counts[name] = k + 1
+        steps.append(Step(name, p, params, name if k == 0 else f"{name}#{k}"))
+    _check_order([s.name for s in steps], steps, where)
+    seed = data.get("seed", inherited.get("seed", 0))
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise RecipeError(f"{where}: seed must be a non-negative integer, got {seed!r}")
+    pairing = data.get("pairing", inherited.get("pairing", "random"))
+    if pairing not in PAIRINGS:
+        raise RecipeError(f"{where}: pairing must be one of {', '.join(PAIRINGS)}, got {pairing!r}")
+    per_fg = data.get("per_fg", inherited.get("per_fg", 1))
+    if isinstance(per_fg, bool) or not isinstance(per_fg, int) or per_fg < 1:
+        raise RecipeError(f"{where}: per_fg must be a positive integer, got {per_fg!r}")
+    name = data.get("name", Path(where).stem if where.endswith(".toml") else "custom")
+    return Recipe(
+        name=str(name), steps=tuple(steps), seed=seed, pairing=pairing, per_fg=per_fg,
+        description=str(data.get("description", inherited.get("description", ""))), source=where,
+    )
+
+
+def load_compose_recipe(name_or_path: str | os.PathLike | Recipe) -> Recipe:
+    """Find (``recipes/compose/<name>.toml`` or a path) and parse a composition recipe."""
+    if isinstance(name_or_path, Recipe):
+        return name_or_path
+    path = find_recipe(name_or_path, KIND)
+    return parse_recipe(load_toml(path), str(path), path.parent)
