@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "matting_data.commands.demo",
     "matting_data.commands.sample",
     "matting_data.commands.backgrounds",
+    "matting_data.commands.compose",
     "matting_data.commands.trimap",
     "matting_data.commands.dataset",
 ]
