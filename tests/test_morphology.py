@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import ndimage
 
 from matting_data import morphology as mo
@@ -106,3 +108,21 @@ def test_non_binary_mask_and_bad_options():
         mo.erode(np.ones((3, 3), bool), 3, shape="square")
     with pytest.raises(InputError, match="unknown method"):
         mo.erode(np.ones((3, 3), bool), 3, method="fast")
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    size=st.integers(1, 70),
+    h=st.integers(1, 40),
+    w=st.integers(1, 40),
+    density=st.floats(0.05, 0.95),
+)
+def test_runs_and_disc_paths_property(seed, size, h, w, density):
+    mask = np.random.default_rng(seed).random((h, w)) < density
+    el = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    assert np.array_equal(mo.erode(mask, size, method="runs"), _cv(cv2.erode, mask, el))
+    assert np.array_equal(mo.dilate(mask, size, method="runs"), _cv(cv2.dilate, mask, el))
+    disc = mo.structuring_element(size, "disc")
+    assert np.array_equal(mo.erode(mask, size, "disc"), _cv(cv2.erode, mask, disc))
+    assert np.array_equal(mo.dilate(mask, size, "disc"), _cv(cv2.dilate, mask, disc))
