@@ -1,0 +1,68 @@
+"""`matting-data backgrounds filter` end to end on real photos, textures, duplicates and bad files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from matting_data.cli import main
+from matting_data.io import write_image
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_backgrounds import fractal, gradient, photo  # noqa: E402
+
+
+def test_filter_cli_end_to_end(tmp_path, capsys):
+    src = tmp_path / "in"
+    write_image(src / "astronaut.png", photo("astronaut"))
+    write_image(src / "coffee.png", photo("coffee"))
+    write_image(src / "gradient.png", gradient())
+    write_image(src / "stone.png", fractal(seed=1))
+    write_image(src / "brick.png", photo("brick"))
+    (src / "brick_copy.png").write_bytes((src / "brick.png").read_bytes())  # exact duplicate
+    small = cv2.resize(photo("gravel"), (400, 400), interpolation=cv2.INTER_AREA)
+    write_image(src / "gravel.png", photo("gravel"))
+    write_image(src / "gravel_small.jpg", small, jpeg_quality=85)  # near duplicate, fewer pixels
+    write_image(src / "tiny.png", fractal(120, 160, seed=2))  # low resolution
+    (src / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("[resolution]\nmin_short_side = 300\n")
+    out = tmp_path / "out"
+    rc = main(["backgrounds", "filter", "--in", str(src), "--out", str(out), "--recipe", str(recipe),
+               "--per-page", "4", "--quiet"])
+    assert rc == 0
+    assert "4 kept, 6 rejected of 10" in capsys.readouterr().out
+
+    raw = (out / "manifest.csv").read_text()
+    df = pd.read_csv(out / "manifest.csv", keep_default_na=False).set_index("name")
+    assert {"keep", "reasons", "width", "saliency_concentration", "faces", "people", "phash"} <= set(df.columns)
+    assert set(df["keep"].astype(str).str.lower()) == {"true", "false"} and ",true," in raw
+    keep = df["keep"].astype(str).str.lower() == "true"
+    assert sorted(df.index[keep]) == ["brick.png", "gradient.png", "gravel.png", "stone.png"]
+    reasons = df["reasons"]
+    assert "face" in reasons["astronaut.png"] or "person" in reasons["astronaut.png"]
+    assert "salient-object" in reasons["coffee.png"]
+    assert reasons["brick_copy.png"] == "duplicate of brick.png"
+    assert reasons["gravel_small.jpg"].startswith("near-duplicate of gravel.png")
+    assert reasons["tiny.png"].startswith("low-resolution")
+    assert reasons["broken.jpg"] == "unreadable" and "corrupt" in df.loc["broken.jpg", "error"]
+    sheets = sorted(p.name for p in (out / "sheets").iterdir())
+    assert sheets == ["kept-001.png", "rejected-001.png", "rejected-002.png"]
+    page = cv2.imread(str(out / "sheets" / "rejected-001.png"))
+    assert page is not None and page.shape[0] > 100 and np.std(page) > 1
+
+
+def test_filter_cli_user_errors(tmp_path, capsys):
+    assert main(["backgrounds", "filter", "--in", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
+    assert "nope" in capsys.readouterr().err
+    (tmp_path / "r.toml").write_text("[saliency]\nmax = 1\n")
+    (tmp_path / "in").mkdir()
+    rc = main(["backgrounds", "filter", "--in", str(tmp_path / "in"), "--out", str(tmp_path / "o"),
+               "--recipe", str(tmp_path / "r.toml")])
+    assert rc == 2 and "'max'" in capsys.readouterr().err
+    rc = main(["backgrounds", "filter", "--in", str(tmp_path / "in"), "--out", str(tmp_path / "o")])
+    assert rc == 2 and "no images" in capsys.readouterr().err
