@@ -212,8 +212,9 @@ def run_compose_job(job: ComposeJob) -> dict[str, Any]:
         col = "image" if kind == "composite" else kind
         rec[col] = _rel(kind, job.sample_id)
         rec[f"{col}_hash"] = "sha256:" + hashlib.sha256(data).hexdigest()
-    write_text_atomic(record_path, json.dumps(rec, sort_keys=True, indent=1) + "\n")
-    return rec
+    text = json.dumps(rec, sort_keys=True, indent=1) + "\n"
+    write_text_atomic(record_path, text)
+    return json.loads(text)  # the same (key-sorted) record a resumed run reads back
 
 
 def _estimate_job(args: tuple[str, str, str, str]) -> str:
