@@ -1,0 +1,127 @@
+"""A stateful metric accumulator in the torchmetrics manner (update / compute / reset).
+
+>>> acc = MetricAccumulator("dim")
+>>> for pred, gt, trimap in loader:           # arrays or N x H x W batches
+...     acc.update(pred, gt, trimap, names=batch_names)
+>>> acc.compute()                            # means over images, in the report scale
+>>> acc.per_image()                          # DataFrame: name + one column per metric
+
+Per-image values are kept (for leaderboards); ``compute`` ignores images whose
+value is NaN (an empty unknown region) and says how many it used in ``counts``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError
+from .protocols import get_protocol
+from .suite import MetricValues, evaluate_arrays
+
+
+def _is_batch(x) -> bool:
+    if isinstance(x, (list, tuple)):
+        return True
+    return getattr(x, "ndim", 2) == 3 and not (x.shape[-1] == 1)
+
+
+class MetricAccumulator:
+    """Accumulate per-image metrics of one protocol over many batches.
+
+    Parameters
+    ----------
+    protocol : ``"dim"`` or ``"gfm"``.
+    backend : ``"numpy"`` (reference, per image) or ``"torch"`` (batched).
+    device : torch device for ``backend="torch"`` (default: the input's, else CPU).
+    metrics : subset of the protocol's metrics (default: all available).
+    scale : ``"report"`` (default, the scale papers print) or ``"raw"``.
+    """
+
+    def __init__(
+        self,
+        protocol: str = "dim",
+        backend: str = "numpy",
+        device: str | None = None,
+        metrics: Iterable[str] | None = None,
+        scale: str = "report",
+    ) -> None:
+        if backend not in ("numpy", "torch"):
+            raise InputError(f"backend must be 'numpy' or 'torch', got {backend!r}")
+        self.protocol = get_protocol(protocol)
+        self.backend = backend
+        self.device = device
+        self.metrics = tuple(metrics) if metrics is not None else None
+        self.scale = scale
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every value."""
+        self._rows: list[dict[str, float]] = []
+        self._names: list[str] = []
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def update(self, pred, gt, trimap=None, names: Sequence[str] | None = None) -> list[dict[str, float]]:
+        """Add one image (2-D arrays) or a batch (``N x H x W`` or lists); returns this batch's values."""
+        if _is_batch(pred):
+            preds = list(pred)
+            gts = list(gt)
+            tris = list(trimap) if trimap is not None else None
+        else:
+            preds, gts, tris = [pred], [gt], ([trimap] if trimap is not None else None)
+        if len(gts) != len(preds) or (tris is not None and len(tris) != len(preds)):
+            raise InputError(f"batch lengths differ: {len(preds)} predictions, {len(gts)} ground truths")
+        start = len(self._rows)
+        if names is None:
+            names = [f"image_{start + i:06d}" for i in range(len(preds))]
+        elif isinstance(names, str):
+            names = [names]
+        if len(names) != len(preds):
+            raise InputError(f"{len(names)} names for {len(preds)} images")
+        if self.backend == "numpy":
+            rows = []
+            for i, (p, g) in enumerate(zip(preds, gts, strict=True)):
+                t = tris[i] if tris is not None else None
+                rows.append(dict(evaluate_arrays(_np(p), _np(g), _np(t), self.protocol, self.metrics, self.scale, names[i])))
+        else:
+            from .torch_backend import evaluate_batch
+
+            if isinstance(pred, (list, tuple)) or not _is_batch(pred):
+                res = evaluate_batch(preds, gts, tris, self.protocol, device=self.device, metrics=self.metrics, scale=self.scale)
+            else:
+                res = evaluate_batch(pred, gt, trimap, self.protocol, device=self.device, metrics=self.metrics, scale=self.scale)
+            rows = [{k: float(v[i]) for k, v in res.items()} for i in range(len(preds))]
+        self._rows.extend(rows)
+        self._names.extend(str(n) for n in names)
+        return rows
+
+    def per_image(self) -> pd.DataFrame:
+        """One row per image: ``name`` then one column per metric (in the accumulator's scale)."""
+        df = pd.DataFrame(self._rows)
+        df.insert(0, "name", self._names)
+        return df
+
+    def compute(self) -> MetricValues:
+        """Mean of every metric over the images (NaN values skipped), as :class:`MetricValues`.
+
+        ``result.counts`` gives how many images each mean used.
+        """
+        if not self._rows:
+            raise InputError("MetricAccumulator.compute() called before any update()")
+        df = pd.DataFrame(self._rows)
+        means = {k: float(np.nanmean(df[k].to_numpy(float))) if df[k].notna().any() else float("nan") for k in df}
+        out = MetricValues(means, self.protocol.name, self.scale)
+        out.counts = {k: int(df[k].notna().sum()) for k in df}  # type: ignore[attr-defined]
+        return out
+
+
+def _np(x):
+    if x is None:
+        return None
+    if hasattr(x, "detach"):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)

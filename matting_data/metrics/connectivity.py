@@ -1,0 +1,217 @@
+"""Connectivity error (Conn) with exact 4-connected labelling.
+
+For thresholds t = 0.1 .. 1.0, ``omega_t`` is the largest 4-connected component
+of ``(p >= t) & (g >= t)`` (= ``min(p, g) >= t``).  A pixel's level ``l`` is the
+previous threshold at the first t where it is not in ``omega_t`` (1 if never);
+``phi = 1 - d * [d >= 0.15]`` with ``d = value - l``; the error sums
+``|phi_p - phi_g|``.
+
+``dim`` (MATLAB ``compute_connectivity_error``, single precision): 8-bit values
+are compared with the integer cut-offs that ``single(x) / 255 >= t`` gives
+(26, 51, 77, 102, 128, 153, 179, 204, 230, 255); ties between equally large
+components go to the one whose first pixel comes first in column-major order
+(``bwconncomp`` + ``max``); an empty intersection gives an empty ``omega``
+(the GCA-Matting guard), so every remaining pixel drops there; summed over the
+unknown region.
+
+``gfm`` (GFM ``compute_connectivity_loss_whole_image``): float64 values against
+``np.arange(0, 1.1, 0.1)`` (so 153/255 drops at 0.6), ties to the component
+whose first pixel comes first in row-major order (``skimage.measure.label`` +
+``argmax``), thresholds with no component skipped, whole image, / 1000.
+
+Labelling is OpenCV's ``connectedComponents`` (4-connectivity, exact), inside the
+bounding box of each thresholded set; the tie rule is applied explicitly, so it
+does not depend on OpenCV's label order.  Only the pixels whose level matters
+(those where prediction and ground truth differ) are followed.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+#: thresholds t_0..t_10 (MATLAB ``0:0.1:1`` and numpy ``arange(0, 1.1, 0.1)``).
+GFM_THRESHOLDS = np.arange(0, 1.1, 0.1)
+DIM_THRESHOLDS = np.array([k / 10 for k in range(11)], dtype=np.float64)
+
+
+def _dim_cutoffs() -> np.ndarray:
+    v = np.arange(256, dtype=np.float32) / np.float32(255)
+    return np.array([int(np.argmax(v >= np.float32(t))) for t in DIM_THRESHOLDS[1:]], dtype=np.int32)
+
+
+#: integer cut-offs: 8-bit value v is ``>= t_k`` in single precision iff ``v >= DIM_CUTOFFS[k - 1]``.
+DIM_CUTOFFS = _dim_cutoffs()
+
+
+_HIST_LIMIT = 1 << 24  # calcHist counts are float32: exact below 2**24 pixels
+
+
+def _label(mask8: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """4-connected labels of a contiguous uint8 0/1 mask and the pixel count of each label."""
+    try:  # 16-bit labels are faster; OpenCV raises when there are more than 65535 components
+        n, labels = cv2.connectedComponents(mask8, connectivity=4, ltype=cv2.CV_16U)
+    except cv2.error:
+        n, labels = cv2.connectedComponents(mask8, connectivity=4, ltype=cv2.CV_32S)
+        return n, labels, np.bincount(labels.ravel(), minlength=n)
+    if labels.size < _HIST_LIMIT:
+        areas = cv2.calcHist([labels], [0], None, [n], [0, n]).ravel().astype(np.int64)
+    else:
+        areas = np.bincount(labels.ravel(), minlength=n)
+    return n, labels, areas
+
+
+def label_largest(mask: np.ndarray, order: str = "F") -> tuple[np.ndarray, int]:
+    """4-connected labels of ``mask`` and the label of its largest component.
+
+    Parameters
+    ----------
+    mask : bool or uint8 (H, W); non-zero pixels are foreground.
+    order : tie rule between equally large components: ``"F"`` picks the one
+        whose first pixel comes first in column-major order (MATLAB), ``"C"`` in
+        row-major order (scikit-image).
+
+    Returns
+    -------
+    ``(labels, best)``: label image (uint16 or int32, 0 = background) and the
+    chosen label, or ``best = 0`` when the mask is empty.
+    """
+    if order not in ("F", "C"):
+        raise ValueError(f"order must be 'F' or 'C', got {order!r}")
+    m = np.asarray(mask)
+    m8 = m.view(np.uint8) if m.dtype == np.bool_ else (m != 0).view(np.uint8)
+    n, labels, areas = _label(np.ascontiguousarray(m8))
+    if n <= 1:
+        return labels, 0
+    areas[0] = -1
+    best = int(np.argmax(areas))
+    tied = np.flatnonzero(areas == areas[best])
+    if tied.size == 1:
+        return labels, best
+    # the winner owns the first pixel, in the given order, of all the tied components
+    lut = np.zeros(n, bool)
+    lut[tied] = True
+    hit = lut[labels]
+    if order == "F":
+        col, row = divmod(int(np.argmax(hit.T.ravel())), labels.shape[0])
+    else:
+        row, col = divmod(int(np.argmax(hit.ravel())), labels.shape[1])
+    return labels, int(labels[row, col])
+
+
+def largest_component(mask: np.ndarray, order: str = "F") -> np.ndarray:
+    """Bool mask of the largest 4-connected component (empty if ``mask`` is); see :func:`label_largest`."""
+    labels, best = label_largest(mask, order)
+    if best == 0:
+        return np.zeros(labels.shape, bool)
+    return labels == best
+
+
+def connectivity_levels(
+    passed: np.ndarray,
+    sel: np.ndarray | None = None,
+    order: str = "F",
+    skip_empty: bool = False,
+    n_thresholds: int = 10,
+) -> np.ndarray:
+    """Level index ``k`` (0..10) of each selected pixel: ``l = thresholds[k]`` (10 = never dropped).
+
+    Parameters
+    ----------
+    passed : uint8 (H, W), the number of thresholds each pixel passes, i.e.
+        ``#{k : min(p, g) >= t_k}``; the set at threshold k is ``passed >= k``.
+    sel : flat indices of the pixels whose level is wanted (None = all).
+    order : tie rule (see :func:`label_largest`).
+    skip_empty : ``True`` skips a threshold whose intersection is empty (gfm);
+        ``False`` treats it as an empty ``omega`` (dim, GCA guard).
+    n_thresholds : number of thresholds (10 for step 0.1).
+
+    Each set is labelled inside its own bounding box (the sets are nested, so
+    the box only shrinks), which gives the same components.
+    """
+    h, w = passed.shape
+    if sel is None:
+        sel = np.arange(h * w)
+    srow, scol = np.divmod(sel, w)
+    psel = passed.ravel()[sel]
+    level = np.full(sel.size, n_thresholds, np.int8)
+    alive = np.arange(sel.size)
+    row_max = passed.max(axis=1)
+    col_max = passed.max(axis=0)
+    for k in range(1, n_thresholds + 1):
+        if alive.size == 0:
+            break
+        rows = np.flatnonzero(row_max >= k)
+        if rows.size == 0:  # empty intersection here and at every later threshold
+            if not skip_empty:
+                level[alive] = k - 1
+            break
+        cand = psel[alive] >= k
+        if not cand.any():  # omega exists elsewhere; every remaining pixel drops now
+            level[alive] = k - 1
+            break
+        cols = np.flatnonzero(col_max >= k)
+        r0, c0 = int(rows[0]), int(cols[0])
+        crop = passed[r0 : int(rows[-1]) + 1, c0 : int(cols[-1]) + 1]
+        mask = cv2.threshold(crop, k - 1, 1, cv2.THRESH_BINARY)[1]
+        labels, best = label_largest(mask, order)
+        cidx = alive[cand]
+        keep = labels[srow[cidx] - r0, scol[cidx] - c0] == best
+        level[alive[~cand]] = k - 1
+        level[cidx[~keep]] = k - 1
+        alive = cidx[keep]
+    return level
+
+
+#: ``_DIM_PASSED[v]`` = number of dim thresholds an 8-bit value v passes.
+_DIM_PASSED = np.searchsorted(DIM_CUTOFFS, np.arange(256), side="right").astype(np.uint8)
+
+
+def dim_passed(m8: np.ndarray) -> np.ndarray:
+    """uint8 map of how many ``dim`` thresholds each 8-bit value passes (integer cut-offs)."""
+    return cv2.LUT(m8, _DIM_PASSED)
+
+
+def gfm_passed(m: np.ndarray) -> np.ndarray:
+    """uint8 map of how many ``gfm`` thresholds (float64 ``arange(0, 1.1, 0.1)``) each value passes."""
+    return np.searchsorted(GFM_THRESHOLDS[1:], m, side="right").astype(np.uint8)
+
+
+_DIM_L32 = DIM_THRESHOLDS.astype(np.float32)
+_GFM_L32 = GFM_THRESHOLDS.astype(np.float32)
+
+
+def dim_conn(p8: np.ndarray, g8: np.ndarray, unknown: np.ndarray) -> float:
+    """Raw ``dim`` Conn: sum over ``unknown`` of |phi_p - phi_g| (single precision; papers print / 1000).
+
+    ``p8``, ``g8``: uint8 (H, W) 0..255; ``unknown``: bool (H, W).
+    """
+    sel = np.flatnonzero(unknown & (p8 != g8))  # equal values give equal phi: no contribution
+    if sel.size == 0:
+        return 0.0
+    passed = dim_passed(np.minimum(p8, g8))
+    level = connectivity_levels(passed, sel, order="F", skip_empty=False)
+    lv = _DIM_L32[level]
+    t = np.float32(0.15)
+    p = p8.ravel()[sel].astype(np.float32) / np.float32(255)
+    g = g8.ravel()[sel].astype(np.float32) / np.float32(255)
+    dp = p - lv
+    dg = g - lv
+    phi_p = np.float32(1) - dp * (dp >= t)
+    phi_g = np.float32(1) - dg * (dg >= t)
+    return float(np.abs(phi_p - phi_g).sum(dtype=np.float64))
+
+
+def gfm_conn(p: np.ndarray, g: np.ndarray) -> float:
+    """Raw ``gfm`` Conn: whole-image sum of |phi_p - phi_g| / 1000 (float64 inputs in [0, 1])."""
+    sel = np.flatnonzero(p != g)  # equal values give equal phi: no contribution
+    if sel.size == 0:
+        return 0.0
+    passed = gfm_passed(np.minimum(p, g))
+    level = connectivity_levels(passed, sel, order="C", skip_empty=True)
+    lv = _GFM_L32[level].astype(np.float64)
+    dp = p.ravel()[sel] - lv
+    dg = g.ravel()[sel] - lv
+    phi_p = 1.0 - dp * (dp >= 0.15)
+    phi_g = 1.0 - dg * (dg >= 0.15)
+    return float(np.abs(phi_p - phi_g).sum()) / 1000.0

@@ -1,0 +1,135 @@
+"""Gradient error (Grad) for both protocols, exactly as the reference code.
+
+``dim`` (MATLAB ``compute_gradient_loss`` + ``gaussgradient``): each map is
+min-max scaled to [0, 1] on its own (``mat2gray``), filtered in double with the
+9x9 Gaussian-derivative kernel (sigma 1.4, unit L2 norm, replicated borders),
+the magnitudes are cast to single and ``(|grad p| - |grad g|)^2`` is summed over
+the unknown pixels.  Only the 128 x 128 blocks that hold unknown pixels (plus
+the kernel's half-size as margin) are filtered, which gives identical values.
+
+``gfm`` (GFM ``compute_gradient_whole_image``): scipy-style Gaussian derivative
+(sigma 1.4, truncate 4, i.e. a 13-tap kernel, ``reflect`` borders), float32
+outputs, summed over the whole image and divided by 10.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+DIM_SIGMA = 1.4
+GFM_SIGMA = 1.4
+GFM_TRUNCATE = 4.0
+
+
+@lru_cache(maxsize=8)
+def dim_kernels(sigma: float = DIM_SIGMA) -> tuple[np.ndarray, np.ndarray]:
+    """The separable factors of the MATLAB ``gaussgradient`` kernel ``hx``.
+
+    ``hx[i, j] = gauss(i) * dgauss(j)`` scaled to unit L2 norm equals
+    ``outer(g / |g|, dg / |dg|)``; returns ``(g_unit, dg_unit)`` (float64,
+    length ``2 * halfsize + 1``, halfsize 4 for sigma 1.4).
+    """
+    half = math.ceil(sigma * math.sqrt(-2.0 * math.log(math.sqrt(2.0 * math.pi) * sigma * 1e-2)))
+    x = np.arange(-half, half + 1, dtype=np.float64)
+    g = np.exp(-(x**2) / (2.0 * sigma**2)) / (sigma * math.sqrt(2.0 * math.pi))
+    dg = -x * g / sigma**2
+    return g / np.sqrt(np.sum(g * g)), dg / np.sqrt(np.sum(dg * dg))
+
+
+@lru_cache(maxsize=8)
+def gfm_kernels(sigma: float = GFM_SIGMA, truncate: float = GFM_TRUNCATE) -> tuple[np.ndarray, np.ndarray]:
+    """scipy's ``gaussian_filter1d`` kernels of order 0 and 1 (float64, as correlation weights)."""
+    radius = int(truncate * float(sigma) + 0.5)
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    phi = np.exp(-0.5 / (sigma * sigma) * x**2)
+    phi /= phi.sum()
+    d1 = -x / (sigma * sigma) * phi
+    # scipy convolves (correlates with the reversed kernel); the sign does not change a magnitude.
+    return phi[::-1].copy(), d1[::-1].copy()
+
+
+def _tile_boxes(mask: np.ndarray, tile: int, margin: int):
+    """(outer, inner) boxes covering every ``tile`` x ``tile`` block that holds a ``mask`` pixel.
+
+    Horizontally adjacent blocks are merged into one box; ``outer`` adds
+    ``margin`` pixels on each side (clipped to the image), ``inner`` is the
+    part of the outer box the block covers, in the outer box's coordinates.
+    """
+    h, w = mask.shape
+    th, tw = -(-h // tile), -(-w // tile)
+    padded = np.zeros((th * tile, tw * tile), bool)
+    padded[:h, :w] = mask
+    occupied = padded.reshape(th, tile, tw, tile).any(axis=(1, 3))
+    for i in range(th):
+        cols = np.flatnonzero(occupied[i])
+        if cols.size == 0:
+            continue
+        breaks = np.flatnonzero(np.diff(cols) > 1)
+        starts = np.concatenate(([cols[0]], cols[breaks + 1]))
+        ends = np.concatenate((cols[breaks], [cols[-1]]))
+        r0, r1 = i * tile, min((i + 1) * tile, h)
+        for j0, j1 in zip(starts, ends, strict=True):
+            c0, c1 = j0 * tile, min((j1 + 1) * tile, w)
+            o_r0, o_r1 = max(r0 - margin, 0), min(r1 + margin, h)
+            o_c0, o_c1 = max(c0 - margin, 0), min(c1 + margin, w)
+            yield (
+                (slice(o_r0, o_r1), slice(o_c0, o_c1)),
+                (slice(r0, r1), slice(c0, c1)),
+                (slice(r0 - o_r0, r1 - o_r0), slice(c0 - o_c0, c1 - o_c0)),
+            )
+
+
+def _dim_amplitude(x8: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """single(|gaussgradient(mat2gray(x))|) of a crop (float32); ``lo``/``hi``: the full map's min/max."""
+    g, dg = dim_kernels()
+    if hi == lo:  # mat2gray of a constant map: constant -> zero gradient
+        return np.zeros(x8.shape, np.float32)
+    # mat2gray is linear: filter the raw values in double, then scale the magnitude by 1 / (hi - lo)
+    gx = cv2.sepFilter2D(x8, cv2.CV_64F, dg, g, borderType=cv2.BORDER_REPLICATE)
+    gy = cv2.sepFilter2D(x8, cv2.CV_64F, g, dg, borderType=cv2.BORDER_REPLICATE)
+    amp = cv2.magnitude(gx, gy)
+    amp *= 1.0 / (hi - lo)
+    return amp.astype(np.float32)
+
+
+#: side of the blocks that :func:`dim_grad` filters (only blocks holding unknown pixels are filtered).
+DIM_TILE = 128
+
+
+def dim_grad(p8: np.ndarray, g8: np.ndarray, unknown: np.ndarray) -> float:
+    """Raw ``dim`` Grad: sum over ``unknown`` of (|grad p| - |grad g|)^2 (papers print / 1000).
+
+    ``p8``, ``g8``: uint8 (H, W); ``unknown``: bool (H, W).  ``mat2gray`` uses
+    each whole map's min and max; then only the ``DIM_TILE`` blocks that hold
+    unknown pixels are filtered, each with a 4-pixel margin of real
+    neighbours (borders are replicated only at the image border), which gives
+    the same values as filtering the whole image.
+    """
+    half = (dim_kernels()[0].size - 1) // 2
+    plo, phi = int(p8.min()), int(p8.max())
+    glo, ghi = int(g8.min()), int(g8.max())
+    total = 0.0
+    for outer, inner, local in _tile_boxes(unknown, DIM_TILE, half):
+        err = _dim_amplitude(p8[outer], plo, phi)[local] - _dim_amplitude(g8[outer], glo, ghi)[local]
+        err *= err
+        total += float(err[unknown[inner]].sum(dtype=np.float64))
+    return total
+
+
+def _gfm_amplitude(x: np.ndarray) -> np.ndarray:
+    phi, d1 = gfm_kernels()
+    # scipy: order=[1, 0] differentiates along axis 0 (rows), [0, 1] along axis 1.
+    gy = cv2.sepFilter2D(x, cv2.CV_64F, phi, d1, borderType=cv2.BORDER_REFLECT).astype(np.float32)
+    gx = cv2.sepFilter2D(x, cv2.CV_64F, d1, phi, borderType=cv2.BORDER_REFLECT).astype(np.float32)
+    return np.sqrt(gx * gx + gy * gy)
+
+
+def gfm_grad(p: np.ndarray, g: np.ndarray) -> float:
+    """Raw ``gfm`` Grad: whole-image sum of (|grad p| - |grad g|)^2 / 10 (float64 inputs in [0, 1])."""
+    err = _gfm_amplitude(p) - _gfm_amplitude(g)
+    err *= err
+    return float(err.sum(dtype=np.float64)) / 10.0

@@ -1,0 +1,119 @@
+"""Input checks and conversions shared by every metric path.
+
+The ``dim`` protocol works on 8-bit mattes (0..255), the ``gfm`` protocol on
+float64 mattes in [0, 1].  Inputs may be ``uint8`` (0..255), ``uint16``
+(0..65535), ``bool`` or float arrays in [0, 1]; they are never modified.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from ..errors import InputError
+from ..io import check_same_size, check_trimap
+
+
+class EmptyUnknownRegionWarning(UserWarning):
+    """The trimap has no unknown (128) pixel: region means are undefined (NaN)."""
+
+
+def _check_2d(x: np.ndarray, name: str) -> np.ndarray:
+    a = np.asarray(x)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim != 2:
+        raise InputError(f"{name}: expected a 2-D matte (H, W), got shape {a.shape}")
+    if a.size == 0:
+        raise InputError(f"{name}: zero-size array {a.shape}")
+    return a
+
+
+def _check_float_values(a: np.ndarray, name: str) -> None:
+    finite = np.isfinite(a)
+    if not finite.all():
+        n = int(a.size - np.count_nonzero(finite))
+        raise InputError(f"{name}: {n} NaN or infinite values")
+    lo, hi = float(a.min()), float(a.max())
+    if lo < 0.0 or hi > 1.0:
+        raise InputError(f"{name}: values out of [0, 1] (min {lo:.6g}, max {hi:.6g}); clip predictions first")
+
+
+def _check_int_values(a: np.ndarray, name: str, top: int) -> None:
+    lo, hi = int(a.min()), int(a.max())
+    if lo < 0 or hi > top:
+        raise InputError(f"{name}: integer values out of [0, {top}] (min {lo}, max {hi})")
+
+
+def as_matte8(x: np.ndarray, name: str = "matte") -> np.ndarray:
+    """A matte as ``uint8`` 0..255 (the ``dim`` protocol's input).
+
+    ``uint8`` is returned as is (not copied); ``uint16`` is rounded to 8 bit
+    (``v * 255 / 65535``); floats in [0, 1] are rounded (``round(v * 255)``);
+    ``bool`` maps to 0/255.
+    """
+    a = _check_2d(x, name)
+    if a.dtype == np.uint8:
+        return a
+    if a.dtype == np.bool_:
+        return a.astype(np.uint8) * np.uint8(255)
+    if a.dtype == np.uint16:
+        return np.round(a.astype(np.float64) * (255.0 / 65535.0)).astype(np.uint8)
+    if np.issubdtype(a.dtype, np.integer):
+        _check_int_values(a, name, 255)
+        return a.astype(np.uint8)
+    if np.issubdtype(a.dtype, np.floating):
+        _check_float_values(a, name)
+        return np.round(a.astype(np.float64) * 255.0).astype(np.uint8)
+    raise InputError(f"{name}: unsupported dtype {a.dtype}")
+
+
+def as_unit64(x: np.ndarray, name: str = "matte") -> np.ndarray:
+    """A matte as ``float64`` in [0, 1] (the ``gfm`` protocol's input).
+
+    ``uint8`` is divided by 255 and ``uint16`` by 65535 in float64 (as the GFM
+    scripts do with ``png / 255.``); floats are checked and converted without
+    re-quantisation.
+    """
+    a = _check_2d(x, name)
+    if a.dtype == np.uint8:
+        return a / 255.0
+    if a.dtype == np.uint16:
+        return a / 65535.0
+    if a.dtype == np.bool_:
+        return a.astype(np.float64)
+    if np.issubdtype(a.dtype, np.integer):
+        _check_int_values(a, name, 255)
+        return a / 255.0
+    if np.issubdtype(a.dtype, np.floating):
+        _check_float_values(a, name)
+        return a.astype(np.float64)
+    raise InputError(f"{name}: unsupported dtype {a.dtype}")
+
+
+def as_trimap(trimap: np.ndarray, name: str = "trimap") -> np.ndarray:
+    """Validate a trimap (uint8, only 0/128/255; other integer dtypes accepted if so)."""
+    t = _check_2d(trimap, name)
+    if t.dtype != np.uint8 and np.issubdtype(t.dtype, np.integer):
+        _check_int_values(t, name, 255)
+        t = t.astype(np.uint8)
+    return check_trimap(t, name)
+
+
+def check_inputs(
+    pred: np.ndarray, gt: np.ndarray, trimap: np.ndarray | None, names: tuple[str, str, str]
+) -> None:
+    """Same height and width for all given arrays (:class:`SizeMismatchError` otherwise)."""
+    items = [(names[0], np.asarray(pred)), (names[1], np.asarray(gt))]
+    if trimap is not None:
+        items.append((names[2], np.asarray(trimap)))
+    check_same_size(*items)
+
+
+def warn_empty_unknown(name: str, what: str) -> None:
+    warnings.warn(
+        f"{name}: the trimap has no unknown (128) pixel, so {what} is undefined and set to NaN",
+        EmptyUnknownRegionWarning,
+        stacklevel=3,
+    )

@@ -1,0 +1,370 @@
+"""Batched torch path (CPU or CUDA) of both protocols, agreeing with the NumPy reference.
+
+Batches are ``N x H x W``; images of different sizes are padded at the bottom
+and right and described by ``sizes`` (a list of ``(h, w)``) or a ``valid`` mask
+(True on real pixels, a top-left rectangle per image).  Padding never leaks
+into a result: region sums are masked, and the gradient filters see each
+image's own border rule (``dim``: replicate; ``gfm``: scipy ``reflect``) because
+every image is re-padded from its own pixels by index gathering.
+
+Conn needs exact 4-connected labelling.  This module uses the CPU labeller
+(OpenCV, :mod:`matting_data.metrics.connectivity`) fed from the device: the
+per-image ``min(p, g)`` maps are computed on the device and copied to the CPU
+(``CONN_LABELLER`` says so; results carry it as ``conn_labeller``).  Iterative
+max-pooling propagation is deliberately not used (it is wrong or slow on large
+regions).
+
+All returned tensors are float64 on the CPU, one value per image, in the
+scale requested (``"report"`` by default; see :mod:`~matting_data.metrics.protocols`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import torch
+
+from ..errors import InputError, SizeMismatchError
+from .connectivity import dim_conn, gfm_conn
+from .gradient import dim_kernels, gfm_kernels
+from .inputs import warn_empty_unknown
+from .protocols import Protocol, get_protocol
+
+#: how Conn is labelled on every device: OpenCV on the CPU, fed from the device.
+CONN_LABELLER = "opencv-cpu"
+
+ArrayLike = torch.Tensor | np.ndarray
+
+
+def _to_tensor(x: ArrayLike, device: torch.device) -> torch.Tensor:
+    if isinstance(x, torch.Tensor):
+        return x.to(device)
+    a = np.asarray(x)
+    if a.dtype == np.uint16:  # torch has limited uint16 support
+        a = a.astype(np.int32)
+    return torch.from_numpy(np.ascontiguousarray(a)).to(device)
+
+
+def pad_batch(arrays: Sequence[ArrayLike], device: torch.device | str = "cpu") -> tuple[torch.Tensor, list]:
+    """Stack 2-D arrays of different sizes into an ``N x H x W`` batch padded with zeros.
+
+    Returns ``(batch, sizes)`` with ``sizes[i] = (h_i, w_i)``.
+    """
+    dev = torch.device(device)
+    ts = [_to_tensor(a, dev) for a in arrays]
+    for i, t in enumerate(ts):
+        if t.dim() != 2:
+            raise InputError(f"batch item {i}: expected a 2-D matte, got shape {tuple(t.shape)}")
+    sizes = [(int(t.shape[0]), int(t.shape[1])) for t in ts]
+    hh = max(s[0] for s in sizes)
+    ww = max(s[1] for s in sizes)
+    out = torch.zeros((len(ts), hh, ww), dtype=ts[0].dtype, device=dev)
+    for i, t in enumerate(ts):
+        out[i, : t.shape[0], : t.shape[1]] = t
+    return out, sizes
+
+
+def _sizes_from_valid(valid: torch.Tensor) -> list[tuple[int, int]]:
+    sizes = []
+    for i in range(valid.shape[0]):
+        v = valid[i]
+        h = int(v.any(dim=1).sum())
+        w = int(v.any(dim=0).sum())
+        if int(v.sum()) != h * w or (h and w and not bool(v[:h, :w].all())):
+            raise InputError(f"valid mask of batch item {i} is not a top-left rectangle")
+        sizes.append((h, w))
+    return sizes
+
+
+def _valid_mask(sizes: list[tuple[int, int]], shape: tuple[int, int], device: torch.device) -> torch.Tensor:
+    hh, ww = shape
+    hs = torch.tensor([s[0] for s in sizes], device=device)
+    ws = torch.tensor([s[1] for s in sizes], device=device)
+    rows = torch.arange(hh, device=device)[None, :, None] < hs[:, None, None]
+    cols = torch.arange(ww, device=device)[None, None, :] < ws[:, None, None]
+    return rows & cols
+
+
+def _as_8bit(x: torch.Tensor, what: str) -> torch.Tensor:
+    """0..255 values as float64 (dim protocol input rule of :func:`~matting_data.metrics.inputs.as_matte8`)."""
+    if x.dtype == torch.uint8:
+        return x.to(torch.float64)
+    if x.dtype == torch.bool:
+        return x.to(torch.float64) * 255.0
+    if x.is_floating_point():
+        _check_float(x, what)
+        return torch.round(x.to(torch.float64) * 255.0)
+    xi = x.to(torch.int64)
+    if x.dtype == torch.int32 and int(xi.max()) > 255:  # uint16 carried as int32
+        return torch.round(xi.to(torch.float64) * (255.0 / 65535.0))
+    _check_int(xi, what, 255)
+    return xi.to(torch.float64)
+
+
+def _as_unit(x: torch.Tensor, what: str) -> torch.Tensor:
+    """float64 in [0, 1] (gfm protocol input rule of :func:`~matting_data.metrics.inputs.as_unit64`)."""
+    if x.dtype == torch.uint8:
+        return x.to(torch.float64) / 255.0
+    if x.dtype == torch.bool:
+        return x.to(torch.float64)
+    if x.is_floating_point():
+        _check_float(x, what)
+        return x.to(torch.float64)
+    xi = x.to(torch.int64)
+    if x.dtype == torch.int32 and int(xi.max()) > 255:
+        return xi.to(torch.float64) / 65535.0
+    _check_int(xi, what, 255)
+    return xi.to(torch.float64) / 255.0
+
+
+def _check_float(x: torch.Tensor, what: str) -> None:
+    bad = ~torch.isfinite(x)
+    if bool(bad.any()):
+        idx = sorted({int(i) for i in bad.flatten(1).any(dim=1).nonzero().flatten()})
+        raise InputError(f"{what}: NaN or infinite values in batch item(s) {idx}")
+    lo, hi = float(x.min()), float(x.max())
+    if lo < 0.0 or hi > 1.0:
+        raise InputError(f"{what}: values out of [0, 1] (min {lo:.6g}, max {hi:.6g}); clip predictions first")
+
+
+def _check_int(x: torch.Tensor, what: str, top: int) -> None:
+    lo, hi = int(x.min()), int(x.max())
+    if lo < 0 or hi > top:
+        raise InputError(f"{what}: integer values out of [0, {top}] (min {lo}, max {hi})")
+
+
+def _reflect_index(n_out: int, r: int, n: int, mode: str, device: torch.device) -> torch.Tensor:
+    """Source index for each of ``n_out + 2r`` padded positions of an axis of real length ``n``."""
+    k = torch.arange(-r, n_out + r, device=device)
+    if mode == "replicate":
+        return k.clamp(0, n - 1)
+    # scipy "reflect" (d c b a | a b c d | d c b a): period 2n
+    k = torch.remainder(k, 2 * n)
+    return torch.where(k >= n, 2 * n - 1 - k, k)
+
+
+def _repad(x: torch.Tensor, sizes: list[tuple[int, int]], r: int, mode: str) -> torch.Tensor:
+    """Pad every image of ``x`` (N, H, W) by ``r`` from its own pixels with ``mode``; -> (N, H+2r, W+2r)."""
+    n, hh, ww = x.shape
+    dev = x.device
+    rows = torch.stack([_reflect_index(hh, r, h, mode, dev) for h, _ in sizes])
+    cols = torch.stack([_reflect_index(ww, r, w, mode, dev) for _, w in sizes])
+    bidx = torch.arange(n, device=dev)[:, None, None]
+    return x[bidx, rows[:, :, None], cols[:, None, :]]
+
+
+def _corr1d(x: torch.Tensor, w: np.ndarray, dim: int) -> torch.Tensor:
+    """Valid 1-D correlation of ``x`` along ``dim`` with float64 weights ``w`` (shifted multiply-adds).
+
+    Exact float64 arithmetic on every device (float64 ``conv2d`` is slow on CPU);
+    symmetric / antisymmetric kernels use one multiply per tap pair.
+    """
+    k = w.size
+    n_out = x.shape[dim] - k + 1
+    r = k // 2
+    sym = np.array_equal(w, w[::-1])
+    anti = np.array_equal(w, -w[::-1])
+    out = x.narrow(dim, r, n_out) * float(w[r]) if w[r] != 0 else torch.zeros_like(x.narrow(dim, r, n_out))
+    for i in range(r):
+        a, b = x.narrow(dim, i, n_out), x.narrow(dim, k - 1 - i, n_out)
+        if sym:
+            out.add_(a + b, alpha=float(w[i]))
+        elif anti:
+            out.add_(a - b, alpha=float(w[i]))
+        else:
+            out.add_(a, alpha=float(w[i])).add_(b, alpha=float(w[k - 1 - i]))
+    return out
+
+
+def _sep_grad(xp: torch.Tensor, smooth: np.ndarray, deriv: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Correlate padded (N, H+2r, W+2r) with the separable kernels; returns (gx, gy), each (N, H, W)."""
+    gx = _corr1d(_corr1d(xp, deriv, 2), smooth, 1)
+    gy = _corr1d(_corr1d(xp, smooth, 2), deriv, 1)
+    return gx, gy
+
+
+def _masked_minmax(x: torch.Tensor, valid: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    big = torch.finfo(x.dtype).max
+    lo = torch.where(valid, x, torch.full_like(x, big)).flatten(1).amin(dim=1)
+    hi = torch.where(valid, x, torch.full_like(x, -big)).flatten(1).amax(dim=1)
+    return lo, hi
+
+
+def _dim_grad(p: torch.Tensor, g: torch.Tensor, unk: torch.Tensor, valid, sizes) -> torch.Tensor:
+    gk, dgk = dim_kernels()
+    r = (gk.size - 1) // 2
+    out = torch.zeros(p.shape[0], dtype=torch.float64, device=p.device)
+    amps = []
+    for x in (p, g):
+        lo, hi = _masked_minmax(x, valid)
+        gx, gy = _sep_grad(_repad(x, sizes, r, "replicate"), gk, dgk)
+        rng = hi - lo
+        scale = torch.where(rng > 0, 1.0 / rng.clamp(min=1e-300), torch.zeros_like(rng))
+        amps.append((torch.sqrt(gx * gx + gy * gy) * scale[:, None, None]).to(torch.float32))
+    err = amps[0] - amps[1]
+    err = err * err
+    out += torch.where(unk, err, torch.zeros_like(err)).to(torch.float64).flatten(1).sum(dim=1)
+    return out
+
+
+def _gfm_grad(p: torch.Tensor, g: torch.Tensor, valid, sizes) -> torch.Tensor:
+    phi, d1 = gfm_kernels()
+    r = (phi.size - 1) // 2
+    amps = []
+    for x in (p, g):
+        gx, gy = _sep_grad(_repad(x, sizes, r, "reflect"), phi, d1)
+        gx, gy = gx.to(torch.float32), gy.to(torch.float32)
+        amps.append(torch.sqrt(gx * gx + gy * gy))
+    err = amps[0] - amps[1]
+    err = err * err
+    return torch.where(valid, err, torch.zeros_like(err)).to(torch.float64).flatten(1).sum(dim=1) / 10.0
+
+
+def evaluate_batch(
+    pred: ArrayLike | Sequence[ArrayLike],
+    gt: ArrayLike | Sequence[ArrayLike],
+    trimap: ArrayLike | Sequence[ArrayLike] | None = None,
+    protocol: str | Protocol = "dim",
+    *,
+    sizes: Sequence[tuple[int, int]] | None = None,
+    valid: ArrayLike | None = None,
+    device: torch.device | str | None = None,
+    metrics: Iterable[str] | None = None,
+    scale: str = "report",
+) -> dict[str, torch.Tensor]:
+    """Compute a protocol's metrics for a batch on the torch path.
+
+    Parameters
+    ----------
+    pred, gt : ``N x H x W`` tensors/arrays (uint8 0..255, float in [0, 1], or
+        uint16 carried as int32), or lists of 2-D arrays of different sizes
+        (padded here).  The same input rules as :func:`evaluate_arrays`.
+    trimap : ``N x H x W`` uint8 (0/128/255) or a list; required by ``dim``.
+    protocol : ``"dim"`` or ``"gfm"``.
+    sizes, valid : the real ``(h, w)`` of each padded image, or a bool mask of
+        real pixels (top-left rectangles).  Default: every image fills the batch.
+    device : ``"cpu"``, ``"cuda"``... (default: the device of ``pred`` if it is a
+        tensor, else CPU).
+    metrics, scale : as in :func:`evaluate_arrays`.
+
+    Returns
+    -------
+    dict metric -> float64 CPU tensor of shape ``(N,)``; the key ``"conn_labeller"``
+    is not included (see :data:`CONN_LABELLER`).
+    """
+    proto = get_protocol(protocol)
+    if scale not in ("report", "raw"):
+        raise InputError(f"scale must be 'report' or 'raw', got {scale!r}")
+    if device is None:
+        device = pred.device if isinstance(pred, torch.Tensor) else "cpu"
+    dev = torch.device(device)
+    if isinstance(pred, (list, tuple)):
+        p, psizes = pad_batch(pred, dev)
+        g, gsizes = pad_batch(gt, dev)
+        if psizes != gsizes:
+            raise SizeMismatchError(f"prediction sizes {psizes} differ from ground-truth sizes {gsizes}")
+        t = pad_batch(trimap, dev)[0] if trimap is not None else None
+        if trimap is not None and [tuple(np.shape(x)[:2]) for x in trimap] != psizes:
+            raise SizeMismatchError("trimap sizes differ from prediction sizes")
+        sizes = psizes
+    else:
+        p, g = _to_tensor(pred, dev), _to_tensor(gt, dev)
+        if p.dim() == 2:
+            p, g = p[None], g[None]
+        t = None
+        if trimap is not None:
+            t = _to_tensor(trimap, dev)
+            t = t[None] if t.dim() == 2 else t
+        shapes = {tuple(p.shape), tuple(g.shape)} | ({tuple(t.shape)} if t is not None else set())
+        if len(shapes) > 1:
+            raise SizeMismatchError(f"batch shapes differ: {sorted(shapes)}")
+    n, hh, ww = p.shape
+    if sizes is None:
+        sizes = _sizes_from_valid(_to_tensor(valid, dev).bool()) if valid is not None else [(hh, ww)] * n
+    sizes = [(int(h), int(w)) for h, w in sizes]
+    if len(sizes) != n or any(h > hh or w > ww or h < 1 or w < 1 for h, w in sizes):
+        raise InputError(f"sizes {sizes} do not fit a batch of shape {tuple(p.shape)}")
+    vmask = _valid_mask(sizes, (hh, ww), dev)
+    if t is None and proto.needs_trimap:
+        raise InputError(f"protocol {proto.name!r} needs a trimap (its metrics use trimap == 128)")
+    if t is not None:
+        tv = t.to(torch.int64)
+        bad = vmask & (tv != 0) & (tv != 128) & (tv != 255)
+        if bool(bad.any()):
+            vals = sorted({int(v) for v in tv[bad].unique()[:10]})
+            raise InputError(f"trimap batch: {int(bad.sum())} pixels have values other than 0/128/255 ({vals})")
+        t = tv
+    from .suite import _select  # local: suite imports the numpy path only
+
+    want = _select(metrics, proto.metrics_for(t is not None), proto)
+    out: dict[str, torch.Tensor] = {}
+    if proto.name == "dim":
+        pf, gf = _as_8bit(p, "prediction batch"), _as_8bit(g, "ground-truth batch")
+        unk = (t == 128) & vmask
+        cnt = unk.flatten(1).sum(dim=1).to(torch.float64)
+        if bool((cnt == 0).any()):
+            warn_empty_unknown("batch item(s) " + str((cnt == 0).nonzero().flatten().tolist()), "MSE/MAD")
+        d = torch.where(unk, pf - gf, torch.zeros_like(pf))
+        abs_sum = d.abs().flatten(1).sum(dim=1)
+        sq_sum = (d * d).flatten(1).sum(dim=1)
+        nan = torch.full_like(cnt, float("nan"))
+        out["sad"] = abs_sum / 255.0 / 1000.0
+        out["mse"] = torch.where(cnt > 0, sq_sum / (255.0 * 255.0) / cnt.clamp(min=1), nan)
+        out["mad"] = torch.where(cnt > 0, abs_sum / 255.0 / cnt.clamp(min=1), nan)
+        if "grad" in want:
+            out["grad"] = _dim_grad(pf, gf, unk, vmask, sizes)
+        if "conn" in want:
+            out["conn"] = _conn_cpu(pf, gf, unk, sizes, "dim")
+    else:
+        pf, gf = _as_unit(p, "prediction batch"), _as_unit(g, "ground-truth batch")
+        npx = torch.tensor([h * w for h, w in sizes], dtype=torch.float64, device=dev)
+        d = torch.where(vmask, pf - gf, torch.zeros_like(pf))
+        abs_sum = d.abs().flatten(1).sum(dim=1)
+        out["sad"] = abs_sum / 1000.0
+        out["mse"] = (d * d).flatten(1).sum(dim=1) / npx
+        out["mad"] = abs_sum / npx
+        if t is not None and set(proto.trimap_metrics) & set(want):
+            fg, bg = (t == 255) & vmask, (t == 0) & vmask
+            unk = vmask & ~fg & ~bg
+            cnt = unk.flatten(1).sum(dim=1).to(torch.float64)
+            if bool((cnt == 0).any()):
+                warn_empty_unknown("batch item(s) " + str((cnt == 0).nonzero().flatten().tolist()), "MSE-Trans/MAD-Trans")
+            ad = d.abs()
+            out["sad_fg"] = torch.where(fg, ad, torch.zeros_like(ad)).flatten(1).sum(dim=1) / 1000.0
+            out["sad_bg"] = torch.where(bg, ad, torch.zeros_like(ad)).flatten(1).sum(dim=1) / 1000.0
+            forced = torch.where(fg, torch.ones_like(pf), torch.where(bg, torch.zeros_like(pf), pf))
+            df = torch.where(vmask, forced - gf, torch.zeros_like(pf))
+            fabs = df.abs().flatten(1).sum(dim=1)
+            nan = torch.full_like(cnt, float("nan"))
+            out["sad_trans"] = fabs / 1000.0
+            out["mse_trans"] = torch.where(cnt > 0, (df * df).flatten(1).sum(dim=1) / cnt.clamp(min=1), nan)
+            out["mad_trans"] = torch.where(cnt > 0, fabs / cnt.clamp(min=1), nan)
+        if "grad" in want:
+            out["grad"] = _gfm_grad(pf, gf, vmask, sizes)
+        if "conn" in want:
+            out["conn"] = _conn_cpu(pf, gf, None, sizes, "gfm")
+    res = {}
+    for k in want:
+        v = out[k].detach().to("cpu", torch.float64)
+        if scale == "report":
+            v = v * proto.scales[k].factor
+        res[k] = v
+    return res
+
+
+def _conn_cpu(p: torch.Tensor, g: torch.Tensor, unk: torch.Tensor | None, sizes, proto: str) -> torch.Tensor:
+    """Conn per image with the exact CPU labeller, fed from the device."""
+    vals = []
+    if proto == "dim":
+        p8 = p.to(torch.uint8).cpu().numpy()
+        g8 = g.to(torch.uint8).cpu().numpy()
+        u = unk.cpu().numpy()
+        for i, (h, w) in enumerate(sizes):
+            vals.append(dim_conn(p8[i, :h, :w], g8[i, :h, :w], u[i, :h, :w]))
+    else:
+        pn = p.cpu().numpy()
+        gn = g.cpu().numpy()
+        for i, (h, w) in enumerate(sizes):
+            vals.append(gfm_conn(np.ascontiguousarray(pn[i, :h, :w]), np.ascontiguousarray(gn[i, :h, :w])))
+    return torch.tensor(vals, dtype=torch.float64)
