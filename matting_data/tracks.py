@@ -154,12 +154,14 @@ class ComposeJob:
     seed: int
     out: str
     trimap_kernel: int | None = None
-    png_compression: int = 3
+    png_compression: int = 1
 
 
 def _png(arr: np.ndarray, compression: int) -> bytes:
     a = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR) if arr.ndim == 3 else arr
-    ok, buf = cv2.imencode(".png", np.ascontiguousarray(a), [cv2.IMWRITE_PNG_COMPRESSION, int(compression)])
+    # zlib's run-length strategy: faster than the default and smaller on noisy composites, same pixels
+    params = [cv2.IMWRITE_PNG_COMPRESSION, int(compression), cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+    ok, buf = cv2.imencode(".png", np.ascontiguousarray(a), params)
     if not ok:  # pragma: no cover - OpenCV failure
         raise InputError("OpenCV could not encode a PNG")
     return buf.tobytes()
@@ -255,7 +257,7 @@ def build_comp_track(
     workers: int = 1,
     backend: str = "loky",
     scheduler: str | None = None,
-    png_compression: int = 3,
+    png_compression: int = 1,
     overwrite: bool = False,
     progress: bool = True,
 ) -> Track:

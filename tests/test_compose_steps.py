@@ -52,6 +52,12 @@ def test_blend_exact_at_ends_and_formula(smooth_pair):
     out = blend(fg, bg, a, block_rows=7)
     np.testing.assert_allclose(out, a[..., None] * fg + (1 - a[..., None]) * bg, atol=1e-6)
     assert np.array_equal(out[a == 1], fg[a == 1]) and np.array_equal(out[a == 0], bg[a == 0])
+    rng = np.random.default_rng(1)  # never leaves [0, 1] without clipping, even at the extremes
+    hi = rng.choice(np.array([0.0, 1.0, 0.999, 1e-7], np.float32), (64, 64, 3))
+    aa = rng.random((64, 64), dtype=np.float32)
+    for f, b in ((hi, hi[::-1]), (np.ones_like(hi), np.ones_like(hi))):
+        got = blend(f, b, aa)
+        assert got.min() >= 0.0 and got.max() <= 1.0
     with pytest.raises(InputError, match="size mismatch"):
         blend(fg, bg[:10], a)
 

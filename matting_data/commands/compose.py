@@ -29,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=1, help="worker processes (default: %(default)s)")
     p.add_argument("--backend", choices=["loky", "dask"], default="loky", help="parallel backend")
     p.add_argument("--scheduler", default=None, help="dask scheduler address (tcp://host:port)")
-    p.add_argument("--png-compression", type=int, default=3, help="PNG zlib level 0-9 (default: %(default)s)")
+    p.add_argument("--png-compression", type=int, default=1, help="PNG zlib level 0-9 (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="reuse an OUT made with other settings")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.add_argument("--list", action="store_true", help="list the available recipes and exit")

@@ -15,14 +15,16 @@ TRUNCATE_TOLERANCE = 1e-3
 
 
 def blend(
-    fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, out: np.ndarray | None = None, block_rows: int = 64
+    fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray, out: np.ndarray | None = None, block_rows: int = 32
 ) -> np.ndarray:
-    """``alpha * fg + (1 - alpha) * bg`` in float32, clipped to [0, 1].
+    """``alpha * fg + (1 - alpha) * bg`` in float32.
 
     ``fg``, ``bg``: RGB float32 (H, W, 3) in [0, 1]; ``alpha``: float32 (H, W).
     Computed in blocks of ``block_rows`` rows so the temporaries stay in cache
-    (memory-bound, about one pass over the inputs).  Where alpha is exactly 1
-    (0) the result equals ``fg`` (``bg``) bit for bit.  ``out`` may be given
+    (close to memory-bound).  Where alpha is exactly 1 (0) the result equals
+    ``fg`` (``bg``) bit for bit, and it never leaves [0, 1]: with round-to-nearest,
+    ``fl(a f) <= a`` and ``fl(fl(1 - a) b) <= fl(1 - a)``, and ``a + fl(1 - a)``
+    rounds to at most 1, so no clipping pass is needed.  ``out`` may be given
     to reuse a buffer; the inputs are never modified.
     """
     check_same_size(("fg", fg), ("bg", bg), ("alpha", alpha))
@@ -33,19 +35,20 @@ def blend(
     alpha = np.asarray(alpha, np.float32)
     if out is None:
         out = np.empty(fg.shape, np.float32)
-    h = fg.shape[0]
-    rows = min(block_rows, h)
-    tmp = np.empty((rows, *fg.shape[1:]), np.float32)
-    inv = np.empty((rows, fg.shape[1], 1), np.float32)
-    for y0 in range(0, h, block_rows):
-        y1 = min(y0 + block_rows, h)
-        a = alpha[y0:y1, :, None]
-        o, t, ia = out[y0:y1], tmp[: y1 - y0], inv[: y1 - y0]
+    h, w, c = fg.shape
+    rows = max(1, min(block_rows, h))
+    tmp = np.empty((rows, w, c), np.float32)
+    one = np.float32(1.0)
+    for y0 in range(0, h, rows):
+        y1 = min(y0 + rows, h)
+        n = y1 - y0
+        # alpha repeated over the channels: contiguous operands are much faster than broadcasting
+        a = np.repeat(alpha[y0:y1], c, axis=1).reshape(n, w, c)
+        o, t = out[y0:y1], tmp[:n]
         np.multiply(fg[y0:y1], a, out=o)
-        np.subtract(np.float32(1.0), a, out=ia)
-        np.multiply(bg[y0:y1], ia, out=t)
+        np.subtract(one, a, out=a)
+        np.multiply(bg[y0:y1], a, out=t)
         np.add(o, t, out=o)
-        np.clip(o, 0.0, 1.0, out=o)
     return out
 
 

@@ -71,10 +71,22 @@ def _fit(state: State, params: dict[str, Any], rng: np.random.Generator) -> dict
 def _denoise(state: State, params: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     info: dict[str, Any] = {}
     for target in params["targets"]:
-        out, rec = denoise_image(
-            getattr(state, target), params["method"], None, params["strength"], params["patch_size"],
-            params["patch_distance"],
+        src = getattr(state, target)
+        region = (slice(None), slice(None))
+        if target == "fg":  # only the pixels with alpha > 0 (plus a margin) reach the composite
+            ys, xs = np.nonzero((state.alpha > 0).any(axis=1))[0], np.nonzero((state.alpha > 0).any(axis=0))[0]
+            if ys.size:
+                m = 8 + params["patch_size"] + params["patch_distance"]
+                region = (slice(max(0, ys[0] - m), ys[-1] + 1 + m), slice(max(0, xs[0] - m), xs[-1] + 1 + m))
+                info["fg_region"] = [region[0].start, region[1].start, region[0].stop, region[1].stop]
+        crop, rec = denoise_image(
+            src[region], params["method"], None, params["strength"], params["patch_size"], params["patch_distance"]
         )
+        if crop.shape == src.shape:
+            out = crop
+        else:
+            out = np.array(src, dtype=np.float32, copy=True)
+            out[region] = crop
         setattr(state, target, out)
         info["method"] = rec.pop("method")
         if rec:
