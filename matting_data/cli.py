@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "matting_data.commands.compose",
     "matting_data.commands.trimap",
     "matting_data.commands.dataset",
+    "matting_data.commands.evaluate",
 ]
 
 EXIT_USER_ERROR = 2

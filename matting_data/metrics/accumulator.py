@@ -86,14 +86,36 @@ class MetricAccumulator:
             rows = []
             for i, (p, g) in enumerate(zip(preds, gts, strict=True)):
                 t = tris[i] if tris is not None else None
-                rows.append(dict(evaluate_arrays(_np(p), _np(g), _np(t), self.protocol, self.metrics, self.scale, names[i])))
+                rows.append(
+                    dict(
+                        evaluate_arrays(
+                            _np(p), _np(g), _np(t), self.protocol, self.metrics, self.scale, names[i]
+                        )
+                    )
+                )
         else:
             from .torch_backend import evaluate_batch
 
             if isinstance(pred, (list, tuple)) or not _is_batch(pred):
-                res = evaluate_batch(preds, gts, tris, self.protocol, device=self.device, metrics=self.metrics, scale=self.scale)
+                res = evaluate_batch(
+                    preds,
+                    gts,
+                    tris,
+                    self.protocol,
+                    device=self.device,
+                    metrics=self.metrics,
+                    scale=self.scale,
+                )
             else:
-                res = evaluate_batch(pred, gt, trimap, self.protocol, device=self.device, metrics=self.metrics, scale=self.scale)
+                res = evaluate_batch(
+                    pred,
+                    gt,
+                    trimap,
+                    self.protocol,
+                    device=self.device,
+                    metrics=self.metrics,
+                    scale=self.scale,
+                )
             rows = [{k: float(v[i]) for k, v in res.items()} for i in range(len(preds))]
         self._rows.extend(rows)
         self._names.extend(str(n) for n in names)
@@ -113,7 +135,9 @@ class MetricAccumulator:
         if not self._rows:
             raise InputError("MetricAccumulator.compute() called before any update()")
         df = pd.DataFrame(self._rows)
-        means = {k: float(np.nanmean(df[k].to_numpy(float))) if df[k].notna().any() else float("nan") for k in df}
+        means = {
+            k: float(np.nanmean(df[k].to_numpy(float))) if df[k].notna().any() else float("nan") for k in df
+        }
         out = MetricValues(means, self.protocol.name, self.scale)
         out.counts = {k: int(df[k].notna().sum()) for k in df}  # type: ignore[attr-defined]
         return out

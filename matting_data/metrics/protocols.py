@@ -78,8 +78,12 @@ DIM = Protocol(
         "sad": Scale(1.0, "/1000", "sum |p - g| / 255 over unknown pixels, / 1000 (MATLAB divides)"),
         "mse": Scale(1e3, "x1e3", "mean ((p - g) / 255)^2 over unknown pixels"),
         "mad": Scale(1e3, "x1e3", "mean |p - g| / 255 over unknown pixels (not in the MATLAB code)"),
-        "grad": Scale(1e-3, "/1000", "sum (|grad p| - |grad g|)^2 over unknown pixels (mat2gray, 9x9 L2 kernel)"),
-        "conn": Scale(1e-3, "/1000", "sum |phi_p - phi_g| over unknown pixels (4-connected, integer cut-offs)"),
+        "grad": Scale(
+            1e-3, "/1000", "sum (|grad p| - |grad g|)^2 over unknown pixels (mat2gray, 9x9 L2 kernel)"
+        ),
+        "conn": Scale(
+            1e-3, "/1000", "sum |phi_p - phi_g| over unknown pixels (4-connected, integer cut-offs)"
+        ),
     },
     needs_trimap=True,
     trimap_metrics=("sad", "mse", "mad", "grad", "conn"),
@@ -115,7 +119,9 @@ def get_protocol(protocol: str | Protocol) -> Protocol:
     try:
         return PROTOCOLS[str(protocol).lower()]
     except KeyError:
-        raise InputError(f"unknown metric protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}") from None
+        raise InputError(
+            f"unknown metric protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}"
+        ) from None
 
 
 def to_report(values: dict[str, float], protocol: str | Protocol) -> dict[str, float]:

@@ -42,7 +42,9 @@ def _select(metrics: Iterable[str] | None, available: tuple[str, ...], proto: Pr
     wanted = tuple(str(m).lower() for m in metrics)
     unknown = [m for m in wanted if m not in proto.metrics]
     if unknown:
-        raise InputError(f"protocol {proto.name!r} has no metric {', '.join(unknown)}; it has {', '.join(proto.metrics)}")
+        raise InputError(
+            f"protocol {proto.name!r} has no metric {', '.join(unknown)}; it has {', '.join(proto.metrics)}"
+        )
     missing = [m for m in wanted if m not in available]
     if missing:
         raise InputError(f"metrics {', '.join(missing)} need a trimap (protocol {proto.name!r})")

@@ -41,9 +41,21 @@ def _to_tensor(x: ArrayLike, device: torch.device) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x.to(device)
     a = np.asarray(x)
-    if a.dtype == np.uint16:  # torch has limited uint16 support
+    if a.dtype == np.uint16:  # torch has limited uint16 support: carry the values as int32
         a = a.astype(np.int32)
     return torch.from_numpy(np.ascontiguousarray(a)).to(device)
+
+
+def _canon(x: ArrayLike, proto: str, what: str, device: torch.device) -> torch.Tensor:
+    """float64 tensor in the protocol's units (dim: 0..255 integers; gfm: [0, 1]); input not modified."""
+    is16 = (isinstance(x, np.ndarray) and x.dtype == np.uint16) or (
+        isinstance(x, torch.Tensor) and x.dtype == getattr(torch, "uint16", None)
+    )
+    t = _to_tensor(x, device)
+    if is16:
+        t = t.to(torch.float64)
+        return torch.round(t * (255.0 / 65535.0)) if proto == "dim" else t / 65535.0
+    return _as_8bit(t, what) if proto == "dim" else _as_unit(t, what)
 
 
 def pad_batch(arrays: Sequence[ArrayLike], device: torch.device | str = "cpu") -> tuple[torch.Tensor, list]:
@@ -96,8 +108,6 @@ def _as_8bit(x: torch.Tensor, what: str) -> torch.Tensor:
         _check_float(x, what)
         return torch.round(x.to(torch.float64) * 255.0)
     xi = x.to(torch.int64)
-    if x.dtype == torch.int32 and int(xi.max()) > 255:  # uint16 carried as int32
-        return torch.round(xi.to(torch.float64) * (255.0 / 65535.0))
     _check_int(xi, what, 255)
     return xi.to(torch.float64)
 
@@ -112,8 +122,6 @@ def _as_unit(x: torch.Tensor, what: str) -> torch.Tensor:
         _check_float(x, what)
         return x.to(torch.float64)
     xi = x.to(torch.int64)
-    if x.dtype == torch.int32 and int(xi.max()) > 255:
-        return xi.to(torch.float64) / 65535.0
     _check_int(xi, what, 255)
     return xi.to(torch.float64) / 255.0
 
@@ -177,10 +185,23 @@ def _corr1d(x: torch.Tensor, w: np.ndarray, dim: int) -> torch.Tensor:
     return out
 
 
+def _corr_last(x: torch.Tensor, w: np.ndarray) -> torch.Tensor:
+    """Valid correlation along the last (contiguous) axis.
+
+    CPU: a float64 dot product over an ``unfold`` view (no copy, BLAS); other
+    devices: shifted multiply-adds (:func:`_corr1d`), which need no k-fold buffer.
+    """
+    if x.device.type == "cpu":
+        return x.unfold(-1, w.size, 1) @ torch.as_tensor(w.copy(), dtype=x.dtype)
+    return _corr1d(x, w, x.dim() - 1)
+
+
 def _sep_grad(xp: torch.Tensor, smooth: np.ndarray, deriv: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     """Correlate padded (N, H+2r, W+2r) with the separable kernels; returns (gx, gy), each (N, H, W)."""
-    gx = _corr1d(_corr1d(xp, deriv, 2), smooth, 1)
-    gy = _corr1d(_corr1d(xp, smooth, 2), deriv, 1)
+    hd = _corr_last(xp, deriv).transpose(1, 2).contiguous()  # (N, W, H+2r)
+    hs = _corr_last(xp, smooth).transpose(1, 2).contiguous()
+    gx = _corr_last(hd, smooth).transpose(1, 2)
+    gy = _corr_last(hs, deriv).transpose(1, 2)
     return gx, gy
 
 
@@ -237,8 +258,8 @@ def evaluate_batch(
 
     Parameters
     ----------
-    pred, gt : ``N x H x W`` tensors/arrays (uint8 0..255, float in [0, 1], or
-        uint16 carried as int32), or lists of 2-D arrays of different sizes
+    pred, gt : ``N x H x W`` tensors/arrays (uint8 0..255, uint16 numpy arrays,
+        float in [0, 1]), or lists of 2-D arrays of different sizes and dtypes
         (padded here).  The same input rules as :func:`evaluate_arrays`.
     trimap : ``N x H x W`` uint8 (0/128/255) or a list; required by ``dim``.
     protocol : ``"dim"`` or ``"gfm"``.
@@ -260,8 +281,12 @@ def evaluate_batch(
         device = pred.device if isinstance(pred, torch.Tensor) else "cpu"
     dev = torch.device(device)
     if isinstance(pred, (list, tuple)):
-        p, psizes = pad_batch(pred, dev)
-        g, gsizes = pad_batch(gt, dev)
+        p, psizes = pad_batch(
+            [_canon(x, proto.name, f"prediction {i}", dev) for i, x in enumerate(pred)], dev
+        )
+        g, gsizes = pad_batch(
+            [_canon(x, proto.name, f"ground truth {i}", dev) for i, x in enumerate(gt)], dev
+        )
         if psizes != gsizes:
             raise SizeMismatchError(f"prediction sizes {psizes} differ from ground-truth sizes {gsizes}")
         t = pad_batch(trimap, dev)[0] if trimap is not None else None
@@ -269,7 +294,8 @@ def evaluate_batch(
             raise SizeMismatchError("trimap sizes differ from prediction sizes")
         sizes = psizes
     else:
-        p, g = _to_tensor(pred, dev), _to_tensor(gt, dev)
+        p = _canon(pred, proto.name, "prediction batch", dev)
+        g = _canon(gt, proto.name, "ground-truth batch", dev)
         if p.dim() == 2:
             p, g = p[None], g[None]
         t = None
@@ -293,14 +319,16 @@ def evaluate_batch(
         bad = vmask & (tv != 0) & (tv != 128) & (tv != 255)
         if bool(bad.any()):
             vals = sorted({int(v) for v in tv[bad].unique()[:10]})
-            raise InputError(f"trimap batch: {int(bad.sum())} pixels have values other than 0/128/255 ({vals})")
+            raise InputError(
+                f"trimap batch: {int(bad.sum())} pixels have values other than 0/128/255 ({vals})"
+            )
         t = tv
     from .suite import _select  # local: suite imports the numpy path only
 
     want = _select(metrics, proto.metrics_for(t is not None), proto)
     out: dict[str, torch.Tensor] = {}
     if proto.name == "dim":
-        pf, gf = _as_8bit(p, "prediction batch"), _as_8bit(g, "ground-truth batch")
+        pf, gf = p, g
         unk = (t == 128) & vmask
         cnt = unk.flatten(1).sum(dim=1).to(torch.float64)
         if bool((cnt == 0).any()):
@@ -317,7 +345,7 @@ def evaluate_batch(
         if "conn" in want:
             out["conn"] = _conn_cpu(pf, gf, unk, sizes, "dim")
     else:
-        pf, gf = _as_unit(p, "prediction batch"), _as_unit(g, "ground-truth batch")
+        pf, gf = p, g
         npx = torch.tensor([h * w for h, w in sizes], dtype=torch.float64, device=dev)
         d = torch.where(vmask, pf - gf, torch.zeros_like(pf))
         abs_sum = d.abs().flatten(1).sum(dim=1)
@@ -329,7 +357,9 @@ def evaluate_batch(
             unk = vmask & ~fg & ~bg
             cnt = unk.flatten(1).sum(dim=1).to(torch.float64)
             if bool((cnt == 0).any()):
-                warn_empty_unknown("batch item(s) " + str((cnt == 0).nonzero().flatten().tolist()), "MSE-Trans/MAD-Trans")
+                warn_empty_unknown(
+                    "batch item(s) " + str((cnt == 0).nonzero().flatten().tolist()), "MSE-Trans/MAD-Trans"
+                )
             ad = d.abs()
             out["sad_fg"] = torch.where(fg, ad, torch.zeros_like(ad)).flatten(1).sum(dim=1) / 1000.0
             out["sad_bg"] = torch.where(bg, ad, torch.zeros_like(ad)).flatten(1).sum(dim=1) / 1000.0

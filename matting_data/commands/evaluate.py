@@ -1,0 +1,56 @@
+"""``matting-data evaluate``: score predicted mattes under the ``dim`` or ``gfm`` protocol."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers) -> None:
+    p = subparsers.add_parser(
+        "evaluate",
+        help="score predicted mattes (SAD, MSE, MAD, Grad, Conn) under the dim or gfm protocol",
+        description=(
+            "Match predictions to ground truth by file stem and write OUT/per_image.csv and "
+            "OUT/summary.csv.  dim = Deep Image Matting MATLAB code (unknown region only, needs "
+            "--trimap); gfm = GFM/P3M/AIM scripts (whole image; trimap variants with --trimap). "
+            "Numbers are in the scale the protocol's papers print; summary.csv states each scale."
+        ),
+    )
+    p.add_argument("--pred", required=True, help="folder of predictions (8/16-bit PNG or .npy floats)")
+    p.add_argument("--gt", required=True, help="folder of ground-truth alpha mattes")
+    p.add_argument("--trimap", default=None, help="folder of trimaps (0/128/255); required by dim")
+    p.add_argument("--protocol", choices=("dim", "gfm"), default="dim")
+    p.add_argument("--out", required=True, help="output folder for per_image.csv and summary.csv")
+    p.add_argument(
+        "--device",
+        default="numpy",
+        help="numpy (reference path, default), cpu or cuda (batched torch path)",
+    )
+    p.add_argument("--workers", type=int, default=1, help="processes for the numpy path")
+    p.add_argument("--batch-size", type=int, default=4, help="images per batch on the torch path")
+    p.add_argument("--ignore-extra", action="store_true", help="skip predictions without ground truth (warn)")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..errors import InputError
+    from ..evaluate import evaluate_dirs
+
+    if args.device not in ("numpy", "cpu") and not str(args.device).startswith("cuda"):
+        raise InputError(f"--device must be numpy, cpu or cuda, got {args.device!r}")
+    res = evaluate_dirs(
+        args.pred,
+        args.gt,
+        args.trimap,
+        protocol=args.protocol,
+        out_dir=args.out,
+        device=args.device,
+        workers=args.workers,
+        batch_size=args.batch_size,
+        ignore_extra=args.ignore_extra,
+        progress=not args.no_progress,
+    )
+    print(res.table())
+    print(f"wrote {args.out}/per_image.csv and {args.out}/summary.csv")
+    return 0

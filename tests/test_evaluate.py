@@ -1,0 +1,197 @@
+"""The evaluate pipeline and ``matting-data evaluate`` CLI."""
+
+from __future__ import annotations
+
+import math
+import shutil
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from matting_data.cli import main
+from matting_data.evaluate import evaluate_dirs, read_matte
+from matting_data.metrics import EmptyUnknownRegionWarning, evaluate_arrays
+
+
+def _write(folder, name, arr):
+    folder.mkdir(parents=True, exist_ok=True)
+    if name.endswith(".npy"):
+        np.save(folder / name, arr)
+    else:
+        assert cv2.imwrite(str(folder / name), arr)
+
+
+@pytest.fixture()
+def dirs(tmp_path, soft_alpha):
+    """3 samples; predictions as 8-bit PNG, 16-bit PNG and float .npy."""
+    rng = np.random.default_rng(0)
+    gt8 = np.round(soft_alpha * 255).astype(np.uint8)
+    tri = np.full(gt8.shape, 128, np.uint8)
+    tri[gt8 == 0] = 0
+    tri[gt8 == 255] = 255
+    tri[20:44, 30:50] = 128
+    preds = {}
+    for i, ext in enumerate((".png", ".png", ".npy")):
+        name = f"s{i}"
+        p = np.clip(soft_alpha + rng.normal(0, 0.05, soft_alpha.shape), 0, 1)
+        if i == 1:
+            arr = np.round(p * 65535).astype(np.uint16)
+        elif i == 0:
+            arr = np.round(p * 255).astype(np.uint8)
+        else:
+            arr = p.astype(np.float32)
+        preds[name] = arr
+        _write(tmp_path / "pred", name + ext, arr)
+        _write(tmp_path / "gt", name + ".png", gt8)
+        _write(tmp_path / "tri", name + ".png", tri)
+    return tmp_path, preds, gt8, tri
+
+
+def test_cli_dim_writes_csvs_in_report_scale(dirs, capsys):
+    root, preds, gt8, tri = dirs
+    rc = main(
+        [
+            "evaluate",
+            "--pred",
+            str(root / "pred"),
+            "--gt",
+            str(root / "gt"),
+            "--trimap",
+            str(root / "tri"),
+            "--protocol",
+            "dim",
+            "--out",
+            str(root / "out"),
+            "--no-progress",
+        ]
+    )
+    assert rc == 0
+    printed = capsys.readouterr().out
+    assert "MSE (x1e3)" in printed and "SAD (/1000)" in printed and "GRAD (/1000)" in printed
+    per = pd.read_csv(root / "out" / "per_image.csv")
+    assert list(per.columns) == ["name", "sad", "mse", "mad", "grad", "conn"]
+    assert per["name"].tolist() == ["s0", "s1", "s2"]
+    for row in per.itertuples():
+        ref = evaluate_arrays(preds[row.name], gt8, tri, "dim")
+        for k, v in ref.items():
+            assert getattr(row, k) == pytest.approx(v, rel=1e-8)
+    summ = pd.read_csv(root / "out" / "summary.csv")
+    assert dict(zip(summ["metric"], summ["scale"], strict=True)) == {
+        "sad": "/1000",
+        "mse": "x1e3",
+        "mad": "x1e3",
+        "grad": "/1000",
+        "conn": "/1000",
+    }
+    assert summ.set_index("metric").loc["mse", "mean"] == pytest.approx(per["mse"].mean(), rel=1e-8)
+    assert (summ["protocol"] == "dim").all() and (summ["n"] == 3).all()
+
+
+def test_gfm_without_trimap_and_torch_cpu_agrees(dirs):
+    root, *_ = dirs
+    a = evaluate_dirs(root / "pred", root / "gt", None, "gfm", progress=False)
+    assert list(a.per_image.columns) == ["name", "sad", "mse", "mad", "grad", "conn"]
+    b = evaluate_dirs(root / "pred", root / "gt", root / "tri", "gfm", device="cpu", progress=False)
+    assert "sad_trans" in b.per_image.columns and b.backend == "torch-cpu"
+    for k in ("sad", "mse", "mad", "grad", "conn"):
+        np.testing.assert_allclose(b.per_image[k], a.per_image[k], rtol=1e-6)
+
+
+def test_read_matte_keeps_precision(dirs):
+    root, preds, *_ = dirs
+    assert read_matte(root / "pred" / "s1.png").dtype == np.uint16
+    assert read_matte(root / "pred" / "s2.npy").dtype == np.float32
+    assert np.array_equal(read_matte(root / "pred" / "s0.png"), preds["s0"])
+
+
+def _run(root, *extra, protocol="dim"):
+    return main(
+        [
+            "evaluate",
+            "--pred",
+            str(root / "pred"),
+            "--gt",
+            str(root / "gt"),
+            "--trimap",
+            str(root / "tri"),
+            "--protocol",
+            protocol,
+            "--out",
+            str(root / "out"),
+            "--no-progress",
+            *extra,
+        ]
+    )
+
+
+def test_missing_and_extra_predictions(dirs, capsys):
+    root, *_ = dirs
+    (root / "pred" / "s1.png").rename(root / "pred" / "zz.png")
+    assert _run(root) == 2
+    err = capsys.readouterr().err
+    assert "no prediction" in err and "s1" in err
+    _write(root / "gt", "s1x.png", np.zeros((64, 80), np.uint8))
+    (root / "pred" / "zz.png").rename(root / "pred" / "s1.png")
+    (root / "gt" / "s1x.png").unlink()
+    _write(root / "pred", "extra.png", np.zeros((64, 80), np.uint8))
+    assert _run(root) == 2
+    err = capsys.readouterr().err
+    assert "no ground truth" in err and "extra" in err
+    with pytest.warns(UserWarning, match="extra"):
+        assert _run(root, "--ignore-extra") == 0
+
+
+def test_size_mismatch_nan_and_bad_trimap_are_named(dirs, capsys):
+    root, *_ = dirs
+    _write(root / "pred", "s0.png", np.zeros((10, 10), np.uint8))
+    assert _run(root) == 2
+    err = capsys.readouterr().err
+    assert "s0" in err and "size mismatch" in err
+    _write(root / "pred", "s0.png", np.zeros((64, 80), np.uint8))
+    bad = np.full((64, 80), 0.5, np.float32)
+    bad[1, 2] = np.nan
+    _write(root / "pred", "s2.npy", bad)
+    for device in ("numpy", "cpu"):
+        assert _run(root, "--device", device) == 2
+        err = capsys.readouterr().err
+        assert "s2.npy" in err and "NaN" in err
+    _write(root / "pred", "s2.npy", np.full((64, 80), 0.5, np.float32))
+    tri = np.full((64, 80), 127, np.uint8)
+    _write(root / "tri", "s1.png", tri)
+    assert _run(root) == 2
+    err = capsys.readouterr().err
+    assert "s1.png" in err and "0/128/255" in err
+
+
+def test_trimap_without_unknown_gives_nan_and_warning(dirs):
+    root, *_ = dirs
+    _write(root / "tri", "s1.png", np.full((64, 80), 255, np.uint8))
+    with pytest.warns(EmptyUnknownRegionWarning):
+        res = evaluate_dirs(
+            root / "pred", root / "gt", root / "tri", "dim", out_dir=root / "out", progress=False
+        )
+    assert math.isnan(res.per_image.set_index("name").loc["s1", "mse"])
+    summ = res.summary.set_index("metric")
+    assert summ.loc["mse", "n"] == 2 and summ.loc["sad", "n"] == 3 and not math.isnan(summ.loc["mse", "mean"])
+
+
+@pytest.mark.shared
+def test_real_parity_cases_through_the_cli(tmp_path, parity_dir, alphamatting_dir):
+    cases = pd.read_csv(parity_dir / "cases.csv").head(4)
+    for r in cases.itertuples():
+        for sub, src in (
+            ("pred", parity_dir / "pred" / f"{r.case}.png"),
+            ("gt", alphamatting_dir / r.gt),
+            ("tri", alphamatting_dir / r.trimap),
+        ):
+            (tmp_path / sub).mkdir(exist_ok=True)
+            shutil.copy(src, tmp_path / sub / f"{r.case}.png")
+    assert _run(tmp_path) == 0
+    per = pd.read_csv(tmp_path / "out" / "per_image.csv").set_index("name")
+    exp = pd.read_csv(parity_dir / "dim_expected.csv").set_index("case").loc[per.index]
+    np.testing.assert_allclose(per["sad"], exp["sad"], rtol=1e-5)
+    np.testing.assert_allclose(per["mse"], exp["mse"] * 1e3, rtol=1e-5)
+    np.testing.assert_allclose(per["grad"], exp["grad"] / 1e3, rtol=1e-4)
+    np.testing.assert_allclose(per["conn"], exp["conn"] / 1e3, rtol=1e-5)
