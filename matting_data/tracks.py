@@ -99,7 +99,11 @@ def load_foregrounds(src: PathLike) -> list[dict[str, str]]:
 
 
 def list_backgrounds(src: PathLike) -> list[Path]:
-    """Background files, sorted by name: a folder of images, or a manifest/.txt list of paths."""
+    """Background files, sorted by name: a folder of images, or a manifest/.txt list of paths.
+
+    A manifest with a ``keep`` column (the output of ``matting-data backgrounds filter``)
+    contributes only its kept rows.
+    """
     p = Path(src)
     if p.is_dir():
         files = list_images(p)
@@ -108,6 +112,8 @@ def list_backgrounds(src: PathLike) -> list[Path]:
         col = "image" if "image" in df.columns else "path" if "path" in df.columns else None
         if col is None:
             raise InputError(f"{p}: background list needs an 'image' or 'path' column")
+        if "keep" in df.columns:  # a curation manifest (matting-data backgrounds filter): kept rows only
+            df = df[df["keep"].astype(str).str.lower().isin(("true", "1"))]
         files = sorted(p.parent / str(v) for v in df[col] if str(v))
     elif p.is_file() and p.suffix == ".txt":
         files = sorted(p.parent / line.strip() for line in p.read_text().splitlines() if line.strip())

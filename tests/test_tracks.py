@@ -128,3 +128,14 @@ def test_cli_compose(sample, tmp_path, capsys):
     assert main(["compose", "--recipe", "naive"]) == 2
     assert "--foregrounds" in capsys.readouterr().err
     assert main(["compose", "--list"]) == 0 and "rssn-gfm-official" in capsys.readouterr().out
+
+
+def test_curation_manifest_contributes_only_kept_backgrounds(tmp_path):
+    from matting_data.tracks import list_backgrounds
+
+    for n in ("a", "b", "c"):
+        write_image(tmp_path / f"{n}.png", np.zeros((4, 4, 3), np.float32))
+    (tmp_path / "manifest.csv").write_text(
+        "name,keep,reasons,path\na.png,true,,a.png\nb.png,false,face,b.png\nc.png,true,,c.png\n"
+    )
+    assert [p.name for p in list_backgrounds(tmp_path / "manifest.csv")] == ["a.png", "c.png"]
