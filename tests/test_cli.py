@@ -45,4 +45,13 @@ def test_demo_runs_and_writes_report(tmp_path):
     assert report.startswith("# matting-data demo report")
     results = json.loads((out / "results.json").read_text())
     assert results["sample"]["foregrounds"] == 6 and results["sample"]["fractional_alpha"] > 0.05
+    # curation keeps the textures and rejects the portrait for its face
+    assert {"brick.png", "grass.png", "gravel.png"} <= set(results["backgrounds"]["kept"])
+    assert "face" in results["backgrounds"]["rejected"]["astronaut.png"]
+    assert all(v["fusion_exact"] for v in results["trimaps"].values())
+    assert results["compose"]["naive"]["composites"] == 12
+    assert results["compose"]["rssn"]["steps_applied"]["noise"] > 0
+    assert results["dataset"]["export_pixels_identical"] is True
+    for section in ("Background curation", "Trimaps and GFM targets", "COMP tracks", "HuggingFace export"):
+        assert section in report
     assert (out / "sample" / "foregrounds" / "manifest.parquet").is_file()
