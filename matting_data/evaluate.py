@@ -34,7 +34,7 @@ import pandas as pd
 
 from .errors import InputError, MissingFileError
 from .io import _decode, list_images, read_trimap, write_text_atomic
-from .metrics import MetricAccumulator, evaluate_arrays, get_protocol
+from .metrics import EmptyUnknownRegionWarning, MetricAccumulator, evaluate_arrays, get_protocol
 from .metrics.protocols import Protocol
 from .parallel import run_jobs
 
@@ -148,11 +148,16 @@ def _check_sizes(stem: str, pred: np.ndarray, gt: np.ndarray, tri: np.ndarray | 
         raise SizeMismatchError(f"{stem}: size mismatch (width x height): {desc}")
 
 
-def _eval_one(args: tuple[tuple[str, Path, Path, Path | None], str]) -> dict[str, float]:
+def _eval_one(args: tuple[tuple[str, Path, Path, Path | None], str]) -> tuple[dict[str, float], list[str]]:
+    """Values of one sample and the messages of its EmptyUnknownRegionWarnings (re-emitted by the caller,
+    since warnings raised in worker processes would be lost)."""
     item, protocol = args
     stem, pred, gt, tri = _load(item)
     _check_sizes(stem, pred, gt, tri, item)
-    return dict(evaluate_arrays(pred, gt, tri, protocol, name=str(item[1])))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EmptyUnknownRegionWarning)
+        values = dict(evaluate_arrays(pred, gt, tri, protocol, name=str(item[1])))
+    return values, [str(w.message) for w in caught if issubclass(w.category, EmptyUnknownRegionWarning)]
 
 
 def evaluate_dirs(
@@ -182,10 +187,13 @@ def evaluate_dirs(
     items = match_files(pred_dir, gt_dir, trimap_dir, ignore_extra)
     stems = [it[0] for it in items]
     if device == "numpy":
-        rows = run_jobs(
+        results = run_jobs(
             _eval_one, [(it, proto.name) for it in items], workers=workers, desc="evaluate", progress=progress
         )
-        per_image = pd.DataFrame(rows)
+        for _, messages in results:
+            for msg in messages:
+                warnings.warn(msg, EmptyUnknownRegionWarning, stacklevel=2)
+        per_image = pd.DataFrame([values for values, _ in results])
         per_image.insert(0, "name", stems)
         backend = "numpy"
     else:

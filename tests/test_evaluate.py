@@ -173,6 +173,9 @@ def test_trimap_without_unknown_gives_nan_and_warning(dirs):
             root / "pred", root / "gt", root / "tri", "dim", out_dir=root / "out", progress=False
         )
     assert math.isnan(res.per_image.set_index("name").loc["s1", "mse"])
+    with pytest.warns(EmptyUnknownRegionWarning, match="s1"):  # also from worker processes
+        res2 = evaluate_dirs(root / "pred", root / "gt", root / "tri", "dim", workers=2, progress=False)
+    pd.testing.assert_frame_equal(res2.per_image, res.per_image)
     summ = res.summary.set_index("metric")
     assert summ.loc["mse", "n"] == 2 and summ.loc["sad", "n"] == 3 and not math.isnan(summ.loc["mse", "mean"])
 

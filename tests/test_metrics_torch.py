@@ -112,3 +112,29 @@ def test_accumulator_torch_backend_matches_numpy():
     ra, rb = a.compute(), b.compute()
     for k in rb:
         assert ra[k] == pytest.approx(rb[k], rel=1e-6 if k == "grad" else 1e-7, abs=1e-12)
+
+
+def test_dim_grad_on_a_small_unknown_window_matches_numpy():
+    cases = [_case(30 + i, s) for i, s in enumerate(SHAPES)]
+    tris = []
+    for i, (_, _, t) in enumerate(cases):
+        t2 = np.where(t == 128, 0, t).astype(np.uint8)
+        t2[3 + i : 9 + i, 2 : 7 + 2 * i] = 128  # unknown only near the top-left border
+        tris.append(t2)
+    res = evaluate_batch([c[0] for c in cases], [c[1] for c in cases], tris, "dim", scale="raw")
+    for i, c in enumerate(cases):
+        ref = evaluate_arrays(c[0], c[1], tris[i], "dim", scale="raw")
+        for k, v in ref.items():
+            assert float(res[k][i]) == pytest.approx(v, rel=1e-6, abs=1e-12), k
+
+
+def test_shifted_add_filter_used_off_cpu_equals_cpu_filter():
+    from matting_data.metrics.gradient import dim_kernels, gfm_kernels
+    from matting_data.metrics.torch_backend import _corr1d
+
+    x = torch.from_numpy(np.random.default_rng(0).random((2, 19, 23)))
+    for w in (*dim_kernels(), *gfm_kernels(), np.array([0.1, 0.5, -0.2])):
+        ref = x.unfold(-1, w.size, 1) @ torch.as_tensor(w.copy())
+        assert torch.allclose(_corr1d(x, w, 2), ref, rtol=1e-12, atol=1e-15)
+        ref1 = (x.transpose(1, 2).unfold(-1, w.size, 1) @ torch.as_tensor(w.copy())).transpose(1, 2)
+        assert torch.allclose(_corr1d(x, w, 1), ref1, rtol=1e-12, atol=1e-15)

@@ -142,9 +142,9 @@ def _check_int(x: torch.Tensor, what: str, top: int) -> None:
         raise InputError(f"{what}: integer values out of [0, {top}] (min {lo}, max {hi})")
 
 
-def _reflect_index(n_out: int, r: int, n: int, mode: str, device: torch.device) -> torch.Tensor:
-    """Source index for each of ``n_out + 2r`` padded positions of an axis of real length ``n``."""
-    k = torch.arange(-r, n_out + r, device=device)
+def _reflect_index(start: int, stop: int, r: int, n: int, mode: str, device: torch.device) -> torch.Tensor:
+    """Source index of positions ``start - r .. stop + r - 1`` of an axis of real length ``n``."""
+    k = torch.arange(start - r, stop + r, device=device)
     if mode == "replicate":
         return k.clamp(0, n - 1)
     # scipy "reflect" (d c b a | a b c d | d c b a): period 2n
@@ -152,12 +152,20 @@ def _reflect_index(n_out: int, r: int, n: int, mode: str, device: torch.device) 
     return torch.where(k >= n, 2 * n - 1 - k, k)
 
 
-def _repad(x: torch.Tensor, sizes: list[tuple[int, int]], r: int, mode: str) -> torch.Tensor:
-    """Pad every image of ``x`` (N, H, W) by ``r`` from its own pixels with ``mode``; -> (N, H+2r, W+2r)."""
+def _repad(
+    x: torch.Tensor,
+    sizes: list[tuple[int, int]],
+    r: int,
+    mode: str,
+    box: tuple[int, int, int, int] | None = None,
+) -> torch.Tensor:
+    """Window ``box = (r0, r1, c0, c1)`` (default: all) of every image of ``x`` (N, H, W), padded by ``r``
+    from the image's own pixels with ``mode``; -> (N, r1 - r0 + 2r, c1 - c0 + 2r)."""
     n, hh, ww = x.shape
     dev = x.device
-    rows = torch.stack([_reflect_index(hh, r, h, mode, dev) for h, _ in sizes])
-    cols = torch.stack([_reflect_index(ww, r, w, mode, dev) for _, w in sizes])
+    r0, r1, c0, c1 = box if box is not None else (0, hh, 0, ww)
+    rows = torch.stack([_reflect_index(r0, r1, r, h, mode, dev) for h, _ in sizes])
+    cols = torch.stack([_reflect_index(c0, c1, r, w, mode, dev) for _, w in sizes])
     bidx = torch.arange(n, device=dev)[:, None, None]
     return x[bidx, rows[:, :, None], cols[:, None, :]]
 
@@ -216,10 +224,17 @@ def _dim_grad(p: torch.Tensor, g: torch.Tensor, unk: torch.Tensor, valid, sizes)
     gk, dgk = dim_kernels()
     r = (gk.size - 1) // 2
     out = torch.zeros(p.shape[0], dtype=torch.float64, device=p.device)
+    any_rows = unk.any(dim=2).any(dim=0).nonzero().flatten()
+    if any_rows.numel() == 0:
+        return out
+    any_cols = unk.any(dim=1).any(dim=0).nonzero().flatten()
+    # only the bounding box of the batch's unknown pixels is filtered (exact: borders come from _repad)
+    box = (int(any_rows[0]), int(any_rows[-1]) + 1, int(any_cols[0]), int(any_cols[-1]) + 1)
+    unk = unk[:, box[0] : box[1], box[2] : box[3]]
     amps = []
     for x in (p, g):
         lo, hi = _masked_minmax(x, valid)
-        gx, gy = _sep_grad(_repad(x, sizes, r, "replicate"), gk, dgk)
+        gx, gy = _sep_grad(_repad(x, sizes, r, "replicate", box), gk, dgk)
         rng = hi - lo
         scale = torch.where(rng > 0, 1.0 / rng.clamp(min=1e-300), torch.zeros_like(rng))
         amps.append((torch.sqrt(gx * gx + gy * gy) * scale[:, None, None]).to(torch.float32))
