@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, MissingFileError
-from .io import _decode, list_images, read_trimap, write_text_atomic
+from .io import list_images, read_raw, read_trimap, write_text_atomic
 from .metrics import EmptyUnknownRegionWarning, MetricAccumulator, evaluate_arrays, get_protocol
 from .metrics.protocols import Protocol
 from .parallel import run_jobs
@@ -74,7 +74,7 @@ def read_matte(path: str | Path) -> np.ndarray:
         if arr.ndim != 2:
             raise InputError(f"{p}: expected a 2-D matte, got shape {arr.shape}")
         return arr
-    arr = _decode(p)
+    arr = read_raw(p)
     if arr.ndim == 3:
         if arr.shape[2] == 4:
             arr = arr[:, :, 3]

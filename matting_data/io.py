@@ -69,6 +69,16 @@ def _decode(path: PathLike) -> np.ndarray:
     return arr
 
 
+def read_raw(path: PathLike) -> np.ndarray:
+    """Decode an image file unchanged: uint8 or uint16, (H, W) or (H, W, C) in OpenCV's BGR(A) order.
+
+    For code that needs the exact stored codes (e.g. metrics that threshold
+    8-bit values); everything else should use :func:`read_image` or
+    :func:`read_alpha`.  Errors as for the other readers.
+    """
+    return _decode(path)
+
+
 def _to_unit(arr: np.ndarray) -> np.ndarray:
     return (arr.astype(np.float32) / np.float32(_MAX_BY_DTYPE[arr.dtype])).astype(np.float32)
 
