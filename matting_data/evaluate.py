@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, MissingFileError
-from .io import list_images, read_raw, read_trimap, write_text_atomic
+from .io import list_images, read_matte, read_trimap, write_text_atomic
 from .metrics import EmptyUnknownRegionWarning, MetricAccumulator, evaluate_arrays, get_protocol
 from .metrics.protocols import Protocol
 from .parallel import run_jobs
@@ -54,37 +54,6 @@ class Evaluation:
 
     def table(self) -> str:
         return format_summary(self.summary, self.protocol, len(self.per_image), self.backend)
-
-
-def read_matte(path: str | Path) -> np.ndarray:
-    """Read a matte without changing its precision: uint8, uint16 or float (``.npy``).
-
-    Multi-channel files: 4 channels -> alpha channel; 3 equal channels -> one.
-    """
-    p = Path(path)
-    if p.suffix.lower() == ".npy":
-        if not p.is_file():
-            raise MissingFileError(f"{p}: file not found")
-        try:
-            arr = np.load(p, allow_pickle=False)
-        except Exception as exc:  # noqa: BLE001 - any failure means a bad file
-            raise InputError(f"{p}: unreadable .npy file ({exc})") from None
-        if arr.ndim == 3 and arr.shape[2] == 1:
-            arr = arr[:, :, 0]
-        if arr.ndim != 2:
-            raise InputError(f"{p}: expected a 2-D matte, got shape {arr.shape}")
-        return arr
-    arr = read_raw(p)
-    if arr.ndim == 3:
-        if arr.shape[2] == 4:
-            arr = arr[:, :, 3]
-        elif arr.shape[2] == 2:
-            arr = arr[:, :, 1]
-        elif all(np.array_equal(arr[:, :, 0], arr[:, :, c]) for c in range(1, arr.shape[2])):
-            arr = arr[:, :, 0]
-        else:
-            raise InputError(f"{p}: colour image with unequal channels; a matte must be grey")
-    return np.ascontiguousarray(arr)
 
 
 def _by_stem(folder: Path, what: str) -> dict[str, Path]:

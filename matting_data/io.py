@@ -69,16 +69,6 @@ def _decode(path: PathLike) -> np.ndarray:
     return arr
 
 
-def read_raw(path: PathLike) -> np.ndarray:
-    """Decode an image file unchanged: uint8 or uint16, (H, W) or (H, W, C) in OpenCV's BGR(A) order.
-
-    For code that needs the exact stored codes (e.g. metrics that threshold
-    8-bit values); everything else should use :func:`read_image` or
-    :func:`read_alpha`.  Errors as for the other readers.
-    """
-    return _decode(path)
-
-
 def _to_unit(arr: np.ndarray) -> np.ndarray:
     return (arr.astype(np.float32) / np.float32(_MAX_BY_DTYPE[arr.dtype])).astype(np.float32)
 
@@ -102,7 +92,9 @@ def read_image(path: PathLike) -> np.ndarray:
     return _to_unit(arr)
 
 
-def _alpha_from_npy(p: Path) -> np.ndarray:
+def _npy_matte(p: Path) -> np.ndarray:
+    if not p.exists():
+        raise MissingFileError(f"{p}: file not found")
     try:
         arr = np.load(p, allow_pickle=False)
     except Exception as exc:  # noqa: BLE001 - any failure means a bad file
@@ -111,11 +103,45 @@ def _alpha_from_npy(p: Path) -> np.ndarray:
         arr = arr[:, :, 0]
     if arr.ndim != 2:
         raise InputError(f"{p}: expected a 2-D alpha array, got shape {arr.shape}")
-    if arr.dtype == np.uint8 or arr.dtype == np.uint16:
-        return _to_unit(arr)
-    if not np.issubdtype(arr.dtype, np.floating):
+    if arr.size == 0:
+        raise InputError(f"{p}: zero-size array {arr.shape}")
+    if not (arr.dtype in _MAX_BY_DTYPE or np.issubdtype(arr.dtype, np.floating)):
         raise InputError(f"{p}: expected a float or 8/16-bit alpha array, got {arr.dtype}")
-    return check_alpha(arr.astype(np.float32), name=str(p))
+    return arr
+
+
+def read_matte(path: PathLike, channel: int | None = None) -> np.ndarray:
+    """Read an alpha matte without changing its precision.
+
+    Returns the stored codes as ``uint8`` or ``uint16`` (H, W) for image files,
+    or the array as stored for ``.npy`` (float, uint8 or uint16; float values
+    are not range-checked here).  The channel rule of the module docstring
+    applies.  Use this where exact 8-bit codes matter (metrics); otherwise use
+    :func:`read_alpha`.
+    """
+    p = Path(path)
+    if p.suffix.lower() == ".npy":
+        return _npy_matte(p)
+    arr = _decode(p)
+    if arr.ndim == 2:
+        return arr
+    nch = arr.shape[2]
+    if channel is not None:
+        if not 0 <= channel < nch:
+            raise InputError(f"{p}: channel {channel} requested but the file has {nch} channels")
+        order = {3: [2, 1, 0], 4: [2, 1, 0, 3]}.get(nch, list(range(nch)))  # BGR(A) -> RGB(A)
+        return np.ascontiguousarray(arr[:, :, order[channel]])
+    if nch in (2, 4):
+        return np.ascontiguousarray(arr[:, :, nch - 1])
+    if nch == 3:
+        if not (np.array_equal(arr[:, :, 0], arr[:, :, 1]) and np.array_equal(arr[:, :, 0], arr[:, :, 2])):
+            differ = int(np.count_nonzero((arr[:, :, 0] != arr[:, :, 1]) | (arr[:, :, 0] != arr[:, :, 2])))
+            raise InputError(
+                f"{p}: 3-channel alpha with unequal channels ({differ} pixels differ); "
+                "pass channel= to pick one"
+            )
+        return np.ascontiguousarray(arr[:, :, 0])
+    raise InputError(f"{p}: cannot read an alpha from {nch} channels")
 
 
 def read_alpha(path: PathLike, channel: int | None = None) -> np.ndarray:
@@ -127,33 +153,10 @@ def read_alpha(path: PathLike, channel: int | None = None) -> np.ndarray:
     channel : force this channel index of a multi-channel file (in the file's
         RGB(A) order).  By default the rule in the module docstring applies.
     """
-    p = Path(path)
-    if p.suffix.lower() == ".npy":
-        if not p.exists():
-            raise MissingFileError(f"{p}: file not found")
-        return _alpha_from_npy(p)
-    arr = _decode(p)
-    if arr.ndim == 2:
+    arr = read_matte(path, channel)
+    if arr.dtype in _MAX_BY_DTYPE:
         return _to_unit(arr)
-    nch = arr.shape[2]
-    if channel is not None:
-        if not 0 <= channel < nch:
-            raise InputError(f"{p}: channel {channel} requested but the file has {nch} channels")
-        order = {3: [2, 1, 0], 4: [2, 1, 0, 3]}.get(nch, list(range(nch)))  # BGR(A) -> RGB(A)
-        return _to_unit(np.ascontiguousarray(arr[:, :, order[channel]]))
-    if nch == 2:
-        return _to_unit(np.ascontiguousarray(arr[:, :, 1]))
-    if nch == 4:
-        return _to_unit(np.ascontiguousarray(arr[:, :, 3]))
-    if nch == 3:
-        if not (np.array_equal(arr[:, :, 0], arr[:, :, 1]) and np.array_equal(arr[:, :, 0], arr[:, :, 2])):
-            differ = int(np.count_nonzero((arr[:, :, 0] != arr[:, :, 1]) | (arr[:, :, 0] != arr[:, :, 2])))
-            raise InputError(
-                f"{p}: 3-channel alpha with unequal channels ({differ} pixels differ); "
-                "pass channel= to pick one"
-            )
-        return _to_unit(np.ascontiguousarray(arr[:, :, 0]))
-    raise InputError(f"{p}: cannot read an alpha from {nch} channels")
+    return check_alpha(arr.astype(np.float32), name=str(path))
 
 
 def snap_trimap(values: np.ndarray) -> np.ndarray:
@@ -217,14 +220,23 @@ def _check_float(arr: np.ndarray, name: str, ndim: tuple[int, ...]) -> np.ndarra
         raise InputError(f"{name}: expected {' or '.join(map(str, ndim))}-D array, got shape {a.shape}")
     if not np.issubdtype(a.dtype, np.floating):
         raise InputError(f"{name}: expected a float array in [0, 1], got dtype {a.dtype}")
+    check_unit_range(a, name)
+    return a
+
+
+def check_unit_range(a: np.ndarray, name: str, hint: str = "") -> None:
+    """Raise :class:`InputError` if float array ``a`` has NaN/inf or values outside [0, 1].
+
+    The message names ``name``, counts the bad values or gives min and max,
+    and ends with ``hint`` (e.g. "; clip predictions first") when given.
+    """
     finite = np.isfinite(a)
     if not finite.all():
         n = int(a.size - np.count_nonzero(finite))
-        raise InputError(f"{name}: {n} NaN or infinite values")
+        raise InputError(f"{name}: {n} NaN or infinite values{hint}")
     lo, hi = float(a.min()), float(a.max())
     if lo < 0.0 or hi > 1.0:
-        raise InputError(f"{name}: values out of [0, 1] (min {lo:.4g}, max {hi:.4g})")
-    return a
+        raise InputError(f"{name}: values out of [0, 1] (min {lo:.6g}, max {hi:.6g}){hint}")
 
 
 def check_image(image: np.ndarray, name: str = "image") -> np.ndarray:

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from ..errors import InputError
-from ..io import check_same_size, check_trimap
+from ..io import check_same_size, check_trimap, check_unit_range
 
 
 class EmptyUnknownRegionWarning(UserWarning):
@@ -31,13 +31,7 @@ def _check_2d(x: np.ndarray, name: str) -> np.ndarray:
 
 
 def _check_float_values(a: np.ndarray, name: str) -> None:
-    finite = np.isfinite(a)
-    if not finite.all():
-        n = int(a.size - np.count_nonzero(finite))
-        raise InputError(f"{name}: {n} NaN or infinite values")
-    lo, hi = float(a.min()), float(a.max())
-    if lo < 0.0 or hi > 1.0:
-        raise InputError(f"{name}: values out of [0, 1] (min {lo:.6g}, max {hi:.6g}); clip predictions first")
+    check_unit_range(a, name, "; clip predictions first")
 
 
 def _check_int_values(a: np.ndarray, name: str, top: int) -> None:
