@@ -1,0 +1,180 @@
+"""A tiny trainable matting network in plain torch (no torchvision): :class:`TinyUNet`.
+
+Input: RGB in [0, 1] plus the trimap as three one-hot channels (bg, unknown,
+fg), 6 x H x W.  A three-level U-Net (full, 1/2 and 1/4 resolution, dilated
+convolutions at the bottom for a wider receptive field) predicts alpha with a
+sigmoid; at prediction time the trimap's known regions are copied into the
+output.  ``width=16`` gives about 0.1 M parameters.
+
+It exists to make the toolkit's train-on-composites / test-on-real
+experiments runnable on a laptop CPU in seconds.  It is NOT a competitive
+matting model: with a few hundred steps on a handful of synthetic images it
+learns little more than colour-based propagation near the trimap boundary.
+Use it to compare *training data* (composition recipes), not to publish
+matting accuracy.
+
+Checkpoints (:func:`save_checkpoint` / :func:`load_checkpoint`) are written
+atomically and hold the weights, the width and the training settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..errors import InputError, MissingFileError
+from ..io import file_hash, write_bytes_atomic
+from .base import MattingModel, ModelError, register_model
+
+CHECKPOINT_FORMAT = "matting-data tiny-net v1"
+
+
+def _block(cin: int, cout: int, dilation: int = 1) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=dilation, dilation=dilation), nn.ReLU(inplace=True),
+    )
+
+
+class TinyUNet(nn.Module):
+    """Three-level U-Net, 6 input channels (RGB + one-hot trimap), 1 output (alpha logits)."""
+
+    stride = 4
+
+    def __init__(self, width: int = 16) -> None:
+        super().__init__()
+        if not 4 <= width <= 128:
+            raise InputError(f"TinyUNet width must be 4..128, got {width}")
+        c1, c2, c3 = width, 2 * width, 3 * width
+        self.width = width
+        self.enc1 = nn.Sequential(_block(6, c1), _block(c1, c1))
+        self.enc2 = nn.Sequential(nn.Conv2d(c1, c2, 3, stride=2, padding=1), nn.ReLU(inplace=True), _block(c2, c2))
+        self.enc3 = nn.Sequential(
+            nn.Conv2d(c2, c3, 3, stride=2, padding=1), nn.ReLU(inplace=True), _block(c3, c3, 2), _block(c3, c3, 4)
+        )
+        self.dec2 = _block(c3 + c2, c2)
+        self.dec1 = _block(c2 + c1, c1)
+        self.head = nn.Conv2d(c1 + 6, 1, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        e1 = self.enc1(x)
+        e2 = self.enc2(e1)
+        e3 = self.enc3(e2)
+        d2 = self.dec2(torch.cat([F.interpolate(e3, size=e2.shape[-2:], mode="bilinear", align_corners=False), e2], 1))
+        d1 = self.dec1(torch.cat([F.interpolate(d2, size=e1.shape[-2:], mode="bilinear", align_corners=False), e1], 1))
+        return self.head(torch.cat([d1, x], 1))
+
+
+def n_parameters(net: nn.Module) -> int:
+    return int(sum(p.numel() for p in net.parameters()))
+
+
+def make_input(image: np.ndarray, trimap: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) float image + uint8 trimap -> 1 x 6 x H x W float32 tensor."""
+    return batch_input(image[None], trimap[None])
+
+
+def batch_input(images: np.ndarray, trimaps: np.ndarray) -> torch.Tensor:
+    """N x H x W x 3 images + N x H x W uint8 trimaps -> N x 6 x H x W tensor."""
+    img = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)).permute(0, 3, 1, 2)
+    t = torch.from_numpy(np.ascontiguousarray(trimaps))
+    onehot = torch.stack([(t == 0), (t == 128), (t == 255)], 1).to(torch.float32)
+    return torch.cat([img, onehot], 1)
+
+
+def predict_array(net: TinyUNet, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+    """Run the net on one image: pad (replicate) to a multiple of the stride, predict, crop, keep known regions."""
+    h, w = trimap.shape
+    s = net.stride
+    ph, pw = (-h) % s, (-w) % s
+    x = make_input(image, trimap)
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="replicate")
+    was_training = net.training
+    net.eval()
+    with torch.no_grad():
+        a = torch.sigmoid(net(x))[0, 0, :h, :w].numpy().astype(np.float32)
+    net.train(was_training)
+    a = a.copy()
+    a[trimap == 255] = 1.0
+    a[trimap == 0] = 0.0
+    return a
+
+
+def save_checkpoint(net: TinyUNet, path: str | os.PathLike, info: dict[str, Any] | None = None) -> Path:
+    """Write the weights, width and ``info`` (JSON-like: training settings, losses) atomically."""
+    buf = io.BytesIO()
+    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+    torch.save({"format": CHECKPOINT_FORMAT, "width": net.width, "state_dict": state, "info": info or {}}, buf)
+    return write_bytes_atomic(Path(path), buf.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike) -> tuple[TinyUNet, dict[str, Any]]:
+    """Load a checkpoint written by :func:`save_checkpoint`; return ``(net, info)``."""
+    p = Path(path)
+    if not p.is_file():
+        raise MissingFileError(f"{p}: tiny-net checkpoint not found")
+    try:
+        d = torch.load(io.BytesIO(p.read_bytes()), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure means a bad file
+        raise InputError(f"{p}: not a readable torch checkpoint ({exc})") from None
+    if not isinstance(d, dict) or d.get("format") != CHECKPOINT_FORMAT:
+        raise InputError(f"{p}: not a matting-data tiny-net checkpoint")
+    net = TinyUNet(int(d["width"]))
+    try:
+        net.load_state_dict(d["state_dict"])
+    except RuntimeError as exc:
+        raise InputError(f"{p}: weights do not fit a TinyUNet of width {d['width']} ({exc})") from None
+    net.eval()
+    return net, dict(d.get("info", {}))
+
+
+@register_model("tiny-net")
+class TinyNetModel(MattingModel):
+    """The tiny trainable U-Net (RGB + trimap); needs checkpoint=PATH (train it first). Not competitive."""
+
+    needs_trimap = True
+
+    def __init__(
+        self, checkpoint: str | os.PathLike | None = None, net: TinyUNet | None = None, name: str = "tiny-net",
+        threads: int | None = None,
+    ) -> None:
+        if (checkpoint is None) == (net is None):
+            raise ModelError(
+                "tiny-net needs checkpoint=PATH (train one with matting_data.models.train.train_tiny_net "
+                "or `matting-data ablation`)"
+            )
+        self.name = name
+        self.threads = threads
+        self.checkpoint = str(checkpoint) if checkpoint is not None else None
+        if checkpoint is not None:
+            self.net, self.info = load_checkpoint(checkpoint)
+            self._hash = file_hash(checkpoint)
+        else:
+            self.net, self.info = net, {}  # type: ignore[assignment]
+            h = hashlib.sha256()
+            for k, v in sorted(net.state_dict().items()):  # type: ignore[union-attr]
+                h.update(k.encode())
+                h.update(v.detach().numpy().tobytes())
+            self._hash = "sha256:" + h.hexdigest()
+
+    def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
+        if trimap is None:
+            raise ModelError(f"{self.name} needs a trimap")
+        old = torch.get_num_threads()
+        if self.threads:
+            torch.set_num_threads(int(self.threads))
+        try:
+            return predict_array(self.net, image, trimap)
+        finally:
+            torch.set_num_threads(old)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "weights": self._hash, "width": self.net.width}
