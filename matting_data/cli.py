@@ -27,6 +27,8 @@ COMMAND_MODULES = [
     "matting_data.commands.trimap",
     "matting_data.commands.dataset",
     "matting_data.commands.evaluate",
+    "matting_data.commands.leaderboard",
+    "matting_data.commands.ablation",
 ]
 
 EXIT_USER_ERROR = 2

@@ -1,0 +1,164 @@
+"""Leaderboards: ranking, numbers equal to evaluate_arrays on the written files, resume, folders, CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_models import make_tiny_track
+
+from matting_data.cli import main
+from matting_data.datasets.adapters import alphamatting
+from matting_data.datasets.track import ori_track
+from matting_data.errors import InputError
+from matting_data.io import read_alpha, read_matte, read_trimap, write_alpha
+from matting_data.leaderboard import Entry, run_leaderboard
+from matting_data.manifest import save_manifest
+from matting_data.metrics import evaluate_arrays
+from matting_data.models import FunctionModel, ModelError
+
+
+@pytest.fixture(scope="module")
+def track(tmp_path_factory):
+    return make_tiny_track(tmp_path_factory.mktemp("lb") / "track", n=3, size=48)
+
+
+def _folder(track, dest, fn):
+    """Write fn(gt alpha) for every sample of the track into dest/<id>.png (16-bit)."""
+    for _, r in track.samples().iterrows():
+        write_alpha(dest / f"{r['id']}.png", fn(read_alpha(track.root / r["alpha"])), bits=16)
+    return dest
+
+
+def test_ranking_and_numbers_equal_evaluate_arrays(track, tmp_path):
+    perfect = _folder(track, tmp_path / "perfect", lambda a: a)
+    inverted = _folder(track, tmp_path / "inverted", lambda a: 1 - a)
+    out = tmp_path / "out"
+    board = run_leaderboard(
+        track, ["trimap-flat", "trimap-colour"], out, pred_dirs={"perfect": perfect, "inverted": inverted},
+        protocols="both", progress=False,
+    )
+    for proto in ("dim", "gfm"):
+        order = board.ranking(proto)
+        assert order[0] == "perfect" and order[-1] == "inverted"
+        sub = board.table[board.table["protocol"] == proto].set_index("model")
+        assert sub.loc["perfect", "sad"] == 0.0
+        assert sub.loc["trimap-colour", "sad"] < sub.loc["trimap-flat", "sad"]
+        assert list(sub["rank"]) == [1, 2, 3, 4]
+    # the numbers are exactly evaluate_arrays on the files written / given
+    samples = track.samples()
+    for name, folder in [("trimap-flat", out / "predictions" / "trimap-flat"), ("inverted", inverted)]:
+        for proto in ("dim", "gfm"):
+            per = pd.read_csv(out / "per_image" / f"{name}.{proto}.csv")
+            vals = []
+            for _, r in samples.iterrows():
+                p = read_matte(folder / f"{r['id']}.png")
+                assert p.dtype == np.uint16
+                v = evaluate_arrays(p, read_matte(track.root / r["alpha"]), read_trimap(track.root / r["trimap"]), proto)
+                got = per[per["name"] == r["id"]].iloc[0]
+                for m, x in v.items():
+                    assert got[m] == pytest.approx(x, rel=1e-9, abs=1e-12)
+                vals.append(v["sad"])
+            row = board.table[(board.table["protocol"] == proto) & (board.table["model"] == name)].iloc[0]
+            assert row["sad"] == pytest.approx(np.mean(vals), rel=1e-12)
+    # outputs
+    csv = pd.read_csv(out / "leaderboard.csv")
+    assert list(csv.columns[:4]) == ["protocol", "rank", "model", "n_images"] and len(csv) == 8
+    md = (out / "leaderboard.md").read_text()
+    assert "SAD (/1000)" in md and "MSE (x1e3)" in md and "GRAD (/10)" in md and "Protocol `gfm`" in md
+    js = json.loads((out / "leaderboard.json").read_text())
+    assert js["protocols"]["dim"]["scales"]["mse"]["label"] == "x1e3" and js["trimaps"]["from_manifest"] == 3
+
+
+def test_predictions_are_reused_and_never_mixed(track, tmp_path):
+    calls = []
+
+    def half(image, trimap):
+        calls.append(1)
+        return np.full(image.shape[:2], 0.5, np.float32)
+
+    out = tmp_path / "out"
+    run_leaderboard(track, [Entry("half", model=FunctionModel(half))], out, progress=False)
+    assert len(calls) == 3
+    files = sorted((out / "predictions" / "half").glob("*.png"))
+    stamp = [f.stat().st_mtime_ns for f in files]
+    (files[0]).unlink()  # a sample lost (e.g. killed run): only it is predicted again
+    run_leaderboard(track, [Entry("half", model=FunctionModel(half))], out, progress=False)
+    assert len(calls) == 4
+    assert [f.stat().st_mtime_ns for f in files[1:]] == stamp[1:]
+    with pytest.raises(ModelError, match="made by"):
+        run_leaderboard(track, [Entry("half", model="trimap-flat")], out, progress=False)
+    board = run_leaderboard(track, [Entry("half", model="trimap-flat")], out, overwrite=True, progress=False)
+    assert board.table.iloc[0]["model"] == "half"
+
+
+def test_ties_broken_by_name_and_generated_trimaps(tmp_path):
+    tr = make_tiny_track(tmp_path / "t", n=2, size=32, with_trimap=False, name="no-trimaps")
+    same = _folder(tr, tmp_path / "same", lambda a: np.clip(a * 0.9, 0, 1))
+    board = run_leaderboard(tr, [], tmp_path / "out", pred_dirs={"b-same": same, "a-same": same}, progress=False)
+    assert board.ranking() == ["a-same", "b-same"]
+    assert list(board.table["rank"]) == [1, 1]
+    assert sorted(p.name for p in (tmp_path / "out" / "trimaps").glob("*.png")) == ["s00.png", "s01.png"]
+    assert board.trimaps == {"from_manifest": 0, "generated": 2, "scheme": "dim", "seed": 0, "folder": "trimaps"}
+    t1 = read_trimap(tmp_path / "out" / "trimaps" / "s00.png")
+    run_leaderboard(tr, [], tmp_path / "out", pred_dirs={"x": same}, progress=False)
+    assert np.array_equal(read_trimap(tmp_path / "out" / "trimaps" / "s00.png"), t1)  # drawn once
+
+
+def test_bad_entries(track, tmp_path):
+    partial = _folder(track, tmp_path / "partial", lambda a: a)
+    (partial / "s01.png").unlink()
+    with pytest.raises(InputError, match="no prediction for s01"):
+        run_leaderboard(track, [], tmp_path / "o", pred_dirs={"partial": partial}, progress=False)
+    with pytest.raises(InputError, match="share the name"):
+        run_leaderboard(track, ["trimap-flat", "trimap-flat"], tmp_path / "o", progress=False)
+    with pytest.raises(InputError, match="protocol"):
+        run_leaderboard(track, ["trimap-flat"], tmp_path / "o", protocols="matlab", progress=False)
+    with pytest.raises(InputError, match="entry name"):
+        Entry("../evil", model="trimap-flat")
+
+
+def test_workers_give_identical_results(track, tmp_path):
+    a = run_leaderboard(track, ["trimap-colour"], tmp_path / "a", progress=False)
+    b = run_leaderboard(track, ["trimap-colour"], tmp_path / "b", workers=2, progress=False)
+    cols = [c for c in a.table.columns if c not in ("s_per_mp",)]
+    pd.testing.assert_frame_equal(a.table[cols], b.table[cols])
+    for f in sorted((tmp_path / "a" / "predictions" / "trimap-colour").glob("*.png")):
+        assert f.read_bytes() == (tmp_path / "b" / "predictions" / "trimap-colour" / f.name).read_bytes()
+
+
+def test_cli_leaderboard(track, tmp_path, capsys):
+    gt = _folder(track, tmp_path / "gt", lambda a: a)
+    rc = main(["leaderboard", "--test", str(track.root), "--models", "flat=trimap-flat,trimap-colour",
+               "--pred-dir", f"oracle={gt}", "--protocol", "both", "--out", str(tmp_path / "o"), "--no-progress"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "| 1 | oracle |" in out and "Protocol `dim`" in out
+    assert (tmp_path / "o" / "predictions" / "flat").is_dir()
+    assert main(["leaderboard", "--list"]) == 0
+    assert "trimap-colour" in capsys.readouterr().out
+    rc = main(["leaderboard", "--test", str(track.root), "--models", "nope", "--out", str(tmp_path / "o")])
+    assert rc == 2 and "unknown model 'nope'" in capsys.readouterr().err
+    rc = main(["leaderboard", "--test", str(track.root), "--models", "tiny-net", "--model-arg", "tiny-net",
+               f"checkpoint={tmp_path / 'none.pt'}", "--out", str(tmp_path / "o2")])
+    assert rc == 2 and "none.pt" in capsys.readouterr().err
+
+
+def test_real_alphamatting_colour_beats_flat(alphamatting_dir, tmp_path):
+    root = tmp_path / "am"
+    names = ["GT01.png", "GT02.png", "GT04.png", "GT08.png", "GT10.png"]
+    for sub in ("input_training_lowres", "gt_training_lowres", "trimap_training_lowres/Trimap1"):
+        (root / sub).mkdir(parents=True)
+        for n in names:
+            shutil.copy(alphamatting_dir / sub / n, root / sub / n)
+    ing = alphamatting(root)
+    save_manifest(ing.manifest, root / "manifest")
+    tr = ori_track("alphamatting-5", root)
+    board = run_leaderboard(tr, ["trimap-flat", "trimap-colour"], tmp_path / "out", progress=False)
+    sub = board.table.set_index("model")
+    assert board.ranking() == ["trimap-colour", "trimap-flat"]
+    assert sub.loc["trimap-colour", "sad"] < 0.5 * sub.loc["trimap-flat", "sad"]
+    assert sub.loc["trimap-flat", "n_images"] == 5
