@@ -169,7 +169,9 @@ class Ablation:
 def _score_cell(entry: Entry, test: Track, out: Path, grid: Grid, workers: int, progress: bool) -> dict[str, Any]:
     folder = out / "eval" / _safe(test.name)
     samples, note = eval_samples(test, folder, grid.trimap_seed, "dim", workers, progress)
-    preds = predict_entry(entry, samples, folder / "predictions" / entry.name, workers, False, progress)
+    # cells are keyed by their settings, so predictions of an older model under this name are replaced
+    preds = predict_entry(entry, samples, folder / "predictions" / entry.name, workers, False, progress,
+                          replace_stale=True)
     metrics: dict[str, dict[str, float]] = {}
     for p in grid.protocols:
         df = score_predictions(preds, samples, p, workers, progress, desc=f"score {entry.name} ({p})")
@@ -212,6 +214,9 @@ def run_ablation(
     if len(set(names)) != len(names):
         raise InputError(f"two test tracks share the name {names}")
     ori = ori_train if ori_train is None or isinstance(ori_train, Track) else load_track(ori_train)
+    if ori is not None and any(Path(t.root).resolve() == Path(ori.root).resolve() and t.split == ori.split
+                               for t in test_list):
+        raise InputError(f"the ORI training track {ori.name!r} is also a test track: train and test must differ")
     out_p = Path(out)
     (out_p / "cells").mkdir(parents=True, exist_ok=True)
     common = {"train": cfg.to_dict(), "per_fg": g.per_fg, "seed": g.seed, "protocols": list(g.protocols),
@@ -324,7 +329,7 @@ def _write(res: Ablation, cells: list[dict[str, Any]]) -> None:
     multi = len(g.protocols) > 1
     cfg = g.train_config()
     lines = [
-        f"# Ablation `{g.name}`: train on each composition recipe, test on real images",
+        f"# Ablation `{g.name}`: train on each composition recipe, test on held-out tracks",
         "",
         (g.description + "\n") if g.description else "",
         f"Model: matting-data tiny-net (TinyUNet width {cfg.width}), {cfg.steps} steps, crop {cfg.crop}, "
@@ -333,12 +338,17 @@ def _write(res: Ablation, cells: list[dict[str, Any]]) -> None:
         "other, not with published numbers.",
         "",
     ]
+    cells_kind = {c["test"]: c.get("test_kind", "?") for c in cells}
     for test in dict.fromkeys(df["test"]):
         sub = df[df["test"] == test]
         ref = res.reference[test]
         how = "the ORI-trained row" if (sub["kind"] == "ori").any() else "the best recipe"
-        lines += [f"## Test track `{test}` ({int(sub['n_images'].iloc[0])} images)", "",
-                  f"Gap = {g.metric.upper()} minus that of {how} (`{ref}`); lower metrics are better.", ""]
+        kind = cells_kind.get(test, "?")
+        lines += [f"## Test track `{test}` ({kind}, {int(sub['n_images'].iloc[0])} images)", "",
+                  f"Gap = {g.metric.upper()} minus that of {how} (`{ref}`); lower metrics are better."]
+        if kind != "ORI":
+            lines.append("Note: this test track is not ORI (real photos), so it measures no real-domain gap.")
+        lines.append("")
         heads, cols = ["Row", "Trained on"], []
         for p in g.protocols:
             proto = get_protocol(p)

@@ -155,13 +155,14 @@ def _jsonable(x: Any) -> Any:
 
 def predict_entry(
     entry: Entry, samples: list[EvalSample], folder: PathLike, workers: int = 1, overwrite: bool = False,
-    progress: bool = True,
+    progress: bool = True, replace_stale: bool = False,
 ) -> dict[str, Path]:
     """Write ``<folder>/<id>.png`` (16-bit) for every sample not predicted yet; return ``{id: path}``.
 
     ``<folder>/model.json`` records the model's :meth:`describe` and the time
     spent per image; predictions made by a different model are never mixed in
-    (error unless ``overwrite``, which predicts every sample again).
+    (error unless ``overwrite``, which predicts every sample again; with
+    ``replace_stale`` another model's predictions are silently predicted again).
     """
     model = get_model(entry.model, **entry.kwargs)  # type: ignore[arg-type]
     d = Path(folder)
@@ -176,6 +177,8 @@ def predict_entry(
             old = None
         if old is not None and old.get("model") == desc and not overwrite:
             rec = old
+        elif replace_stale:
+            overwrite = True
         elif not overwrite:
             raise ModelError(
                 f"{d}: predictions there were made by {old and old.get('model')}, not {desc}; "

@@ -121,3 +121,24 @@ def test_cli_ablation(setup, capsys):
     assert rc == 0 and "| naive |" in capsys.readouterr().out
     rc = main(["ablation", "--grid", "no-such-grid", "--foregrounds", "x", "--backgrounds", "y", "--out", "z"])
     assert rc == 2 and "no-such-grid" in capsys.readouterr().err
+
+
+def test_changed_settings_recompute_cells(setup):
+    paths, test, grid_file, root = setup
+    g = load_grid(grid_file)
+    g.recipes, g.baselines = ["naive"], []
+    out = root / "out-change"
+    first = run_ablation(g, paths["manifest"], paths["backgrounds"], out, tests=[test], progress=False)
+    g.train = {**g.train, "steps": 4}
+    second = run_ablation(g, paths["manifest"], paths["backgrounds"], out, tests=[test], progress=False)
+    from matting_data.io import file_hash
+    from matting_data.models.tiny_net import load_checkpoint
+
+    rec = json.loads((out / "eval" / "real-test" / "predictions" / "naive" / "model.json").read_text())
+    assert rec["model"]["weights"] == file_hash(out / "models" / "naive.pt")  # stale predictions replaced
+    assert len(rec["seconds"]) == 2
+    assert first.table.loc[0, "sad"] != second.table.loc[0, "sad"]
+
+    assert load_checkpoint(out / "models" / "naive.pt")[1]["config"]["steps"] == 4
+    with pytest.raises(Exception, match="also a test track"):
+        run_ablation(g, paths["manifest"], paths["backgrounds"], out, tests=[test], ori_train=test, progress=False)
