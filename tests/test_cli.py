@@ -52,6 +52,11 @@ def test_demo_runs_and_writes_report(tmp_path):
     assert results["compose"]["naive"]["composites"] == 12
     assert results["compose"]["rssn"]["steps_applied"]["noise"] > 0
     assert results["dataset"]["export_pixels_identical"] is True
-    for section in ("Background curation", "Trimaps and GFM targets", "COMP tracks", "HuggingFace export"):
+    ranking = results["leaderboard"]["ranking_dim"]
+    assert sorted(ranking) == ["tiny-net-naive", "tiny-net-rssn", "trimap-colour", "trimap-flat"]
+    assert ranking.index("trimap-colour") < ranking.index("trimap-flat")  # the colour model beats the floor
+    assert results["leaderboard"]["ablation_rows"] == 4
+    assert (out / "leaderboard" / "leaderboard.csv").is_file() and (out / "ablation" / "ablation.md").is_file()
+    for section in ("Leaderboard", "Ablation", "Background curation", "Trimaps and GFM targets", "COMP tracks", "HuggingFace export"):
         assert section in report
     assert (out / "sample" / "foregrounds" / "manifest.parquet").is_file()
