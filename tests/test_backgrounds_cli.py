@@ -66,3 +66,19 @@ def test_filter_cli_user_errors(tmp_path, capsys):
     assert rc == 2 and "'max'" in capsys.readouterr().err
     rc = main(["backgrounds", "filter", "--in", str(tmp_path / "in"), "--out", str(tmp_path / "o")])
     assert rc == 2 and "no images" in capsys.readouterr().err
+
+
+def test_filter_manifest_is_a_background_list_from_a_relative_folder(tmp_path, monkeypatch):
+    """The CSV's paths are relative to the manifest, so a COMP track can use it from any cwd."""
+    from matting_data.tracks import list_backgrounds
+
+    monkeypatch.chdir(tmp_path)
+    write_image(tmp_path / "in" / "stone.png", fractal(seed=1))
+    write_image(tmp_path / "in" / "brick.png", photo("brick"))
+    recipe = tmp_path / "r.toml"
+    recipe.write_text("[resolution]\nmin_short_side = 300\n[detectors]\nfaces = false\npeople = false\n")
+    assert main(["backgrounds", "filter", "--in", "in", "--out", "cur", "--recipe", str(recipe),
+                 "--no-sheets", "--quiet"]) == 0
+    files = list_backgrounds(tmp_path / "cur" / "manifest.csv")
+    assert sorted(f.name for f in files) == ["brick.png", "stone.png"]
+    assert all(f.resolve().parent == (tmp_path / "in").resolve() for f in files)

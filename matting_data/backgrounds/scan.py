@@ -160,7 +160,7 @@ def filter_backgrounds(
 
     Returns the manifest table: ``name``, ``keep`` (bool), ``reasons``, the
     signals, ``duplicate_group``/``duplicate_of`` and ``path``.  In the CSV,
-    ``keep`` is written as ``true``/``false``.  Sheets go to
+    ``keep`` is written as ``true``/``false`` and ``path`` relative to ``out_dir``.  Sheets go to
     ``out_dir/sheets/kept-NNN.png`` and ``rejected-NNN.png``.
     """
     if not isinstance(recipe, FilterRecipe):
@@ -170,7 +170,10 @@ def filter_backgrounds(
     if out_dir is not None:
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        csv = df.assign(keep=df["keep"].map({True: "true", False: "false"}))
+        # paths relative to the manifest's folder (the project's manifest convention), so that the
+        # manifest can be used as a background list (``tracks.list_backgrounds``) from any working folder
+        rel = [os.path.relpath(os.path.abspath(q), out.resolve()) for q in df["path"]]
+        csv = df.assign(keep=df["keep"].map({True: "true", False: "false"}), path=rel)
         write_text_atomic(out / "manifest.csv", csv.to_csv(index=False))
         if sheets:
             for label, sel in (("kept", df["keep"]), ("rejected", ~df["keep"])):
