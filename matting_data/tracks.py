@@ -234,7 +234,8 @@ def _estimate_job(args: tuple[str, str, str, str]) -> str:
 def _check_run(out: Path, settings: dict[str, Any], overwrite: bool) -> None:
     path = out / RUN_FILE
     text = json.dumps(settings, sort_keys=True, indent=1) + "\n"
-    if path.is_file() and not overwrite:
+    made = (out / RECORDS).is_dir() and any((out / RECORDS).glob("*.json"))
+    if path.is_file() and not overwrite and made:  # nothing made yet (e.g. a run that failed early): start afresh
         try:
             old = json.loads(path.read_text())
         except json.JSONDecodeError:
@@ -286,6 +287,9 @@ def build_comp_track(
     overwrite : accept an ``out`` made with other settings (its files are replaced).
     """
     r = load_compose_recipe(recipe).with_overrides(seed=seed, per_fg=per_fg)
+    if trimap_kernel is not None and (isinstance(trimap_kernel, bool) or not isinstance(trimap_kernel, int)
+                                      or trimap_kernel < 1):
+        raise InputError(f"trimap_kernel must be a positive integer (pixels), got {trimap_kernel!r}")
     if not 0 <= int(png_compression) <= 9:
         raise InputError(f"png_compression must be 0..9, got {png_compression}")
     out = Path(out)

@@ -139,3 +139,20 @@ def test_curation_manifest_contributes_only_kept_backgrounds(tmp_path):
         "name,keep,reasons,path\na.png,true,,a.png\nb.png,false,face,b.png\nc.png,true,,c.png\n"
     )
     assert [p.name for p in list_backgrounds(tmp_path / "manifest.csv")] == ["a.png", "c.png"]
+
+
+def test_run_that_failed_before_any_sample_can_be_rerun_with_fixed_settings(sample, tmp_path):
+    """A failed first attempt (unreadable background) must not lock the folder to its settings."""
+    bgs = tmp_path / "bgs"
+    bgs.mkdir()
+    for p in sorted(Path(sample["backgrounds"]).iterdir())[:2]:
+        (bgs / p.name).write_bytes(p.read_bytes())
+    (bgs / "a_broken.png").write_bytes(b"not a png")  # sorted pairing: the first sample fails
+    out = tmp_path / "out"
+    with pytest.raises(InputError, match="a_broken.png"):
+        build_comp_track(sample["manifest"], bgs, out, "comp-coco", progress=False)
+    (bgs / "a_broken.png").unlink()
+    t = build_comp_track(sample["manifest"], bgs, out, "comp-coco", progress=False)  # fixed: no --overwrite needed
+    assert len(t.samples()) == 3
+    with pytest.raises(InputError, match="trimap_kernel must be a positive integer"):
+        build_comp_track(sample["manifest"], bgs, tmp_path / "o2", "naive", trimap_kernel=0, progress=False)
