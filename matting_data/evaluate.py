@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InputError, MissingFileError
-from .io import list_images, read_matte, read_trimap, write_text_atomic
+from .io import check_unit_range, list_images, read_matte, read_trimap, write_text_atomic
 from .metrics import EmptyUnknownRegionWarning, MetricAccumulator, evaluate_arrays, get_protocol
 from .metrics.protocols import Protocol
 from .parallel import run_jobs
@@ -176,10 +176,20 @@ def evaluate_dirs(
             loaded = [_load(it) for it in chunk]
             for it, (stem, p, g, t) in zip(chunk, loaded, strict=True):
                 _check_sizes(stem, p, g, t, it)
-                if np.issubdtype(p.dtype, np.floating) and not np.isfinite(p).all():
-                    raise InputError(f"{it[1]}: {int((~np.isfinite(p)).sum())} NaN or infinite values")
+                for arr, path in ((p, it[1]), (g, it[2])):  # name the file, not the batch position
+                    if np.issubdtype(arr.dtype, np.floating):
+                        check_unit_range(arr, str(path), "; clip predictions first")
+                if t is not None and not (t == 128).any():  # named here; the batch warning is not
+                    what = "MSE/MAD" if proto.name == "dim" else "MSE-Trans/MAD-Trans"
+                    warnings.warn(
+                        f"{it[1]}: the trimap has no unknown (128) pixel, so {what} is undefined and set to NaN",
+                        EmptyUnknownRegionWarning,
+                        stacklevel=2,
+                    )
             tris = [x[3] for x in loaded] if trimap_dir is not None else None
-            acc.update([x[1] for x in loaded], [x[2] for x in loaded], tris, names=[x[0] for x in loaded])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", EmptyUnknownRegionWarning)
+                acc.update([x[1] for x in loaded], [x[2] for x in loaded], tris, names=[x[0] for x in loaded])
         per_image = acc.per_image()
         backend = f"torch-{device}"
     summary = summarize(per_image, proto)

@@ -198,3 +198,18 @@ def test_real_parity_cases_through_the_cli(tmp_path, parity_dir, alphamatting_di
     np.testing.assert_allclose(per["mse"], exp["mse"] * 1e3, rtol=1e-5)
     np.testing.assert_allclose(per["grad"], exp["grad"] / 1e3, rtol=1e-4)
     np.testing.assert_allclose(per["conn"], exp["conn"] / 1e3, rtol=1e-5)
+
+
+def test_torch_path_names_the_file_for_range_errors_and_empty_unknown(dirs, capsys):
+    """Review fix: the torch path named 'prediction 1' (a batch position) instead of the file."""
+    root, *_ = dirs
+    _write(root / "pred", "s2.npy", np.full((64, 80), 1.5, np.float32))
+    assert _run(root, "--device", "cpu") == 2
+    err = capsys.readouterr().err
+    assert "s2.npy" in err and "out of [0, 1]" in err
+    _write(root / "pred", "s2.npy", np.full((64, 80), 0.5, np.float32))
+    _write(root / "tri", "s1.png", np.full((64, 80), 255, np.uint8))
+    with pytest.warns(EmptyUnknownRegionWarning, match="s1.png") as rec:
+        res = evaluate_dirs(root / "pred", root / "gt", root / "tri", "dim", device="cpu", progress=False)
+    assert not [w for w in rec if "batch item" in str(w.message)]
+    assert math.isnan(res.per_image.set_index("name").loc["s1", "mse"])

@@ -162,3 +162,18 @@ def test_real_alphamatting_colour_beats_flat(alphamatting_dir, tmp_path):
     assert board.ranking() == ["trimap-colour", "trimap-flat"]
     assert sub.loc["trimap-colour", "sad"] < 0.5 * sub.loc["trimap-flat", "sad"]
     assert sub.loc["trimap-flat", "n_images"] == 5
+
+
+def test_file_plugin_runs_in_worker_processes(track, tmp_path):
+    """Review fix: a 'file.py:callable' model could not be unpickled by loky workers (BrokenProcessPool)."""
+    plugin = tmp_path / "my_plugin.py"
+    plugin.write_text(
+        "import numpy as np\n"
+        "def predict(image, trimap):\n"
+        "    return np.where(trimap == 255, 1.0, np.where(trimap == 0, 0.0, image.mean(axis=2))).astype(np.float32)\n"
+    )
+    spec = f"mine={plugin}:predict"
+    a = run_leaderboard(track, [spec], tmp_path / "a", progress=False)
+    b = run_leaderboard(track, [spec], tmp_path / "b", workers=2, progress=False)
+    assert a.table["sad"].iloc[0] > 0
+    assert a.table["sad"].tolist() == b.table["sad"].tolist()

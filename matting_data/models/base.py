@@ -131,6 +131,7 @@ def _import_target(spec: str) -> Any:
                 del sys.modules[key]
                 raise ModelError(f"model {spec!r}: importing {path} failed: {exc!r}") from exc
         module = sys.modules[key]
+        _pickle_by_value(module)
     else:
         try:
             module = importlib.import_module(mod_name)
@@ -142,6 +143,19 @@ def _import_target(spec: str) -> Any:
             raise ModelError(f"model {spec!r}: module {mod_name!r} has no attribute {attr!r}")
         obj = getattr(obj, part)
     return obj
+
+
+def _pickle_by_value(module: Any) -> None:
+    """A module loaded from a file path cannot be imported by name in worker processes: have
+    cloudpickle (used by joblib/loky and dask) send its functions and classes by value."""
+    try:
+        import cloudpickle
+    except ImportError:  # no process backend that needs it
+        return
+    try:
+        cloudpickle.register_pickle_by_value(module)
+    except ValueError:  # already registered
+        pass
 
 
 def _is_model(obj: Any) -> bool:
