@@ -52,13 +52,14 @@ RECORDS = "records"
 
 
 # ----------------------------------------------------------------------------- inputs
-def load_foregrounds(src: PathLike) -> list[dict[str, str]]:
+def load_foregrounds(src: PathLike, root: PathLike | None = None) -> list[dict[str, str]]:
     """Foreground rows ``{id, split, category, image, alpha, fg}`` with absolute paths.
 
     ``src`` is a manifest (.parquet/.csv; ``fg`` may be empty for sources that
     ship only the photo and its alpha), a folder holding ``manifest.parquet``
     or ``manifest.csv``, or a folder with ``alpha/`` and ``fg/`` (or
-    ``image/``) subfolders whose files match by stem.
+    ``image/``) subfolders whose files match by stem.  ``root``: the folder a
+    manifest's paths are relative to (default: the manifest's folder).
     """
     p = Path(src)
     if p.is_dir():
@@ -67,8 +68,8 @@ def load_foregrounds(src: PathLike) -> list[dict[str, str]]:
                 p = p / name
                 break
     if p.is_file():
-        df = load_manifest(p)
-        root = p.parent
+        root = Path(root) if root is not None else p.parent
+        df = load_manifest(p, root=root)
         rows = [
             {
                 "id": r["id"], "split": r["split"], "category": r["category"],
@@ -261,6 +262,7 @@ def build_comp_track(
     trimap_kernel: int | None = None,
     fg_method: str = "ml",
     fg_cache: PathLike | None = None,
+    fg_root: PathLike | None = None,
     workers: int = 1,
     backend: str = "loky",
     scheduler: str | None = None,
@@ -282,6 +284,7 @@ def build_comp_track(
     trimap_kernel : also write a TT trimap with this kernel size (pixels).
     fg_method : ``"ml"`` or ``"cf"`` for foregrounds without an ``fg`` file; results are
         cached by content hash in ``fg_cache`` (default ``<out>/fg-cache``).
+    fg_root : folder the foreground manifest's paths are relative to (default: its folder).
     workers, backend, scheduler : parallelism (see :func:`matting_data.parallel.run_jobs`).
     png_compression : zlib level 0-9 of the PNGs (speed vs size; the pixels are identical).
     overwrite : accept an ``out`` made with other settings (its files are replaced).
@@ -293,7 +296,7 @@ def build_comp_track(
     if not 0 <= int(png_compression) <= 9:
         raise InputError(f"png_compression must be 0..9, got {png_compression}")
     out = Path(out)
-    fgs = load_foregrounds(foregrounds)
+    fgs = load_foregrounds(foregrounds, fg_root)
     bgs = list_backgrounds(backgrounds)
     settings = {
         "recipe": r.to_dict(), "foregrounds": [f["id"] for f in fgs], "backgrounds": [b.name for b in bgs],

@@ -156,3 +156,16 @@ def test_run_that_failed_before_any_sample_can_be_rerun_with_fixed_settings(samp
     assert len(t.samples()) == 3
     with pytest.raises(InputError, match="trimap_kernel must be a positive integer"):
         build_comp_track(sample["manifest"], bgs, tmp_path / "o2", "naive", trimap_kernel=0, progress=False)
+
+
+def test_cli_compose_manifest_stored_away_from_its_root(sample, tmp_path, capsys):
+    """`dataset ingest --out` can put the manifest outside the data root: compose takes --root."""
+    moved = tmp_path / "elsewhere" / "manifest.csv"
+    moved.parent.mkdir()
+    moved.write_bytes(Path(sample["manifest"]).with_suffix(".csv").read_bytes())
+    args = ["compose", "--recipe", "naive", "--foregrounds", str(moved), "--backgrounds", str(sample["backgrounds"]),
+            "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 2 and "not found" in capsys.readouterr().err
+    root = str(Path(sample["manifest"]).parent)
+    assert main([*args, "--out", str(tmp_path / "b"), "--root", root]) == 0
+    assert len(pd.read_csv(tmp_path / "b" / "manifest.csv")) == 3

@@ -17,6 +17,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--recipe", help="recipe name or .toml path (see --list)")
     p.add_argument("--foregrounds", help="foreground manifest, or folder with one or with alpha/ + fg/ (or image/)")
+    p.add_argument("--root", default=None,
+                   help="folder the foreground manifest's paths are relative to (default: the manifest's folder)")
     p.add_argument("--backgrounds", help="folder of background images (or a manifest/.txt list)")
     p.add_argument("--out", help="output folder")
     p.add_argument("--per-fg", type=int, default=None, help="backgrounds per foreground (default: the recipe's)")
@@ -52,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
     track = build_comp_track(
         args.foregrounds, args.backgrounds, args.out, args.recipe, per_fg=args.per_fg, seed=args.seed,
-        name=args.name, trimap_kernel=args.trimap, fg_method=args.fg_method, fg_cache=args.fg_cache,
+        name=args.name, trimap_kernel=args.trimap, fg_method=args.fg_method, fg_cache=args.fg_cache, fg_root=args.root,
         workers=args.workers, backend=args.backend, scheduler=args.scheduler,
         png_compression=args.png_compression, overwrite=args.overwrite, progress=not args.no_progress,
     )
