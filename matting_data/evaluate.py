@@ -53,7 +53,12 @@ class Evaluation:
     backend: str
 
     def table(self) -> str:
-        return format_summary(self.summary, self.protocol, len(self.per_image), self.backend)
+        backend = self.backend
+        if backend.startswith("torch") and "conn" in set(self.summary["metric"]):
+            from .metrics.torch_backend import CONN_LABELLER
+
+            backend += f" (Conn: exact 4-connected labelling by {CONN_LABELLER}, fed from the device)"
+        return format_summary(self.summary, self.protocol, len(self.per_image), backend)
 
 
 def _by_stem(folder: Path, what: str) -> dict[str, Path]:

@@ -213,3 +213,11 @@ def test_torch_path_names_the_file_for_range_errors_and_empty_unknown(dirs, caps
         res = evaluate_dirs(root / "pred", root / "gt", root / "tri", "dim", device="cpu", progress=False)
     assert not [w for w in rec if "batch item" in str(w.message)]
     assert math.isnan(res.per_image.set_index("name").loc["s1", "mse"])
+
+
+def test_torch_table_states_the_conn_labeller(dirs):
+    root, *_ = dirs
+    res = evaluate_dirs(root / "pred", root / "gt", root / "tri", "dim", device="cpu", progress=False)
+    assert "opencv-cpu" in res.table() and "4-connected" in res.table()
+    res = evaluate_dirs(root / "pred", root / "gt", root / "tri", "dim", progress=False)
+    assert "opencv-cpu" not in res.table()

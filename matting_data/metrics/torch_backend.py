@@ -8,9 +8,9 @@ image's own border rule (``dim``: replicate; ``gfm``: scipy ``reflect``) because
 every image is re-padded from its own pixels by index gathering.
 
 Conn needs exact 4-connected labelling.  This module uses the CPU labeller
-(OpenCV, :mod:`matting_data.metrics.connectivity`) fed from the device: the
-per-image ``min(p, g)`` maps are computed on the device and copied to the CPU
-(``CONN_LABELLER`` says so; results carry it as ``conn_labeller``).  Iterative
+(OpenCV, :mod:`matting_data.metrics.connectivity`) fed from the device: each
+image's prediction and ground truth are copied to the CPU and labelled there
+(``CONN_LABELLER`` says so; the printed ``evaluate`` table states it).  Iterative
 max-pooling propagation is deliberately not used (it is wrong or slow on large
 regions).
 
