@@ -264,6 +264,12 @@ def check_same_size(*named: tuple[str, np.ndarray]) -> None:
 
 
 # --------------------------------------------------------------------------- writing
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_open(path: PathLike, mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file beside ``path``; rename it to ``path`` on success.
@@ -275,6 +281,8 @@ def atomic_open(path: PathLike, mode: str = "wb") -> Iterator[IO]:
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".part", dir=p.parent)
     try:
+        # mkstemp creates 0600; give the final file the usual mode (0666 minus the umask)
+        os.chmod(tmp, 0o666 & ~_current_umask())
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()

@@ -12,11 +12,11 @@ Two kernel shapes, never silently swapped for each other:
     Two exact implementations, picked by ``method``:
 
     * ``"opencv"``: ``cv2.erode`` / ``cv2.dilate`` themselves; cost grows
-      with the kernel area (about 0.29 s for size 100 on a 2 MP mask, 2 cores);
+      with the kernel area (about 0.4 s for size 100 on a 2 MP mask, 2 cores);
     * ``"runs"``: the element is decomposed into its horizontal row spans and
       each span is tested with a horizontal run-length map, one vectorised
       pass per kernel row, so cost grows with the kernel *height* only
-      (about 0.04 s for size 100 on 2 MP; 0.02 s at size 25, where OpenCV is faster);
+      (about 0.05 s for size 100 on 2 MP; at size 25 both take 20-35 ms);
     * ``"auto"`` (default): ``"opencv"`` below size :data:`RUNS_FROM_SIZE`,
       ``"runs"`` from there on (measured crossover; see
       ``benchmarks/results/trimap.md``).

@@ -15,13 +15,15 @@ to reject.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .io import file_hash, write_alpha, write_image
+from .errors import InputError
+from .io import file_hash, write_alpha, write_image, write_text_atomic
 from .manifest import new_manifest, save_manifest
 from .seeding import rng_for
 
@@ -38,6 +40,7 @@ BACKGROUND_PHOTOS = {
     "gravel": "gravel",  # grey texture
     "retina": "retina",  # fundus photo
 }
+SAMPLE_RECORD = "sample.json"
 _SUPER = 4  # supersampling factor used to rasterise sub-pixel strands
 
 
@@ -173,14 +176,32 @@ def build_sample_dataset(
         out_dir/backgrounds/<name>.png                  scikit-image photos
 
     Existing files are kept (the generator is deterministic), so reruns are cheap.
+    The seed and size are recorded in ``out_dir/foregrounds/sample.json``; a rerun
+    with another seed or size into the same folder raises :class:`InputError`
+    instead of keeping foregrounds that do not match its arguments.
     """
     out = Path(out_dir)
     fg_root = out / "foregrounds"
+    rec = {"seed": int(seed), "size": [int(size[0]), int(size[1])]}
+    rec_path = fg_root / SAMPLE_RECORD
+    if rec_path.is_file():
+        try:
+            old = json.loads(rec_path.read_text(encoding="utf-8"))
+        except ValueError:
+            old = None
+        if old != rec:
+            raise InputError(
+                f"{fg_root}: sample foregrounds there were made with {old}, not {rec}; use another folder"
+            )
+        keep = True
+    else:  # no record: files there (if any) are of unknown origin, regenerate them
+        keep = False
+        write_text_atomic(rec_path, json.dumps(rec) + "\n")
     rows = []
     for i in range(n):
         sid = f"fg_{i:03d}"
         fg_p, a_p = fg_root / "fg" / f"{sid}.png", fg_root / "alpha" / f"{sid}.png"
-        if not (fg_p.exists() and a_p.exists()):
+        if not (keep and fg_p.exists() and a_p.exists()):
             fg, alpha = make_foreground(seed * 1000 + i, size)
             write_image(fg_p, fg)
             write_alpha(a_p, alpha)

@@ -227,3 +227,16 @@ def test_real_alpha_reads(alphamatting_dir):
     img = io.read_image(alphamatting_dir / "input_training_lowres" / "GT01.png")
     io.check_same_size(("image", img), ("alpha", a))
     assert 0 < a.mean() < 1 and ((a > 0) & (a < 1)).any()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX file modes")
+def test_written_files_get_the_usual_mode_not_0600(tmp_path):
+    """Atomic writes go through mkstemp (mode 0600); the final file must follow the umask like open()."""
+    old = os.umask(0o022)
+    try:
+        p = io.write_alpha(tmp_path / "a.png", np.zeros((3, 3), np.float32))
+        t = io.write_text_atomic(tmp_path / "r.md", "x")
+    finally:
+        os.umask(old)
+    assert (p.stat().st_mode & 0o777) == 0o644
+    assert (t.stat().st_mode & 0o777) == 0o644

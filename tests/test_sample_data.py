@@ -40,3 +40,21 @@ def test_build_sample_dataset(tmp_path):
     assert list(df["id"]) == ["fg_000", "fg_001"]
     assert (df["width"] == 64).all() and df["alpha_hash"].str.startswith("sha256:").all()
     assert (paths["backgrounds"] / "grass.png").is_file()
+
+
+def test_rerun_with_other_seed_or_size_is_not_silently_stale(tmp_path):
+    import pytest
+
+    from matting_data.errors import InputError
+    from matting_data.io import read_alpha
+
+    build_sample_dataset(tmp_path, n=1, size=(48, 48), backgrounds=["grass"])
+    first = (tmp_path / "foregrounds" / "alpha" / "fg_000.png").read_bytes()
+    # same arguments: kept as is
+    build_sample_dataset(tmp_path, n=1, size=(48, 48), backgrounds=["grass"])
+    assert (tmp_path / "foregrounds" / "alpha" / "fg_000.png").read_bytes() == first
+    # other size or seed: an error, not a manifest whose width/height lie about the kept files
+    for kw in ({"size": (64, 56)}, {"seed": 3, "size": (48, 48)}):
+        with pytest.raises(InputError, match="sample.json|made with"):
+            build_sample_dataset(tmp_path, n=1, backgrounds=["grass"], **kw)
+    assert read_alpha(tmp_path / "foregrounds" / "alpha" / "fg_000.png").shape == (48, 48)
