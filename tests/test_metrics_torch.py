@@ -138,3 +138,22 @@ def test_shifted_add_filter_used_off_cpu_equals_cpu_filter():
         assert torch.allclose(_corr1d(x, w, 2), ref, rtol=1e-12, atol=1e-15)
         ref1 = (x.transpose(1, 2).unfold(-1, w.size, 1) @ torch.as_tensor(w.copy())).transpose(1, 2)
         assert torch.allclose(_corr1d(x, w, 1), ref1, rtol=1e-12, atol=1e-15)
+
+
+def test_accumulator_takes_network_outputs_nchw_with_grad():
+    """Review fix: N x 1 x H x W tensors with requires_grad (a validation loop's outputs) were rejected."""
+    from matting_data.metrics import MetricAccumulator
+
+    gen = torch.Generator().manual_seed(0)
+    p = torch.rand(2, 1, 24, 20, generator=gen, requires_grad=True)
+    g = (torch.rand(2, 1, 24, 20, generator=gen) > 0.5).float()
+    t = torch.full((2, 1, 24, 20), 128, dtype=torch.uint8)
+    ref = MetricAccumulator("dim")
+    ref.update(p.detach()[:, 0].numpy(), g[:, 0].numpy(), t[:, 0].numpy())
+    for backend in ("numpy", "torch"):
+        acc = MetricAccumulator("dim", backend=backend)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no requires_grad warning either
+            acc.update(p, g, t)
+        assert len(acc) == 2
+        assert acc.compute()["sad"] == pytest.approx(ref.compute()["sad"], rel=1e-12)

@@ -66,7 +66,9 @@ class MetricAccumulator:
         return len(self._rows)
 
     def update(self, pred, gt, trimap=None, names: Sequence[str] | None = None) -> list[dict[str, float]]:
-        """Add one image (2-D arrays) or a batch (``N x H x W`` or lists); returns this batch's values."""
+        """Add one image (2-D arrays) or a batch (``N x H x W``, ``N x 1 x H x W`` network outputs, or lists);
+        returns this batch's values.  Tensors are detached (no gradient flows into the metrics)."""
+        pred, gt, trimap = (_squeeze_channel(x) for x in (pred, gt, trimap))
         if _is_batch(pred):
             preds = list(pred)
             gts = list(gt)
@@ -141,6 +143,17 @@ class MetricAccumulator:
         out = MetricValues(means, self.protocol.name, self.scale)
         out.counts = {k: int(df[k].notna().sum()) for k in df}  # type: ignore[attr-defined]
         return out
+
+
+def _squeeze_channel(x):
+    """``N x 1 x H x W`` (a network's output layout) -> ``N x H x W``; anything else unchanged."""
+    if x is None or isinstance(x, (list, tuple)):
+        return x
+    if hasattr(x, "detach"):
+        x = x.detach()
+    if getattr(x, "ndim", 0) == 4 and x.shape[1] == 1:
+        return x[:, 0]
+    return x
 
 
 def _np(x):
