@@ -7,6 +7,7 @@ Jobs must be pure functions of their argument (randomness comes from
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -75,6 +76,22 @@ def _run_dask(func: Callable, items: list, workers: int, scheduler: str | None, 
         raise MattingDataError(
             "the dask backend needs dask.distributed: pip install 'matting-data[dask]'"
         ) from None
+    # distributed logs cluster start/stop at INFO (and shutdown races with tracebacks) through its own
+    # logger levels; keep that quiet unless the caller asked for details (cli --verbose sets DEBUG)
+    dlog = logging.getLogger("distributed")
+    old_level = dlog.level
+    if logging.getLogger().getEffectiveLevel() > logging.INFO:
+        dlog.setLevel(logging.ERROR)
+    try:
+        return _run_dask_quiet(func, items, workers, scheduler, bar, Client, LocalCluster, as_completed)
+    finally:
+        dlog.setLevel(old_level)
+
+
+def _run_dask_quiet(
+    func: Callable, items: list, workers: int, scheduler: str | None, bar: Any, Client: Any, LocalCluster: Any,
+    as_completed: Any,
+) -> list:
     cluster = None
     if scheduler:
         client = Client(scheduler)

@@ -44,3 +44,29 @@ def test_job_errors_propagate():
     with pytest.raises(MattingDataError, match="b: broken"):
         run_jobs(bad, ["b"], progress=False)
     assert np.isfinite(_draw("x"))
+
+
+def test_dask_backend_same_results_and_quiet_without_verbose():
+    """dask gives the serial results, and its INFO chatter stays hidden unless logging asks for INFO."""
+    import logging
+
+    pytest.importorskip("distributed")
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    root, handler = logging.getLogger(), Keep(level=logging.NOTSET)
+    old, dlevel = root.level, logging.getLogger("distributed").level
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)  # what cli.main sets without --verbose
+    try:
+        ids = ["a", "b", "c"]
+        assert run_jobs(_draw, ids, workers=1, backend="dask", progress=False) == [_draw(i) for i in ids]
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old)
+    chatter = [r.getMessage() for r in records if r.name.startswith("distributed") and r.levelno < logging.WARNING]
+    assert chatter == []
+    assert logging.getLogger("distributed").level == dlevel  # restored afterwards
