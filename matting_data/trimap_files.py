@@ -5,7 +5,7 @@ a manifest), in the output folder:
 
 * ``tt``, ``dim``, ``dist``, ``p3m``, ``aim``: ``<key>.png``, the uint8 0/128/255 trimap;
 * ``ft``, ``bt``: ``<key>_glance.png`` (0/255 glance target) and
-  ``<key>_focus.png`` (8-bit focus target);
+  ``<key>_focus.png`` (focus target: 8-bit PNG, 16-bit with ``eight_bit=False``);
 * ``modnet``: ``<key>.png``, the 0/255 boundary mask.
 
 Randomness comes from ``rng_for(seed, key, "trimap", scheme)``, so the files do
@@ -122,9 +122,9 @@ class TrimapJob:
     overwrite: bool = False
 
 
-def _write_one(path: Path, suffix: str, scheme: str, arr: np.ndarray) -> None:
-    if suffix == "_focus":
-        write_alpha(path, arr)
+def _write_one(path: Path, suffix: str, scheme: str, arr: np.ndarray, eight_bit: bool = True) -> None:
+    if suffix == "_focus":  # 8-bit codes are exact under the 8-bit rule; keep 16 bits otherwise
+        write_alpha(path, arr, bits=8 if eight_bit else 16)
     elif scheme in TRIMAP_SCHEMES:
         _write_trimap_file(path, arr)
     else:
@@ -150,7 +150,7 @@ def run_trimap_job(job: TrimapJob) -> tuple[str, bool]:
         name=job.alpha_path,
     )
     for sfx, arr in arrays.items():
-        _write_one(paths[sfx], sfx, job.scheme, arr)
+        _write_one(paths[sfx], sfx, job.scheme, arr, job.eight_bit)
     return job.key, True
 
 

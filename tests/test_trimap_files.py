@@ -176,3 +176,18 @@ def test_eval_trimaps_are_drawn_once_and_never_redrawn(alpha_dir, tmp_path):
     (out / "sample-1.png").write_bytes(b"not a png")
     with pytest.raises(InputError, match="sample-1.png"):
         write_eval_trimaps(alphas, out, seed=7, progress=False)
+
+
+def test_float_rule_focus_targets_keep_16_bit_precision(tmp_path):
+    """With eight_bit=False (16-bit mattes) the focus files must not be quantised to 8 bit."""
+    yy, xx = np.mgrid[0:40, 0:44].astype(np.float64)
+    a = np.clip((14 - np.hypot(yy - 20, xx - 22)) / 7.0, 0, 1)
+    a16 = (np.rint(a * 65535) / 65535).astype(np.float32)
+    write_alpha(tmp_path / "in" / "m.png", a16, bits=16)
+    alpha = read_alpha(tmp_path / "in" / "m.png")
+    for rep in ("ft", "bt"):
+        out = tmp_path / rep
+        write_trimaps({"m": tmp_path / "in" / "m.png"}, out, rep, eight_bit=False, progress=False)
+        g, f = read_alpha(out / "m_glance.png"), read_alpha(out / "m_focus.png")
+        err = np.abs(fuse(rep, g > 0.5, f) - alpha).max()
+        assert err < 1e-6, (rep, err)  # 8-bit focus files would be off by up to 1/510
