@@ -14,6 +14,8 @@ Rows:
 * ``numpy``: :func:`matting_data.metrics.evaluate_arrays` (the reference path);
 * ``torch-cpu``: :func:`matting_data.metrics.torch_backend.evaluate_batch`,
   batch of 1 (Conn through the CPU labeller);
+* ``torch-cpu-b8`` / ``torch-cuda-b8`` (2 MP only): batches of 8, SAD/MSE/MAD/Grad only
+  (the throughput goal of the GPU path); time per image = batch time / 8;
 * ``gfm-script-port`` (0.5 MP only): a plain port of the five GFM test-script
   functions (SAD/MSE/MAD whole image, SAD-FG/BG, trimap SAD/MSE/MAD, Grad,
   Conn with scikit-image labels, regionprops and its unused distance maps), the
@@ -38,6 +40,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SIZES = {"0.5 MP": (500, 1000), "2 MP": (1000, 2000), "8 MP": (2000, 4000)}
 REPEATS = {"0.5 MP": 7, "2 MP": 5, "8 MP": 3}
+BATCH = 8
 
 
 def make_case(shape: tuple[int, int]):
@@ -145,6 +148,15 @@ def run_one(size: str, path: str, protocol: str) -> dict:
 
         def fn():
             return evaluate_arrays(pred, gt, tri, protocol)
+    elif path.endswith("-b8"):  # throughput goal: batches of 8, SAD/MSE/MAD/Grad only (no Conn)
+        device = "cuda" if path.startswith("torch-cuda") else "cpu"
+        tp, tg, tt = (torch.from_numpy(x)[None].repeat(BATCH, 1, 1).to(device) for x in (pred, gt, tri))
+
+        def fn():
+            out = evaluate_batch(tp, tg, tt, protocol, metrics=("sad", "mse", "mad", "grad"))
+            if device == "cuda":
+                torch.cuda.synchronize()
+            return out
     elif path.startswith("torch"):
         tp, tg, tt = (torch.from_numpy(x)[None].to(device) for x in (pred, gt, tri))
 
@@ -167,7 +179,8 @@ def run_one(size: str, path: str, protocol: str) -> dict:
     base = _reset_peak()
     fn()
     peak = _peak() - base if base else float("nan")
-    return {"min": min(times), "median": statistics.median(times), "peak_mb": peak / 2**20}
+    per = BATCH if path.endswith("-b8") else 1
+    return {"min": min(times) / per, "median": statistics.median(times) / per, "peak_mb": peak / 2**20}
 
 
 def main() -> None:
@@ -178,6 +191,9 @@ def main() -> None:
         for protocol in ("dim", "gfm"):
             for path in ("numpy", "torch-cpu") + (("torch-cuda",) if torch.cuda.is_available() else ()):
                 configs.append((size, path, protocol))
+    for path in ("torch-cpu-b8",) + (("torch-cuda-b8",) if torch.cuda.is_available() else ()):
+        for protocol in ("dim", "gfm"):
+            configs.append(("2 MP", path, protocol))
     configs.append(("0.5 MP", "gfm-script-port", "gfm"))
     rows = []
     for size, path, protocol in configs:
@@ -199,6 +215,8 @@ def main() -> None:
         "Full suite = every metric of the protocol (dim: SAD, MSE, MAD, Grad, Conn over the unknown region; "
         "gfm: SAD, MSE, MAD, Grad, Conn + SAD/MSE/MAD-Trans, SAD-FG/BG).",
         "Peak memory = peak RSS increase during one run (after the timed runs and `malloc_trim`), inputs excluded.",
+        f"Paths ending in `-b{BATCH}`: the torch path on batches of {BATCH} images, SAD/MSE/MAD/Grad only (the GPU "
+        "throughput goal; no Conn), time per image = batch time / batch size; images/s = 1 / that.",
         "",
         "| size | protocol | path | s/image (min) | s/image (median) | peak extra MB |",
         "|---|---|---|---|---|---|",
