@@ -124,6 +124,8 @@ def read_matte(path: PathLike, channel: int | None = None) -> np.ndarray:
         return _npy_matte(p)
     arr = _decode(p)
     if arr.ndim == 2:
+        if channel not in (None, 0):
+            raise InputError(f"{p}: channel {channel} requested but the file has 1 channel")
         return arr
     nch = arr.shape[2]
     if channel is not None:
@@ -182,7 +184,7 @@ def check_trimap(trimap: np.ndarray, name: str = "trimap") -> np.ndarray:
         shown = ", ".join(str(int(x)) for x in vals[:10]) + (" ..." if vals.size > 10 else "")
         raise InputError(
             f"{name}: {nbad} pixels have values other than 0/128/255 ({vals.size} distinct: {shown}); "
-            "pass snap=True (CLI: --snap-trimap) to snap them to the nearest label"
+            "read it with read_trimap(path, snap=True) to snap them to the nearest label"
         )
     return t
 

@@ -25,7 +25,7 @@ import numpy as np
 from .errors import InputError
 from .io import file_hash, write_alpha, write_image, write_text_atomic
 from .manifest import new_manifest, save_manifest
-from .seeding import rng_for
+from .seeding import derive_seed, rng_for
 
 # name -> skimage.data loader name; all are bundled with scikit-image (no fetch)
 BACKGROUND_PHOTOS = {
@@ -202,7 +202,7 @@ def build_sample_dataset(
         sid = f"fg_{i:03d}"
         fg_p, a_p = fg_root / "fg" / f"{sid}.png", fg_root / "alpha" / f"{sid}.png"
         if not (keep and fg_p.exists() and a_p.exists()):
-            fg, alpha = make_foreground(seed * 1000 + i, size)
+            fg, alpha = make_foreground(derive_seed(seed, "sample-dataset", i) % 2**63, size)
             write_image(fg_p, fg)
             write_alpha(a_p, alpha)
         rows.append(

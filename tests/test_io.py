@@ -81,6 +81,8 @@ def test_alpha_channel_rules(tmp_path):
     assert np.all(io.read_alpha(tmp_path / "un3.png", channel=0) == np.float32(100 / 255))
     with pytest.raises(InputError, match="channel 5"):
         io.read_alpha(tmp_path / "un3.png", channel=5)
+    with pytest.raises(InputError, match="channel 2 requested but the file has 1 channel"):
+        io.read_alpha(_png(tmp_path / "grey.png", g), channel=2)
 
 
 def test_read_alpha_npy(tmp_path):
