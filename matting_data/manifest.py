@@ -176,3 +176,18 @@ def load_manifest(
         return validate_manifest(df, root if root is not None else p.parent, check_files)
     except ManifestError as exc:
         raise ManifestError(f"{p}: {exc}") from None
+
+
+def manifest_with_root(
+    manifest: pd.DataFrame | str | os.PathLike, root: str | os.PathLike | None, what: str = "manifest"
+) -> tuple[pd.DataFrame, Path]:
+    """A validated manifest and its root, from a file (root defaults to its folder) or a DataFrame.
+
+    A DataFrame needs ``root``; ``what`` names the caller in that error.
+    """
+    if isinstance(manifest, (str, os.PathLike)):
+        r = Path(root) if root is not None else Path(manifest).parent
+        return load_manifest(manifest, root=r), r
+    if root is None:
+        raise InputError(f"{what}: pass the root folder the manifest's paths are relative to")
+    return validate_manifest(manifest, root), Path(root)

@@ -65,3 +65,16 @@ def test_relative_path_never_escapes(tmp_path):
     assert relative_path(tmp_path / "a" / "b.png", tmp_path) == "a/b.png"
     with pytest.raises(InputError, match="escapes"):
         relative_path(tmp_path.parent / "x.png", tmp_path)
+
+
+def test_manifest_with_root_from_file_or_frame(tmp_path):
+    from matting_data.manifest import manifest_with_root
+
+    df = new_manifest(_tree(tmp_path))
+    save_manifest(df, tmp_path / "m")
+    got, root = manifest_with_root(tmp_path / "m.parquet", None)
+    assert root == tmp_path and list(got["id"]) == ["s0", "s1", "s2"]
+    got2, root2 = manifest_with_root(df, tmp_path)
+    pd.testing.assert_frame_equal(got, got2)
+    with pytest.raises(InputError, match="build_x: pass the root folder"):
+        manifest_with_root(df, None, "build_x")

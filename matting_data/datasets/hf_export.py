@@ -44,7 +44,7 @@ import pandas as pd
 from .. import __version__
 from ..errors import InputError
 from ..io import read_alpha, read_image, read_trimap, write_text_atomic
-from ..manifest import PATH_COLUMNS, load_manifest, validate_manifest
+from ..manifest import PATH_COLUMNS, manifest_with_root
 
 GFM_CITATION = """@article{li2022bridging,
   title   = {Bridging Composite and Real: Towards End-to-end Deep Image Matting},
@@ -118,15 +118,6 @@ def _features(extra: Sequence[str], with_trimap: bool):
     return Features(f)
 
 
-def _load(manifest: pd.DataFrame | str | os.PathLike, root: str | os.PathLike | None) -> tuple[pd.DataFrame, Path]:
-    if isinstance(manifest, (str, os.PathLike)):
-        r = Path(root) if root is not None else Path(manifest).parent
-        return load_manifest(manifest, root=r), r
-    if root is None:
-        raise InputError("pass the root folder the manifest's paths are relative to")
-    return validate_manifest(manifest, root), Path(root)
-
-
 def to_hf(
     manifest: pd.DataFrame | str | os.PathLike,
     root: str | os.PathLike | None = None,
@@ -142,7 +133,7 @@ def to_hf(
     """
     from datasets import Dataset, DatasetDict
 
-    df, r = _load(manifest, root)
+    df, r = manifest_with_root(manifest, root)
     df = df.copy()
     df.loc[df["split"] == "", "split"] = default_split
     if splits is not None:

@@ -48,7 +48,7 @@ from ..io import (
     write_image,
     write_text_atomic,
 )
-from ..manifest import load_manifest, save_manifest, validate_manifest
+from ..manifest import manifest_with_root, save_manifest, validate_manifest
 from ..parallel import run_jobs
 from .files import place_files
 from .track import Track, TrackPair
@@ -265,14 +265,8 @@ def build_privacy_splits(
     obfuscated: boxes, pixel counts, mask hash per image, and the settings).
     Images where no face is found keep their pixels; they are listed in the record.
     """
-    if isinstance(manifest, (str, os.PathLike)):
-        root = Path(root) if root is not None else Path(manifest).parent
-        df = load_manifest(manifest, root=root)
-    else:
-        if root is None:
-            raise InputError("build_privacy_splits: pass the root folder of the manifest")
-        df = validate_manifest(manifest, root)
-    root, out = Path(root), Path(out_root)
+    df, root = manifest_with_root(manifest, root, "build_privacy_splits")
+    out = Path(out_root)
     if method not in METHODS:
         raise InputError(f"unknown obfuscation method {method!r}; choose one of {', '.join(METHODS)}")
     for name in detectors:

@@ -30,7 +30,7 @@ import pandas as pd
 from .. import __version__
 from ..errors import InputError
 from ..io import file_hash, write_text_atomic
-from ..manifest import load_manifest, save_manifest, validate_manifest
+from ..manifest import manifest_with_root, save_manifest
 from ..seeding import rng_for
 from ..trimap_files import TRIMAP_SCHEMES, write_eval_trimaps
 from .files import place_files
@@ -154,14 +154,7 @@ def build_split(
 
     Writes ``<out_root>/<name>.parquet`` + ``.csv`` and ``<out_root>/<name>.json``.
     """
-    if isinstance(manifest, (str, os.PathLike)):
-        root = Path(root) if root is not None else Path(manifest).parent
-        df = load_manifest(manifest, root=root)
-    else:
-        if root is None:
-            raise InputError("build_split: pass the root folder the manifest's paths are relative to")
-        df = validate_manifest(manifest, root)
-    root = Path(root)
+    df, root = manifest_with_root(manifest, root, "build_split")
     out = Path(out_root) if out_root is not None else root
     if trimap_scheme not in TRIMAP_SCHEMES:
         raise InputError(f"unknown trimap scheme {trimap_scheme!r}; choose one of {', '.join(TRIMAP_SCHEMES)}")
