@@ -166,8 +166,11 @@ class ComposeJob:
 
 def _png(arr: np.ndarray, compression: int) -> bytes:
     a = cv2.cvtColor(arr, cv2.COLOR_RGB2BGR) if arr.ndim == 3 else arr
-    # zlib's run-length strategy: faster than the default and smaller on noisy composites, same pixels
+    # zlib's run-length strategy and a single "up" row filter instead of libpng's adaptive choice: same
+    # pixels, about 1.8x faster to encode at 1.5 MP for ~4% larger files (measured, benchmarks/bench_compose.py)
     params = [cv2.IMWRITE_PNG_COMPRESSION, int(compression), cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
+    if hasattr(cv2, "IMWRITE_PNG_FILTER"):  # OpenCV >= 4.10
+        params += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_UP]
     ok, buf = cv2.imencode(".png", np.ascontiguousarray(a), params)
     if not ok:  # pragma: no cover - OpenCV failure
         raise InputError("OpenCV could not encode a PNG")
