@@ -151,8 +151,8 @@ def main() -> None:
         f"# Composition benchmark ({H}x{W} = {H * W / 1e6:.1f} MP)",
         "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}. One thread per process; the machine was shared with other jobs, so "
-        "expect some noise. Foregrounds: synthetic 1.5 MP; backgrounds: "
+        f"{platform.python_version()}. One thread per process; load average at start "
+        f"{os.getloadavg()[0]:.2f} (other jobs add noise). Foregrounds: synthetic 1.5 MP; backgrounds: "
         "scikit-image photos (upscaled to 1.5 MP by the fit step).",
         "",
         "## Blend vs memory copy (in memory, best of 15)",
