@@ -157,7 +157,7 @@ not 20; only 6 of the 10 photos have an all-background square of at least a thir
 | 1 | {ips[1]:.2f} |
 | 2 | {ips[2]:.2f} |
 
-Measured on a shared 2-core machine with other jobs running; treat as a lower bound.
+Load average {os.getloadavg()[0]:.2f} on the 2-core machine when written; other jobs running at the same time lower these rates.
 
 ## Per-image detail
 

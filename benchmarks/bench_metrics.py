@@ -209,8 +209,8 @@ def main() -> None:
     lines = [
         "# Metric suite: time per image (one thread) and peak memory",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared with other jobs "
-        f"while measured), Python {platform.python_version()}, torch {torch.__version__}; "
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (load average "
+        f"{os.getloadavg()[0]:.2f} when written; other jobs add noise), Python {platform.python_version()}, torch {torch.__version__}; "
         + ("CUDA GPU present." if torch.cuda.is_available() else "no GPU on this machine: no CUDA rows."),
         "Full suite = every metric of the protocol (dim: SAD, MSE, MAD, Grad, Conn over the unknown region; "
         "gfm: SAD, MSE, MAD, Grad, Conn + SAD/MSE/MAD-Trans, SAD-FG/BG).",

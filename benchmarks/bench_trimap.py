@@ -94,7 +94,7 @@ def main() -> str:
     lines = [
         "# Trimap benchmark",
         "",
-        f"Alpha: {src}, {W} x {H} ({W * H / 1e6:.1f} MP), float32.  Best of {REPEATS} runs after a warm-up (the 2-core machine was shared with other jobs).",
+        f"Alpha: {src}, {W} x {H} ({W * H / 1e6:.1f} MP), float32.  Best of {REPEATS} runs after a warm-up (load average {os.getloadavg()[0]:.2f} at the end).",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"OpenCV {cv2.__version__} ({cv2.getNumThreads()} threads), numpy {np.__version__}.",
         "",
