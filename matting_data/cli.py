@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .errors import MattingDataError
+from .parallel import parallel_config
 
 # Order = order in ``matting-data --help``.
 COMMAND_MODULES = [
@@ -56,7 +57,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
     )
     try:
-        rc = args.func(args)
+        with parallel_config(getattr(args, "backend", None), getattr(args, "scheduler", None)):
+            rc = args.func(args)
     except MattingDataError as exc:
         if args.verbose:
             raise

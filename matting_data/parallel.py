@@ -7,8 +7,9 @@ Jobs must be pure functions of their argument (randomness comes from
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
@@ -18,6 +19,29 @@ from .errors import MattingDataError
 T = TypeVar("T")
 R = TypeVar("R")
 BACKENDS = ("loky", "dask")
+_CONFIG: dict[str, str | None] = {"backend": "loky", "scheduler": None}
+
+
+@contextlib.contextmanager
+def parallel_config(backend: str | None = None, scheduler: str | None = None) -> Iterator[None]:
+    """Within the block, :func:`run_jobs` calls that name no backend use these settings.
+
+    ``scheduler`` alone implies ``backend="dask"``.  The CLI wraps every
+    command in this, so ``--backend dask --scheduler ADDR`` reaches every
+    pipeline's jobs without each pipeline passing them on.
+    """
+    if backend is not None and backend not in BACKENDS:
+        raise MattingDataError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    old = dict(_CONFIG)
+    if backend is not None or scheduler is not None:
+        _CONFIG["backend"] = backend or ("dask" if scheduler else old["backend"])
+    if scheduler is not None:
+        _CONFIG["scheduler"] = scheduler
+    try:
+        yield
+    finally:
+        _CONFIG.clear()
+        _CONFIG.update(old)
 
 
 def run_jobs(
@@ -25,7 +49,7 @@ def run_jobs(
     items: Sequence[T] | Iterable[T],
     *,
     workers: int = 1,
-    backend: str = "loky",
+    backend: str | None = None,
     scheduler: str | None = None,
     desc: str | None = None,
     progress: bool = True,
@@ -36,13 +60,19 @@ def run_jobs(
     ----------
     workers : number of worker processes (1 = run in this process, unless
         ``backend="dask"``).
-    backend : ``"loky"`` (joblib processes) or ``"dask"`` (dask.distributed).
+    backend : ``"loky"`` (joblib processes) or ``"dask"`` (dask.distributed);
+        ``None`` = the active :func:`parallel_config` (default ``"loky"``).
     scheduler : address of a running dask scheduler (``tcp://host:port``);
         without it a ``LocalCluster`` with ``workers`` processes is started.
+        ``None`` = the active :func:`parallel_config`.
     desc : progress-bar label.
     progress : show the progress bar.
     """
     items = list(items)
+    if backend is None:
+        backend = str(_CONFIG["backend"]) if scheduler is None else "dask"
+    if scheduler is None and backend == "dask":
+        scheduler = _CONFIG["scheduler"]
     if backend not in BACKENDS:
         raise MattingDataError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if workers < 1:

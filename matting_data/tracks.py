@@ -267,7 +267,7 @@ def build_comp_track(
     fg_cache: PathLike | None = None,
     fg_root: PathLike | None = None,
     workers: int = 1,
-    backend: str = "loky",
+    backend: str | None = None,
     scheduler: str | None = None,
     png_compression: int = 1,
     overwrite: bool = False,

@@ -216,7 +216,7 @@ def write_trimaps(
     eight_bit: bool = True,
     overwrite: bool = False,
     workers: int = 1,
-    backend: str = "loky",
+    backend: str | None = None,
     progress: bool = True,
 ) -> dict[str, bool]:
     """Write a scheme's outputs for every ``{key: alpha path}``; return ``{key: written}``.
@@ -277,7 +277,7 @@ def write_eval_trimaps(
     shape: str = "ellipse",
     eight_bit: bool = True,
     workers: int = 1,
-    backend: str = "loky",
+    backend: str | None = None,
     progress: bool = True,
 ) -> dict[str, Path]:
     """Fixed evaluation trimaps: ``<out_dir>/<sample id>.png`` for each ``{sample id: alpha path}``.

@@ -221,3 +221,21 @@ def test_torch_table_states_the_conn_labeller(dirs):
     assert "opencv-cpu" in res.table() and "4-connected" in res.table()
     res = evaluate_dirs(root / "pred", root / "gt", root / "tri", "dim", progress=False)
     assert "opencv-cpu" not in res.table()
+
+
+def test_cli_backend_dask_reaches_the_pipeline_and_gives_the_same_numbers(dirs, monkeypatch):
+    """`--backend dask` on a command whose pipeline names no backend still runs its jobs on dask."""
+    import matting_data.parallel as parallel
+
+    root, *_ = dirs
+    seen = []
+    real = parallel._run_dask
+    monkeypatch.setattr(parallel, "_run_dask", lambda *a, **k: seen.append(1) or real(*a, **k))
+    common = ["--pred", str(root / "pred"), "--gt", str(root / "gt"), "--trimap", str(root / "tri"),
+              "--protocol", "gfm", "--no-progress", "--workers", "1"]
+    assert main(["evaluate", *common, "--out", str(root / "loky")]) == 0
+    assert not seen
+    assert main(["evaluate", *common, "--out", str(root / "dask"), "--backend", "dask"]) == 0
+    assert seen
+    pd.testing.assert_frame_equal(pd.read_csv(root / "loky" / "per_image.csv"),
+                                  pd.read_csv(root / "dask" / "per_image.csv"))

@@ -70,3 +70,17 @@ def test_dask_backend_same_results_and_quiet_without_verbose():
     chatter = [r.getMessage() for r in records if r.name.startswith("distributed") and r.levelno < logging.WARNING]
     assert chatter == []
     assert logging.getLogger("distributed").level == dlevel  # restored afterwards
+
+
+def test_parallel_config_sets_defaults_for_the_block_only():
+    from matting_data.parallel import _CONFIG, parallel_config
+
+    assert _CONFIG == {"backend": "loky", "scheduler": None}
+    with parallel_config(scheduler="tcp://127.0.0.1:1"):
+        assert _CONFIG == {"backend": "dask", "scheduler": "tcp://127.0.0.1:1"}
+        with parallel_config(backend="loky"):
+            assert _CONFIG["backend"] == "loky"
+        assert _CONFIG["backend"] == "dask"
+    assert _CONFIG == {"backend": "loky", "scheduler": None}
+    with pytest.raises(MattingDataError, match="unknown backend 'ray'"), parallel_config(backend="ray"):
+        pass

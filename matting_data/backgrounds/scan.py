@@ -127,7 +127,7 @@ def scan_backgrounds(
     recipe: FilterRecipe | None = None,
     workers: int = 1,
     detector: Detector | None = None,
-    backend: str = "loky",
+    backend: str | None = None,
     progress: bool = True,
     column: str | None = None,
 ) -> pd.DataFrame:
@@ -152,7 +152,7 @@ def filter_backgrounds(
     detector: Detector | None = None,
     sheets: bool = True,
     per_page: int = 20,
-    backend: str = "loky",
+    backend: str | None = None,
     progress: bool = True,
     column: str | None = None,
 ) -> pd.DataFrame:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import add_backend_arguments
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -25,6 +27,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--steps", type=int, default=None, help="override [train] steps")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--workers", type=int, default=1, help="processes for composition, prediction and scoring")
+    add_backend_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import add_backend_arguments
+
 DEFAULT_RECIPE = "bg20k-filter"
 
 
@@ -29,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     f.add_argument("--out", required=True, help="output folder")
     f.add_argument("--recipe", default=DEFAULT_RECIPE, help=f"recipe name or .toml path (default {DEFAULT_RECIPE})")
     f.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
-    f.add_argument("--backend", choices=("loky", "dask"), default="loky", help="parallel backend")
+    add_backend_arguments(f)
     f.add_argument("--column", default=None, help="manifest column of image paths (default bg, else image)")
     f.add_argument(
         "--detector",

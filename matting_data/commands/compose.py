@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InputError
+from . import add_backend_arguments
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,8 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="foreground estimation for sources without fg (default: %(default)s)")
     p.add_argument("--fg-cache", default=None, help="foreground estimation cache folder (default: OUT/fg-cache)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default: %(default)s)")
-    p.add_argument("--backend", choices=["loky", "dask"], default="loky", help="parallel backend")
-    p.add_argument("--scheduler", default=None, help="dask scheduler address (tcp://host:port)")
+    add_backend_arguments(p)
     p.add_argument("--png-compression", type=int, default=1, help="PNG zlib level 0-9 (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="reuse an OUT made with other settings")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")

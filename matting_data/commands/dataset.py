@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
+from . import add_backend_arguments
 
 
 def _csv(text: str) -> list[str]:
@@ -51,6 +52,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--split", default="", help="split name for every row (folders layout)")
     q.add_argument("--track", metavar="NAME", help="also save an ORI track descriptor ROOT/track.json")
     q.add_argument("--workers", type=int, default=1, help="worker processes for checking files")
+    add_backend_arguments(q)
     q.set_defaults(func=run_ingest)
 
     s = dsub.add_parser("split", help="seeded, category-stratified split with fixed evaluation trimaps")
@@ -65,6 +67,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--trimap-scheme", default="tt", choices=TRIMAP_SCHEMES, help="evaluation trimap scheme")
     s.add_argument("--trimap-kernel", type=int, help="kernel size in px (default: the scheme's)")
     s.add_argument("--workers", type=int, default=1)
+    add_backend_arguments(s)
     s.set_defaults(func=run_split)
 
     v = dsub.add_parser("privacy", help="P3M-style face obfuscation: train_B/train_N/test_P/test_NP splits")
@@ -79,6 +82,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--train-splits", default="train", help="splits used for training (default: %(default)s)")
     v.add_argument("--test-splits", default="test,val", help="splits used for testing (default: %(default)s)")
     v.add_argument("--workers", type=int, default=1)
+    add_backend_arguments(v)
     v.set_defaults(func=run_privacy)
 
     e = dsub.add_parser("export", help="export to a HuggingFace DatasetDict (save_to_disk + Hub Parquet + card)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import add_backend_arguments
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -15,6 +17,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="matting-data-demo", help="output folder (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--workers", type=int, default=2, help="parallel workers (default: %(default)s)")
+    add_backend_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from . import add_backend_arguments
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -27,6 +29,7 @@ def add_parser(subparsers) -> None:
         help="numpy (reference path, default), cpu or cuda (batched torch path)",
     )
     p.add_argument("--workers", type=int, default=1, help="processes for the numpy path")
+    add_backend_arguments(p)
     p.add_argument("--batch-size", type=int, default=4, help="images per batch on the torch path")
     p.add_argument("--ignore-extra", action="store_true", help="skip predictions without ground truth (warn)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")

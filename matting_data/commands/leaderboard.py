@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from . import add_backend_arguments
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -35,6 +37,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--trimap-seed", type=int, default=0, help="seed of generated evaluation trimaps")
     p.add_argument("--out", help="output folder")
     p.add_argument("--workers", type=int, default=1, help="processes for prediction and scoring")
+    add_backend_arguments(p)
     p.add_argument("--overwrite", action="store_true", help="predict again even where predictions exist")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InputError
+from . import add_backend_arguments
 
 HELP_SCHEMES = (
     "tt: GFM trimap (k=25); ft/bt: GFM glance+focus targets (k=50) as <stem>_glance.png and <stem>_focus.png; "
@@ -66,7 +67,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.add_argument("--workers", type=int, default=1, help="worker processes (default: %(default)s)")
-    p.add_argument("--backend", choices=("loky", "dask"), default="loky", help="parallel backend")
+    add_backend_arguments(p)
     p.add_argument("--overwrite", action="store_true", help="rewrite outputs that already exist")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
