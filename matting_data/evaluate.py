@@ -55,9 +55,11 @@ class Evaluation:
     def table(self) -> str:
         backend = self.backend
         if backend.startswith("torch") and "conn" in set(self.summary["metric"]):
-            from .metrics.torch_backend import CONN_LABELLER
+            from .metrics.torch_backend import conn_labeller
 
-            backend += f" (Conn: exact 4-connected labelling by {CONN_LABELLER}, fed from the device)"
+            lab = conn_labeller(backend[len("torch-") :])
+            fed = ", fed from the device" if lab == "opencv-cpu" else ", on the device"
+            backend += f" (Conn: exact 4-connected labelling by {lab}{fed})"
         return format_summary(self.summary, self.protocol, len(self.per_image), backend)
 
 

@@ -7,12 +7,19 @@ into a result: region sums are masked, and the gradient filters see each
 image's own border rule (``dim``: replicate; ``gfm``: scipy ``reflect``) because
 every image is re-padded from its own pixels by index gathering.
 
-Conn needs exact 4-connected labelling.  This module uses the CPU labeller
-(OpenCV, :mod:`matting_data.metrics.connectivity`) fed from the device: each
-image's prediction and ground truth are copied to the CPU and labelled there
-(``CONN_LABELLER`` says so; the printed ``evaluate`` table states it).  Iterative
-max-pooling propagation is deliberately not used (it is wrong or slow on large
-regions).
+Conn needs exact 4-connected labelling; two exact labellers are offered
+(``labeller=`` of :func:`evaluate_batch`, resolved by :func:`conn_labeller`):
+
+* ``"opencv-cpu"``: the CPU labeller (OpenCV, :mod:`matting_data.metrics.connectivity`)
+  fed from the device: each image is copied to the CPU and labelled there;
+* ``"torch"``: the batched union-find labeller of
+  :mod:`matting_data.metrics.torch_labelling` (FastSV hooking + pointer
+  jumping), run on the tensors' own device;
+* ``"auto"`` (default): ``"torch"`` on CUDA tensors, ``"opencv-cpu"`` on the CPU
+  (where OpenCV is faster).  The printed ``evaluate`` table states which was used.
+
+Iterative max-pooling propagation is deliberately not used (it is wrong or slow
+on large regions).
 
 All returned tensors are float64 on the CPU, one value per image, in the
 scale requested (``"report"`` by default; see :mod:`~matting_data.metrics.protocols`).
@@ -26,13 +33,29 @@ import numpy as np
 import torch
 
 from ..errors import InputError, SizeMismatchError
-from .connectivity import dim_conn, gfm_conn
+from .connectivity import _DIM_L32, _DIM_PASSED, _GFM_L32, GFM_THRESHOLDS, dim_conn, gfm_conn
 from .gradient import dim_kernels, gfm_kernels
 from .inputs import warn_empty_unknown
 from .protocols import Protocol, get_protocol
+from .torch_labelling import connectivity_levels_batch
 
-#: how Conn is labelled on every device: OpenCV on the CPU, fed from the device.
+#: how Conn is labelled for CPU tensors under ``labeller="auto"`` (see :func:`conn_labeller`).
 CONN_LABELLER = "opencv-cpu"
+#: the ``labeller`` choices of :func:`evaluate_batch`.
+LABELLERS = ("auto", "torch", "opencv-cpu")
+
+
+def conn_labeller(device: torch.device | str, labeller: str = "auto") -> str:
+    """The Conn labeller used for tensors on ``device``: ``"torch"`` or ``"opencv-cpu"``.
+
+    ``"auto"`` picks ``"torch"`` on CUDA devices and ``"opencv-cpu"`` elsewhere.
+    """
+    if labeller not in LABELLERS:
+        raise InputError(f"labeller must be one of {', '.join(LABELLERS)}; got {labeller!r}")
+    if labeller != "auto":
+        return labeller
+    return "torch" if torch.device(device).type == "cuda" else CONN_LABELLER
+
 
 ArrayLike = torch.Tensor | np.ndarray
 
@@ -268,6 +291,7 @@ def evaluate_batch(
     device: torch.device | str | None = None,
     metrics: Iterable[str] | None = None,
     scale: str = "report",
+    labeller: str = "auto",
 ) -> dict[str, torch.Tensor]:
     """Compute a protocol's metrics for a batch on the torch path.
 
@@ -283,13 +307,17 @@ def evaluate_batch(
     device : ``"cpu"``, ``"cuda"``... (default: the device of ``pred`` if it is a
         tensor, else CPU).
     metrics, scale : as in :func:`evaluate_arrays`.
+    labeller : Conn's exact 4-connected labeller: ``"auto"`` (default: torch on
+        CUDA, OpenCV on CPU), ``"torch"`` or ``"opencv-cpu"`` (see :func:`conn_labeller`).
 
     Returns
     -------
     dict metric -> float64 CPU tensor of shape ``(N,)``; the key ``"conn_labeller"``
-    is not included (see :data:`CONN_LABELLER`).
+    is not included (see :func:`conn_labeller`).
     """
     proto = get_protocol(protocol)
+    if labeller not in LABELLERS:
+        raise InputError(f"labeller must be one of {', '.join(LABELLERS)}; got {labeller!r}")
     if scale not in ("report", "raw"):
         raise InputError(f"scale must be 'report' or 'raw', got {scale!r}")
     if device is None:
@@ -340,6 +368,8 @@ def evaluate_batch(
         t = tv
     from .suite import _select  # local: suite imports the numpy path only
 
+    use_torch = conn_labeller(dev, labeller) == "torch"
+
     want = _select(metrics, proto.metrics_for(t is not None), proto)
     out: dict[str, torch.Tensor] = {}
     if proto.name == "dim":
@@ -358,7 +388,7 @@ def evaluate_batch(
         if "grad" in want:
             out["grad"] = _dim_grad(pf, gf, unk, vmask, sizes)
         if "conn" in want:
-            out["conn"] = _conn_cpu(pf, gf, unk, sizes, "dim")
+            out["conn"] = (_conn_torch if use_torch else _conn_cpu)(pf, gf, unk, sizes, "dim", vmask)
     else:
         pf, gf = p, g
         npx = torch.tensor([h * w for h, w in sizes], dtype=torch.float64, device=dev)
@@ -388,7 +418,7 @@ def evaluate_batch(
         if "grad" in want:
             out["grad"] = _gfm_grad(pf, gf, vmask, sizes)
         if "conn" in want:
-            out["conn"] = _conn_cpu(pf, gf, None, sizes, "gfm")
+            out["conn"] = (_conn_torch if use_torch else _conn_cpu)(pf, gf, None, sizes, "gfm", vmask)
     res = {}
     for k in want:
         v = out[k].detach().to("cpu", torch.float64)
@@ -398,7 +428,9 @@ def evaluate_batch(
     return res
 
 
-def _conn_cpu(p: torch.Tensor, g: torch.Tensor, unk: torch.Tensor | None, sizes, proto: str) -> torch.Tensor:
+def _conn_cpu(
+    p: torch.Tensor, g: torch.Tensor, unk: torch.Tensor | None, sizes, proto: str, vmask=None
+) -> torch.Tensor:
     """Conn per image with the exact CPU labeller, fed from the device."""
     vals = []
     if proto == "dim":
@@ -413,3 +445,32 @@ def _conn_cpu(p: torch.Tensor, g: torch.Tensor, unk: torch.Tensor | None, sizes,
         for i, (h, w) in enumerate(sizes):
             vals.append(gfm_conn(np.ascontiguousarray(pn[i, :h, :w]), np.ascontiguousarray(gn[i, :h, :w])))
     return torch.tensor(vals, dtype=torch.float64)
+
+
+def _conn_torch(
+    p: torch.Tensor, g: torch.Tensor, unk: torch.Tensor | None, sizes, proto: str, vmask: torch.Tensor
+) -> torch.Tensor:
+    """Conn per image on the device with the torch labeller; the arithmetic of
+    :func:`~matting_data.metrics.connectivity.dim_conn` / ``gfm_conn`` (same per-pixel values)."""
+    dev = p.device
+    if proto == "dim":
+        sel = unk & (p != g)  # equal values give equal phi: no contribution
+        lut = torch.from_numpy(_DIM_PASSED).to(dev, torch.int64)
+        passed = lut[torch.minimum(p, g).to(torch.int64)]
+        level = connectivity_levels_batch(passed, sel, "F", skip_empty=False, valid=vmask)
+        lv = torch.from_numpy(_DIM_L32).to(dev)[level]
+        t = torch.tensor(0.15, dtype=torch.float32, device=dev)
+        dp = p.to(torch.float32) / torch.tensor(255.0, dtype=torch.float32, device=dev) - lv
+        dg = g.to(torch.float32) / torch.tensor(255.0, dtype=torch.float32, device=dev) - lv
+        one = torch.tensor(1.0, dtype=torch.float32, device=dev)
+        err = (one - dp * (dp >= t) - (one - dg * (dg >= t))).abs()
+        return torch.where(sel, err, torch.zeros_like(err)).to(torch.float64).flatten(1).sum(1).cpu()
+    sel = (p != g) & vmask
+    thr = torch.from_numpy(GFM_THRESHOLDS[1:].copy()).to(dev, torch.float64)
+    passed = torch.searchsorted(thr, torch.minimum(p, g).contiguous(), right=True)
+    level = connectivity_levels_batch(passed, sel, "C", skip_empty=True, valid=vmask)
+    lv = torch.from_numpy(_GFM_L32.astype(np.float64)).to(dev)[level]
+    dp = p - lv
+    dg = g - lv
+    err = ((1.0 - dp * (dp >= 0.15)) - (1.0 - dg * (dg >= 0.15))).abs()
+    return torch.where(sel, err, torch.zeros_like(err)).flatten(1).sum(1).cpu() / 1000.0
