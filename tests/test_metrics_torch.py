@@ -105,13 +105,17 @@ def test_accumulator_torch_backend_matches_numpy():
 
     cases = [_case(20 + i, s) for i, s in enumerate(SHAPES)]
     a, b = MetricAccumulator("gfm", backend="torch"), MetricAccumulator("gfm")
+    c_ = MetricAccumulator("gfm", backend="torch", labeller="torch")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        a.update([c[0] for c in cases], [c[1] for c in cases], [c[2] for c in cases])
-        b.update([c[0] for c in cases], [c[1] for c in cases], [c[2] for c in cases])
-    ra, rb = a.compute(), b.compute()
+        for acc in (a, b, c_):
+            acc.update([c[0] for c in cases], [c[1] for c in cases], [c[2] for c in cases])
+    ra, rb, rc = a.compute(), b.compute(), c_.compute()
     for k in rb:
         assert ra[k] == pytest.approx(rb[k], rel=1e-6 if k == "grad" else 1e-7, abs=1e-12)
+        assert rc[k] == pytest.approx(rb[k], rel=1e-6 if k == "grad" else 1e-7, abs=1e-12)
+    with pytest.raises(Exception, match="labeller"):
+        MetricAccumulator("gfm", backend="torch", labeller="maxpool").update(cases[0][0], cases[0][1], cases[0][2])
 
 
 def test_dim_grad_on_a_small_unknown_window_matches_numpy():

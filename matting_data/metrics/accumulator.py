@@ -38,6 +38,8 @@ class MetricAccumulator:
     device : torch device for ``backend="torch"`` (default: the input's, else CPU).
     metrics : subset of the protocol's metrics (default: all available).
     scale : ``"report"`` (default, the scale papers print) or ``"raw"``.
+    labeller : Conn's labeller on the torch path: ``"auto"`` (torch union-find on CUDA,
+        OpenCV on the CPU), ``"torch"`` or ``"opencv-cpu"``.
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class MetricAccumulator:
         device: str | None = None,
         metrics: Iterable[str] | None = None,
         scale: str = "report",
+        labeller: str = "auto",
     ) -> None:
         if backend not in ("numpy", "torch"):
             raise InputError(f"backend must be 'numpy' or 'torch', got {backend!r}")
@@ -55,6 +58,7 @@ class MetricAccumulator:
         self.device = device
         self.metrics = tuple(metrics) if metrics is not None else None
         self.scale = scale
+        self.labeller = labeller
         self.reset()
 
     def reset(self) -> None:
@@ -107,6 +111,7 @@ class MetricAccumulator:
                     device=self.device,
                     metrics=self.metrics,
                     scale=self.scale,
+                    labeller=self.labeller,
                 )
             else:
                 res = evaluate_batch(
@@ -117,6 +122,7 @@ class MetricAccumulator:
                     device=self.device,
                     metrics=self.metrics,
                     scale=self.scale,
+                    labeller=self.labeller,
                 )
             rows = [{k: float(v[i]) for k, v in res.items()} for i in range(len(preds))]
         self._rows.extend(rows)
