@@ -77,7 +77,8 @@ def stage_trimaps(ctx: DemoContext) -> str:
 
     out = ctx.out / "trimaps"
     alpha_dir = ctx.paths["sample"] / "foregrounds" / "alpha"
-    exact, unknown = {}, {}
+    exact: dict[str, list[bool]] = {}
+    unknown: dict[str, list[float]] = {}
     for p in sorted(alpha_dir.glob("*.png")):
         alpha = read_alpha(p)
         for rep in ("tt", "ft", "bt"):

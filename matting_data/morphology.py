@@ -151,7 +151,8 @@ def _erode_runs(m: np.ndarray, size: int) -> np.ndarray:
         src = runs[y0 + dy : y1 + dy, pad + a : pad + a + w]
         t, o = tmp[y0:y1], out[y0:y1]
         if min(y1 - y0, w) >= 8:  # OpenCV (faster); tiny arrays could be taken for scalars
-            cv2.compare(src, float(b - a), cv2.CMP_GT, dst=t)  # run from x+a covers x+a..x+b
+            # run from x+a covers x+a..x+b; OpenCV takes a scalar src2 (its stubs want an array)
+            cv2.compare(src, float(b - a), cv2.CMP_GT, dst=t)  # type: ignore[call-overload]
             cv2.bitwise_and(o, t, dst=o)
         else:
             np.minimum(o, np.where(src > b - a, np.uint8(255), np.uint8(0)), out=o)

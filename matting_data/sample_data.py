@@ -111,7 +111,7 @@ def make_foreground(
         c = poly.mean(axis=0) * 0.5 + poly[k] * 0.5
         axes = (int(rng.uniform(0.03, 0.07) * w * _SUPER), int(rng.uniform(0.03, 0.07) * h * _SUPER))
         cv2.ellipse(hole_layer, (int(c[0] * _SUPER), int(c[1] * _SUPER)), axes, float(rng.uniform(0, 180)), 0, 360, 255, -1)
-    body_a = cv2.resize(body, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
+    body_a: np.ndarray = cv2.resize(body, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     holes = cv2.resize(hole_layer, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     body_a = body_a * (1.0 - holes * float(rng.uniform(0.7, 1.0)))
     # soft, slightly defocused rim

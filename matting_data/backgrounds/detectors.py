@@ -59,7 +59,8 @@ def _cascade(name: str) -> cv2.CascadeClassifier:
 @cache
 def _hog() -> cv2.HOGDescriptor:
     hog = cv2.HOGDescriptor()
-    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+    # a runtime alias of HOGDescriptor.getDefaultPeopleDetector that OpenCV's stubs do not declare
+    hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())  # type: ignore[attr-defined]
     return hog
 
 
@@ -118,7 +119,7 @@ def detect_people(
     rects, weights = _hog().detectMultiScale(g, winStride=(8, 8), padding=(8, 8), scale=1.05)
     w = np.ravel(weights) if len(weights) else np.zeros(0)
     boxes = [
-        tuple(int(v) for v in r)
+        (int(r[0]), int(r[1]), int(r[2]), int(r[3]))
         for r, s in zip(np.reshape(rects, (-1, 4)), w, strict=True)
         if s >= min_weight
     ]
@@ -188,7 +189,7 @@ class OnnxDetector:
                 f"{self.path}: ONNX detectors need onnxruntime (pip install onnxruntime)"
             ) from None
         self.input_size, self.output_index = tuple(input_size), int(output_index)
-        self.mean, self.std = np.float32(mean), np.float32(std)
+        self.mean, self.std = np.array(mean, dtype=np.float32), np.array(std, dtype=np.float32)
         self._session: Any = None
 
     def __getstate__(self) -> dict[str, Any]:

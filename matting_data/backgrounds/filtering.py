@@ -176,7 +176,8 @@ def apply_filter(signals: pd.DataFrame, recipe: FilterRecipe) -> pd.DataFrame:
             if ch is not None and ch[i] and ch[i] == ch[best]:
                 reasons[i].append(f"duplicate of {dup_of[i]}")
             else:
-                d = (ph[i] ^ ph[best]).bit_count() if ph[i] is not None and ph[best] is not None else -1
+                hi, hb = ph[i], ph[best]
+                d = (hi ^ hb).bit_count() if hi is not None and hb is not None else -1
                 reasons[i].append(f"near-duplicate of {dup_of[i]} (hamming {d})")
     df["duplicate_group"] = groups
     df["duplicate_of"] = dup_of

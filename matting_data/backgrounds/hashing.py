@@ -74,20 +74,21 @@ def duplicate_groups(
     n = len(phashes)
     parent = list(range(n))
     valid = [i for i, h in enumerate(phashes) if h is not None]
+    valid_hashes = [h for h in phashes if h is not None]  # phashes[i] for i in valid
     if content_hashes is not None:
         if len(content_hashes) != n:
             raise InputError(
                 f"duplicate_groups: {n} perceptual hashes but {len(content_hashes)} content hashes"
             )
         first: dict[str, int] = {}
-        for i, c in enumerate(content_hashes):
-            if c:
-                j = first.setdefault(c, i)
+        for i, content in enumerate(content_hashes):
+            if content:
+                j = first.setdefault(content, i)
                 if j != i:
                     parent[_find(parent, i)] = _find(parent, j)
     if max_distance >= 0 and len(valid) > 1:
         idx = np.array(valid)
-        h = np.array([int(phashes[i]) for i in valid], dtype=np.uint64)
+        h = np.array([int(v) for v in valid_hashes], dtype=np.uint64)
         for s in range(0, len(h), chunk):
             d = np.bitwise_count(h[s : s + chunk, None] ^ h[None, :])
             rows, cols = np.nonzero(d <= max_distance)

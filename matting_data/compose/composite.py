@@ -64,6 +64,7 @@ def compose(
         info = STEPS[step.name].apply(state, step.params, rng)
         prov.record(step.name, True, **info)
     if state.codes is None:
+        assert state.composite is not None  # every recipe has a 'blend' step with p = 1
         state.codes = quantise(state.composite, "round")
         prov.record("quantise", True, mode="round", implicit=True)
     return Composite(state.codes, state.fg, state.bg, state.alpha, prov)

@@ -71,7 +71,7 @@ def denoise_image(
             out = out.astype(np.float32) / np.float32(255.0)
         else:
             try:
-                import bm3d  # type: ignore[import-not-found]
+                import bm3d
             except ImportError:
                 raise RecipeError(
                     "denoise method 'bm3d' needs the optional 'bm3d' package (non-commercial licence, about "

@@ -110,7 +110,11 @@ def _noise(state: State, params: dict[str, Any], rng: np.random.Generator) -> di
     sigma = params["sigma"]
     target = float(rng.uniform(sigma[0], sigma[1])) if isinstance(sigma, list) else float(sigma)
     info: dict[str, Any] = {"sigma_target": target, "overflow": params["overflow"]}
-    current = state.composite if state.codes is None else state.codes.astype(np.float32) / np.float32(255.0)
+    if state.codes is None:
+        assert state.composite is not None  # recipes run 'blend' (p = 1) before every post step
+        current = state.composite
+    else:
+        current = state.codes.astype(np.float32) / np.float32(255.0)
     add = target
     if params["match"]:
         residual = estimate_noise_sigma(current)
@@ -121,6 +125,7 @@ def _noise(state: State, params: dict[str, Any], rng: np.random.Generator) -> di
     for t in params["targets"]:
         if t == "composite":
             if state.codes is None:
+                assert state.composite is not None  # as above
                 state.composite = add_noise(state.composite, field)
             else:
                 v = state.codes.astype(np.float32)
@@ -135,6 +140,7 @@ def _noise(state: State, params: dict[str, Any], rng: np.random.Generator) -> di
 
 def _quantise(state: State, params: dict[str, Any], rng: np.random.Generator) -> dict[str, Any]:
     state.quantise_mode = params["mode"]
+    assert state.composite is not None  # recipes run 'blend' (p = 1) before every post step
     state.codes = quantise(state.composite, params["mode"])
     return {"mode": params["mode"]}
 

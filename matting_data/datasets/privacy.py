@@ -69,7 +69,9 @@ RECORD = "privacy_record.json"
 def _cascade(name: str) -> cv2.CascadeClassifier:
     if name not in CASCADES:
         raise InputError(f"unknown face detector {name!r}; choose from {', '.join(CASCADES)}")
-    c = cv2.CascadeClassifier(os.path.join(cv2.data.haarcascades, CASCADES[name]))
+    # cv2.data is a runtime submodule that OpenCV's stubs do not declare
+    folder = cv2.data.haarcascades  # type: ignore[attr-defined]
+    c = cv2.CascadeClassifier(os.path.join(folder, CASCADES[name]))
     if c.empty():  # pragma: no cover - broken OpenCV install
         raise InputError(f"OpenCV could not load its bundled cascade {CASCADES[name]}")
     return c

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import cast
 
 import cv2
 import numpy as np
@@ -63,7 +64,8 @@ def _tile_boxes(mask: np.ndarray, tile: int, margin: int):
     th, tw = -(-h // tile), -(-w // tile)
     padded = np.zeros((th * tile, tw * tile), bool)
     padded[:h, :w] = mask
-    occupied = padded.reshape(th, tile, tw, tile).any(axis=(1, 3))
+    # a reduction over two of four axes is an array (numpy's stubs also allow a scalar)
+    occupied = cast(np.ndarray, padded.reshape(th, tile, tw, tile).any(axis=(1, 3)))
     for i in range(th):
         cols = np.flatnonzero(occupied[i])
         if cols.size == 0:
@@ -91,7 +93,7 @@ def _dim_amplitude(x8: np.ndarray, lo: int, hi: int) -> np.ndarray:
     # mat2gray is linear: filter the raw values in double, then scale the magnitude by 1 / (hi - lo)
     gx = cv2.sepFilter2D(x8, cv2.CV_64F, dg, g, borderType=cv2.BORDER_REPLICATE)
     gy = cv2.sepFilter2D(x8, cv2.CV_64F, g, dg, borderType=cv2.BORDER_REPLICATE)
-    amp = cv2.magnitude(gx, gy)
+    amp: np.ndarray = cv2.magnitude(gx, gy)
     amp *= 1.0 / (hi - lo)
     return amp.astype(np.float32)
 

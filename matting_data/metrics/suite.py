@@ -94,6 +94,7 @@ def evaluate_arrays(
     if proto.name == "dim":
         p8 = as_matte8(pred, name)
         g8 = as_matte8(gt, f"{name} ground truth")
+        assert t is not None  # the dim protocol needs a trimap (checked above)
         unknown = t == 128
         if not unknown.any():
             warn_empty_unknown(name, "MSE/MAD (a mean over the unknown region)")

@@ -60,7 +60,7 @@ def conn_labeller(device: torch.device | str, labeller: str = "auto") -> str:
 ArrayLike = torch.Tensor | np.ndarray
 
 
-def _to_tensor(x: ArrayLike, device: torch.device) -> torch.Tensor:
+def _to_tensor(x: ArrayLike | Sequence[ArrayLike], device: torch.device) -> torch.Tensor:
     if isinstance(x, torch.Tensor):
         return x.to(device)
     a = np.asarray(x)
@@ -69,7 +69,7 @@ def _to_tensor(x: ArrayLike, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(a)).to(device)
 
 
-def _canon(x: ArrayLike, proto: str, what: str, device: torch.device) -> torch.Tensor:
+def _canon(x: ArrayLike | Sequence[ArrayLike], proto: str, what: str, device: torch.device) -> torch.Tensor:
     """float64 tensor in the protocol's units (dim: 0..255 integers; gfm: [0, 1]); input not modified."""
     is16 = (isinstance(x, np.ndarray) and x.dtype == np.uint16) or (
         isinstance(x, torch.Tensor) and x.dtype == getattr(torch, "uint16", None)
@@ -332,7 +332,7 @@ def evaluate_batch(
         )
         if psizes != gsizes:
             raise SizeMismatchError(f"prediction sizes {psizes} differ from ground-truth sizes {gsizes}")
-        t = pad_batch(trimap, dev)[0] if trimap is not None else None
+        t = pad_batch(list(trimap), dev)[0] if trimap is not None else None
         if trimap is not None and [tuple(np.shape(x)[:2]) for x in trimap] != psizes:
             raise SizeMismatchError("trimap sizes differ from prediction sizes")
         sizes = psizes
@@ -436,6 +436,7 @@ def _conn_cpu(
     if proto == "dim":
         p8 = p.to(torch.uint8).cpu().numpy()
         g8 = g.to(torch.uint8).cpu().numpy()
+        assert unk is not None  # the dim protocol always passes its unknown mask
         u = unk.cpu().numpy()
         for i, (h, w) in enumerate(sizes):
             vals.append(dim_conn(p8[i, :h, :w], g8[i, :h, :w], u[i, :h, :w]))
@@ -454,6 +455,7 @@ def _conn_torch(
     :func:`~matting_data.metrics.connectivity.dim_conn` / ``gfm_conn`` (same per-pixel values)."""
     dev = p.device
     if proto == "dim":
+        assert unk is not None  # the dim protocol always passes its unknown mask
         sel = unk & (p != g)  # equal values give equal phi: no contribution
         lut = torch.from_numpy(_DIM_PASSED).to(dev, torch.int64)
         passed = lut[torch.minimum(p, g).to(torch.int64)]

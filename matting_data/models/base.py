@@ -67,7 +67,8 @@ class FunctionModel(MattingModel):
 
     def __init__(self, func: Callable[..., np.ndarray], name: str | None = None, needs_trimap: bool = True):
         self.func = func
-        self.name = name or getattr(func, "__name__", "function")
+        default_name: str = getattr(func, "__name__", "function")
+        self.name = name or default_name
         self.needs_trimap = bool(needs_trimap)
 
     def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
