@@ -33,6 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import skimage.data
+from _results import write_results
 
 from matting_data.backgrounds import FilterRecipe, array_signals, scan_backgrounds, signal_reasons
 from matting_data.io import read_alpha, read_image, write_image
@@ -172,9 +173,7 @@ Load average {os.getloadavg()[0]:.2f} on the 2-core machine when written; other 
 {chr(10).join(h_lines)}
 """
     print(md)
-    out = HERE / "results" / "backgrounds.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(md)
+    write_results("backgrounds", md)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _results import write_results
+
 H, W = 1000, 1500
 HERE = Path(__file__).resolve().parent
 CACHE = Path(tempfile.gettempdir()) / "matting-data-bench-compose"
@@ -192,8 +194,7 @@ def main() -> None:
             lines.append(f"| {name} | {workers} | {r['wall_s']:.2f} | {r['per_s']:.2f} | {r['peak_mb']:.0f} |")
     text = "\n".join(lines) + "\n"
     print(text)
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "compose.md").write_text(text)
+    write_results("compose", text)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from _results import write_results
 
 HERE = Path(__file__).resolve().parent
 SIZES = {"0.5 MP": (500, 1000), "2 MP": (1000, 2000)}
@@ -138,8 +139,7 @@ def main() -> None:
     lines += [f"| {a} | {b} | {c} | {d:.4f} | {e:.4f} | {f} | {g} |" for a, b, c, d, e, f, g in rows]
     text = "\n".join(lines) + "\n"
     print(text)
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "labelling.md").write_text(text)
+    write_results("labelling", text)
 
 
 if __name__ == "__main__":

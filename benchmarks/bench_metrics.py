@@ -37,7 +37,8 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
+from _results import write_results
+
 SIZES = {"0.5 MP": (500, 1000), "2 MP": (1000, 2000), "8 MP": (2000, 4000)}
 REPEATS = {"0.5 MP": 7, "2 MP": 5, "8 MP": 3}
 BATCH = 8
@@ -227,8 +228,7 @@ def main() -> None:
         )
     text = "\n".join(lines) + "\n"
     print(text)
-    (HERE / "results").mkdir(exist_ok=True)
-    (HERE / "results" / "metrics.md").write_text(text)
+    write_results("metrics", text)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _results import write_results
 
 from matting_data.io import read_alpha, read_image, read_trimap
 from matting_data.metrics import evaluate_arrays
@@ -163,9 +164,7 @@ def main() -> str:
             "",
         ]
     text = "\n".join(lines)
-    out = HERE / "results" / "models.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    write_results("models", text)
     return text
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from _results import write_results
 
 from matting_data import morphology as mo
 from matting_data import trimap as tm
@@ -122,9 +123,7 @@ def main() -> str:
         "",
     ]
     text = "\n".join(lines)
-    out = HERE / "results" / "trimap.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    write_results("trimap", text)
     return text
 
 
