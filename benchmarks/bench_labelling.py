@@ -63,15 +63,6 @@ def _time(fn, repeats: int = REPEATS) -> tuple[float, float]:
     return min(ts), statistics.median(ts)
 
 
-def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
-    fa, fb = a.ravel(), b.ravel()
-    if not np.array_equal(fa == 0, fb == 0):
-        return False
-    fa, fb = fa[fa > 0], fb[fb > 0]
-    pairs = np.unique(np.stack([fa, fb]), axis=1).shape[1] if fa.size else 0
-    return pairs == np.unique(fa).size == np.unique(fb).size
-
-
 def _sync(dev: str) -> None:
     if dev.startswith("cuda"):
         torch.cuda.synchronize()
@@ -79,7 +70,7 @@ def _sync(dev: str) -> None:
 
 def main() -> None:
     from matting_data.metrics.torch_backend import evaluate_batch
-    from matting_data.metrics.torch_labelling import label_batch
+    from matting_data.metrics.torch_labelling import label_batch, same_partition
 
     sys.path.insert(0, str(HERE))
     from bench_metrics import make_case  # the benchmark case of the metric suite
@@ -106,7 +97,7 @@ def main() -> None:
                     return lab
 
                 lab = fn()
-                same = _same_partition(lab.labels[0].cpu().numpy(), ref)
+                same = same_partition(lab.labels[0].cpu().numpy(), ref)
                 tmin, tmed = _time(fn)
                 rows.append(
                     (size, name, f"torch-{dev}", tmin, tmed, str(lab.rounds), "yes" if same else "NO")

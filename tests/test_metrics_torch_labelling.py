@@ -22,24 +22,15 @@ from matting_data.metrics.torch_labelling import (
     connectivity_levels_batch,
     label_batch,
     largest_component_batch,
+    same_partition,
 )
-
-
-def _same_partition(a: np.ndarray, b: np.ndarray) -> bool:
-    """True when two label images (0 = background) split the foreground identically."""
-    fa, fb = a.ravel(), b.ravel()
-    if not np.array_equal(fa == 0, fb == 0):
-        return False
-    fa, fb = fa[fa > 0], fb[fb > 0]
-    pairs = np.unique(np.stack([fa, fb]), axis=1).shape[1] if fa.size else 0
-    return pairs == np.unique(fa).size == np.unique(fb).size
 
 
 def _check_image(mask: np.ndarray, labels: np.ndarray, largest: int, order: str, index: bool = True) -> None:
     _, cv_labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=4)
     sp_labels, _ = ndimage.label(mask)  # default structure: 4-connectivity
-    assert _same_partition(labels, cv_labels)
-    assert _same_partition(labels, sp_labels)
+    assert same_partition(labels, cv_labels)
+    assert same_partition(labels, sp_labels)
     ref, best = label_largest(mask, order)
     if best == 0:
         assert largest == 0
@@ -251,3 +242,11 @@ def test_conn_with_torch_labeller_on_parity_data(parity_dir, alphamatting_dir):
             ref = evaluate_arrays(*data[i], protocol, metrics=["conn"], scale="raw")["conn"]
             assert float(res["conn"][i]) == pytest.approx(ref, rel=1e-12), (protocol, case)
             assert float(res["conn"][i]) == pytest.approx(expected[protocol].loc[case, "conn"], rel=1e-5)
+
+
+def test_same_partition_ignores_ids_but_not_splits():
+    a = np.array([[1, 1, 0, 2]])
+    assert same_partition(a, np.array([[7, 7, 0, 3]]))
+    assert not same_partition(a, np.array([[7, 7, 0, 7]]))  # two components merged
+    assert not same_partition(a, np.array([[7, 5, 0, 3]]))  # one component split
+    assert not same_partition(a, np.array([[7, 7, 3, 3]]))  # background differs

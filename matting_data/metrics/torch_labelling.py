@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from ..errors import InputError
@@ -198,3 +199,17 @@ def connectivity_levels_batch(
         level[drop] = k - 1
         alive &= inside
     return level
+
+
+def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    """True when two label images (0 = background, any other value = a component id) have the same
+    background and split the foreground into the same components, whatever the ids.
+
+    Used to check a labeller against OpenCV or scipy, whose ids differ from ours.
+    """
+    fa, fb = np.asarray(a).ravel(), np.asarray(b).ravel()
+    if fa.shape != fb.shape or not np.array_equal(fa == 0, fb == 0):
+        return False
+    fa, fb = fa[fa > 0], fb[fb > 0]
+    pairs = np.unique(np.stack([fa, fb]), axis=1).shape[1] if fa.size else 0
+    return pairs == np.unique(fa).size == np.unique(fb).size
