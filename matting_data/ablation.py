@@ -107,7 +107,7 @@ def parse_grid(data: dict[str, Any], source: str = "", base: Path | None = None)
     for r in recipes:
         load_compose_recipe(r)  # fail early, naming the recipe
     baselines = list(data.get("baselines", []))
-    from .models.base import list_models
+    from .models.registry import list_models
 
     unknown = [b for b in baselines if ":" not in b and b not in list_models()]
     if unknown:

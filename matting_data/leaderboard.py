@@ -38,7 +38,8 @@ from .evaluate import MATTE_SUFFIXES
 from .io import list_images, read_image, read_matte, read_trimap, write_alpha, write_text_atomic
 from .manifest import resolve
 from .metrics import evaluate_arrays, get_protocol
-from .models.base import MattingModel, ModelError, get_model, predict_checked
+from .models.base import MattingModel, ModelError, predict_checked
+from .models.registry import get_model
 from .parallel import run_jobs
 from .trimap_files import write_eval_trimaps
 

@@ -174,9 +174,9 @@ def test_register_model_decorator():
         assert out.shape == (5, 6) and np.all(out == 0.75)
         assert "test-constant" in list_models()
     finally:
-        from matting_data.models import base
+        from matting_data.models import registry
 
-        base._REGISTRY.pop("test-constant", None)
+        registry._REGISTRY.pop("test-constant", None)
 
 
 def test_plugin_module_callable_and_file(tmp_path, monkeypatch):

@@ -12,18 +12,9 @@ Training the tiny net (torch) lives in :mod:`matting_data.models.train`
 
 from __future__ import annotations
 
-from .base import (
-    FunctionModel,
-    MattingModel,
-    ModelError,
-    factory,
-    get_model,
-    list_models,
-    model_info,
-    predict_checked,
-    register_model,
-)
+from .base import FunctionModel, MattingModel, ModelError, predict_checked
 from .baselines import KNN, ClosedForm, TrimapColour, TrimapFlat, pymatting_available
+from .registry import factory, get_model, list_models, model_info, register_model
 
 __all__ = [
     "KNN",

@@ -24,7 +24,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .base import MattingModel, ModelError, register_model
+from .base import MattingModel, ModelError
+from .registry import register_model
 
 
 def _known(trimap: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

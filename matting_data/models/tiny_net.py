@@ -32,7 +32,8 @@ from torch.nn import functional as F
 
 from ..errors import InputError, MissingFileError
 from ..io import file_hash, write_bytes_atomic
-from .base import MattingModel, ModelError, register_model
+from .base import MattingModel, ModelError
+from .registry import register_model
 
 CHECKPOINT_FORMAT = "matting-data tiny-net v1"
 

@@ -1,0 +1,206 @@
+"""The model registry: built-in names, ``module:callable`` and ``file.py:callable`` plug-ins.
+
+Models are found by name (:func:`register_model`, :func:`get_model`,
+:func:`list_models`), or given as ``"module:callable"`` /
+``"path/to/file.py:callable"``, so a user plugs in a model without touching
+the toolkit.  The callable may be a :class:`MattingModel` subclass or factory
+(called with the keyword arguments; a function without required positional
+arguments, or one marked with :func:`factory`), a ready model instance, or a
+plain function ``f(image, trimap) -> alpha`` (wrapped in :class:`FunctionModel`).
+
+Built-in models are imported on first use only (torch models are heavy): the
+table :data:`BUILTIN_MODELS` maps each name to the module that registers it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .base import FunctionModel, MattingModel, ModelError
+
+_REGISTRY: dict[str, Callable[..., MattingModel]] = {}
+#: Registered name -> module that registers it (imported when the name is first asked for).
+BUILTIN_MODELS: dict[str, str] = {
+    "trimap-flat": "matting_data.models.baselines",
+    "trimap-colour": "matting_data.models.baselines",
+    "closed-form": "matting_data.models.baselines",
+    "knn": "matting_data.models.baselines",
+    "tiny-net": "matting_data.models.tiny_net",
+    "gfm": "matting_data.models.gfm",
+    "modnet": "matting_data.models.modnet",
+    "dim": "matting_data.models.dim",
+    "gca": "matting_data.models.gca",
+    "vitmatte": "matting_data.models.vitmatte",
+    "ppmatting": "matting_data.models.ppmatting",
+    "bisenetv2": "matting_data.models.bisenetv2",
+    "bgmv2": "matting_data.models.bgmv2",
+    "onnx": "matting_data.models.onnx",
+}
+
+
+def register_model(name: str) -> Callable[[Callable[..., MattingModel]], Callable[..., MattingModel]]:
+    """Decorator: register a model class or factory under ``name`` (``get_model(name, **kw)`` calls it)."""
+
+    def deco(factory: Callable[..., MattingModel]) -> Callable[..., MattingModel]:
+        if not name or ":" in name or "/" in name:
+            raise ModelError(f"invalid model name {name!r} (no ':' or '/')")
+        _REGISTRY[name] = factory
+        return factory
+
+    return deco
+
+
+def _load_builtin(name: str) -> None:
+    """Import the module that registers the built-in ``name`` (no-op for unknown or loaded names)."""
+    mod = BUILTIN_MODELS.get(name)
+    if name in _REGISTRY or mod is None:
+        return
+    try:
+        importlib.import_module(mod)
+    except ModuleNotFoundError as exc:
+        if exc.name and mod.startswith(exc.name):  # the model's own module is not there
+            return
+        raise
+
+
+def _load_builtins() -> None:
+    for name in BUILTIN_MODELS:
+        _load_builtin(name)
+
+
+def list_models() -> list[str]:
+    """Names of the registered models (built-ins included), sorted."""
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def model_info(name: str) -> str:
+    """First line of a registered model's docstring."""
+    _load_builtin(name)
+    if name not in _REGISTRY:
+        raise ModelError(f"unknown model {name!r}")
+    doc = inspect.getdoc(_REGISTRY[name]) or ""
+    return doc.splitlines()[0] if doc else ""
+
+
+def _import_target(spec: str) -> Any:
+    mod_name, _, attr = spec.rpartition(":")
+    if not mod_name or not attr:
+        raise ModelError(f"model {spec!r}: expected 'module:callable' or 'file.py:callable'")
+    if mod_name.endswith(".py"):
+        path = Path(mod_name)
+        if not path.is_file():
+            raise ModelError(f"model {spec!r}: file {path} not found")
+        key = f"matting_data_plugin_{abs(hash(str(path.resolve())))}"
+        if key not in sys.modules:
+            s = importlib.util.spec_from_file_location(key, path)
+            module = importlib.util.module_from_spec(s)  # type: ignore[arg-type]
+            sys.modules[key] = module
+            try:
+                s.loader.exec_module(module)  # type: ignore[union-attr]
+            except Exception as exc:
+                del sys.modules[key]
+                raise ModelError(f"model {spec!r}: importing {path} failed: {exc!r}") from exc
+        module = sys.modules[key]
+        _pickle_by_value(module)
+    else:
+        try:
+            module = importlib.import_module(mod_name)
+        except ImportError as exc:
+            raise ModelError(f"model {spec!r}: cannot import module {mod_name!r} ({exc})") from None
+    obj: Any = module
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ModelError(f"model {spec!r}: module {mod_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    return obj
+
+
+def _pickle_by_value(module: Any) -> None:
+    """A module loaded from a file path cannot be imported by name in worker processes: have
+    cloudpickle (used by joblib/loky and dask) send its functions and classes by value."""
+    try:
+        import cloudpickle
+    except ImportError:  # no process backend that needs it
+        return
+    try:
+        cloudpickle.register_pickle_by_value(module)
+    except ValueError:  # already registered
+        pass
+
+
+def _is_model(obj: Any) -> bool:
+    return callable(getattr(obj, "predict", None)) and hasattr(obj, "needs_trimap")
+
+
+def get_model(spec: str | MattingModel, **kwargs: Any) -> MattingModel:
+    """Build a model from a registered name, ``"module:callable"`` or ``"file.py:callable"``.
+
+    ``kwargs`` go to the model's factory (e.g. ``get_model("tiny-net", checkpoint="m.pt")``).
+    A plain function target is wrapped in :class:`FunctionModel` (``kwargs`` may set
+    ``name`` and ``needs_trimap``).  A model instance is returned as is.
+    """
+    if _is_model(spec):
+        if kwargs:
+            raise ModelError(f"model {spec!r} is already built; keyword arguments {sorted(kwargs)} not used")
+        return spec  # type: ignore[return-value]
+    if not isinstance(spec, str):
+        raise ModelError(f"a model is a name, 'module:callable' or a MattingModel, not {type(spec).__name__}")
+    if ":" not in spec:
+        _load_builtin(spec)
+        if spec not in _REGISTRY:
+            _load_builtins()
+        if spec not in _REGISTRY:
+            raise ModelError(
+                f"unknown model {spec!r}; registered: {', '.join(sorted(_REGISTRY))}; "
+                "or give 'module:callable' / 'file.py:callable'"
+            )
+        target: Any = _REGISTRY[spec]
+    else:
+        target = _import_target(spec)
+    if _is_model(target) and not inspect.isclass(target):
+        return get_model(target, **kwargs)
+    if inspect.isclass(target) or spec in _REGISTRY or _is_factory(target):
+        try:
+            model = target(**kwargs)
+        except TypeError as exc:
+            raise ModelError(f"model {spec!r}: bad arguments {sorted(kwargs)}: {exc}") from None
+    elif callable(target):
+        extra = set(kwargs) - {"name", "needs_trimap"}
+        if extra:
+            raise ModelError(f"model {spec!r} is a plain function; unknown arguments {sorted(extra)}")
+        model = FunctionModel(target, name=kwargs.get("name", spec.rpartition(":")[2]),
+                              needs_trimap=kwargs.get("needs_trimap", True))
+    else:
+        raise ModelError(f"model {spec!r}: {type(target).__name__} is not callable")
+    if not _is_model(model):
+        raise ModelError(f"model {spec!r}: factory returned {type(model).__name__}, which has no predict()")
+    return model
+
+
+def _is_factory(target: Any) -> bool:
+    """A function is a factory when marked with :func:`factory` or when it takes no required
+    positional argument (a predict function takes ``image, trimap``)."""
+    if getattr(target, "_matting_factory", False):
+        return True
+    try:
+        params = inspect.signature(target).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return not any(p.kind in kinds and p.default is inspect.Parameter.empty for p in params)
+
+
+def factory(func: Callable[..., MattingModel]) -> Callable[..., MattingModel]:
+    """Mark a plugin function as a model *factory* (called with kwargs, returns a model) rather than
+    a predict function; use on ``module:callable`` targets that build a model."""
+    func._matting_factory = True  # type: ignore[attr-defined]
+    return func
+
+

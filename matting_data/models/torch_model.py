@@ -1,0 +1,223 @@
+"""The base of the toolkit's torch reference models: weights, device, records and training hooks.
+
+Every reference model (GFM, MODNet, DIM, GCA, PP-Matting, BiSeNet V2, BGMv2 ...)
+lives in its own folder under :mod:`matting_data.models` with its architecture,
+losses, checkpoint import and inference rule side by side, and exposes one
+:class:`TorchMattingModel` subclass registered by name.  The subclass supplies:
+
+* ``architecture`` (the registered name) and :meth:`build_network` (``nn.Module``
+  from the model arguments);
+* :meth:`detect_arguments` -- the arguments a state dict implies (e.g. GFM's
+  backbone and representation from key names and shapes);
+* :meth:`infer` -- the authors' inference rule on one image, and
+  :meth:`inference_rule` -- a JSON-able description of that rule, written into
+  every prediction record;
+* for trainable models, :meth:`forward_train`, :meth:`loss` and
+  :meth:`default_optimizer` (the paper's optimiser and schedule).
+
+Training batches are dicts of float32 tensors on the model's device:
+``image`` (N, 3, H, W) RGB in [0, 1]; ``alpha`` (N, 1, H, W) in [0, 1]; and, when
+the data has them, ``fg`` / ``bg`` (N, 3, H, W) in [0, 1] and ``trimap``
+(N, 1, H, W) with values 0, 0.5, 1.  Each model builds its own targets (GFM's
+TT/FT/BT glance maps, MODNet's boundary band ...) from these.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..io import file_hash
+from .base import MattingModel, ModelError
+from .checkpoint import CheckpointError, load_into, read_sidecar, read_state_dict, state_dict_hash
+
+PathLike = str | os.PathLike
+
+
+class UntrainedModelWarning(UserWarning):
+    """A reference model was built with seeded random weights (no ``weights=`` file)."""
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``None`` (CPU) -> :class:`torch.device`; CUDA must exist."""
+    d = torch.device(device or "cpu")
+    if d.type == "cuda" and not torch.cuda.is_available():
+        raise ModelError(f"device {device!r} asked for, but torch sees no CUDA device")
+    return d
+
+
+class TorchMattingModel(MattingModel):
+    """A matting network with its weights, device, precision and the authors' inference rule.
+
+    Parameters
+    ----------
+    weights : str or PathLike, optional
+        A released or converted checkpoint (``.pth``, ``.ckpt``, ``.safetensors``).
+        Without it the network gets seeded random weights and an
+        :class:`UntrainedModelWarning` is issued.
+    device : str, optional
+        ``"cpu"`` (default) or ``"cuda[:N]"``.
+    half : bool
+        Run in float16 on CUDA (recorded in :meth:`describe`).
+    seed : int
+        Seed of the random weights when no ``weights`` are given.
+    **arguments
+        Model arguments (e.g. GFM's ``backbone``, ``rosta``, ``strategy``).  Arguments
+        not given are detected from ``weights`` where possible; a given argument that
+        contradicts the file is an error.
+    """
+
+    architecture: ClassVar[str] = "torch-model"
+    #: Arguments that describe the network's shape (checked against a weights file).
+    network_arguments: ClassVar[tuple[str, ...]] = ()
+    #: Default value of every accepted argument.
+    defaults: ClassVar[dict[str, Any]] = {}
+    #: State-dict key suffixes that may be absent from released files.
+    optional_keys: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(
+        self,
+        weights: PathLike | None = None,
+        device: str | None = None,
+        half: bool = False,
+        seed: int = 0,
+        name: str | None = None,
+        **arguments: Any,
+    ) -> None:
+        unknown = set(arguments) - set(self.defaults)
+        if unknown:
+            raise ModelError(
+                f"model {self.architecture!r}: unknown arguments {sorted(unknown)}; "
+                f"accepted: {sorted(self.defaults)}"
+            )
+        self.device = resolve_device(device)
+        self.half = bool(half)
+        if self.half and self.device.type != "cuda":
+            raise ModelError(f"model {self.architecture!r}: half precision needs a CUDA device")
+        self.name = name or self.architecture
+        self.weights = None if weights is None else str(weights)
+        state = None
+        if weights is not None:
+            state = read_state_dict(weights)
+            arguments = self._merge_detected(arguments, state, Path(weights))
+        self.arguments = {**self.defaults, **arguments}
+        self.validate_arguments(self.arguments)
+        if state is None:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(int(seed))
+                self.network = self.build_network(**self.arguments)
+            warnings.warn(
+                f"model {self.name!r} has seeded random weights (seed {seed}): it is untrained; "
+                "give weights=FILE to score a real checkpoint",
+                UntrainedModelWarning,
+                stacklevel=2,
+            )
+            self.weights_hash = state_dict_hash(self.network)
+            self.seed: int | None = int(seed)
+        else:
+            self.network = self.build_network(**self.arguments)
+            load_into(self.network, self.adapt_state_dict(state), f"{weights} (model {self.architecture})",
+                      self.optional_keys)
+            self.weights_hash = file_hash(weights)  # type: ignore[arg-type]
+            self.seed = None
+        self.network.eval().to(self.device)
+        if self.half:
+            self.network.half()
+
+    # -- to override ---------------------------------------------------------
+    def build_network(self, **arguments: Any) -> nn.Module:
+        """The ``nn.Module`` for these arguments (its ``state_dict`` keys are the official ones)."""
+        raise NotImplementedError
+
+    def detect_arguments(self, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+        """Network arguments implied by a state dict's keys and shapes (``{}`` when nothing is implied)."""
+        return {}
+
+    def adapt_state_dict(self, state: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
+        """Documented renaming from a released layout to :meth:`build_network`'s keys (default: none)."""
+        return state
+
+    def validate_arguments(self, arguments: Mapping[str, Any]) -> None:
+        """Raise :class:`ModelError` for an invalid argument value (default: accept all)."""
+
+    def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
+        """The authors' inference rule on one RGB float32 (H, W, 3) image; float32 (H, W) alpha in [0, 1]."""
+        raise NotImplementedError
+
+    def inference_rule(self) -> dict[str, Any]:
+        """JSON-able description of the inference rule (name, source, sizes, normalisation ...)."""
+        return {"name": "full-resolution"}
+
+    # training hooks
+    trainable: ClassVar[bool] = False
+
+    def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Network outputs for a training batch (see the module docstring for the batch keys)."""
+        raise ModelError(f"model {self.architecture!r} is not trainable in this toolkit")
+
+    def loss(
+        self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The published loss: ``(total, {term: value})``."""
+        raise ModelError(f"model {self.architecture!r} is not trainable in this toolkit")
+
+    def default_optimizer(
+        self, parameters: Any, total_steps: int
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
+        """The optimiser and schedule of the paper (overridable from the trainer)."""
+        return torch.optim.Adam(parameters, lr=1e-4), None
+
+    # -- shared behaviour ----------------------------------------------------
+    def _merge_detected(
+        self, given: dict[str, Any], state: Mapping[str, torch.Tensor], path: Path
+    ) -> dict[str, Any]:
+        side = read_sidecar(path)
+        implied = dict(side["arguments"]) if side and side.get("architecture") == self.architecture else {}
+        implied = {k: v for k, v in implied.items() if k in self.network_arguments}
+        try:
+            implied.update(self.detect_arguments(state))
+        except CheckpointError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a state dict of another model
+            raise CheckpointError(f"{path}: not a {self.architecture} checkpoint ({exc})") from None
+        for k, v in implied.items():
+            if k in given and given[k] != v and str(given[k]).lower() != str(v).lower():
+                raise CheckpointError(
+                    f"{path}: the file holds a {self.architecture} with {k}={v!r}, but {k}={given[k]!r} was given"
+                )
+        return {**implied, **given}
+
+    def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
+        with torch.inference_mode():
+            a = self.infer(image, trimap)
+        return np.clip(np.asarray(a, dtype=np.float32), 0.0, 1.0)
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return torch.float16 if self.half else torch.float32
+
+    def to_tensor(self, image: np.ndarray) -> torch.Tensor:
+        """(H, W, C) float array -> (1, C, H, W) tensor on the model's device and dtype."""
+        t = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
+        t = t[None, :, :, None] if t.ndim == 2 else t[None]
+        return t.permute(0, 3, 1, 2).to(self.device, self.dtype)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            **super().describe(),
+            "architecture": self.architecture,
+            "arguments": dict(self.arguments),
+            "weights": self.weights,
+            "weights_hash": self.weights_hash,
+            "untrained_seed": self.seed,
+            "inference_rule": self.inference_rule(),
+            "device": str(self.device),
+            "precision": "float16" if self.half else "float32",
+        }
