@@ -3,7 +3,8 @@
 A recipe is named either by a path to a ``.toml`` file or by its name, which
 is looked up as ``<dir>/<kind>/<name>.toml`` then ``<dir>/<name>.toml`` in, in
 order, the folders of ``$MATTING_DATA_RECIPES`` (``os.pathsep``-separated)
-and the project's ``recipes/`` folder.  The CLI and the Python API accept the
+and the recipes shipped inside the package (``matting_data/recipes/``, package
+data found with :mod:`importlib.resources`, so a wheel install has them).  The CLI and the Python API accept the
 same names.
 """
 
@@ -15,10 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import tomllib
+from importlib import resources
 
-from .errors import RecipeError
+from ..errors import RecipeError
 
-PROJECT_RECIPES = Path(__file__).resolve().parent.parent / "recipes"
+#: The recipes that ship with the package (``matting_data/recipes/`` as package data).
+PROJECT_RECIPES = Path(str(resources.files(__name__)))
 
 
 def recipe_dirs() -> list[Path]:
