@@ -73,7 +73,7 @@ def test_checkpoint_round_trip_and_padded_prediction(track, tmp_path):
     assert np.all(a[:5] == 0) and np.all(a[-5:] == 1) and 0 <= a.min() and a.max() <= 1
     model = get_model("tiny-net", checkpoint=str(tmp_path / "m.pt"))
     assert np.array_equal(predict_checked(model, img, tri), a)
-    assert model.describe()["weights"].startswith("sha256:")
+    assert model.describe()["weights_hash"].startswith("sha256:")
     # resaving gives the same weights (atomic write, no partial file)
     save_checkpoint(net, tmp_path / "m2.pt", info)
     assert all(torch.equal(x, y) for x, y in zip(_weights(load_checkpoint(tmp_path / "m2.pt")[0]),

@@ -19,9 +19,10 @@ atomically and hold the weights, the width and the training settings.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import os
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,10 @@ from torch.nn import functional as F
 
 from ..errors import InputError, MissingFileError
 from ..io import file_hash, write_bytes_atomic
-from .base import MattingModel, ModelError
+from .base import ModelError
+from .checkpoint import state_dict_hash
 from .registry import register_model
+from .torch_model import TorchMattingModel, UntrainedModelWarning
 
 CHECKPOINT_FORMAT = "matting-data tiny-net v1"
 
@@ -138,35 +141,84 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[TinyUNet, dict[str, Any]]:
 
 
 @register_model("tiny-net")
-class TinyNetModel(MattingModel):
-    """The tiny trainable U-Net (RGB + trimap); needs checkpoint=PATH (train it first). Not competitive."""
+class TinyNetModel(TorchMattingModel):
+    """The tiny trainable U-Net (RGB + trimap); needs weights=/checkpoint= (or seed=N to train). Not competitive.
 
+    Parameters
+    ----------
+    checkpoint : str or PathLike, optional
+        A checkpoint of the old format (:func:`save_checkpoint`, ``.pt``).
+    weights : str or PathLike, optional
+        A safetensors file written by the trainer (:mod:`matting_data.training`).
+    net : TinyUNet, optional
+        An in-memory network (used as is).
+    seed : int, optional
+        Random (untrained) weights from this seed -- what the trainer starts from.
+    width : int
+        Channel width (16 = about 0.1 M parameters).
+    comp_loss : float
+        Weight of the composition loss (used when the batch has ``fg`` and ``bg``).
+    threads : int, optional
+        torch CPU threads while predicting.
+    """
+
+    architecture = "tiny-net"
     needs_trimap = True
+    network_arguments = ("width",)
+    defaults = {"width": 16, "comp_loss": 0.5, "lr": 2e-3}
+    trainable = True
 
     def __init__(
         self, checkpoint: str | os.PathLike | None = None, net: TinyUNet | None = None, name: str = "tiny-net",
-        threads: int | None = None,
+        threads: int | None = None, weights: str | os.PathLike | None = None, seed: int | None = None,
+        device: str | None = None, **arguments: Any,
     ) -> None:
-        if (checkpoint is None) == (net is None):
+        given = [x for x in (checkpoint, net, weights, seed) if x is not None]
+        if len(given) != 1:
             raise ModelError(
-                "tiny-net needs checkpoint=PATH (train one with matting_data.models.train.train_tiny_net "
-                "or `matting-data ablation`)"
+                "tiny-net needs checkpoint=PATH or weights=FILE (train one with `matting-data train --model "
+                "tiny-net` or `matting-data ablation`), net=TinyUNet, or seed=N for untrained weights to train"
             )
-        self.name = name
         self.threads = threads
         self.checkpoint = str(checkpoint) if checkpoint is not None else None
+        self.info: dict[str, Any] = {}
+        if weights is not None:
+            super().__init__(weights=weights, device=device, name=name, **arguments)
+            return
         if checkpoint is not None:
-            self.net, self.info = load_checkpoint(checkpoint)
-            self._hash = file_hash(checkpoint)
-        else:
-            self.net, self.info = net, {}  # type: ignore[assignment]
-            h = hashlib.sha256()
-            for k, v in sorted(net.state_dict().items()):  # type: ignore[union-attr]
-                h.update(k.encode())
-                h.update(v.detach().numpy().tobytes())
-            self._hash = "sha256:" + h.hexdigest()
+            loaded, self.info = load_checkpoint(checkpoint)
+            arguments = {**arguments, "width": loaded.width}
+        elif net is not None:
+            loaded, arguments = net, {**arguments, "width": net.width}
+        with warnings.catch_warnings():
+            if seed is None:
+                warnings.simplefilter("ignore", UntrainedModelWarning)
+            super().__init__(device=device, name=name, seed=0 if seed is None else seed, **arguments)
+        if seed is None:
+            self.network = loaded.to(self.device)
+            self.network.eval()
+            self.seed = None
+            self.weights = self.checkpoint
+            self.weights_hash = file_hash(checkpoint) if checkpoint is not None else state_dict_hash(loaded)
 
-    def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
+    @property
+    def net(self) -> TinyUNet:
+        """The :class:`TinyUNet` (alias of :attr:`network`)."""
+        return self.network  # type: ignore[return-value]
+
+    def build_network(self, **arguments: Any) -> nn.Module:
+        return TinyUNet(int(arguments["width"]))
+
+    def detect_arguments(self, state: Any) -> dict[str, Any]:
+        return {"width": int(state["enc1.0.0.weight"].shape[0])}
+
+    def validate_arguments(self, arguments: Any) -> None:
+        if not 4 <= int(arguments["width"]) <= 128:
+            raise ModelError(f"tiny-net width must be 4..128, got {arguments['width']}")
+        if float(arguments["comp_loss"]) < 0 or not float(arguments["lr"]) > 0:
+            raise ModelError("tiny-net: comp_loss must be >= 0 and lr > 0")
+
+    def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
         if trimap is None:
             raise ModelError(f"{self.name} needs a trimap")
         old = torch.get_num_threads()
@@ -177,5 +229,46 @@ class TinyNetModel(MattingModel):
         finally:
             torch.set_num_threads(old)
 
+    def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
+        if trimap is None:
+            raise ModelError(f"{self.name} needs a trimap")
+        return super().predict(image, trimap)
+
+    def inference_rule(self) -> dict[str, Any]:
+        return {"name": "full-resolution", "pad": "replicate to a multiple of 4", "known_regions": "from trimap"}
+
+    # -- training ------------------------------------------------------------
+    def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        t = batch["trimap"]
+        onehot = torch.cat([(t < 0.25), (t >= 0.25) & (t <= 0.75), (t > 0.75)], 1).to(batch["image"].dtype)
+        x = torch.cat([batch["image"], onehot], 1)
+        return {"alpha": torch.sigmoid(self.network(x)), "unknown": onehot[:, 1:2]}
+
+    def loss(
+        self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """L1 alpha loss over the unknown region (+ composition loss with fg/bg), mean of per-sample means.
+
+        Per-sample normalisation makes the loss of a batch the mean of its samples' losses, so a
+        batch split across DDP processes gives the same loss and gradient as the whole batch.
+        """
+        pred, unk = outputs["alpha"], outputs["unknown"]
+        denom = unk.sum(dim=(1, 2, 3)) + 1.0
+        l_alpha = (((pred - batch["alpha"]).abs() * unk).sum(dim=(1, 2, 3)) / denom).mean()
+        total, terms = l_alpha, {"alpha": float(l_alpha.detach())}
+        w = float(self.arguments["comp_loss"])
+        if w > 0 and "fg" in batch and "bg" in batch:
+            comp = pred * batch["fg"] + (1 - pred) * batch["bg"]
+            l_comp = (((comp - batch["image"]).abs() * unk).sum(dim=(1, 2, 3)) / (3 * denom)).mean()
+            total = total + w * l_comp
+            terms["comp"] = float(l_comp.detach())
+        return total, terms
+
+    def default_optimizer(
+        self, parameters: Any, total_steps: int
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
+        """Adam at ``lr`` (default 2e-3), constant."""
+        return torch.optim.Adam(parameters, lr=float(self.arguments["lr"])), None
+
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "weights": self._hash, "width": self.net.width}
+        return {**super().describe(), "width": self.net.width}
