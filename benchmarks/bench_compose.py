@@ -93,7 +93,7 @@ def one_recipe(name: str, n: int) -> dict:
     cv2.setNumThreads(1)
     from matting_data.compose import compose, parse_recipe
     from matting_data.io import read_alpha, read_image
-    from matting_data.tracks import _codes, _png
+    from matting_data.pipelines.comp_tracks import _codes, _png
 
     paths = data()
     fgs = sorted((paths["foregrounds"] / "fg").glob("*.png"))
@@ -124,7 +124,7 @@ def one_track(name: str, workers: int, n: int) -> dict:
 
     cv2.setNumThreads(1)
     from matting_data.compose import parse_recipe
-    from matting_data.tracks import build_comp_track
+    from matting_data.pipelines.comp_tracks import build_comp_track
 
     paths = data()
     out = CACHE / f"track-{workers}"

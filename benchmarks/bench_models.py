@@ -28,8 +28,8 @@ from matting_data.metrics import evaluate_arrays
 from matting_data.models import get_model, predict_checked, pymatting_available
 from matting_data.models.tiny_net import n_parameters
 from matting_data.models.train import TrainConfig, train_tiny_net
+from matting_data.pipelines.comp_tracks import build_comp_track
 from matting_data.sample_data import build_sample_dataset
-from matting_data.tracks import build_comp_track
 
 HERE = Path(__file__).resolve().parent
 AM = HERE.parent.parent / "shared" / "data" / "alphamatting-lowres"
@@ -82,10 +82,10 @@ def bench_train(track) -> list[tuple[str, int, float]]:
 
 
 def run_real_ablation(tmp: Path, steps: int) -> tuple[str, float]:
-    from matting_data.ablation import load_grid, run_ablation
     from matting_data.datasets.adapters import alphamatting
     from matting_data.datasets.track import ori_track
     from matting_data.manifest import save_manifest
+    from matting_data.pipelines.ablation import load_grid, run_ablation
 
     root = tmp / "am"
     for sub in ("input_training_lowres", "gt_training_lowres", "trimap_training_lowres"):

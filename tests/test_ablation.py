@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 from test_models import make_tiny_track
 
-from matting_data.ablation import load_grid, parse_grid, run_ablation
 from matting_data.cli import main
 from matting_data.errors import RecipeError
+from matting_data.pipelines.ablation import load_grid, parse_grid, run_ablation
 from matting_data.sample_data import build_sample_dataset
 
 TINY = """
@@ -88,8 +88,8 @@ def test_ablation_one_row_per_recipe_and_resume(setup, monkeypatch):
     assert list(csv["row"]) == ["naive", "rssn", "trimap-flat"]
 
     # resume: every cell is done, so nothing is trained or predicted again
-    import matting_data.leaderboard as lb
     import matting_data.models.train as train_mod
+    import matting_data.pipelines.leaderboard as lb
 
     def boom(*a, **k):
         raise AssertionError("should not run on resume")

@@ -70,7 +70,7 @@ def test_filter_cli_user_errors(tmp_path, capsys):
 
 def test_filter_manifest_is_a_background_list_from_a_relative_folder(tmp_path, monkeypatch):
     """The CSV's paths are relative to the manifest, so a COMP track can use it from any cwd."""
-    from matting_data.tracks import list_backgrounds
+    from matting_data.pipelines.comp_tracks import list_backgrounds
 
     monkeypatch.chdir(tmp_path)
     write_image(tmp_path / "in" / "stone.png", fractal(seed=1))

@@ -15,10 +15,10 @@ from matting_data.datasets.adapters import alphamatting
 from matting_data.datasets.track import ori_track
 from matting_data.errors import InputError
 from matting_data.io import read_alpha, read_matte, read_trimap, write_alpha
-from matting_data.leaderboard import Entry, run_leaderboard
 from matting_data.manifest import save_manifest
 from matting_data.metrics import evaluate_arrays
 from matting_data.models import FunctionModel, ModelError
+from matting_data.pipelines.leaderboard import Entry, run_leaderboard
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,6 @@ from hypothesis.extra.numpy import arrays
 from scipy import ndimage
 
 from matting_data.errors import InputError
-from matting_data.evaluate import Evaluation
 from matting_data.metrics import evaluate_arrays, get_protocol, label_largest
 from matting_data.metrics.torch_backend import conn_labeller, evaluate_batch, pad_batch
 from matting_data.metrics.torch_labelling import (
@@ -24,6 +23,7 @@ from matting_data.metrics.torch_labelling import (
     largest_component_batch,
     same_partition,
 )
+from matting_data.pipelines.evaluate import Evaluation
 
 
 def _check_image(mask: np.ndarray, labels: np.ndarray, largest: int, order: str, index: bool = True) -> None:

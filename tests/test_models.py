@@ -28,7 +28,7 @@ from matting_data.models import (
 )
 from matting_data.models.baselines import local_means
 from matting_data.sample_data import make_foreground
-from matting_data.trimap import tt_trimap
+from matting_data.trimap.schemes import tt_trimap
 
 
 # ----------------------------------------------------------------------------- shared helpers

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from matting_data import morphology as mo
+from matting_data.trimap import morphology as mo
 from matting_data.errors import InputError
 
 

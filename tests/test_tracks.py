@@ -9,13 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import matting_data.tracks as tracks
+import matting_data.pipelines.comp_tracks as tracks
 from matting_data.cli import main
 from matting_data.datasets.track import load_track
 from matting_data.errors import InputError
 from matting_data.io import read_alpha, read_image, write_alpha, write_image
+from matting_data.pipelines.comp_tracks import build_comp_track, pair_backgrounds
 from matting_data.sample_data import build_sample_dataset
-from matting_data.tracks import build_comp_track, pair_backgrounds
 
 
 @pytest.fixture(scope="module")
@@ -131,7 +131,7 @@ def test_cli_compose(sample, tmp_path, capsys):
 
 
 def test_curation_manifest_contributes_only_kept_backgrounds(tmp_path):
-    from matting_data.tracks import list_backgrounds
+    from matting_data.pipelines.comp_tracks import list_backgrounds
 
     for n in ("a", "b", "c"):
         write_image(tmp_path / f"{n}.png", np.zeros((4, 4, 3), np.float32))

@@ -10,8 +10,8 @@ import pytest
 
 from matting_data import trimap as tm
 from matting_data.errors import InputError, SizeMismatchError
-from matting_data.gfm_targets import fuse, gfm_targets
 from matting_data.io import read_alpha
+from matting_data.trimap.gfm_targets import fuse, gfm_targets
 
 ELLIPSE = cv2.MORPH_ELLIPSE
 

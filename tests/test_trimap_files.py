@@ -10,11 +10,11 @@ import pytest
 
 from matting_data.cli import main
 from matting_data.errors import InputError
-from matting_data.gfm_targets import fuse
 from matting_data.io import read_alpha, read_trimap, write_alpha, write_image, write_trimap
 from matting_data.manifest import new_manifest, save_manifest
-from matting_data.trimap import tt_trimap
-from matting_data.trimap_files import alphas_in_folder, write_eval_trimaps, write_trimaps
+from matting_data.trimap.files import alphas_in_folder, write_eval_trimaps, write_trimaps
+from matting_data.trimap.gfm_targets import fuse
+from matting_data.trimap.schemes import tt_trimap
 
 
 def _alpha(seed: int, h: int = 48, w: int = 56) -> np.ndarray:

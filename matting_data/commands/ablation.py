@@ -33,7 +33,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..ablation import load_grid, run_ablation
+    from ..pipelines.ablation import load_grid, run_ablation
 
     grid = load_grid(args.grid)
     if args.steps is not None:

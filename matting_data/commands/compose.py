@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     missing = [f"--{k.replace('_', '-')}" for k in ("recipe", "foregrounds", "backgrounds", "out") if not getattr(args, k)]
     if missing:
         raise InputError(f"missing required option(s): {', '.join(missing)}")
-    from ..tracks import build_comp_track
+    from ..pipelines.comp_tracks import build_comp_track
 
     track = build_comp_track(
         args.foregrounds, args.backgrounds, args.out, args.recipe, per_fg=args.per_fg, seed=args.seed,

@@ -23,7 +23,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..demo import run_demo
+    from ..pipelines.demo import run_demo
 
     report = run_demo(args.out, seed=args.seed, workers=args.workers, progress=not args.no_progress)
     print(f"demo finished: report at {report}")

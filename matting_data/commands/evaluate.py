@@ -38,7 +38,7 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
-    from ..evaluate import evaluate_dirs
+    from ..pipelines.evaluate import evaluate_dirs
 
     if args.device not in ("numpy", "cpu") and not str(args.device).startswith("cuda"):
         raise InputError(f"--device must be numpy, cpu or cuda, got {args.device!r}")

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{name:16s} {model_info(name)}")
         print("plug-ins: 'module:callable' or 'file.py:callable' (a MattingModel class/factory or f(image, trimap))")
         return 0
-    from ..leaderboard import run_leaderboard
+    from ..pipelines.leaderboard import run_leaderboard
 
     if not args.test or not args.out:
         raise InputError("--test and --out are required (or --list)")

@@ -30,7 +30,7 @@ def _kernel(text: str) -> int | tuple[int, int]:
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from ..trimap import SCHEMES
+    from ..trimap.schemes import SCHEMES
 
     p = sub.add_parser(
         "trimap",
@@ -74,7 +74,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..trimap_files import alphas_in_folder, alphas_in_manifest, write_trimaps
+    from ..trimap.files import alphas_in_folder, alphas_in_manifest, write_trimaps
 
     if args.root and not args.manifest:
         raise InputError("--root only applies with --manifest")

@@ -37,8 +37,8 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError, MissingFileError
+from .pairing import check_rows, find_dir, load_categories, pair_folders
 from .report import ValidationReport
-from .scan import check_rows, find_dir, load_categories, pair_folders
 
 ALPHA_NAMES = ("alpha", "mask", "matte", "gt", "alphas", "masks", "mattes")
 TRIMAP_NAMES = ("trimap", "trimaps")

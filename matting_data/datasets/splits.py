@@ -11,7 +11,7 @@ category's share are as exact as integers allow (AM-2k: 20 categories of 100
 never redrawn: an existing trimap file is reused, and a rerun with another
 seed or scheme is refused) and saves the split manifest plus ``<name>.json``
 recording the seed, the sizes, the counts and the tool version.  The trimaps
-come from :func:`matting_data.trimap_files.write_eval_trimaps`.
+come from :func:`matting_data.trimap.write_eval_trimaps`.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from ..errors import InputError
 from ..io import file_hash, write_text_atomic
 from ..manifest import manifest_with_root, save_manifest
 from ..seeding import rng_for
-from ..trimap_files import TRIMAP_SCHEMES, write_eval_trimaps
+from ..trimap.files import TRIMAP_SCHEMES, write_eval_trimaps
 from .files import place_files
 
 
@@ -148,7 +148,7 @@ def build_split(
     eval_splits : splits that get evaluation trimaps, written to
         ``<out_root>/<name>_trimaps/<id>.png`` once and reused on reruns.
     trimap_scheme, trimap_kernel : passed to
-        :func:`matting_data.trimap_files.write_eval_trimaps` (``tt``: GFM TT,
+        :func:`matting_data.trimap.write_eval_trimaps` (``tt``: GFM TT,
         kernel 25 px; ``dim``, ``dist``, ``p3m``, ``aim``: drawn per sample from the seed).
     keep_trimaps : keep a trimap the dataset already provides (e.g. AM-2k validation).
 

@@ -41,7 +41,7 @@ from ..errors import InputError
 from ..io import read_alpha, read_image
 from ..manifest import resolve
 from ..seeding import rng_for
-from ..trimap import erode_dilate_trimap
+from ..trimap.schemes import erode_dilate_trimap
 from .tiny_net import TinyUNet, batch_input, n_parameters, save_checkpoint
 
 

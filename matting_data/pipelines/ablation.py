@@ -50,14 +50,14 @@ from typing import Any
 
 import pandas as pd
 
-from .compose import load_compose_recipe
-from .datasets.track import Track, load_track
-from .errors import InputError, RecipeError
-from .io import write_text_atomic
+from ..compose import load_compose_recipe
+from ..datasets.track import Track, load_track
+from ..errors import InputError, RecipeError
+from ..io import write_text_atomic
+from ..metrics import get_protocol
+from ..recipes import check_keys, load_recipe
+from .comp_tracks import build_comp_track
 from .leaderboard import Entry, eval_samples, predict_entry, score_predictions
-from .metrics import get_protocol
-from .recipes import check_keys, load_recipe
-from .tracks import build_comp_track
 
 PathLike = str | os.PathLike
 TOP_KEYS = ("name", "description", "recipes", "per_fg", "seed", "baselines", "train", "test")
@@ -83,7 +83,7 @@ class Grid:
     source: str = ""
 
     def train_config(self):  # -> TrainConfig (imported lazily: torch)
-        from .models.train import TrainConfig
+        from ..models.train import TrainConfig
 
         try:
             return TrainConfig.from_dict({**self.train, "seed": self.seed})
@@ -107,7 +107,7 @@ def parse_grid(data: dict[str, Any], source: str = "", base: Path | None = None)
     for r in recipes:
         load_compose_recipe(r)  # fail early, naming the recipe
     baselines = list(data.get("baselines", []))
-    from .models.registry import list_models
+    from ..models.registry import list_models
 
     unknown = [b for b in baselines if ":" not in b and b not in list_models()]
     if unknown:
@@ -202,8 +202,8 @@ def run_ablation(
     ori_train : optional ORI track to train an ``ori`` reference row on.
     workers : processes for composition, prediction and scoring (training uses ``[train] threads``).
     """
-    from .models.tiny_net import TinyNetModel, load_checkpoint
-    from .models.train import train_tiny_net
+    from ..models.tiny_net import TinyNetModel, load_checkpoint
+    from ..models.train import train_tiny_net
 
     g = grid if isinstance(grid, Grid) else load_grid(grid)
     cfg = g.train_config()

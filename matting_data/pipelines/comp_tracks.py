@@ -37,13 +37,13 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from .compose import Recipe, cached_foreground, compose, load_compose_recipe
-from .datasets.track import Track, comp_track
-from .errors import InputError, MissingFileError
-from .io import IMAGE_SUFFIXES, list_images, read_alpha, read_image, write_bytes_atomic, write_text_atomic
-from .manifest import load_manifest, new_manifest, save_manifest
-from .parallel import run_jobs
-from .seeding import rng_for
+from ..compose import Recipe, cached_foreground, compose, load_compose_recipe
+from ..datasets.track import Track, comp_track
+from ..errors import InputError, MissingFileError
+from ..io import IMAGE_SUFFIXES, list_images, read_alpha, read_image, write_bytes_atomic, write_text_atomic
+from ..manifest import load_manifest, new_manifest, save_manifest
+from ..parallel import run_jobs
+from ..seeding import rng_for
 
 PathLike = str | os.PathLike
 OUTPUTS = ("composite", "alpha", "fg", "bg")
@@ -209,7 +209,7 @@ def run_compose_job(job: ComposeJob) -> dict[str, Any]:
     res = compose(fg, alpha, bg, job.recipe, job.seed, job.sample_id)
     arrays = {"composite": res.composite, "alpha": _codes(res.alpha), "fg": _codes(res.fg), "bg": _codes(res.bg)}
     if job.trimap_kernel is not None:
-        from .trimap import tt_trimap
+        from ..trimap.schemes import tt_trimap
 
         arrays["trimap"] = tt_trimap(res.alpha, job.trimap_kernel, name=f"alpha of {job.sample_id}")
     rec: dict[str, Any] = {

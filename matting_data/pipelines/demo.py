@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .io import read_alpha, read_trimap, write_text_atomic
-from .sample_data import build_sample_dataset
+from .. import __version__
+from ..io import read_alpha, read_trimap, write_text_atomic
+from ..sample_data import build_sample_dataset
 
 
 @dataclass
@@ -48,7 +48,7 @@ def stage_sample_data(ctx: DemoContext) -> str:
 
 def stage_backgrounds(ctx: DemoContext) -> str:
     """BG-20k style curation of the background pool: keep salient-free photos, say why others go."""
-    from .backgrounds import filter_backgrounds, load_filter_recipe
+    from ..backgrounds import filter_backgrounds, load_filter_recipe
 
     # the bundled photos are ~512 px, below BG-20k's 720 px short side: relax that one threshold
     recipe = load_filter_recipe("bg20k-filter").replace(min_short_side=256)
@@ -70,10 +70,10 @@ def stage_backgrounds(ctx: DemoContext) -> str:
 
 def stage_trimaps(ctx: DemoContext) -> str:
     """GFM glance/focus targets (TT, FT, BT) and their exact fusion; training trimaps."""
-    from .gfm_targets import fuse, gfm_targets
-    from .io import write_alpha, write_trimap, write_uint8
-    from .seeding import rng_for
-    from .trimap import dim_trimap, p3m_trimap
+    from ..io import write_alpha, write_trimap, write_uint8
+    from ..seeding import rng_for
+    from ..trimap.gfm_targets import fuse, gfm_targets
+    from ..trimap.schemes import dim_trimap, p3m_trimap
 
     out = ctx.out / "trimaps"
     alpha_dir = ctx.paths["sample"] / "foregrounds" / "alpha"
@@ -107,7 +107,7 @@ def stage_compose(ctx: DemoContext) -> str:
     """COMP tracks from the curated pool: naive and RSSN (with provenance), plus a held-out test track."""
     from collections import Counter
 
-    from .tracks import build_comp_track
+    from .comp_tracks import build_comp_track
 
     lines, samples = [], {}
     for recipe in ("naive", "rssn"):
@@ -148,8 +148,8 @@ def stage_compose(ctx: DemoContext) -> str:
 
 def stage_dataset(ctx: DemoContext) -> str:
     """Split with fixed evaluation trimaps, then HuggingFace export and a pixel-exact reload."""
-    from .datasets.hf_export import export_hf, load_hf
-    from .datasets.splits import build_split
+    from ..datasets.hf_export import export_hf, load_hf
+    from ..datasets.splits import build_split
 
     if not ctx.progress:
         import datasets
@@ -179,8 +179,8 @@ def stage_dataset(ctx: DemoContext) -> str:
 
 def stage_models(ctx: DemoContext) -> str:
     """Domain-gap ablation (train a tiny net per composite recipe) and a leaderboard of pluggable models."""
+    from ..datasets.track import Track
     from .ablation import run_ablation
-    from .datasets.track import Track
     from .leaderboard import run_leaderboard
 
     # the held-out test set with its fixed evaluation trimaps (from the split stage)

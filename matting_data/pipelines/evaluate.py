@@ -32,11 +32,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError, MissingFileError
-from .io import check_unit_range, list_images, read_matte, read_trimap, write_text_atomic
-from .metrics import EmptyUnknownRegionWarning, MetricAccumulator, evaluate_arrays, get_protocol
-from .metrics.protocols import Protocol
-from .parallel import run_jobs
+from ..errors import InputError, MissingFileError
+from ..io import check_unit_range, list_images, read_matte, read_trimap, write_text_atomic
+from ..metrics import EmptyUnknownRegionWarning, MetricAccumulator, evaluate_arrays, get_protocol
+from ..metrics.protocols import Protocol
+from ..parallel import run_jobs
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class Evaluation:
     def table(self) -> str:
         backend = self.backend
         if backend.startswith("torch") and "conn" in set(self.summary["metric"]):
-            from .metrics.torch_backend import conn_labeller
+            from ..metrics.torch_backend import conn_labeller
 
             lab = conn_labeller(backend[len("torch-") :])
             fed = ", fed from the device" if lab == "opencv-cpu" else ", on the device"
@@ -118,7 +118,7 @@ def _check_sizes(stem: str, pred: np.ndarray, gt: np.ndarray, tri: np.ndarray | 
     if tri is not None:
         shapes.append(("trimap", item[3], tri.shape))
     if len({s for _, _, s in shapes}) > 1:
-        from .errors import SizeMismatchError
+        from ..errors import SizeMismatchError
 
         desc = ", ".join(f"{w} {f} is {s[1]}x{s[0]}" for w, f, s in shapes)
         raise SizeMismatchError(f"{stem}: size mismatch (width x height): {desc}")

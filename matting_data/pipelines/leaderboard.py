@@ -32,16 +32,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .datasets.track import Track, load_track
-from .errors import InputError, MissingFileError
+from ..datasets.track import Track, load_track
+from ..errors import InputError, MissingFileError
+from ..io import list_images, read_image, read_matte, read_trimap, write_alpha, write_text_atomic
+from ..manifest import resolve
+from ..metrics import evaluate_arrays, get_protocol
+from ..models.base import MattingModel, ModelError, predict_checked
+from ..models.registry import get_model
+from ..parallel import run_jobs
+from ..trimap.files import write_eval_trimaps
 from .evaluate import MATTE_SUFFIXES
-from .io import list_images, read_image, read_matte, read_trimap, write_alpha, write_text_atomic
-from .manifest import resolve
-from .metrics import evaluate_arrays, get_protocol
-from .models.base import MattingModel, ModelError, predict_checked
-from .models.registry import get_model
-from .parallel import run_jobs
-from .trimap_files import write_eval_trimaps
 
 PathLike = str | os.PathLike
 PROTOCOL_CHOICES = {"dim": ("dim",), "gfm": ("gfm",), "both": ("dim", "gfm")}
@@ -230,7 +230,7 @@ def _score_one(args: tuple[str, str, str, str, str]) -> dict[str, float]:
                          f"trimap {trimap} {t.shape} (rows, cols)")
     import warnings
 
-    from .metrics import EmptyUnknownRegionWarning
+    from ..metrics import EmptyUnknownRegionWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", EmptyUnknownRegionWarning)

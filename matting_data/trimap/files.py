@@ -29,10 +29,8 @@ from typing import Any
 
 import numpy as np
 
-from . import trimap as tm
-from .errors import InputError
-from .gfm_targets import gfm_targets
-from .io import (
+from ..errors import InputError
+from ..io import (
     IMAGE_SUFFIXES,
     check_same_size,
     list_images,
@@ -42,9 +40,11 @@ from .io import (
     write_text_atomic,
     write_uint8,
 )
-from .io import write_trimap as _write_trimap_file
-from .parallel import run_jobs
-from .seeding import rng_for
+from ..io import write_trimap as _write_trimap_file
+from ..parallel import run_jobs
+from ..seeding import rng_for
+from . import schemes as tm
+from .gfm_targets import gfm_targets
 
 PathLike = str | os.PathLike
 TRIMAP_SCHEMES = ("tt", "dim", "dist", "p3m", "aim")
@@ -192,7 +192,7 @@ def alphas_in_manifest(
     manifest: PathLike, root: PathLike | None = None
 ) -> tuple[dict[str, Path], dict[str, str]]:
     """``({id: alpha path}, {id: aim type})`` from a manifest (aim types from an ``aim_type`` column, if any)."""
-    from .manifest import load_manifest, resolve
+    from ..manifest import load_manifest, resolve
 
     p = Path(manifest)
     r = Path(root) if root is not None else p.parent

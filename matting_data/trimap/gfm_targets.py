@@ -1,6 +1,6 @@
 """GFM glance/focus targets (TT, FT, BT) and the collaborative-matting fusion that inverts them.
 
-From a ground-truth alpha (8-bit rule of :mod:`matting_data.trimap`), with an
+From a ground-truth alpha (8-bit rule of :mod:`matting_data.trimap.schemes`), with an
 elliptical ``k`` x ``k`` element and one iteration, ``D = dilate(alpha > 0)``
 and ``E = erode(alpha == 1)``:
 
@@ -29,10 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import InputError
-from .io import check_same_size
+from ..errors import InputError
+from ..io import check_same_size
 from .morphology import dilate, erode
-from .trimap import BT_KERNEL, FT_KERNEL, TT_KERNEL, KernelSpec, alpha_regions, draw_size
+from .schemes import BT_KERNEL, FT_KERNEL, TT_KERNEL, KernelSpec, alpha_regions, draw_size
 
 REPRESENTATIONS = ("tt", "ft", "bt")
 DEFAULT_KERNEL = {"tt": TT_KERNEL, "ft": FT_KERNEL, "bt": BT_KERNEL}

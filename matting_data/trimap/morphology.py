@@ -41,7 +41,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 KERNEL_SHAPES = ("ellipse", "disc")
 ELLIPSE_METHODS = ("auto", "opencv", "runs")

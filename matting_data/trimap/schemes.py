@@ -20,7 +20,7 @@ near-1 values must stay in the unknown band).
 
 Morphology uses OpenCV's elliptical element by default (``shape="ellipse"``,
 pixel-exact); ``shape="disc"`` selects the Euclidean disc of
-:mod:`matting_data.morphology`, which is a different kernel.
+:mod:`matting_data.trimap.morphology`, which is a different kernel.
 
 Kernel arguments are either an ``int`` (a fixed size) or an inclusive
 ``(low, high)`` range, drawn with the ``rng`` (a ``numpy.random.Generator``,
@@ -38,8 +38,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .errors import InputError
-from .io import check_alpha
+from ..errors import InputError
+from ..io import check_alpha
 from .morphology import check_size, dilate, distance_to, erode
 
 KernelSpec = int | tuple[int, int] | Sequence[int]
