@@ -1,0 +1,141 @@
+"""MODNet (Ke et al., "MODNet: Real-Time Trimap-Free Portrait Matting via Objective Decomposition", AAAI 2022).
+
+* :mod:`.network` -- the architecture, with the official module names: the released
+  ``modnet_photographic_portrait_matting.ckpt`` / ``modnet_webcam_portrait_matting.ckpt``
+  (saved from ``nn.DataParallel``) load as they are, strictly, once the ``module.`` prefix is
+  removed (done by :func:`~matting_data.models.checkpoint.read_state_dict`);
+* :mod:`.losses` -- the published supervised losses;
+* :mod:`.soc` -- the SOC self-supervised adaptation step on unlabelled images;
+* :mod:`.inference` -- the authors' reference-size-512 rule, and a labelled tiled mode.
+
+``get_model("modnet")`` gives seeded random weights (with a warning);
+``get_model("modnet", weights="modnet_photographic_portrait_matting.ckpt")`` imports the file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..base import ModelError
+from ..registry import register_model
+from ..torch_model import TorchMattingModel
+from .inference import REF_SIZE, infer_reference, infer_tiled, inference_rule, reference_size, to_input
+from .losses import modnet_loss
+from .network import MODNet
+from .soc import make_backup, normalise, soc_losses, soc_optimizer, soc_step
+
+__all__ = [
+    "MODNet", "MODNetModel", "inference_rule", "make_backup", "modnet_loss", "reference_size",
+    "soc_losses", "soc_optimizer", "soc_step",
+]
+
+STRATEGIES = ("reference", "tiled")
+
+
+@register_model("modnet")
+class MODNetModel(TorchMattingModel):
+    """MODNet: trimap-free portrait matting (MobileNetV2 semantic, detail and fusion branches; ZHKKKe/MODNet).
+
+    Model arguments
+    ---------------
+    hr_channels : int
+        Width of the detail / fusion branches (32 in the released checkpoints; detected
+        from a weights file).
+    strategy : str
+        ``"reference"`` (default): the authors' rule (:mod:`.inference`); ``"tiled"``:
+        full-resolution sliding windows for images too large for memory (not the authors' rule).
+    ref_size : int
+        Reference size of the authors' rule (512; another value is recorded as not the authors' rule).
+    tile_size, tile_overlap : int
+        Window side (multiple of 32) and overlap in pixels of the tiled mode.
+    """
+
+    architecture: ClassVar[str] = "modnet"
+    network_arguments: ClassVar[tuple[str, ...]] = ("hr_channels",)
+    defaults: ClassVar[dict[str, Any]] = {
+        "hr_channels": 32, "strategy": "reference", "ref_size": REF_SIZE, "tile_size": 1024, "tile_overlap": 128,
+    }
+    needs_trimap = False
+    trainable: ClassVar[bool] = True
+
+    def build_network(self, **arguments: Any) -> nn.Module:
+        return MODNet(hr_channels=int(arguments["hr_channels"]))
+
+    def detect_arguments(self, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+        return {"hr_channels": int(state["hr_branch.tohr_enc2x.layers.0.weight"].shape[0])}
+
+    def validate_arguments(self, arguments: Mapping[str, Any]) -> None:
+        a = arguments
+        hr = a["hr_channels"]
+        if not isinstance(hr, int) or hr < 2 or hr % 2:
+            raise ModelError(f"modnet: hr_channels must be an even integer >= 2, got {hr!r}")
+        if a["strategy"] not in STRATEGIES:
+            raise ModelError(f"modnet: strategy must be one of {STRATEGIES}, got {a['strategy']!r}")
+        for key in ("ref_size", "tile_size"):
+            v = a[key]
+            if not isinstance(v, int) or v < 32 or v % 32:
+                raise ModelError(f"modnet: {key} must be a positive multiple of 32, got {v!r}")
+        ov = a["tile_overlap"]
+        if not isinstance(ov, int) or not 0 <= ov < a["tile_size"]:
+            raise ModelError(f"modnet: tile_overlap must be an integer in [0, tile_size), got {ov!r}")
+
+    def inference_rule(self) -> dict[str, Any]:
+        a = self.arguments
+        return inference_rule(a["ref_size"], a["strategy"], a["tile_size"], a["tile_overlap"])
+
+    def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
+        x = to_input(image, self.device, self.dtype)
+        self.network.eval()
+        if self.arguments["strategy"] == "tiled":
+            matte = infer_tiled(self.network, x, self.arguments["tile_size"], self.arguments["tile_overlap"])
+        else:
+            matte = infer_reference(self.network, x, self.arguments["ref_size"])
+        out: np.ndarray = matte[0, 0].float().cpu().numpy()
+        return out
+
+    # -- training hooks ------------------------------------------------------
+    def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``{"semantic": (N,1,H/16,W/16), "detail": (N,1,H,W), "matte": (N,1,H,W), "input": normalised image}``.
+
+        ``batch["image"]`` is (N, 3, H, W) RGB in [0, 1] with H, W multiples of 32.  The
+        network's mode is left as it is (the trainer calls ``network.train()``).
+        """
+        img = batch["image"]
+        if img.ndim != 4 or img.shape[1] != 3 or img.shape[2] % 32 or img.shape[3] % 32:
+            raise ModelError(f"modnet: training images must be (N, 3, H, W) with H, W multiples of 32, "
+                             f"got {tuple(img.shape)}")
+        x = normalise(img.to(self.device, self.dtype))
+        semantic, detail, matte = self.network(x, False)
+        return {"semantic": semantic, "detail": detail, "matte": matte, "input": x}
+
+    def loss(
+        self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """The published loss (:func:`.losses.modnet_loss`; band = dilate-minus-erode of ``batch["alpha"]``)."""
+        alpha = batch["alpha"].to(outputs["matte"].device, outputs["matte"].dtype)
+        x = outputs.get("input")
+        if x is None:
+            x = normalise(batch["image"].to(alpha.device, alpha.dtype))
+        return modnet_loss(outputs["semantic"], outputs["detail"], outputs["matte"], alpha, x)
+
+    def default_optimizer(
+        self, parameters: Any, total_steps: int
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
+        """The official trainer's: SGD lr 0.01, momentum 0.9; StepLR x0.1 every quarter of the run.
+
+        The official script steps the scheduler per epoch with ``step_size = int(0.25 * epochs)``;
+        here it is stepped once per optimiser step, so ``step_size = max(1, int(0.25 * total_steps))``.
+        """
+        opt = torch.optim.SGD(parameters, lr=0.01, momentum=0.9)
+        sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, int(0.25 * total_steps)), gamma=0.1)
+        return opt, sched
+
+    # -- SOC ---------------------------------------------------------------------
+    def soc_step(self, backup: Any, images: torch.Tensor, optimizer: torch.optim.Optimizer) -> dict[str, float]:
+        """One SOC adaptation step (:func:`.soc.soc_step`) on (N, 3, H, W) RGB images in [0, 1]."""
+        return soc_step(self, backup, images.to(self.device, self.dtype), optimizer)
