@@ -1,0 +1,134 @@
+"""GCA Matting (Li & Lu, AAAI 2020): registered as ``"gca"``.
+
+``get_model("gca", weights="gca-dist-all-data.pth")`` loads the released generator
+(nested under ``state_dict`` with ``module.`` prefixes: :func:`~..checkpoint.read_state_dict`
+unnests and strips them; the remaining keys are the official ones, no renaming) and runs
+the official demo's test rule (:mod:`.inference`).  Training hooks follow the official
+``trainer.py`` (:mod:`.losses`).
+
+Arguments
+---------
+width : int
+    Channel scale (64 = the released network; detected from a weights file).
+rec_weight, comp_weight : float
+    Loss weights of the alpha L1 and the composition L1 (config ``gca-dist``: 1 and 0).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..base import ModelError
+from ..registry import register_model
+from ..torch_model import TorchMattingModel
+from . import inference, losses
+from .network import GCAGenerator
+
+__all__ = ["GCAModel", "GCAGenerator"]
+
+_FIRST_CONV = "encoder.conv1.module.weight_bar"
+
+
+def _unknown_mask(trimap: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W) trimap with 0 / 0.5 / 1 -> float unknown mask."""
+    return ((trimap > 0.25) & (trimap < 0.75)).to(trimap.dtype)
+
+
+@register_model("gca")
+class GCAModel(TorchMattingModel):
+    """GCA Matting: ResNet-34-D encoder-decoder with guided contextual attention (trimap-based)."""
+
+    architecture: ClassVar[str] = "gca"
+    needs_trimap = True
+    trainable: ClassVar[bool] = True
+    network_arguments: ClassVar[tuple[str, ...]] = ("width",)
+    defaults: ClassVar[dict[str, Any]] = {"width": 64, "rec_weight": 1.0, "comp_weight": 0.0}
+
+    def build_network(self, **arguments: Any) -> nn.Module:
+        return GCAGenerator(width=int(arguments["width"]))
+
+    def validate_arguments(self, arguments: Mapping[str, Any]) -> None:
+        w = arguments["width"]
+        if not isinstance(w, int) or isinstance(w, bool) or w < 8 or w % 8:
+            raise ModelError(f"model 'gca': width must be a multiple of 8 >= 8 (64 = released), got {w!r}")
+        for k in ("rec_weight", "comp_weight"):
+            if float(arguments[k]) < 0:
+                raise ModelError(f"model 'gca': {k} must be >= 0, got {arguments[k]!r}")
+
+    def detect_arguments(self, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+        if _FIRST_CONV not in state:
+            raise ValueError(f"no key {_FIRST_CONV!r} (keys start: {', '.join(list(state)[:3])})")
+        shape = tuple(state[_FIRST_CONV].shape)
+        if len(shape) != 4 or shape[1] != 6:
+            raise ValueError(f"{_FIRST_CONV} has shape {shape}; GCA's first conv takes 6 channels")
+        return {"width": int(shape[0]) * 2}
+
+    def inference_rule(self) -> dict[str, Any]:
+        return inference.rule()
+
+    def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
+        if trimap is None:
+            raise ModelError("model 'gca' needs a trimap")
+        h, w = trimap.shape
+        img, tri = inference.pad_inputs(np.asarray(image, np.float32), np.asarray(trimap))
+        classes = inference.trimap_classes(tri)
+        x = self.to_tensor(inference.normalise(img))
+        t = self.to_tensor(inference.one_hot(classes))
+        alpha = self.network(x, t)[0, 0].float().cpu().numpy()
+        return inference.crop(inference.force_known(alpha, classes), h, w)
+
+    # -- training ------------------------------------------------------------
+    def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``alpha`` (N, 1, H, W) from ``image`` and ``trimap`` (H, W multiples of 32)."""
+        if "trimap" not in batch:
+            raise ModelError("model 'gca' trains on a trimap: the batch has no 'trimap'")
+        image, trimap = batch["image"], batch["trimap"]
+        if image.shape[-1] % 32 or image.shape[-2] % 32:
+            raise ModelError(f"model 'gca': training crops must be multiples of 32, got {tuple(image.shape[-2:])}")
+        mean = torch.tensor(inference.IMAGENET_MEAN, device=image.device, dtype=image.dtype).view(1, 3, 1, 1)
+        std = torch.tensor(inference.IMAGENET_STD, device=image.device, dtype=image.dtype).view(1, 3, 1, 1)
+        classes = torch.round(trimap[:, 0] * 2).long().clamp(0, 2)
+        onehot = nn.functional.one_hot(classes, 3).permute(0, 3, 1, 2).to(image.dtype)
+        return {"alpha": self.network((image - mean) / std, onehot)}
+
+    def loss(
+        self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """``rec_weight`` x alpha L1 + ``comp_weight`` x composition L1, both over the unknown region."""
+        alpha = outputs["alpha"]
+        unknown = _unknown_mask(batch["trimap"])
+        terms = {"rec": float(self.arguments["rec_weight"]) * losses.regression_loss(alpha, batch["alpha"], unknown)}
+        cw = float(self.arguments["comp_weight"])
+        if cw > 0:
+            if "fg" not in batch or "bg" not in batch:
+                raise ModelError("model 'gca': comp_weight > 0 needs 'fg' and 'bg' in the batch")
+            terms["comp"] = cw * losses.composition_loss(alpha, batch["fg"], batch["bg"], batch["image"], unknown)
+        total = sum(terms.values(), torch.zeros((), device=alpha.device))
+        return total, {k: float(v.detach()) for k, v in terms.items()}
+
+    def default_optimizer(
+        self, parameters: Any, total_steps: int
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
+        """Adam (lr 4e-4, betas 0.5 / 0.999) with linear warm-up then cosine decay (``gca-dist``).
+
+        The official run warms up for 5,000 of 200,000 steps (2.5 %); here the warm-up is
+        2.5 % of ``total_steps`` (at most 5,000).  The official trainer also clips gradients
+        to twice a moving maximum norm; that is the trainer's business, not done here.
+        """
+        opt = torch.optim.Adam(parameters, lr=4e-4, betas=(0.5, 0.999))
+        total = max(1, int(total_steps))
+        warmup = min(5000, int(round(0.025 * total)))
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            span = max(1, total - warmup)
+            return 0.5 * (1 + math.cos(math.pi * min(step - warmup, span) / span))
+
+        return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
