@@ -27,6 +27,8 @@ channel counts for tiny test networks (``width=64`` is the released network).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -61,8 +63,8 @@ class SpectralNorm(nn.Module):
         module.register_parameter("weight_bar", nn.Parameter(w.clone()))
 
     def normalised_weight(self) -> torch.Tensor:
-        m = self.module
-        w = m.weight_bar
+        m: Any = self.module
+        w: torch.Tensor = m.weight_bar
         w2 = w.reshape(w.shape[0], -1)
         u, v = m.weight_u, m.weight_v
         if self.training:
@@ -73,12 +75,11 @@ class SpectralNorm(nn.Module):
         return w / sigma
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        m = self.module
+        m: Any = self.module
         w = self.normalised_weight()
-        if isinstance(m, nn.ConvTranspose2d):
-            return F.conv_transpose2d(x, w, m.bias, m.stride, m.padding, m.output_padding,  # type: ignore[arg-type]
-                                      m.groups, m.dilation)  # type: ignore[arg-type]
-        return F.conv2d(x, w, m.bias, m.stride, m.padding, m.dilation, m.groups)  # type: ignore[arg-type]
+        if isinstance(self.module, nn.ConvTranspose2d):
+            return F.conv_transpose2d(x, w, m.bias, m.stride, m.padding, m.output_padding, m.groups, m.dilation)
+        return F.conv2d(x, w, m.bias, m.stride, m.padding, m.dilation, m.groups)
 
 
 def _sn_conv(cin: int, cout: int, k: int = 3, stride: int = 1, padding: int | None = None) -> SpectralNorm:
@@ -114,12 +115,14 @@ class GuidedCxtAtten(nn.Module):
         super().__init__()
         self.rate = rate
         self.guidance_conv = nn.Conv2d(guidance_channels, guidance_channels // 2, 1)
-        self.W = nn.Sequential(nn.Conv2d(out_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels))
+        conv, bn = nn.Conv2d(out_channels, out_channels, 1, bias=False), nn.BatchNorm2d(out_channels)
+        self.W = nn.Sequential(conv, bn)
         nn.init.xavier_uniform_(self.guidance_conv.weight)
-        nn.init.zeros_(self.guidance_conv.bias)
-        nn.init.xavier_uniform_(self.W[0].weight)
-        nn.init.constant_(self.W[1].weight, 1e-3)
-        nn.init.zeros_(self.W[1].bias)
+        gbias: Any = self.guidance_conv.bias
+        nn.init.zeros_(gbias)
+        nn.init.xavier_uniform_(conv.weight)
+        nn.init.constant_(bn.weight, 1e-3)
+        nn.init.zeros_(bn.bias)
 
     def _scales(self, unknown: torch.Tensor) -> torch.Tensor:
         """(N, 2): softmax scale for unknown and for known source patches."""
@@ -231,8 +234,9 @@ class GCAEncoder(nn.Module):
         )
         _init_weights(self, zero_last_bn=EncoderBlock)
         self.gca = GuidedCxtAtten(c[2], g)  # after the generic init: it has its own
+        first: Any = self.conv1.module
         with torch.no_grad():  # the official init: the trimap channels of the first conv start at 0
-            self.conv1.module.weight_bar[:, 3:] = 0
+            first.weight_bar[:, 3:] = 0
 
     def _make_layer(self, planes: int, blocks: int, stride: int) -> nn.Sequential:
         downsample: nn.Module | None = None
@@ -302,14 +306,15 @@ def _init_weights(module: nn.Module, zero_last_bn: type) -> None:
     """The official initialisation: Xavier-uniform convs, BN (1, 0), last BN of each block 0."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            w = m.weight_bar if hasattr(m, "weight_bar") else m.weight
-            nn.init.xavier_uniform_(w)
+            w: Any = getattr(m, "weight_bar", None)
+            nn.init.xavier_uniform_(m.weight if w is None else w)
         elif isinstance(m, nn.BatchNorm2d):
             nn.init.ones_(m.weight)
             nn.init.zeros_(m.bias)
     for m in module.modules():
         if isinstance(m, zero_last_bn):
-            nn.init.zeros_(m.bn2.weight)  # type: ignore[arg-type]
+            bn2: Any = getattr(m, "bn2")  # noqa: B009
+            nn.init.zeros_(bn2.weight)
 
 
 class GCAGenerator(nn.Module):
