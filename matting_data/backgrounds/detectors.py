@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError, MattingDataError
+from ..io import quantize
 
 FACE_CASCADES = ("haarcascade_frontalface_default.xml", "haarcascade_profileface.xml")
 Detector = Callable[[np.ndarray], Any]
@@ -39,7 +40,7 @@ def _grey_u8(image: np.ndarray, work_size: int) -> np.ndarray:
     s = work_size / max(h, w)
     if s < 1.0:
         g = cv2.resize(g, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
-    return np.clip(np.round(g * 255.0), 0, 255).astype(np.uint8)
+    return quantize(g)
 
 
 @cache

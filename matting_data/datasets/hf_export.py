@@ -37,13 +37,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pandas as pd
 
 from .. import __version__
 from ..errors import InputError
-from ..io import read_alpha, read_image, read_trimap, write_text_atomic
+from ..io import decode_bytes, encode_png, quantize, read_alpha, read_image, read_trimap, write_text_atomic
 from ..manifest import PATH_COLUMNS, manifest_with_root
 
 GFM_CITATION = """@article{li2022bridging,
@@ -59,22 +58,14 @@ GFM_CITATION = """@article{li2022bridging,
 _SPLIT_OK = re.compile(r"^\w+(\.\w+)*$")
 
 
-def _png(arr: np.ndarray) -> bytes:
-    ok, buf = cv2.imencode(".png", arr)
-    if not ok:  # pragma: no cover
-        raise InputError("could not encode a PNG")
-    return buf.tobytes()
-
-
 def _image_bytes(path: Path) -> bytes:
     """The file's bytes when they decode to 8-bit RGB (PNG/JPEG), else an RGB PNG of its pixels."""
     data = path.read_bytes()
     if path.suffix.lower() in (".png", ".jpg", ".jpeg"):
-        arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        arr = decode_bytes(data)
         if arr is not None and arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[2] == 3:
             return data
-    rgb = np.round(read_image(path) * 255).astype(np.uint8)
-    return _png(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return encode_png(quantize(read_image(path)))
 
 
 def _example(row: dict[str, Any], root: Path, extra: Sequence[str], with_trimap: bool) -> dict[str, Any]:
@@ -82,11 +73,11 @@ def _example(row: dict[str, Any], root: Path, extra: Sequence[str], with_trimap:
     ex: dict[str, Any] = {
         "id": row["id"],
         "image": {"bytes": _image_bytes(img_p), "path": Path(row["image"]).name},
-        "alpha": {"bytes": _png(np.round(read_alpha(root / row["alpha"]) * 255).astype(np.uint8)),
+        "alpha": {"bytes": encode_png(quantize(read_alpha(root / row["alpha"]))),
                   "path": Path(row["alpha"]).with_suffix(".png").name},
     }
     if with_trimap:
-        ex["trimap"] = ({"bytes": _png(read_trimap(root / row["trimap"])),
+        ex["trimap"] = ({"bytes": encode_png(read_trimap(root / row["trimap"])),
                          "path": Path(row["trimap"]).with_suffix(".png").name} if row["trimap"] else None)
     ex |= {"category": row["category"], "width": int(row["width"]), "height": int(row["height"]),
            "source": row["source"]}

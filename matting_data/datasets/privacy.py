@@ -43,6 +43,7 @@ from ..io import (
     check_image,
     check_same_size,
     file_hash,
+    quantize,
     read_alpha,
     read_image,
     write_image,
@@ -98,7 +99,7 @@ def detect_faces(
     :data:`CASCADES`; ``"profile"`` also runs on the mirrored image (right-facing).
     """
     img = check_image(image)
-    grey = cv2.equalizeHist(cv2.cvtColor(np.round(img * 255).astype(np.uint8), cv2.COLOR_RGB2GRAY))
+    grey = cv2.equalizeHist(cv2.cvtColor(quantize(img), cv2.COLOR_RGB2GRAY))
     boxes: list[np.ndarray] = []
     w_img = grey.shape[1]
     for name in detectors:
@@ -130,7 +131,7 @@ def face_mask(shape: tuple[int, int], boxes: np.ndarray, expand: float = 0.1) ->
 def transition_mask(alpha: np.ndarray, margin: int = 0) -> np.ndarray:
     """Boolean (H, W): the matte's transition area, ``0 < round(255 * alpha) < 255``, dilated by ``margin`` px."""
     a = check_alpha(alpha)
-    q = np.round(a * 255.0)
+    q = quantize(a)
     t = (q > 0) & (q < 255)
     if margin > 0:
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * margin + 1, 2 * margin + 1))

@@ -31,6 +31,7 @@ from .. import __version__
 from ..errors import InputError
 from ..io import file_hash, write_text_atomic
 from ..manifest import manifest_with_root, save_manifest
+from ..records import read_record
 from ..seeding import rng_for
 from ..trimap.files import TRIMAP_SCHEMES, write_eval_trimaps
 from .files import place_files
@@ -165,7 +166,7 @@ def build_split(
     info_path = out / f"{name}.json"
     settings = {"seed": int(seed), "trimap_scheme": trimap_scheme, "trimap_kernel": trimap_kernel}
     if info_path.exists():
-        old = json.loads(info_path.read_text())
+        old = read_record(info_path) or {}
         if {k: old.get(k) for k in settings} != settings:
             raise InputError(
                 f"{info_path}: split {name!r} was built with {({k: old.get(k) for k in settings})}; "

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from ..errors import InputError
-from ..io import check_same_size, check_trimap, check_unit_range
+from ..io import check_same_size, check_trimap, check_unit_range, quantize
 
 
 class EmptyUnknownRegionWarning(UserWarning):
@@ -59,7 +59,7 @@ def as_matte8(x: np.ndarray, name: str = "matte") -> np.ndarray:
         return a.astype(np.uint8)
     if np.issubdtype(a.dtype, np.floating):
         _check_float_values(a, name)
-        return np.round(a.astype(np.float64) * 255.0).astype(np.uint8)
+        return quantize(a, 8)
     raise InputError(f"{name}: unsupported dtype {a.dtype}")
 
 

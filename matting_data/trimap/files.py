@@ -20,7 +20,6 @@ drawn once from ``(seed, sample id)``, the parameters are recorded in
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,11 +36,11 @@ from ..io import (
     read_alpha,
     read_trimap,
     write_alpha,
-    write_text_atomic,
     write_uint8,
 )
 from ..io import write_trimap as _write_trimap_file
 from ..parallel import run_jobs
+from ..records import check_run
 from ..seeding import rng_for
 from . import schemes as tm
 from .gfm_targets import gfm_targets
@@ -303,18 +302,7 @@ def write_eval_trimaps(
     out.mkdir(parents=True, exist_ok=True)
     rec = _record(s, seed, kernel, shape, eight_bit)
     rec_path = out / EVAL_RECORD
-    if rec_path.exists():
-        try:
-            old = json.loads(rec_path.read_text(encoding="utf-8"))
-        except ValueError:
-            raise InputError(f"{rec_path}: unreadable record of evaluation trimap parameters") from None
-        if old != rec:
-            raise InputError(
-                f"{out}: evaluation trimaps there were made with {old}, not {rec}; "
-                "use another folder instead of mixing them"
-            )
-    else:
-        write_text_atomic(rec_path, json.dumps(rec, indent=2, sort_keys=True) + "\n")
+    check_run(rec_path, rec, what="set of evaluation trimaps", hint="use another folder instead of mixing them")
     jobs = [
         TrimapJob(k, str(p), str(out), s, int(seed), kern, "SO", shape, eight_bit, False)
         for k, p in items.items()

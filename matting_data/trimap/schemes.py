@@ -39,7 +39,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import InputError
-from ..io import check_alpha
+from ..io import check_alpha, quantize
 from .morphology import check_size, dilate, distance_to, erode
 
 KernelSpec = int | tuple[int, int] | Sequence[int]
@@ -63,8 +63,8 @@ MODNET_KERNEL = 15
 
 # --------------------------------------------------------------------------- helpers
 def quantize_alpha(alpha: np.ndarray) -> np.ndarray:
-    """``round(255 * alpha)`` as uint8 (round half to even)."""
-    return np.rint(np.asarray(alpha, dtype=np.float32) * np.float32(255.0)).astype(np.uint8)
+    """``round(255 * alpha)`` as uint8 (round half to even): :func:`matting_data.io.quantize`."""
+    return quantize(alpha, 8)
 
 
 def alpha_regions(
