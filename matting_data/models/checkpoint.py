@@ -185,6 +185,19 @@ def state_dict_hash(module_or_state: nn.Module | Mapping[str, torch.Tensor]) -> 
     return "sha256:" + h.hexdigest()
 
 
+def _unshared(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Copy tensors that share memory with an earlier key (safetensors refuses shared storage; GFM and
+    MODNet register one module under two names, so their state dicts hold the same tensor twice)."""
+    seen: set[int] = set()
+    out = {}
+    for k, t in tensors.items():
+        ptr = t.untyped_storage().data_ptr()
+        out[k] = t.clone() if t.numel() and ptr in seen else t
+        if t.numel():
+            seen.add(ptr)
+    return out
+
+
 def save_converted(
     module_or_state: nn.Module | Mapping[str, torch.Tensor],
     out: PathLike,
@@ -209,7 +222,7 @@ def save_converted(
     if o.suffix != ".safetensors":
         raise InputError(f"{o}: a converted checkpoint must end in .safetensors")
     state = module_or_state.state_dict() if isinstance(module_or_state, nn.Module) else module_or_state
-    tensors = {k: v.detach().cpu().contiguous() for k, v in state.items()}
+    tensors = _unshared({k: v.detach().cpu().contiguous() for k, v in state.items()})
     write_bytes_atomic(o, st_save(tensors))
     meta = {
         "format": SIDECAR_FORMAT,
