@@ -7,7 +7,9 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from matting_data.models.backbones import (  # noqa: E402
-    resnet,  # noqa: E402
+    densenet,
+    densenet121,
+    resnet,
     resnet34,
     resnet50,
     resnet101,
@@ -64,3 +66,30 @@ def test_resnet_strict_roundtrip_and_headless():
     assert headless(torch.zeros(1, 3, 32, 32)).shape == (1, 2048, 1, 1)
     with pytest.raises(ValueError):
         resnet(42)
+
+
+def test_densenet121_torchvision_layout():
+    net = densenet121()
+    sd = net.state_dict()
+    assert len(sd) == 727  # torchvision densenet121().state_dict()
+    assert sum(p.numel() for p in net.parameters()) == 7_978_856
+    assert list(sd)[:2] == ["features.conv0.weight", "features.norm0.weight"]
+    assert tuple(sd["features.denseblock1.denselayer6.conv1.weight"].shape) == (128, 224, 1, 1)
+    assert tuple(sd["features.denseblock4.denselayer16.conv2.weight"].shape) == (32, 128, 3, 3)
+    assert tuple(sd["features.transition3.conv.weight"].shape) == (512, 1024, 1, 1)
+    assert tuple(sd["classifier.weight"].shape) == (1000, 1024)
+    assert "features.norm5.running_var" in sd and "features.denseblock4.denselayer17.norm1.weight" not in sd
+
+
+def test_densenet_stages_strides():
+    net = densenet121().eval()
+    with torch.no_grad():
+        outs = net.stages(torch.randn(1, 3, 64, 96))
+        logits = net(torch.randn(1, 3, 64, 96))
+    assert [tuple(o.shape[1:]) for o in outs] == [
+        (c, 64 // s, 96 // s) for c, s in zip(net.stage_channels, (2, 4, 8, 16, 32), strict=True)
+    ]
+    assert net.stage_channels == (64, 256, 512, 1024, 1024)
+    assert logits.shape == (1, 1000)
+    with pytest.raises(ValueError):
+        densenet(120)

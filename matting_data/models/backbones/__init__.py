@@ -9,6 +9,7 @@ A state dict saved from torchvision's ``resnetNN()`` / ``densenet121()`` loads w
 
 from __future__ import annotations
 
+from .densenet import DENSENET_CONFIGS, DenseNet, densenet, densenet121, densenet161, densenet169, densenet201
 from .resnet import (
     RESNET_LAYERS,
     BasicBlock,
@@ -23,6 +24,13 @@ from .resnet import (
 )
 
 __all__ = [
+    "DENSENET_CONFIGS",
+    "DenseNet",
+    "densenet",
+    "densenet121",
+    "densenet161",
+    "densenet169",
+    "densenet201",
     "RESNET_LAYERS",
     "BasicBlock",
     "Bottleneck",
