@@ -19,10 +19,15 @@ def test_every_shipped_recipe_parses():
         assert required in names
     for n in names:
         r = load_compose_recipe(n)
-        assert r.name == n and r.description and r.steps[0].name == "fit_background"
+        first = [s.name for s in r.steps if s.name != "denoise"][0]
+        assert r.name == n and r.description and first == "fit_background"
     rssn, off = load_compose_recipe("rssn"), load_compose_recipe("rssn-gfm-official")
     assert rssn.pairing == "random" and off.pairing == "sorted"
-    assert rssn.steps[0].params["mode"] == "crop" and off.steps[0].params["mode"] == "stretch"
+    fit = {r.name: [s.params for s in r.steps if s.name == "fit_background"][0] for r in (rssn, off)}
+    assert fit["rssn"]["mode"] == "crop" and fit["rssn-gfm-official"]["mode"] == "stretch"
+    assert fit["rssn-gfm-official"]["interpolation"] == "skimage" and off.arithmetic == "gfm"
+    # the official route denoises the full-resolution F and B before the stretch, as published
+    assert off.step_names()[:2] == ["denoise", "fit_background"]
     assert [s.params["mode"] for s in off.steps if s.name == "quantise"] == ["truncate"]
     assert [s.params["overflow"] for s in off.steps if s.name == "noise"] == ["clip"]  # wrap is opt-in
     wrap = load_compose_recipe("rssn-gfm-official-wrap")

@@ -71,6 +71,11 @@ def test_quantise_round_vs_truncate():
     v = np.array([250.0 + 9.6, -3.7, 100.2], np.float32)
     assert list(codes_from_float(v, "truncate", "wrap")) == [3, 253, 100]
     assert list(codes_from_float(v, "truncate", "clip")) == [255, 0, 100]
+    # noisy values get no tolerance: 255.9995 is 255 (it wrapped to 0 before), 99.9995 is 99
+    near = np.array([255.9995, 99.9995, -0.0004], np.float32)
+    assert list(codes_from_float(near, "truncate", "wrap")) == [255, 99, 0]
+    assert list(codes_from_float(near.astype(np.float64), "truncate", "clip")) == [255, 99, 0]
+    assert list(codes_from_float(np.array([-255.5, 511.7, 256.0]), "truncate", "wrap")) == [1, 255, 0]
 
 
 def test_fit_crop_keeps_aspect_and_stretch_does_not():
@@ -158,33 +163,54 @@ def test_alpha_unchanged_inputs_untouched_and_no_wrap():
     low = float(np.mean(res.composite < 50))
     assert 0.2 < low < 0.36  # the published bug: about 28% of a flat 250 patch wraps below 50
     assert res.provenance.find("noise")["wrapped_pixels"] > 0
+    for layer in (res.fg, res.bg):  # F and B wrap too, as published
+        assert 0.2 < float(np.mean(layer < 50 / 255)) < 0.36
 
 
-def test_official_preset_reproduces_stretch_box_blur_truncation():
+@pytest.mark.parametrize("shape", [(30, 70), (90, 200), (60, 80), (120, 41)], ids=["shrink", "enlarge", "equal",
+                                                                             "mixed"])
+def test_official_stretch_is_skimage_resize(shape):
+    """The official stretch is skimage.transform.resize with GFM's call (defaults), not an OpenCV bilinear."""
+    from skimage.transform import resize
+
     rng = np.random.default_rng(9)
-    fg = (rng.integers(0, 256, (60, 80, 3)) / 255).astype(np.float32)
-    bg = (rng.integers(0, 256, (90, 200, 3)) / 255).astype(np.float32)
-    a = (np.round(_alpha(60, 80) * 255) / 255).astype(np.float32)
-    r = parse_recipe({"extends": "rssn-gfm-official", "disable": ["denoise", "noise"],
-                      "set": {"blur_background": {"p": 1.0}}}, "official test")
-    assert r.pairing == "sorted"
-    res = compose(fg, a, bg, r, seed=0, sample_id="o")
-    k = res.provenance.find("blur_background")["size"]
-    assert k in (20, 30, 40, 50, 60)
-    stretched = cv2.resize(bg, (80, 60), interpolation=cv2.INTER_LINEAR)
-    assert np.array_equal(res.bg, np.clip(cv2.blur(stretched, (k, k)), 0, 1))
-    ref = np.floor((a[..., None] * fg + (1 - a[..., None]) * res.bg) * 255 + 1e-3).astype(np.uint8)
-    assert np.array_equal(res.composite, ref)
-    # against the published uint8 pipeline (uint8 resize and blur, float blend, np.uint8 cast)
-    bg8, fg8 = np.round(bg * 255).astype(np.uint8), np.round(fg * 255).astype(np.uint8)
-    b = cv2.blur(cv2.resize(bg8, (80, 60), interpolation=cv2.INTER_LINEAR), (k, k))
-    pub = (a[..., None] * fg8 + (1 - a[..., None]) * b).astype(np.uint8)
-    diff = np.abs(res.composite.astype(int) - pub.astype(int))
-    assert diff.max() <= 1 and diff.mean() < 0.5
-    rounded = compose(fg, a, bg, parse_recipe({"extends": "rssn-gfm-official", "disable": ["denoise", "noise"],
-                                               "set": {"blur_background": {"p": 1.0}, "quantise": {"mode": "round"}}},
-                                              "x"), seed=0, sample_id="o")
-    assert np.mean(rounded.composite.astype(int) - res.composite.astype(int)) > 0.3  # truncation is lower
+    bg8 = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    out, info = fit_background(bg8, (60, 80), "stretch", interpolation="skimage", dtype=np.float64)
+    ref = resize(bg8, (60, 80, 3))  # GFM: resize(img, ori.shape): order 1, anti-aliasing when shrinking, reflect
+    assert out.dtype == np.float64 and np.array_equal(out, ref)
+    cv = cv2.resize(bg8, (80, 60), interpolation=cv2.INTER_LINEAR).astype(float) / 255
+    if shape != (60, 80):  # the OpenCV route the preset used before is measurably different
+        assert np.abs(cv - ref).max() * 255 > 2
+    # the preset's fitted background (no blur, no noise) is that resize, on the 0..255 scale
+    fg = np.full((60, 80, 3), 0.5, np.float32)
+    a = np.zeros((60, 80), np.float32)
+    r = parse_recipe({"extends": "rssn-gfm-official", "disable": ["denoise", "blur_background", "noise"]}, "x")
+    res = compose(fg, a, (bg8 / 255).astype(np.float32), r, sample_id="o")
+    assert np.array_equal(res.composite, (ref * 255.0).astype(np.uint8))  # alpha 0: truncated background
+    assert res.provenance.find("fit_background")["enlarged"] is (shape[0] < 60 or shape[1] < 80)
+
+
+def test_official_denoise_runs_on_full_resolution_before_the_stretch():
+    rng = np.random.default_rng(2)
+    fg = rng.random((40, 48, 3)).astype(np.float32)
+    bg = np.clip(0.5 + rng.normal(0, 0.06, (100, 120, 3)), 0, 1).astype(np.float32)
+    a = _alpha(40, 48)
+    r = parse_recipe({"extends": "rssn-gfm-official", "disable": ["blur_background", "noise"],
+                      "set": {"denoise": {"p": 1.0, "method": "wavelet"}}}, "x")
+    res = compose(fg, a, bg, r, sample_id="d")
+    assert [s["step"] for s in res.provenance.steps][:2] == ["denoise", "fit_background"]  # order recorded
+    from skimage.transform import resize
+
+    den, _ = denoise_image((np.rint(bg * 255) / 255).astype(np.float32), "wavelet")  # full resolution first, then stretched
+    want = resize(np.rint(np.clip(den.astype(np.float64), 0, 1) * 255).astype(np.uint8), (40, 48, 3))
+    assert np.abs(res.bg.astype(np.float64) - want).max() < 1e-6
+    # the other order (denoise after the fit) is a different, valid recipe, and gives another background
+    late = parse_recipe({"name": "late", "arithmetic": "gfm", "steps": [
+        {"step": "fit_background", "mode": "stretch", "interpolation": "skimage"},
+        {"step": "denoise", "method": "wavelet"}, {"step": "blend"}, {"step": "quantise", "mode": "truncate"}]}, "late")
+    res2 = compose(fg, a, bg, late, sample_id="d")
+    assert [s["step"] for s in res2.provenance.steps][:2] == ["fit_background", "denoise"]
+    assert np.abs(res2.bg - res.bg).max() > 1e-3
 
 
 def test_compose_is_deterministic_and_records_provenance(smooth_pair):

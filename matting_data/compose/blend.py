@@ -8,9 +8,14 @@ from ..errors import InputError
 from ..io import check_same_size
 
 QUANTISE_MODES = ("round", "truncate")
-# Truncation floors x * 255 + TRUNCATE_TOLERANCE, so that exact integer codes
-# survive float32 rounding (e.g. 100/255 * 255 = 99.99999) as they do in the
-# published code, which blends on the 0..255 scale.
+# ``quantise(x, "truncate")`` floors x * 255 + TRUNCATE_TOLERANCE, so that a float32 blend of exact
+# 8-bit codes (e.g. 100/255 * 255 = 99.99999) keeps its code.  This is a property of the float32
+# route, NOT a reproduction of the published code: GFM blends in float64 on the 0..255 scale after
+# ``skimage.transform.resize``, which returns k - 2.8e-14 for some codes k even at equal size, so
+# ``astype(np.uint8)`` gives k - 1 there (about 10% of the alpha = 0 pixels).  The exact published
+# arithmetic is the recipe setting ``arithmetic = "gfm"`` (see :mod:`matting_data.compose.steps`).
+# The tolerance is never applied to noisy values (:func:`codes_from_float`): noise is continuous,
+# there is no code to protect, and a tolerance would move 255.9995 to 256 (0 after the wrap).
 TRUNCATE_TOLERANCE = 1e-3
 
 
@@ -67,20 +72,24 @@ def quantise(image: np.ndarray, mode: str = "round") -> np.ndarray:
 
 
 def codes_from_float(values: np.ndarray, mode: str = "round", overflow: str = "clip") -> np.ndarray:
-    """Values on the 0..255 scale -> uint8, rounding or truncating, then clipping or wrapping.
+    """Values on the 0..255 scale (float32 or float64) -> uint8, rounding or truncating, then clip or wrap.
 
-    ``overflow="wrap"`` reproduces ``np.uint8`` casting in the published code:
-    truncate toward zero, then modulo 256 (so 250 + 9.6 becomes 3).
+    ``mode="truncate"`` truncates toward zero with no tolerance (these are
+    noisy values, see ``TRUNCATE_TOLERANCE``).  ``overflow="wrap"`` reproduces
+    ``np.uint8(x)`` in the published code: truncate toward zero, then modulo
+    256 (so 250 + 9.6 becomes 3 and -3.7 becomes 253); it is two integer casts
+    (float -> int32 truncates, int32 -> uint8 wraps), not a modulo pass.
+    Values must lie within +-2**31.
     """
-    v = np.asarray(values, np.float32)
+    v = np.asarray(values)
+    if v.dtype not in (np.float32, np.float64):
+        v = v.astype(np.float32)
     if mode == "round":
         v = np.rint(v)
-    elif mode == "truncate":
-        v = np.trunc(v + np.float32(TRUNCATE_TOLERANCE) * np.sign(v))
-    else:
+    elif mode != "truncate":
         raise InputError(f"unknown quantise mode {mode!r}; choose one of {', '.join(QUANTISE_MODES)}")
     if overflow == "clip":
-        return np.clip(v, 0, 255).astype(np.uint8)
+        return np.clip(v, 0, 255).astype(np.uint8)  # the float -> uint8 cast truncates what is left
     if overflow == "wrap":
-        return np.mod(v.astype(np.int64), 256).astype(np.uint8)
+        return v.astype(np.int32).astype(np.uint8)
     raise InputError(f"unknown overflow mode {overflow!r}; choose clip or wrap")

@@ -8,7 +8,7 @@ Methods (all take and return RGB float32 in [0, 1]):
   patch 5, search distance 6 (about 1-2 s per megapixel, quality close to BM3D);
 * ``opencv-nlm``: OpenCV ``fastNlMeansDenoisingColored`` on 8-bit codes;
 * ``bm3d``: the optional ``bm3d`` package (non-commercial licence, very slow),
-  only if the user installed it.
+  only if the user installed it; RGB images go through ``bm3d.bm3d_rgb``.
 """
 
 from __future__ import annotations
@@ -77,7 +77,11 @@ def denoise_image(
                     "denoise method 'bm3d' needs the optional 'bm3d' package (non-commercial licence, about "
                     "90 s per megapixel): pip install bm3d, or use method = 'nlm' or 'wavelet'"
                 ) from None
-            out = bm3d.bm3d(img, sigma_psd=sigma / 255.0)
+            # colour BM3D (opponent colour space, shared grouping) for RGB; plain bm3d per channel loses 0.6-1.1 dB
+            if img.ndim == 3 and img.shape[2] == 3:
+                out = bm3d.bm3d_rgb(img, sigma_psd=sigma / 255.0)
+            else:
+                out = bm3d.bm3d(img, sigma_psd=sigma / 255.0)
     out = np.asarray(out, dtype=np.float32)
     np.clip(out, 0.0, 1.0, out=out)
     return out, info

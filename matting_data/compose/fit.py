@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import cv2
@@ -11,13 +12,19 @@ from ..errors import InputError
 
 FIT_MODES = ("crop", "stretch")
 CROP_POSITIONS = ("center", "random")
+# "skimage" is ``skimage.transform.resize`` with its defaults, as the published GFM code calls it:
+# bilinear (order 1), Gaussian anti-aliasing when shrinking (sigma = (factor - 1) / 2), mirrored
+# borders (mode "reflect", scipy.ndimage "mirror"), output clipped to the input's range.
 INTERPOLATIONS = {
     "auto": None,
     "nearest": cv2.INTER_NEAREST,
     "linear": cv2.INTER_LINEAR,
     "area": cv2.INTER_AREA,
     "cubic": cv2.INTER_CUBIC,
+    "skimage": -1,
 }
+# What to do with a background smaller than the composite (RSSN's resolution rule says: never enlarge).
+ENLARGE_POLICIES = ("allow", "warn", "refuse")
 
 
 def _interp(name: str, scale: float) -> int:
@@ -29,6 +36,38 @@ def _interp(name: str, scale: float) -> int:
     return flag
 
 
+def resize_image(img: np.ndarray, size: tuple[int, int], interpolation: str, scale: float) -> np.ndarray:
+    """Resize ``img`` (H, W, C) to ``size`` = (height, width) with the named interpolation.
+
+    ``"skimage"`` calls ``skimage.transform.resize(img, (h, w, C))`` with its defaults (as GFM does):
+    a uint8 input gives float64 in [0, 1]; a float input keeps its scale.  The OpenCV flags work on
+    float32 (uint8 input is divided by 255 first).  ``scale`` (< 1 when shrinking) picks ``"auto"``.
+    """
+    h, w = int(size[0]), int(size[1])
+    flag = _interp(interpolation, scale)
+    if flag == -1:
+        from skimage.transform import resize
+
+        return np.asarray(resize(img, (h, w, *img.shape[2:])))
+    src = img.astype(np.float32) / np.float32(255.0) if img.dtype == np.uint8 else img
+    if src.shape[:2] == (h, w):
+        return np.asarray(src)
+    return np.asarray(cv2.resize(np.ascontiguousarray(src), (w, h), interpolation=flag))
+
+
+def _enlarge_check(enlarged: bool, policy: str, src: tuple[int, int], size: tuple[int, int]) -> None:
+    if not enlarged or policy == "allow":
+        return
+    msg = (f"background of {src[1]}x{src[0]} pixels is smaller than the {size[1]}x{size[0]} composite and "
+           "would be enlarged (RSSN's resolution rule: backgrounds at least as large as the foreground)")
+    if policy == "refuse":
+        raise InputError(msg + "; filter the pool or set enlarge = 'allow' / 'warn' in the fit_background step")
+    if policy == "warn":
+        warnings.warn(msg, stacklevel=3)
+    elif policy not in ENLARGE_POLICIES:
+        raise InputError(f"unknown enlarge policy {policy!r}; choose one of {', '.join(ENLARGE_POLICIES)}")
+
+
 def fit_background(
     bg: np.ndarray,
     size: tuple[int, int],
@@ -36,19 +75,26 @@ def fit_background(
     crop: str = "center",
     interpolation: str = "auto",
     rng: np.random.Generator | None = None,
+    enlarge: str = "allow",
+    offset: tuple[int, int] | None = None,
+    dtype: type = np.float32,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Resize ``bg`` (RGB float32) to ``size`` = (height, width) in pixels.
+    """Resize ``bg`` (RGB float32 in [0, 1], or uint8 codes) to ``size`` = (height, width) in pixels.
 
     ``mode="crop"`` scales the background, keeping its aspect ratio, by the
     smallest factor that covers ``size`` and crops the excess (at the centre
-    or at a position drawn from ``rng`` with ``crop="random"``).
+    or at a position drawn from ``rng`` with ``crop="random"``; ``offset`` =
+    (y0, x0) forces the position, for replay).
     ``mode="stretch"`` resizes to ``size`` ignoring the aspect ratio (the
-    published GFM code; bilinear there, ``interpolation="linear"``).
+    published GFM code: ``interpolation="skimage"``).
 
-    Returns the new array (a new float32 array in [0, 1]; ``bg`` is not
-    modified) and a record of what was done: source size, scale factor(s),
-    crop offset and whether the background had to be enlarged (a resolution
-    discrepancy between foreground and background).
+    ``enlarge``: ``"allow"`` (record only), ``"warn"`` (a ``UserWarning``) or
+    ``"refuse"`` (:class:`InputError`) when the background is smaller than
+    ``size`` in either direction.
+
+    Returns a new array of ``dtype`` in [0, 1] (``bg`` is not modified) and a
+    record of what was done: source size, scale factor(s), crop offset and
+    whether the background had to be enlarged.
     """
     h, w = int(size[0]), int(size[1])
     if h < 1 or w < 1:
@@ -57,14 +103,19 @@ def fit_background(
     info: dict[str, Any] = {"mode": mode, "source_size": [H, W]}
     if mode == "stretch":
         sy, sx = h / H, w / W
-        flag = _interp(interpolation, min(sx, sy))
-        out = bg if (H, W) == (h, w) else cv2.resize(bg, (w, h), interpolation=flag)
+        _enlarge_check(max(sx, sy) > 1.0, enlarge, (H, W), (h, w))
+        out = resize_image(bg, (h, w), interpolation, min(sx, sy))
         info.update(scale=[round(sy, 6), round(sx, 6)], enlarged=bool(max(sx, sy) > 1.0))
     elif mode == "crop":
         s = max(h / H, w / W)
+        _enlarge_check(s > 1.0, enlarge, (H, W), (h, w))
         nh, nw = max(h, int(round(H * s))), max(w, int(round(W * s)))
-        resized = bg if (nh, nw) == (H, W) else cv2.resize(bg, (nw, nh), interpolation=_interp(interpolation, s))
-        if crop == "center":
+        resized = resize_image(bg, (nh, nw), interpolation, s)
+        if offset is not None:
+            y0, x0 = int(offset[0]), int(offset[1])
+            if not (0 <= y0 <= nh - h and 0 <= x0 <= nw - w):
+                raise InputError(f"crop offset {[y0, x0]} outside the resized {nw}x{nh} background")
+        elif crop == "center":
             y0, x0 = (nh - h) // 2, (nw - w) // 2
         elif crop == "random":
             if rng is None:
@@ -76,6 +127,6 @@ def fit_background(
         info.update(scale=round(s, 6), crop=[y0, x0], enlarged=bool(s > 1.0))
     else:
         raise InputError(f"unknown fit mode {mode!r}; choose one of {', '.join(FIT_MODES)}")
-    out = np.array(out, dtype=np.float32, copy=True)
+    out = np.array(out, dtype=dtype, copy=True)
     np.clip(out, 0.0, 1.0, out=out)  # cubic can overshoot
     return out, info

@@ -22,8 +22,18 @@ A recipe may build on another: ``extends = "rssn"`` (a name or a path relative
 to the file) takes its steps, ``disable = ["blur_background"]`` drops steps
 and ``[set.noise] match = false`` changes a step's parameters.
 
-Rules: the first step is ``fit_background``; ``blend`` appears once; the
-other ``pre`` steps come before it, ``noise``/``quantise`` after it;
+Two more top-level settings: ``arithmetic = "float32"`` (default: float32 in
+[0, 1]) or ``"gfm"`` (8-bit codes and float64 on the 0..255 scale, the
+published code's arithmetic, for the official presets), and ``backgrounds =
+"any"`` (default), ``"curated"`` (the recipe assumes a salient-free, BG-20k
+style pool: RSSN's semantic rule) or ``"uncurated"`` (a COCO-style pool with
+salient objects; the COMP-COCO row).  :func:`check_background_pool` says when
+a pool does not fit the recipe.
+
+Rules: ``fit_background`` appears once, only ``denoise`` may come before it
+(denoise the full-resolution background before it is fitted, as the published
+code does), ``blend`` appears once; the other ``pre`` steps come before it,
+``noise``/``quantise`` after it;
 ``quantise`` at most once (default: round at the end); ``overflow = "wrap"``
 only after ``quantise``.  Unknown steps, keys or values raise
 :class:`~matting_data.errors.RecipeError` naming them.
@@ -45,7 +55,10 @@ from .steps import STEPS
 
 KIND = "compose"
 PAIRINGS = ("random", "sorted")
-TOP_KEYS = ("name", "description", "seed", "pairing", "per_fg", "steps", "extends", "disable", "set", "reference")
+ARITHMETICS = ("float32", "gfm")
+BACKGROUND_POOLS = ("any", "curated", "uncurated")
+TOP_KEYS = ("name", "description", "seed", "pairing", "per_fg", "steps", "extends", "disable", "set", "reference",
+            "arithmetic", "backgrounds")
 COMMON_STEP_KEYS = ("step", "p")
 
 
@@ -73,13 +86,32 @@ class Recipe:
     per_fg: int = 1
     description: str = ""
     source: str = field(default="", compare=False)
+    arithmetic: str = "float32"
+    backgrounds: str = "any"
 
     def to_dict(self) -> dict[str, Any]:
-        """Canonical content (no source path): name, seed, pairing, per_fg and full step parameters."""
+        """Canonical content (no source path): name, seed, pairing, per_fg, settings and full step parameters."""
         return {
             "name": self.name, "seed": self.seed, "pairing": self.pairing, "per_fg": self.per_fg,
+            "arithmetic": self.arithmetic, "backgrounds": self.backgrounds,
             "steps": [s.to_dict() for s in self.steps],
         }
+
+    def settings(self) -> dict[str, Any]:
+        """Flat view of what the recipe does, for comparing recipes: ``{"pairing": .., "noise.p": ..}``.
+
+        Top-level settings (not name, description or seed) and ``<step key>.<parameter>`` for every
+        step (``p`` included), plus ``<step key>.position`` (the step's index), so that two recipes
+        differ in a step exactly when some key starting with that step's key differs or is missing.
+        """
+        out: dict[str, Any] = {"pairing": self.pairing, "per_fg": self.per_fg, "arithmetic": self.arithmetic,
+                               "backgrounds": self.backgrounds}
+        for i, s in enumerate(self.steps):
+            out[f"{s.key}.position"] = i
+            for k, v in s.to_dict().items():
+                if k != "step":
+                    out[f"{s.key}.{k}"] = v
+        return out
 
     def fingerprint(self) -> str:
         """Short hash of :meth:`to_dict` (identifies what the recipe does)."""
@@ -124,10 +156,13 @@ def _parse_step(raw: Any, where: str) -> tuple[str, float, dict[str, Any]]:
 
 
 def _check_order(names: list[str], steps: list[Step], where: str) -> None:
-    if not names or names[0] != "fit_background":
-        raise RecipeError(f"{where}: the first step must be 'fit_background', got {names[:1] or 'no steps'}")
-    if names.count("fit_background") != 1:
+    if not names or names.count("fit_background") != 1:
         raise RecipeError(f"{where}: 'fit_background' must appear once")
+    i_fit = names.index("fit_background")
+    early = [n for n in names[:i_fit] if n != "denoise"]
+    if early:
+        raise RecipeError(f"{where}: the first step must be 'fit_background' (only 'denoise' may come before it), "
+                          f"got {early[0]!r} first")
     if names.count("blend") != 1:
         raise RecipeError(f"{where}: 'blend' must appear exactly once, found {names.count('blend')}")
     if names.count("quantise") > 1:
@@ -141,6 +176,9 @@ def _check_order(names: list[str], steps: list[Step], where: str) -> None:
             raise RecipeError(f"{where}: step {i + 1} ({n!r}) must come after 'blend'")
     iq = names.index("quantise") if "quantise" in names else len(names)
     for i, s in enumerate(steps):
+        if s.name == "noise" and s.params["match_layers"] and i > iq:
+            raise RecipeError(f"{where}: step {i + 1} ('noise'): match_layers = true re-blends the layers, so it "
+                              "must come before 'quantise'")
         if s.name == "noise" and s.params["overflow"] == "wrap" and i < iq:
             raise RecipeError(f"{where}: step {i + 1} ('noise'): overflow = 'wrap' needs a 'quantise' step before it")
         if s.name in ("fit_background", "blend", "quantise") and s.p != 1.0:
@@ -162,7 +200,8 @@ def parse_recipe(data: dict[str, Any], where: str = "recipe", base_dir: str | os
         parent = parse_recipe(load_toml(ppath), str(ppath), ppath.parent, _depth + 1)
         raw_steps = [s.to_dict() for s in parent.steps] if "steps" not in data else data["steps"]
         inherited = {"seed": parent.seed, "pairing": parent.pairing, "per_fg": parent.per_fg,
-                     "description": parent.description}
+                     "description": parent.description, "arithmetic": parent.arithmetic,
+                     "backgrounds": parent.backgrounds}
     else:
         if "steps" not in data:
             raise RecipeError(f"{where}: no [[steps]] (and no 'extends')")
@@ -207,11 +246,52 @@ def parse_recipe(data: dict[str, Any], where: str = "recipe", base_dir: str | os
     per_fg = data.get("per_fg", inherited.get("per_fg", 1))
     if isinstance(per_fg, bool) or not isinstance(per_fg, int) or per_fg < 1:
         raise RecipeError(f"{where}: per_fg must be a positive integer, got {per_fg!r}")
+    arithmetic = data.get("arithmetic", inherited.get("arithmetic", "float32"))
+    if arithmetic not in ARITHMETICS:
+        raise RecipeError(f"{where}: arithmetic must be one of {', '.join(ARITHMETICS)}, got {arithmetic!r}")
+    backgrounds = data.get("backgrounds", inherited.get("backgrounds", "any"))
+    if backgrounds not in BACKGROUND_POOLS:
+        raise RecipeError(f"{where}: backgrounds must be one of {', '.join(BACKGROUND_POOLS)}, got {backgrounds!r}")
+    if arithmetic == "gfm" and any(s.name == "noise" and s.params["match_layers"] for s in steps):
+        raise RecipeError(f"{where}: noise match_layers = true needs arithmetic = 'float32'")
     name = data.get("name", Path(where).stem if where.endswith(".toml") else "custom")
     return Recipe(
         name=str(name), steps=tuple(steps), seed=seed, pairing=pairing, per_fg=per_fg,
         description=str(data.get("description", inherited.get("description", ""))), source=where,
+        arithmetic=arithmetic, backgrounds=backgrounds,
     )
+
+
+def recipe_differences(a: Recipe, b: Recipe) -> set[str]:
+    """The settings in which two recipes differ: keys of :meth:`Recipe.settings` (missing on one side counts)."""
+    sa, sb = a.settings(), b.settings()
+    return {k for k in sa.keys() | sb.keys() if sa.get(k, _MISSING) != sb.get(k, _MISSING)}
+
+
+def differing_steps(a: Recipe, b: Recipe) -> set[str]:
+    """The steps (keys) or top-level settings in which two recipes differ (``position`` of steps ignored)."""
+    return {k.split(".")[0] for k in recipe_differences(a, b) if not k.endswith(".position")}
+
+
+_MISSING = object()
+
+
+def check_background_pool(recipe: Recipe, curated: bool) -> str | None:
+    """A warning message when a background pool does not fit ``recipe.backgrounds``, else ``None``.
+
+    ``curated``: whether the pool went through background curation (a curation manifest of kept
+    backgrounds).  RSSN's semantic rule asks for salient-free backgrounds: a recipe with
+    ``backgrounds = "curated"`` on an uncurated pool gets a message naming the rule; a
+    ``"uncurated"`` recipe (the COMP-COCO row) on a curated pool gets one too.
+    """
+    if recipe.backgrounds == "curated" and not curated:
+        return (f"compose recipe {recipe.name!r} expects a curated, salient-free background pool (RSSN's semantic "
+                "rule, BG-20k style) but the pool was not curated: run 'matting-data backgrounds' and pass its "
+                "manifest, or use a recipe with backgrounds = 'any'")
+    if recipe.backgrounds == "uncurated" and curated:
+        return (f"compose recipe {recipe.name!r} is the uncurated-pool (COCO-style) row but the pool was curated; "
+                "its comparison with the curated row then measures nothing")
+    return None
 
 
 def load_compose_recipe(name_or_path: str | os.PathLike | Recipe) -> Recipe:
