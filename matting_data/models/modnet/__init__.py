@@ -43,9 +43,6 @@ class MODNetModel(TorchMattingModel):
 
     Model arguments
     ---------------
-    hr_channels : int
-        Width of the detail / fusion branches (32 in the released checkpoints; detected
-        from a weights file).
     strategy : str
         ``"reference"`` (default): the authors' rule (:mod:`.inference`); ``"tiled"``:
         full-resolution sliding windows for images too large for memory (not the authors' rule).
@@ -56,24 +53,18 @@ class MODNetModel(TorchMattingModel):
     """
 
     architecture: ClassVar[str] = "modnet"
-    network_arguments: ClassVar[tuple[str, ...]] = ("hr_channels",)
+    network_arguments: ClassVar[tuple[str, ...]] = ()
     defaults: ClassVar[dict[str, Any]] = {
-        "hr_channels": 32, "strategy": "reference", "ref_size": REF_SIZE, "tile_size": 1024, "tile_overlap": 128,
+        "strategy": "reference", "ref_size": REF_SIZE, "tile_size": 1024, "tile_overlap": 128,
     }
     needs_trimap = False
     trainable: ClassVar[bool] = True
 
     def build_network(self, **arguments: Any) -> nn.Module:
-        return MODNet(hr_channels=int(arguments["hr_channels"]))
-
-    def detect_arguments(self, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-        return {"hr_channels": int(state["hr_branch.tohr_enc2x.layers.0.weight"].shape[0])}
+        return MODNet()
 
     def validate_arguments(self, arguments: Mapping[str, Any]) -> None:
         a = arguments
-        hr = a["hr_channels"]
-        if not isinstance(hr, int) or hr < 2 or hr % 2:
-            raise ModelError(f"modnet: hr_channels must be an even integer >= 2, got {hr!r}")
         if a["strategy"] not in STRATEGIES:
             raise ModelError(f"modnet: strategy must be one of {STRATEGIES}, got {a['strategy']!r}")
         for key in ("ref_size", "tile_size"):

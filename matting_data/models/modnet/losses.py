@@ -7,8 +7,8 @@
   averaged over all pixels (the official code replaces both sides by the same value
   outside the band);
 * fusion: ``|a_p - alpha_g| + 4 |a_p^b - alpha_g| + |I a_p - I alpha_g| + 4 |I a_p^b - I alpha_g|``
-  (means over pixels), where ``a_p^b`` is the matte with the true alpha pasted outside the
-  band and ``I`` the *normalised* image (``(x - 0.5) / 0.5``) -- the official "compositional"
+  (means over pixels), where ``a_p^b`` is the matte with the true alpha (the trimap's 0 / 1
+  when the band comes from a trimap) pasted outside the band and ``I`` the *normalised* image (``(x - 0.5) / 0.5``) -- the official "compositional"
   term.
 
 The band ``m_d``: the paper's ``dilate(alpha_g) - erode(alpha_g) != 0``, grey morphology with a
@@ -111,19 +111,22 @@ def modnet_loss(
     image : torch.Tensor
         (N, 3, H, W) the network input, normalised to [-1, 1].
     trimap : torch.Tensor, optional
-        (N, 1, H, W) with 0 / 0.5 / 1: band = unknown region (the official script's rule);
-        default: the dilate-minus-erode band of ``alpha``.
+        (N, 1, H, W) with 0 / 0.5 / 1: band = unknown region, and the trimap's 0 / 1 pasted
+        into the matte outside it (the official script's rule); default: the dilate-minus-erode
+        band of ``alpha``, with ``alpha`` pasted outside it.
 
     Returns
     -------
     (torch.Tensor, dict)
         The total (scalar, differentiable) and ``{"semantic", "detail", "matte", "total"}`` floats.
     """
-    band = (trimap == 0.5).to(alpha.dtype) if trimap is not None else boundary_band(alpha)
-    inband = band > 0
+    if trimap is not None:  # the official script: known regions hold the trimap's 0 / 1
+        inband, fill = trimap == 0.5, trimap.to(alpha.dtype)
+    else:
+        inband, fill = boundary_band(alpha) > 0, alpha
     sem = semantic_scale * F.mse_loss(semantic, semantic_target(alpha))
     det = detail_scale * F.l1_loss(torch.where(inband, detail, alpha), alpha)
-    matte_b = torch.where(inband, matte, alpha)
+    matte_b = torch.where(inband, matte, fill)
     l1 = F.l1_loss(matte, alpha) + BAND_WEIGHT * F.l1_loss(matte_b, alpha)
     comp = F.l1_loss(image * matte, image * alpha) + BAND_WEIGHT * F.l1_loss(image * matte_b, image * alpha)
     mat = matte_scale * (l1 + comp)

@@ -238,7 +238,9 @@ class MODNet(nn.Module):
     Parameters
     ----------
     hr_channels : int
-        Width of the detail and fusion branches (32 in the released model).
+        Width of the detail and fusion branches.  Only 32 works: the official detail branch
+        concatenates the 32-channel 1/8 semantic features and sizes that input as
+        ``3 * hr_channels + 3`` (the released models use 32).
     in_channels : int
         Input channels (3).
 
@@ -250,6 +252,8 @@ class MODNet(nn.Module):
 
     def __init__(self, hr_channels: int = 32, in_channels: int = 3) -> None:
         super().__init__()
+        if hr_channels != ENC_CHANNELS[2]:
+            raise ValueError(f"MODNet's detail branch needs hr_channels == {ENC_CHANNELS[2]}, got {hr_channels}")
         self.hr_channels = hr_channels
         self.backbone = MobileNetV2Backbone(in_channels)
         self.lr_branch = LRBranch(self.backbone)
