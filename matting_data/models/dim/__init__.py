@@ -1,0 +1,152 @@
+"""Deep Image Matting (mmagic ``configs/dim``): registered as ``"dim"``.
+
+``get_model("dim", weights="dim_stage3_v16_pln_1x1_1000k_comp1k_SAD-50.6_20200609_111851-647f24b6.pth")``
+loads an mmagic / mmediting DIM checkpoint (``state_dict`` nesting removed by
+:func:`~..checkpoint.read_state_dict`; keys ``backbone.encoder.*``, ``backbone.decoder.*`` and,
+for stages 2 and 3, ``refiner.*`` -- the same names as mmagic's modules, no renaming) and runs
+mmagic's test rule (:mod:`.inference`).  Training hooks follow mmagic's DIM (:mod:`.losses`).
+
+Arguments
+---------
+refine : bool
+    Build and use the refinement stage (``PlainRefiner``); detected from a weights file
+    (``refiner.*`` keys: stage 2 / 3 checkpoints).  Default false (stage 1).
+width : int
+    Channel scale (64 = the released VGG-16; detected from a weights file).
+train_stage : int or None
+    1 = encoder-decoder (alpha + composition loss), 2 = refiner only (backbone frozen,
+    refine loss), 3 = both (all three losses).  Default: 3 with a refiner, else 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..base import ModelError
+from ..registry import register_model
+from ..torch_model import TorchMattingModel
+from . import inference, losses
+from .network import DIMNet
+
+__all__ = ["DIMModel", "DIMNet"]
+
+_FIRST_CONV = "backbone.encoder.layer1.0.weight"
+_REFINER = "refiner.refine_conv1.weight"
+_UNKNOWN = 128.0 / 255.0
+
+
+def _as_bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+        return value.lower() in ("true", "1", "yes")
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    raise ModelError(f"model 'dim': {name} must be true or false, got {value!r}")
+
+
+@register_model("dim")
+class DIMModel(TorchMattingModel):
+    """Deep Image Matting: VGG-16 encoder-decoder on RGB + trimap, optional refinement stage (mmagic)."""
+
+    architecture: ClassVar[str] = "dim"
+    needs_trimap = True
+    trainable: ClassVar[bool] = True
+    network_arguments: ClassVar[tuple[str, ...]] = ("refine", "width")
+    defaults: ClassVar[dict[str, Any]] = {"refine": False, "width": 64, "train_stage": None}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if "refine" in kwargs:
+            kwargs["refine"] = _as_bool(kwargs["refine"], "refine")
+        super().__init__(*args, **kwargs)
+
+    def build_network(self, **arguments: Any) -> nn.Module:
+        return DIMNet(width=int(arguments["width"]), refine=bool(arguments["refine"]))
+
+    def validate_arguments(self, arguments: Mapping[str, Any]) -> None:
+        w = arguments["width"]
+        if not isinstance(w, int) or isinstance(w, bool) or w < 1:
+            raise ModelError(f"model 'dim': width must be a positive int (64 = released), got {w!r}")
+        stage = arguments["train_stage"]
+        if stage is not None and stage not in (1, 2, 3):
+            raise ModelError(f"model 'dim': train_stage must be 1, 2 or 3, got {stage!r}")
+        if stage in (2, 3) and not arguments["refine"]:
+            raise ModelError(f"model 'dim': train_stage {stage} trains the refiner: give refine=true")
+
+    def detect_arguments(self, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+        if _FIRST_CONV not in state:
+            raise ValueError(f"no key {_FIRST_CONV!r} (keys start: {', '.join(list(state)[:3])})")
+        shape = tuple(state[_FIRST_CONV].shape)
+        if len(shape) != 4 or shape[1] != 4:
+            raise ValueError(f"{_FIRST_CONV} has shape {shape}; DIM's first conv takes RGB + trimap (4 channels)")
+        return {"width": int(shape[0]), "refine": _REFINER in state}
+
+    @property
+    def stage(self) -> int:
+        s = self.arguments["train_stage"]
+        return int(s) if s is not None else (3 if self.arguments["refine"] else 1)
+
+    def inference_rule(self) -> dict[str, Any]:
+        return inference.rule(bool(self.arguments["refine"]))
+
+    def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
+        if trimap is None:
+            raise ModelError("model 'dim' needs a trimap")
+        x = self.to_tensor(inference.pad_input(inference.normalise(image, trimap)))
+        alpha, refined = self.network(x, refine=bool(self.arguments["refine"]))
+        out = refined if refined is not None else alpha
+        return inference.postprocess(out[0, 0].float().cpu().numpy(), np.asarray(trimap))
+
+    # -- training ------------------------------------------------------------
+    def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``alpha`` (and ``refined`` for stages 2 and 3), (N, 1, H, W); H, W multiples of 32."""
+        if "trimap" not in batch:
+            raise ModelError("model 'dim' trains on a trimap: the batch has no 'trimap'")
+        image, trimap = batch["image"], batch["trimap"]
+        if image.shape[-1] % 32 or image.shape[-2] % 32:
+            raise ModelError(f"model 'dim': training crops must be multiples of 32, got {tuple(image.shape[-2:])}")
+        mean = torch.tensor(inference.MEAN, device=image.device, dtype=image.dtype).view(1, 3, 1, 1)
+        std = torch.tensor(inference.STD, device=image.device, dtype=image.dtype).view(1, 3, 1, 1)
+        tri = torch.where((trimap > 0.25) & (trimap < 0.75), torch.full_like(trimap, _UNKNOWN), trimap)
+        x = torch.cat(((image * 255.0 - mean) / std, tri), dim=1)
+        net: Any = self.network
+        if self.stage == 2:  # mmagic freezes the backbone (eval mode, no gradients)
+            net.backbone.eval()
+            with torch.no_grad():
+                raw = net.backbone(x)
+            alpha = torch.sigmoid(raw)
+            return {"alpha": alpha, "refined": net.refiner(torch.cat((x[:, :3], alpha), 1), raw)}
+        alpha, refined = net(x, refine=self.stage == 3)
+        out = {"alpha": alpha}
+        if refined is not None:
+            out["refined"] = refined
+        return out
+
+    def loss(
+        self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """mmagic's DIM losses for the training stage (see :mod:`.losses`); ``comp`` needs ``fg``/``bg``."""
+        t = batch["trimap"]
+        unknown = ((t > 0.25) & (t < 0.75)).to(t.dtype)
+        gt = batch["alpha"]
+        terms: dict[str, torch.Tensor] = {}
+        if self.stage in (1, 3):
+            terms["alpha"] = 0.5 * losses.alpha_loss(outputs["alpha"], gt, unknown)
+            if "fg" in batch and "bg" in batch:
+                terms["comp"] = 0.5 * losses.composition_loss(outputs["alpha"], batch["fg"], batch["bg"],
+                                                              batch["image"], unknown)
+        if self.stage in (2, 3):
+            terms["refine"] = losses.alpha_loss(outputs["refined"], gt, unknown)
+        total = sum(terms.values(), torch.zeros((), device=gt.device))
+        return total, {k: float(v.detach()) for k, v in terms.items()}
+
+    def default_optimizer(
+        self, parameters: Any, total_steps: int
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
+        """Adam, lr 1e-5, no schedule (mmagic ``dim_stage*`` configs)."""
+        return torch.optim.Adam(parameters, lr=1e-5), None
