@@ -500,3 +500,94 @@ def write_json(path: PathLike, obj: Any) -> Path:
     import json
 
     return write_text_atomic(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=True) + "\n")
+
+
+# --------------------------------------------------------------------------- path guards
+def confine(root: PathLike, relative: PathLike, what: str = "path") -> Path:
+    """``root / relative``, refused unless it stays inside ``root``: the one path guard.
+
+    Use it wherever a path comes from data (manifest ids and paths, ``track.json``,
+    background lists, recipes, leaderboard ids).  Refused, with an :class:`InputError`
+    naming ``what``, the value and the root, before anything is read or written:
+
+    * an empty value, an absolute path or one with a drive (``/etc/x``, ``C:x``);
+    * any ``..`` component (even one that would come back inside the root);
+    * a path that, with symlinks resolved, lies outside the resolved root
+      (a symlink inside the root pointing out of it, or a symlink loop).
+
+    The returned path is ``root / relative`` (not resolved), so names stay as the
+    user wrote them; the target need not exist.
+
+    Examples
+    --------
+    >>> confine("/data", "fg/a.png").as_posix()
+    '/data/fg/a.png'
+    """
+    raw = os.fspath(relative)
+    text = raw.replace("\\", "/")
+    if text.strip() == "":
+        raise InputError(f"{what} is empty (expected a path inside {root})")
+    if "\x00" in text:
+        raise InputError(f"{what} {raw!r}: contains a NUL character")
+    if text.startswith("/") or Path(raw).is_absolute() or (len(text) > 1 and text[1] == ":"):
+        raise InputError(f"{what} {raw!r}: absolute paths are not allowed (expected a path inside {root})")
+    if ".." in text.split("/"):
+        raise InputError(f"{what} {raw!r}: '..' is not allowed (it would leave {root})")
+    base = Path(root)
+    target = base / text
+    try:
+        real_root = base.resolve(strict=False)
+        real = target.resolve(strict=False)
+    except (OSError, RuntimeError) as exc:  # symlink loop
+        raise InputError(f"{what} {raw!r}: cannot resolve inside {root} ({type(exc).__name__}: symlink loop?)") from None
+    if real != real_root and real_root not in real.parents:
+        raise InputError(f"{what} {raw!r}: resolves to {real}, outside {root} (a symlink leaves the root)")
+    return target
+
+
+def _real(path: PathLike) -> Path:
+    try:
+        return Path(path).expanduser().resolve(strict=False)
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(path))
+
+
+def check_output_dir(out: PathLike, *inputs: PathLike | None, what: str = "--out") -> Path:
+    """Refuse an output folder that would overwrite or mix with the inputs; return it.
+
+    For every input (a folder or a file; ``None`` entries are skipped) the output
+    folder ``out`` may not be the input, lie inside an input folder, or contain the
+    input (a folder or file), compared with symlinks resolved.  ``out`` may also not
+    be an existing non-folder.  Nothing is created; the error (:class:`InputError`)
+    names ``what``, the output and the input.
+    """
+    o = Path(out)
+    if o.exists() and not o.is_dir():
+        raise InputError(f"{what} {o}: exists and is not a folder")
+    ro = _real(o)
+    for inp in inputs:
+        if inp is None:
+            continue
+        ri = _real(inp)
+        if ro == ri:
+            raise InputError(f"{what} {o}: is the input {inp} itself; choose a separate output folder")
+        if ri in ro.parents and Path(inp).is_dir():
+            raise InputError(f"{what} {o}: lies inside the input folder {inp}; choose a folder outside it")
+        if ro in ri.parents:
+            raise InputError(f"{what} {o}: contains the input {inp}; choose a folder that does not hold the inputs")
+    return o
+
+
+def check_writable_dir(out: PathLike, what: str = "--out") -> Path:
+    """Create ``out`` (with parents) and check a file can be written there; :class:`InputError` otherwise."""
+    o = Path(out)
+    if o.exists() and not o.is_dir():
+        raise InputError(f"{what} {o}: exists and is not a folder")
+    try:
+        o.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".write-test.", dir=o)
+        os.close(fd)
+        os.unlink(tmp)
+    except OSError as exc:
+        raise InputError(f"{what} {o}: cannot write there ({exc.strerror or exc})") from None
+    return o

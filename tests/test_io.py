@@ -242,3 +242,82 @@ def test_written_files_get_the_usual_mode_not_0600(tmp_path):
         os.umask(old)
     assert (p.stat().st_mode & 0o777) == 0o644
     assert (t.stat().st_mode & 0o777) == 0o644
+
+
+# --------------------------------------------------------------------------- path guards (issue 13)
+def test_confine_accepts_paths_inside_the_root(tmp_path):
+    (tmp_path / "fg").mkdir()
+    assert io.confine(tmp_path, "fg/a.png") == tmp_path / "fg" / "a.png"
+    assert io.confine(tmp_path, "new/b.png") == tmp_path / "new" / "b.png"  # need not exist
+
+
+@pytest.mark.parametrize("bad", ["../x.png", "fg/../../x.png", "a/../b.png", "/etc/passwd", "", "C:x.png", "..\\x"])
+def test_confine_refuses_escapes(tmp_path, bad):
+    with pytest.raises(InputError) as ei:
+        io.confine(tmp_path, bad, what="manifest id")
+    assert "manifest id" in str(ei.value)
+
+
+def test_confine_refuses_a_symlink_leaving_the_root(tmp_path):
+    root = tmp_path / "root"
+    outside = tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    (outside / "secret.png").write_bytes(b"x")
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    with pytest.raises(InputError, match="outside"):
+        io.confine(root, "link/secret.png")
+    (root / "inner").mkdir()
+    (root / "ok").symlink_to(root / "inner", target_is_directory=True)
+    assert io.confine(root, "ok/a.png") == root / "ok" / "a.png"
+
+
+def test_confine_refuses_a_symlink_loop(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    with pytest.raises(InputError):
+        io.confine(tmp_path, "a/x.png")
+
+
+def test_check_output_dir_refuses_overlap_with_inputs(tmp_path):
+    inp = tmp_path / "alpha"
+    inp.mkdir()
+    manifest = tmp_path / "data" / "manifest.csv"
+    manifest.parent.mkdir()
+    manifest.write_text("id\n")
+    with pytest.raises(InputError, match="itself"):
+        io.check_output_dir(inp, inp)
+    with pytest.raises(InputError, match="inside the input"):
+        io.check_output_dir(inp / "sub", inp)
+    with pytest.raises(InputError, match="contains the input"):
+        io.check_output_dir(tmp_path, inp)
+    with pytest.raises(InputError, match="contains the input"):
+        io.check_output_dir(manifest.parent, manifest)
+    f = tmp_path / "file.txt"
+    f.write_text("x")
+    with pytest.raises(InputError, match="not a folder"):
+        io.check_output_dir(f, inp)
+    assert io.check_output_dir(tmp_path / "out", inp, None, manifest) == tmp_path / "out"
+
+
+def test_check_output_dir_sees_through_symlinks(tmp_path):
+    inp = tmp_path / "alpha"
+    inp.mkdir()
+    (tmp_path / "alias").symlink_to(inp, target_is_directory=True)
+    with pytest.raises(InputError):
+        io.check_output_dir(tmp_path / "alias", inp)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs a non-root POSIX user")
+def test_check_writable_dir_read_only(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        with pytest.raises(InputError, match="cannot write"):
+            io.check_writable_dir(ro)
+        with pytest.raises(InputError, match="cannot write"):
+            io.check_writable_dir(ro / "sub")
+    finally:
+        ro.chmod(0o700)
+    assert io.check_writable_dir(tmp_path / "new" / "x") == tmp_path / "new" / "x"
