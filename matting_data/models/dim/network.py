@@ -78,7 +78,7 @@ class PlainDecoder(nn.Module):
     def forward(self, x: torch.Tensor, indices: list[torch.Tensor]) -> torch.Tensor:
         steps = (self.deconv6_1, self.deconv5_1, self.deconv4_1, self.deconv3_1, self.deconv2_1)
         for conv, idx in zip(steps, reversed(indices), strict=True):
-            x = F.max_unpool2d(self.relu(conv(x)), idx, kernel_size=2, stride=2)
+            x = F.max_unpool2d(self.relu(conv(x)), idx, kernel_size=(2, 2), stride=(2, 2))
         return self.deconv1(self.relu(self.deconv1_1(x)))
 
 
