@@ -1,0 +1,144 @@
+"""PP-Matting (Chen et al. 2022, PaddleSeg): trimap-free high-accuracy matting with an HRNet encoder.
+
+Registered as ``ppmatting``.  Arguments: ``backbone`` (``"w18"`` HRNet-W18, default; ``"w48"``),
+``max_short`` (the test rule's short-side limit; default 512 for W18, 1536 for W48; the
+``human_1024`` model uses 1024).  Training hooks: :meth:`PPMatting.forward_train`,
+:meth:`PPMatting.loss` (the three published losses, :mod:`.losses`) and
+:meth:`PPMatting.default_optimizer` (SGD, momentum 0.9, weight decay 4e-5, lr 0.01 with
+polynomial decay, power 0.9, as the released configs).
+
+Converting the released Paddle weights
+--------------------------------------
+PaddleSeg releases ``model.pdparams``, a pickle; this toolkit never unpickles it.  Convert it
+once, outside the toolkit, in an environment with PaddlePaddle installed::
+
+    import numpy as np, paddle
+    from safetensors.numpy import save_file
+    state = paddle.load("model.pdparams")              # {name: paddle Tensor or ndarray}
+    save_file({k: np.ascontiguousarray(np.asarray(v)) for k, v in state.items()},
+              "ppmatting-hrnet_w18-human_512.safetensors")
+
+Keep the names as they are.  PP-Matting has no ``Linear`` layer (HRNet without SE), so no weight
+needs transposing (Paddle stores ``Linear`` weights as (in, out), torch as (out, in); a model
+with one would need ``w.T``).  :meth:`PPMatting.adapt_state_dict` renames Paddle's batch-norm
+statistics (``<bn>._mean`` -> ``<bn>.running_mean``, ``<bn>._variance`` -> ``<bn>.running_var``;
+``num_batches_tracked`` is absent and not needed); every other name (``backbone.conv_layer1_1._conv.weight``,
+``scb.psp_module.stages.0.1._batch_norm.weight``, ``hrdb.gates.0._gate_conv.1.weight`` ...) is
+already the module's own.  Then ``get_model("ppmatting", weights="....safetensors")`` loads
+it strictly (the backbone width is detected from the first stage-2 conv).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ...errors import InputError
+from ..backbones.hrnet import HRNET_CONFIGS, paddle_to_torch_key
+from ..base import ModelError
+from ..registry import register_model
+from ..torch_model import TorchMattingModel
+from .inference import MAX_SHORT, inference_rule, run_ppmatting
+from .losses import ppmatting_loss
+from .network import PPMattingNet
+
+__all__ = ["PPMatting", "PPMattingNet", "adapt_paddle_state_dict", "trimap_from_alpha"]
+
+_WIDTH_KEY = "backbone.tr1.transition_tr1_layer_1._conv.weight"
+
+
+def adapt_paddle_state_dict(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Paddle parameter names -> this module's (batch-norm ``_mean`` / ``_variance`` renamed)."""
+    return {paddle_to_torch_key(k): v for k, v in state.items()}
+
+
+def trimap_from_alpha(alpha: torch.Tensor, width: int | None = None) -> torch.Tensor:
+    """Training trimap (N, 1, H, W) with 0 / 0.5 / 1 from alpha: transition = the 0 < alpha < 1 band dilated.
+
+    ``width`` (odd, pixels) defaults to ``max(3, min(H, W) // 32)`` made odd.
+    """
+    h, w = alpha.shape[-2:]
+    k = width or max(3, min(h, w) // 32)
+    k += 1 - k % 2
+    unknown = ((alpha > 1e-3) & (alpha < 1 - 1e-3)).to(alpha.dtype)
+    unknown = F.max_pool2d(unknown, k, 1, k // 2)
+    tri = (alpha >= 1 - 1e-3).to(alpha.dtype)
+    return torch.where(unknown > 0, torch.full_like(alpha, 0.5), tri)
+
+
+@register_model("ppmatting")
+class PPMatting(TorchMattingModel):
+    """PP-Matting (Chen et al. 2022): HRNet, semantic context + gated high-resolution detail branches."""
+
+    architecture: ClassVar[str] = "ppmatting"
+    needs_trimap = False
+    trainable: ClassVar[bool] = True
+    network_arguments: ClassVar[tuple[str, ...]] = ("backbone",)
+    defaults: ClassVar[dict[str, Any]] = {"backbone": "w18", "max_short": None}
+    optional_keys: ClassVar[tuple[str, ...]] = ("num_batches_tracked",)
+
+    def validate_arguments(self, arguments: Mapping[str, Any]) -> None:
+        if arguments["backbone"] not in HRNET_CONFIGS:
+            raise ModelError(f"model 'ppmatting': backbone must be one of {sorted(HRNET_CONFIGS)}, "
+                             f"got {arguments['backbone']!r}")
+        ms = arguments["max_short"]
+        if ms is not None and (not isinstance(ms, int) or ms < 32):
+            raise ModelError(f"model 'ppmatting': max_short must be an integer >= 32 (512, 1024, 1536), got {ms!r}")
+
+    @property
+    def max_short(self) -> int:
+        ms = self.arguments["max_short"]
+        return int(ms) if ms is not None else MAX_SHORT.get(self.arguments["backbone"], 512)
+
+    def build_network(self, **a: Any) -> nn.Module:
+        return PPMattingNet(a["backbone"])
+
+    def adapt_state_dict(self, state: Mapping[str, torch.Tensor]) -> Mapping[str, torch.Tensor]:
+        return adapt_paddle_state_dict(state)
+
+    def detect_arguments(self, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+        if _WIDTH_KEY not in state:
+            raise ValueError(f"no {_WIDTH_KEY} (not a PP-Matting HRNet state dict)")
+        width = int(state[_WIDTH_KEY].shape[0])
+        for name, cfg in HRNET_CONFIGS.items():
+            if cfg.stage2[2][0] == width:
+                return {"backbone": name}
+        raise ValueError(f"HRNet width {width} is not one of the supported backbones")
+
+    def inference_rule(self) -> dict[str, Any]:
+        return inference_rule(self.max_short)
+
+    def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
+        out = run_ppmatting(self.network, self.to_tensor(image), self.max_short)
+        return out[0, 0].float().cpu().numpy()
+
+    # -- training --------------------------------------------------------------
+    def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        x = batch["image"].to(self.device, self.dtype)
+        if x.shape[-1] % 32 or x.shape[-2] % 32:
+            raise InputError(f"PP-Matting training crops need sides divisible by 32, got {tuple(x.shape[-2:])}")
+        return dict(self.network((x - 0.5) / 0.5))
+
+    def loss(
+        self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        alpha = batch["alpha"].to(self.device, self.dtype)
+        trimap = batch.get("trimap")
+        trimap = trimap_from_alpha(alpha) if trimap is None else trimap.to(self.device, self.dtype)
+        fg, bg = batch.get("fg"), batch.get("bg")
+        return ppmatting_loss(outputs["semantic"], outputs["detail"], outputs["fusion"], alpha, trimap,
+                              None if fg is None else fg.to(self.device, self.dtype),
+                              None if bg is None else bg.to(self.device, self.dtype))
+
+    def default_optimizer(
+        self, parameters: Any, total_steps: int
+    ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler | None]:
+        opt = torch.optim.SGD(parameters, lr=0.01, momentum=0.9, weight_decay=4e-5)
+        steps = max(1, int(total_steps))
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: (1 - min(s, steps) / steps) ** 0.9)
+        return opt, sched
