@@ -33,7 +33,7 @@ from typing import Any
 import pandas as pd
 
 from .errors import InputError, ManifestError, MissingFileError
-from .io import write_bytes_atomic
+from .io import confine, write_bytes_atomic
 
 PATH_COLUMNS = ("image", "alpha", "fg", "bg", "trimap")
 HASH_COLUMNS = tuple(f"{c}_hash" for c in PATH_COLUMNS)
@@ -56,11 +56,14 @@ def relative_path(path: str | os.PathLike, root: str | os.PathLike) -> str:
 
 
 def resolve(root: str | os.PathLike, rel: str) -> Path:
-    """Absolute path of a manifest entry ``rel`` under ``root`` (checked not to escape it)."""
+    """Path of a manifest entry ``rel`` under ``root``, confined to it (see :func:`matting_data.io.confine`).
+
+    Absolute paths, ``..`` components and symlinks that leave the root raise :class:`InputError`.
+    """
     bad = _path_problem(rel)
     if bad:
         raise InputError(f"{rel}: {bad}")
-    return Path(root) / rel
+    return confine(root, rel, what="manifest path")
 
 
 def _path_problem(rel: str) -> str:
@@ -69,11 +72,25 @@ def _path_problem(rel: str) -> str:
     pp = PurePosixPath(rel)
     if pp.is_absolute() or (len(rel) > 1 and rel[1] == ":") or "\\" in rel:
         return "must be a relative POSIX path"
-    depth = 0
-    for part in pp.parts:
-        depth += -1 if part == ".." else (0 if part == "." else 1)
-        if depth < 0:
-            return "escapes the manifest root"
+    if ".." in pp.parts:
+        return "escapes the manifest root ('..' is not allowed)"
+    return ""
+
+
+def id_problem(sample_id: str) -> str:
+    """Why ``sample_id`` cannot be used as a file name (``""`` when it can).
+
+    Ids name output files (``<out>/composite/<id>.png``), so they may not hold a
+    path separator, be ``.`` or ``..``, start with ``.`` or hold control characters.
+    """
+    if not sample_id:
+        return "empty id"
+    if "/" in sample_id or "\\" in sample_id:
+        return f"id {sample_id!r} holds a path separator (ids name output files)"
+    if sample_id.startswith("."):
+        return f"id {sample_id!r} starts with '.' (ids name output files)"
+    if any(ord(ch) < 32 for ch in sample_id):
+        return f"id {sample_id!r} holds a control character"
     return ""
 
 
@@ -98,38 +115,58 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
     return df[list(COLUMNS) + extra].reset_index(drop=True)
 
 
+def _row_problems(i: int, row: pd.Series, duplicate: bool, root: str | os.PathLike | None,
+                  check_files: bool) -> list[str]:
+    rid = row["id"] or f"<row {i}>"
+    problems: list[str] = []
+    if not row["id"]:
+        problems.append(f"row {i}: empty id")
+    elif duplicate:
+        problems.append(f"row {i} ({rid}): duplicate id")
+    elif id_problem(row["id"]):
+        problems.append(f"row {i}: {id_problem(row['id'])}")
+    problems += [f"row {i} ({rid}): no {c} path" for c in REQUIRED_PATHS if not row[c]]
+    for c in PATH_COLUMNS:
+        bad = _file_problem(str(row[c]), c, root, check_files)
+        if bad:
+            problems.append(f"row {i} ({rid}): {bad}")
+    if row["width"] <= 0 or row["height"] <= 0:
+        problems.append(f"row {i} ({rid}): bad size {row['width']}x{row['height']}")
+    return problems
+
+
+def _file_problem(rel: str, column: str, root: str | os.PathLike | None, check_files: bool) -> str:
+    bad = _path_problem(rel)
+    if bad:
+        return f"{column} path {rel!r} {bad}"
+    if not rel or root is None:
+        return ""
+    try:
+        full = confine(root, rel, what=f"{column} path")
+    except InputError as exc:
+        return str(exc)
+    if check_files and not full.is_file():
+        return f"{column} file not found: {full}"
+    return ""
+
+
 def validate_manifest(df: pd.DataFrame, root: str | os.PathLike | None = None, check_files: bool = True) -> pd.DataFrame:
     """Check every row; raise one :class:`ManifestError` that lists every problem.
 
-    Checks: standard columns present; ids non-empty and unique; ``image`` and
-    ``alpha`` given; paths relative and inside the root; with ``root`` and
-    ``check_files``, that every named file exists; width/height positive.
+    Checks: standard columns present; ids non-empty, unique and usable as file
+    names (:func:`id_problem`); ``image`` and ``alpha`` given; paths relative,
+    without ``..`` and, with ``root``, inside the root once symlinks are resolved;
+    with ``root`` and ``check_files``, that every named file exists; width/height positive.
     Returns the normalised manifest.
     """
     missing_cols = [c for c in ("id", *REQUIRED_PATHS) if c not in df.columns]
     if missing_cols:
         raise ManifestError(f"manifest lacks required column(s): {', '.join(missing_cols)}")
     df = normalise(df)
-    problems: list[str] = []
     dup = df["id"].duplicated(keep=False)
+    problems: list[str] = []
     for i, row in df.iterrows():
-        rid = row["id"] or f"<row {i}>"
-        if not row["id"]:
-            problems.append(f"row {i}: empty id")
-        elif dup[i]:
-            problems.append(f"row {i} ({rid}): duplicate id")
-        for c in REQUIRED_PATHS:
-            if not row[c]:
-                problems.append(f"row {i} ({rid}): no {c} path")
-        for c in PATH_COLUMNS:
-            rel = row[c]
-            bad = _path_problem(rel)
-            if bad:
-                problems.append(f"row {i} ({rid}): {c} path {rel!r} {bad}")
-            elif rel and root is not None and check_files and not (Path(root) / rel).is_file():
-                problems.append(f"row {i} ({rid}): {c} file not found: {Path(root) / rel}")
-        if row["width"] <= 0 or row["height"] <= 0:
-            problems.append(f"row {i} ({rid}): bad size {row['width']}x{row['height']}")
+        problems += _row_problems(int(i), row, bool(dup[i]), root, check_files)
     if problems:
         head = f"manifest has {len(problems)} problem(s):\n  " + "\n  ".join(problems[:200])
         if len(problems) > 200:

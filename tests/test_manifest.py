@@ -78,3 +78,37 @@ def test_manifest_with_root_from_file_or_frame(tmp_path):
     pd.testing.assert_frame_equal(got, got2)
     with pytest.raises(InputError, match="build_x: pass the root folder"):
         manifest_with_root(df, None, "build_x")
+
+
+# --------------------------------------------------------------------------- issue 13: confinement
+@pytest.mark.parametrize("bad_id", ["../evil", "a/b", "..", ".hidden", "x\\y", "tab\there"])
+def test_ids_that_are_not_file_names_are_refused(tmp_path, bad_id):
+    rows = _tree(tmp_path)
+    rows[0]["id"] = bad_id
+    with pytest.raises(ManifestError, match="id"):
+        validate_manifest(new_manifest(rows), root=tmp_path)
+
+
+def test_dotdot_inside_the_root_is_refused_too(tmp_path):
+    rows = _tree(tmp_path)
+    rows[0]["image"] = "img/../img/" + rows[0]["image"].split("/")[-1]
+    with pytest.raises(ManifestError, match="escapes the manifest root"):
+        validate_manifest(new_manifest(rows), root=tmp_path)
+
+
+def test_symlink_leaving_the_root_is_refused(tmp_path):
+    root = tmp_path / "root"
+    root.mkdir()
+    rows = _tree(root)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.png").write_bytes((root / rows[0]["image"]).read_bytes())
+    (root / "link").symlink_to(outside, target_is_directory=True)
+    rows[0]["image"] = "link/secret.png"
+    with pytest.raises(ManifestError, match="outside"):
+        validate_manifest(new_manifest(rows), root=root)
+    from matting_data.errors import InputError
+    from matting_data.manifest import resolve
+
+    with pytest.raises(InputError):
+        resolve(root, "link/secret.png")
