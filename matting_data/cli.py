@@ -28,6 +28,8 @@ COMMAND_MODULES = [
     "matting_data.commands.trimap",
     "matting_data.commands.dataset",
     "matting_data.commands.evaluate",
+    "matting_data.commands.models",
+    "matting_data.commands.predict",
     "matting_data.commands.leaderboard",
     "matting_data.commands.ablation",
 ]
