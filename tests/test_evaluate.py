@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from matting_data.cli import main
+from matting_data.io import read_matte
 from matting_data.metrics import EmptyUnknownRegionWarning, evaluate_arrays
-from matting_data.pipelines.evaluate import evaluate_dirs, read_matte
+from matting_data.pipelines.evaluate import evaluate_dirs
 
 
 def _write(folder, name, arr):

@@ -24,7 +24,6 @@ subclasses naming the files, unless stated):
 from __future__ import annotations
 
 import logging
-import math
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,15 +31,18 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, MissingFileError
-from ..io import check_unit_range, list_images, read_matte, read_trimap, write_text_atomic
-from ..metrics import EmptyUnknownRegionWarning, MetricAccumulator, evaluate_arrays, get_protocol
+from ..errors import InputError
+from ..io import check_unit_range, index_by_stem, write_csv
+from ..metrics import EmptyUnknownRegionWarning, MetricAccumulator, get_protocol
 from ..metrics.protocols import Protocol
-from ..parallel import run_jobs
+from ..tables import SCALE_LEGEND, format_value, text_table
+from .scoring import ScoreItem, load_item, score_items, summarize
 
 log = logging.getLogger(__name__)
 
 MATTE_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".npy")
+
+__all__ = ["MATTE_SUFFIXES", "Evaluation", "evaluate_dirs", "format_summary", "match_files", "summarize"]
 
 
 @dataclass
@@ -63,20 +65,6 @@ class Evaluation:
         return format_summary(self.summary, self.protocol, len(self.per_image), backend)
 
 
-def _by_stem(folder: Path, what: str) -> dict[str, Path]:
-    if not folder.is_dir():
-        raise MissingFileError(f"{what} folder {folder} not found")
-    files = list_images(folder, MATTE_SUFFIXES)
-    out: dict[str, Path] = {}
-    for f in files:
-        if f.stem in out:
-            raise InputError(
-                f"{what} folder {folder}: two files share the stem {f.stem!r}: {out[f.stem].name}, {f.name}"
-            )
-        out[f.stem] = f
-    return out
-
-
 def _names(stems: list[str], limit: int = 8) -> str:
     shown = ", ".join(sorted(stems)[:limit])
     return shown + (f" ... ({len(stems)} in all)" if len(stems) > limit else "")
@@ -84,10 +72,13 @@ def _names(stems: list[str], limit: int = 8) -> str:
 
 def match_files(
     pred_dir: str | Path, gt_dir: str | Path, trimap_dir: str | Path | None = None, ignore_extra: bool = False
-) -> list[tuple[str, Path, Path, Path | None]]:
-    """``(stem, pred, gt, trimap)`` for every ground truth, sorted by stem; see the module doc for errors."""
-    preds = _by_stem(Path(pred_dir), "prediction")
-    gts = _by_stem(Path(gt_dir), "ground-truth")
+) -> list[ScoreItem]:
+    """A :class:`ScoreItem` ``(stem, pred, gt, trimap)`` for every ground truth, sorted by stem.
+
+    See the module doc for the errors (missing / extra predictions, missing trimaps).
+    """
+    preds = index_by_stem(pred_dir, "prediction", MATTE_SUFFIXES)
+    gts = index_by_stem(gt_dir, "ground-truth", MATTE_SUFFIXES)
     if not gts:
         raise InputError(f"ground-truth folder {gt_dir} holds no matte files ({', '.join(MATTE_SUFFIXES)})")
     missing = [s for s in gts if s not in preds]
@@ -101,39 +92,45 @@ def match_files(
         warnings.warn(msg + "; skipped", UserWarning, stacklevel=2)
     tris: dict[str, Path] = {}
     if trimap_dir is not None:
-        tris = _by_stem(Path(trimap_dir), "trimap")
+        tris = index_by_stem(trimap_dir, "trimap", MATTE_SUFFIXES)
         no_tri = [s for s in gts if s not in tris]
         if no_tri:
             raise InputError(f"{len(no_tri)} ground truths have no trimap in {trimap_dir}: {_names(no_tri)}")
-    return [(s, preds[s], gts[s], tris.get(s)) for s in sorted(gts)]
+    return [ScoreItem(s, preds[s], gts[s], tris.get(s)) for s in sorted(gts)]
 
 
-def _load(item: tuple[str, Path, Path, Path | None]):
-    stem, p, g, t = item
-    return stem, read_matte(p), read_matte(g), (read_trimap(t) if t is not None else None)
+def _check_batch_item(it: ScoreItem, pred: np.ndarray, gt: np.ndarray, tri: np.ndarray | None, proto: Protocol) -> None:
+    """Per-file checks of the torch path, so errors and warnings name the file, not a batch position."""
+    for arr, path in ((pred, it.pred), (gt, it.gt)):
+        if np.issubdtype(arr.dtype, np.floating):
+            check_unit_range(arr, str(path), "; clip predictions first")
+    if tri is not None and not (tri == 128).any():
+        what = "MSE/MAD" if proto.name == "dim" else "MSE-Trans/MAD-Trans"
+        warnings.warn(
+            f"{it.pred}: the trimap has no unknown (128) pixel, so {what} is undefined and set to NaN",
+            EmptyUnknownRegionWarning,
+            stacklevel=3,
+        )
 
 
-def _check_sizes(stem: str, pred: np.ndarray, gt: np.ndarray, tri: np.ndarray | None, item) -> None:
-    shapes = [("prediction", item[1], pred.shape), ("ground truth", item[2], gt.shape)]
-    if tri is not None:
-        shapes.append(("trimap", item[3], tri.shape))
-    if len({s for _, _, s in shapes}) > 1:
-        from ..errors import SizeMismatchError
+def _score_torch(items: list[ScoreItem], proto: Protocol, device: str, batch_size: int) -> pd.DataFrame:
+    """The batched torch path: same files, same size check (:func:`.scoring.load_item`), same warnings."""
+    import torch
 
-        desc = ", ".join(f"{w} {f} is {s[1]}x{s[0]}" for w, f, s in shapes)
-        raise SizeMismatchError(f"{stem}: size mismatch (width x height): {desc}")
-
-
-def _eval_one(args: tuple[tuple[str, Path, Path, Path | None], str]) -> tuple[dict[str, float], list[str]]:
-    """Values of one sample and the messages of its EmptyUnknownRegionWarnings (re-emitted by the caller,
-    since warnings raised in worker processes would be lost)."""
-    item, protocol = args
-    stem, pred, gt, tri = _load(item)
-    _check_sizes(stem, pred, gt, tri, item)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", EmptyUnknownRegionWarning)
-        values = dict(evaluate_arrays(pred, gt, tri, protocol, name=str(item[1])))
-    return values, [str(w.message) for w in caught if issubclass(w.category, EmptyUnknownRegionWarning)]
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise InputError("--device cuda requested but no CUDA GPU is available")
+    acc = MetricAccumulator(proto.name, backend="torch", device=device)
+    step = max(1, batch_size)
+    for i in range(0, len(items), step):
+        chunk = items[i : i + step]
+        loaded = [load_item(it) for it in chunk]
+        for it, (p, g, t) in zip(chunk, loaded, strict=True):
+            _check_batch_item(it, p, g, t, proto)
+        tris = [x[2] for x in loaded] if chunk[0].trimap is not None else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", EmptyUnknownRegionWarning)
+            acc.update([x[0] for x in loaded], [x[1] for x in loaded], tris, names=[it.name for it in chunk])
+    return acc.per_image()
 
 
 def evaluate_dirs(
@@ -156,88 +153,33 @@ def evaluate_dirs(
     out_dir : where ``per_image.csv`` and ``summary.csv`` go (None: not written).
     device : ``"numpy"`` (reference path, parallel over ``workers`` processes),
         ``"cpu"`` or ``"cuda"`` (torch path, batches of ``batch_size``).
+
+    Returns
+    -------
+    Evaluation
+        Per-image values (column ``name`` = stem) and the summary, in the protocol's report scale.
     """
     proto = get_protocol(protocol)
     if proto.needs_trimap and trimap_dir is None:
         raise InputError(f"protocol {proto.name!r} needs --trimap (its metrics use the unknown region)")
     items = match_files(pred_dir, gt_dir, trimap_dir, ignore_extra)
-    stems = [it[0] for it in items]
     if device == "numpy":
-        results = run_jobs(
-            _eval_one, [(it, proto.name) for it in items], workers=workers, desc="evaluate", progress=progress
-        )
-        for _, messages in results:
-            for msg in messages:
-                warnings.warn(msg, EmptyUnknownRegionWarning, stacklevel=2)
-        per_image = pd.DataFrame([values for values, _ in results])
-        per_image.insert(0, "name", stems)
+        per_image = score_items(items, proto, workers=workers, progress=progress, desc="evaluate")
         backend = "numpy"
     else:
-        import torch
-
-        if device.startswith("cuda") and not torch.cuda.is_available():
-            raise InputError("--device cuda requested but no CUDA GPU is available")
-        acc = MetricAccumulator(proto.name, backend="torch", device=device)
-        for i in range(0, len(items), max(1, batch_size)):
-            chunk = items[i : i + batch_size]
-            loaded = [_load(it) for it in chunk]
-            for it, (stem, p, g, t) in zip(chunk, loaded, strict=True):
-                _check_sizes(stem, p, g, t, it)
-                for arr, path in ((p, it[1]), (g, it[2])):  # name the file, not the batch position
-                    if np.issubdtype(arr.dtype, np.floating):
-                        check_unit_range(arr, str(path), "; clip predictions first")
-                if t is not None and not (t == 128).any():  # named here; the batch warning is not
-                    what = "MSE/MAD" if proto.name == "dim" else "MSE-Trans/MAD-Trans"
-                    warnings.warn(
-                        f"{it[1]}: the trimap has no unknown (128) pixel, so {what} is undefined and set to NaN",
-                        EmptyUnknownRegionWarning,
-                        stacklevel=2,
-                    )
-            tris = [x[3] for x in loaded] if trimap_dir is not None else None
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", EmptyUnknownRegionWarning)
-                acc.update([x[1] for x in loaded], [x[2] for x in loaded], tris, names=[x[0] for x in loaded])
-        per_image = acc.per_image()
+        per_image = _score_torch(items, proto, device, batch_size)
         backend = f"torch-{device}"
     summary = summarize(per_image, proto)
     if out_dir is not None:
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        write_text_atomic(out / "per_image.csv", per_image.to_csv(index=False, float_format="%.10g"))
-        write_text_atomic(out / "summary.csv", summary.to_csv(index=False, float_format="%.10g"))
+        write_csv(out / "per_image.csv", per_image)
+        write_csv(out / "summary.csv", summary)
     return Evaluation(proto, per_image, summary, backend)
-
-
-def summarize(per_image: pd.DataFrame, protocol: str | Protocol) -> pd.DataFrame:
-    """One row per metric: ``metric, mean, scale, n, protocol, definition`` (NaN values skipped)."""
-    proto = get_protocol(protocol)
-    rows = []
-    for m in [c for c in per_image.columns if c != "name"]:
-        col = per_image[m].to_numpy(float)
-        ok = ~np.isnan(col)
-        rows.append(
-            {
-                "metric": m,
-                "mean": float(col[ok].mean()) if ok.any() else math.nan,
-                "scale": proto.scales[m].label or "as computed",
-                "n": int(ok.sum()),
-                "protocol": proto.name,
-                "definition": proto.scales[m].raw,
-            }
-        )
-    return pd.DataFrame(rows)
 
 
 def format_summary(summary: pd.DataFrame, protocol: str | Protocol, n_images: int, backend: str = "") -> str:
     """A printable table; every header states its scale (e.g. ``MSE (x1e3)``, ``SAD (/1000)``)."""
     proto = get_protocol(protocol)
     heads = [proto.header(m) for m in summary["metric"]]
-    vals = [f"{v:.4f}" if not math.isnan(v) else "nan" for v in summary["mean"]]
-    widths = [max(len(h), len(v)) for h, v in zip(heads, vals, strict=True)]
-    line1 = " | ".join(h.rjust(w) for h, w in zip(heads, widths, strict=True))
-    line2 = " | ".join(v.rjust(w) for v, w in zip(vals, widths, strict=True))
-    title = f"protocol {proto.name}: {proto.description}; {n_images} images" + (
-        f"; {backend}" if backend else ""
-    )
-    note = "scales: x1e3 = mean multiplied by 1000; /1000 = sum divided by 1000; /10 = sum divided by 10"
-    return "\n".join([title, line1, "-" * len(line1), line2, note])
+    title = f"protocol {proto.name}: {proto.description}; {n_images} images" + (f"; {backend}" if backend else "")
+    return "\n".join([title, text_table(heads, [[format_value(v) for v in summary["mean"]]]), SCALE_LEGEND])

@@ -1,0 +1,112 @@
+"""The one scoring path for files: predictions against ground truth (and trimaps), per image.
+
+Used by :mod:`.evaluate` (``matting-data evaluate``) and :mod:`.leaderboard`, so
+the same files give the same numbers, the same size-mismatch error and the same
+warnings through both.
+
+* :func:`check_sizes` -- the one size check: :class:`~matting_data.errors.SizeMismatchError`
+  naming the sample and every file with its width x height;
+* :func:`score_file` -- read one ``(name, pred, gt, trimap)`` item, check it and
+  return its metric values (in the protocol's report scale);
+* :func:`score_items` -- every item, in ``workers`` processes; the one warning
+  policy: an :class:`~matting_data.metrics.EmptyUnknownRegionWarning` (a trimap
+  without unknown pixel: the region means are NaN) is re-emitted in the calling
+  process, naming the prediction file, once per image;
+* :func:`summarize` -- one row per metric (mean of the finite values and their count).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from ..errors import SizeMismatchError
+from ..io import read_matte, read_trimap
+from ..metrics import EmptyUnknownRegionWarning, evaluate_arrays, get_protocol
+from ..metrics.protocols import Protocol
+from ..parallel import run_jobs
+from ..tables import nanmean
+
+PathLike = str | os.PathLike
+
+
+class ScoreItem(NamedTuple):
+    """One image to score: its ``name`` (stem or sample id) and files (``trimap`` may be ``None``)."""
+
+    name: str
+    pred: Path
+    gt: Path
+    trimap: Path | None = None
+
+
+def check_sizes(item: ScoreItem, pred: np.ndarray, gt: np.ndarray, tri: np.ndarray | None) -> None:
+    """Raise :class:`SizeMismatchError` unless prediction, ground truth (and trimap) have one size."""
+    shapes = [("prediction", item.pred, pred.shape[:2]), ("ground truth", item.gt, gt.shape[:2])]
+    if tri is not None:
+        shapes.append(("trimap", item.trimap, tri.shape[:2]))
+    if len({s for _, _, s in shapes}) > 1:
+        desc = ", ".join(f"{w} {f} is {s[1]}x{s[0]}" for w, f, s in shapes)
+        raise SizeMismatchError(f"{item.name}: size mismatch (width x height): {desc}")
+
+
+def load_item(item: ScoreItem) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Read and size-check one item: ``(prediction, ground truth, trimap or None)``."""
+    pred, gt = read_matte(item.pred), read_matte(item.gt)
+    tri = read_trimap(item.trimap) if item.trimap is not None else None
+    check_sizes(item, pred, gt, tri)
+    return pred, gt, tri
+
+
+def score_file(args: tuple[ScoreItem, str]) -> tuple[dict[str, float], list[str]]:
+    """Values of one item under a protocol, and the messages of its empty-unknown-region warnings.
+
+    The warnings are returned rather than raised, since warnings raised in a
+    worker process would be lost; :func:`score_items` re-emits them.
+    """
+    item, protocol = args
+    pred, gt, tri = load_item(item)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", EmptyUnknownRegionWarning)
+        values = dict(evaluate_arrays(pred, gt, tri, protocol, name=str(item.pred)))
+    return values, [str(w.message) for w in caught if issubclass(w.category, EmptyUnknownRegionWarning)]
+
+
+def emit_empty_unknown(messages: Sequence[str]) -> None:
+    """Re-emit empty-unknown-region messages in this process (the one warning policy)."""
+    for msg in messages:
+        warnings.warn(msg, EmptyUnknownRegionWarning, stacklevel=3)
+
+
+def score_items(
+    items: Sequence[ScoreItem], protocol: str | Protocol, *, workers: int = 1, progress: bool = True,
+    desc: str = "score",
+) -> pd.DataFrame:
+    """Per-image values: column ``name`` then one column per metric (report scale), in item order."""
+    proto = get_protocol(protocol)
+    results = run_jobs(score_file, [(it, proto.name) for it in items], workers=workers, desc=desc, progress=progress)
+    emit_empty_unknown([m for _, msgs in results for m in msgs])
+    df = pd.DataFrame([values for values, _ in results])
+    df.insert(0, "name", [it.name for it in items])
+    return df
+
+
+def metric_columns(per_image: pd.DataFrame) -> list[str]:
+    """The metric columns of a per-image table (everything but ``name``)."""
+    return [c for c in per_image.columns if c != "name"]
+
+
+def summarize(per_image: pd.DataFrame, protocol: str | Protocol) -> pd.DataFrame:
+    """One row per metric: ``metric, mean, scale, n, protocol, definition`` (NaN values skipped)."""
+    proto = get_protocol(protocol)
+    rows = []
+    for m in metric_columns(per_image):
+        mean, n = nanmean(per_image[m].to_numpy(float))
+        rows.append({"metric": m, "mean": mean, "scale": proto.scales[m].label or "as computed", "n": n,
+                     "protocol": proto.name, "definition": proto.scales[m].raw})
+    return pd.DataFrame(rows)
