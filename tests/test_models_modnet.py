@@ -155,6 +155,7 @@ def test_outputs_train_and_inference_mode():
     s, d, m = net(x, False)
     assert s.shape == (2, 1, 4, 6) and d.shape == (2, 1, 64, 96) and m.shape == (2, 1, 64, 96)
     for t in (s, d, m):
+        t = t.detach()
         assert float(t.min()) >= 0.0 and float(t.max()) <= 1.0 and float(t.std()) > 0
     net.eval()
     with torch.no_grad():
@@ -384,3 +385,94 @@ def test_soc_without_boundaries_is_finite():
         out = soc.soc_losses(net, backup, soc.normalise(images))
     assert all(np.isfinite(float(v)) for v in out.values())
     assert float(out["soc_detail"]) == 0.0  # same weights as the backup
+
+
+# -- parity with the official code ----------------------------------------------------------------
+# The numbers below were measured by running the official ZHKKKe/MODNet code (src/models/modnet.py,
+# src/trainer.py with .cuda() made a no-op; torch 2.13 CPU, one thread) on the same deterministic
+# weights and inputs; our code must reproduce them.
+def _det_state(template, seed):
+    g = torch.Generator().manual_seed(seed)
+    out = {}
+    for k, v in template.items():
+        twin = k.replace("lr_branch.backbone.", "backbone.")
+        if twin != k and twin in out:
+            out[k] = out[twin]
+        elif k.endswith("num_batches_tracked"):
+            out[k] = torch.tensor(1)
+        elif k.endswith("running_var"):
+            out[k] = torch.rand(v.shape, generator=g) + 0.5
+        elif k.endswith(("running_mean", "bias")):
+            out[k] = torch.randn(v.shape, generator=g) * 0.1
+        else:
+            fan_in = max(1, v[0].numel())
+            scale = (1.0 / fan_in) ** 0.5 * (1.0 if v.ndim > 1 else 0.2)
+            out[k] = torch.randn(v.shape, generator=g) * scale + (1.0 if v.ndim == 1 else 0.0)
+    return out
+
+
+def _det_input(seed):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(2, 3, 64, 96, generator=g) * 2 - 1
+
+
+@pytest.fixture(scope="module")
+def official_like(full_net):
+    net = MODNet()
+    net.load_state_dict(_det_state(net.state_dict(), 11))
+    return net
+
+
+def test_forward_matches_the_official_code(official_like):
+    net, x = official_like, _det_input(12)
+    net.eval()
+    with torch.no_grad():
+        s, d, m = net(x, False)
+    assert float(s.sum()) == pytest.approx(16.156726837158203, rel=1e-5)
+    assert float(d.sum()) == pytest.approx(6114.0576171875, rel=1e-5)
+    assert float(m.sum()) == pytest.approx(5692.5244140625, rel=1e-5)
+    assert float(m[0, 0, 10, 20]) == pytest.approx(0.45872482657432556, abs=1e-5)
+    assert float(m[1, 0, 50, 90]) == pytest.approx(0.6547311544418335, abs=1e-5)
+    net.train()
+    with torch.no_grad():
+        s, d, m = net(x, False)
+    net.eval()
+    assert float(s.sum()) == pytest.approx(17.60073471069336, rel=1e-5)
+    assert float(d.sum()) == pytest.approx(5815.07080078125, rel=1e-5)
+    assert float(m.sum()) == pytest.approx(4906.736328125, rel=1e-5)
+
+
+def test_losses_match_the_official_trainer(official_like):
+    net, x = official_like, _det_input(12)
+    g = torch.Generator().manual_seed(13)
+    alpha = torch.zeros(2, 1, 64, 96)
+    alpha[:, :, 16:48, 24:72] = 1
+    alpha[:, :, 16:48, 40:56] = torch.rand(2, 1, 32, 16, generator=g)
+    tri = torch.where(alpha >= 1, torch.ones_like(alpha),
+                      torch.where(alpha <= 0, torch.zeros_like(alpha), torch.full_like(alpha, 0.5)))
+    net.train()
+    with torch.no_grad():
+        s, d, m = net(x, False)
+    net.eval()
+    _, terms = losses.modnet_loss(s, d, m, alpha, x, trimap=tri)
+    # official supervised_training_iter: (semantic, detail, matte)
+    assert terms["semantic"] == pytest.approx(0.4463154077529907, rel=1e-5)
+    assert terms["detail"] == pytest.approx(0.2185535430908203, rel=1e-5)
+    assert terms["matte"] == pytest.approx(0.7572550773620605, rel=1e-5)
+
+
+def test_soc_losses_match_the_official_trainer():
+    net, backup = MODNet(), MODNet()
+    sd = _det_state(net.state_dict(), 11)
+    sd["f_branch.conv_f.1.layers.0.bias"] = torch.tensor([-1.0])
+    sd["lr_branch.conv_lr.layers.0.bias"] = torch.tensor([-1.0])
+    net.load_state_dict(sd)
+    backup.load_state_dict(_det_state(backup.state_dict(), 14))
+    backup.eval()
+    net.train()
+    net.freeze_norm()
+    with torch.no_grad():
+        out = soc.soc_losses(net, backup, _det_input(12))
+    # official soc_adaptation_iter: (soc_semantic_loss, soc_detail_loss)
+    assert float(out["soc_semantic"]) == pytest.approx(2.0816338062286377, rel=1e-5)
+    assert float(out["soc_detail"]) == pytest.approx(0.33114635944366455, rel=1e-5)
