@@ -4,7 +4,8 @@ Methods (all take and return RGB float32 in [0, 1]):
 
 * ``wavelet``: scikit-image BayesShrink wavelet denoising in YCbCr (fast,
   about 0.2 s per megapixel);
-* ``nlm``: scikit-image non-local means, fast mode, ``h = strength * sigma``,
+* ``nlm``: scikit-image non-local means, fast mode, ``h = strength * sigma``
+  (default 0.6: 0.2-1.7 dB better than 0.8 at sigma 10-20, benchmarks/results/compose.md),
   patch 5, search distance 6 (about 1-2 s per megapixel, quality close to BM3D);
 * ``opencv-nlm``: OpenCV ``fastNlMeansDenoisingColored`` on 8-bit codes;
 * ``bm3d``: the optional ``bm3d`` package (non-commercial licence, very slow),
@@ -28,7 +29,7 @@ def denoise_image(
     image: np.ndarray,
     method: str = "wavelet",
     sigma: float | None = None,
-    strength: float = 0.8,
+    strength: float = 0.6,
     patch_size: int = 5,
     patch_distance: int = 6,
 ) -> tuple[np.ndarray, dict[str, Any]]:

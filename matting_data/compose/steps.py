@@ -16,7 +16,7 @@ fit_background     pre    mode="crop"|"stretch", crop="center"|"random",
                           interpolation="auto"|"linear"|"area"|"cubic"|"nearest"|"skimage",
                           size=[] (= foreground size) or [H, W], enlarge="allow"|"warn"|"refuse"
 denoise            pre    method="wavelet"|"nlm"|"opencv-nlm"|"bm3d",
-                          targets=["fg", "bg"], strength=0.8, patch_size=5, patch_distance=6
+                          targets=["fg", "bg"], strength=0.6, patch_size=5, patch_distance=6
                           (may come before fit_background: the full-resolution background is denoised)
 blur_background    pre    kernel="box"|"gaussian"|"disc", sizes=[20, 30, 40, 50, 60] (pixels)
 blend              blend  (none)
@@ -350,7 +350,7 @@ STEPS: dict[str, StepSpec] = {
         ),
         StepSpec(
             "denoise", "pre", _denoise,
-            {"method": "wavelet", "targets": ["fg", "bg"], "strength": 0.8, "patch_size": 5, "patch_distance": 6},
+            {"method": "wavelet", "targets": ["fg", "bg"], "strength": 0.6, "patch_size": 5, "patch_distance": 6},
             {"method": _choice(DENOISERS), "targets": _subset(("fg", "bg")), "strength": _num(0.0, 10.0),
              "patch_size": _num(1, 31, True), "patch_distance": _num(1, 50, True)},
         ),
