@@ -91,7 +91,9 @@ def test_killed_run_resumes_to_identical_bytes(sample, tmp_path, monkeypatch):
 
 
 def test_official_pairing_is_sorted(sample, tmp_path):
-    t = _build(sample, tmp_path / "coco", recipe="comp-coco")
+    # issue 17 renamed the published COCO route to comp-coco-gfm-official (comp-coco is now comp-bg20k's
+    # steps on an uncurated pool, with seeded random pairing); the fixed sorted pairing lives there
+    t = _build(sample, tmp_path / "coco", recipe="comp-coco-gfm-official")
     df = t.samples()
     assert list(df["bg_source"]) == ["brick.png", "chelsea.png", "coffee.png", "grass.png", "brick.png", "chelsea.png"]
 
@@ -169,3 +171,53 @@ def test_cli_compose_manifest_stored_away_from_its_root(sample, tmp_path, capsys
     root = str(Path(sample["manifest"]).parent)
     assert main([*args, "--out", str(tmp_path / "b"), "--root", root]) == 0
     assert len(pd.read_csv(tmp_path / "b" / "manifest.csv")) == 3
+
+
+# ----------------------------------------------------------------------------- issue 13: paths and inputs
+def _hashes(root: Path) -> dict[str, str]:
+    import hashlib
+
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_manifest_id_with_dotdot_writes_nothing_outside_out(sample, tmp_path):
+    src = Path(sample["manifest"])
+    df = pd.read_parquet(src)
+    df.loc[0, "id"] = "../../escaped"
+    bad = src.parent / "bad_manifest.csv"
+    df.to_csv(bad, index=False)
+    before = _hashes(tmp_path)
+    try:
+        with pytest.raises(InputError, match="path separator"):
+            build_comp_track(bad, sample["backgrounds"], tmp_path / "a" / "out", "naive", progress=False)
+    finally:
+        bad.unlink()
+    assert _hashes(tmp_path) == before and not list(tmp_path.rglob("escaped*"))
+
+
+def test_out_equal_to_the_foreground_folder_is_refused(sample, tmp_path):
+    fg_dir = Path(sample["foregrounds"])
+    before = _hashes(fg_dir)
+    for out in (fg_dir, fg_dir / "sub", fg_dir.parent):
+        with pytest.raises(InputError, match="out"):
+            build_comp_track(fg_dir, sample["backgrounds"], out, "naive", progress=False)
+    assert _hashes(fg_dir) == before
+    with pytest.raises(InputError, match="input"):
+        build_comp_track(sample["manifest"], sample["backgrounds"], sample["backgrounds"], "naive", progress=False)
+
+
+@pytest.mark.parametrize("line", ["../outside.png", "/etc/hostname", "link/outside.png"])
+def test_background_lists_are_confined_to_their_folder(tmp_path, line):
+    from matting_data.pipelines.comp_tracks import list_backgrounds
+
+    lists = tmp_path / "lists"
+    lists.mkdir()
+    write_image(tmp_path / "outside.png", np.zeros((4, 4, 3), np.float32))
+    (lists / "link").symlink_to(tmp_path, target_is_directory=True)
+    (lists / "bgs.txt").write_text(line + "\n")
+    with pytest.raises(InputError, match="background path"):
+        list_backgrounds(lists / "bgs.txt")
+    (lists / "bgs.csv").write_text(f"path\n{line}\n")
+    with pytest.raises(InputError, match="background path"):
+        list_backgrounds(lists / "bgs.csv")

@@ -41,6 +41,9 @@ from ..datasets.track import Track, comp_track
 from ..errors import InputError, MissingFileError
 from ..io import (
     IMAGE_SUFFIXES,
+    check_output_dir,
+    check_writable_dir,
+    confine,
     encode_png,
     list_images,
     quantize,
@@ -49,7 +52,7 @@ from ..io import (
     write_bytes_atomic,
     write_text_atomic,
 )
-from ..manifest import load_manifest, new_manifest, save_manifest
+from ..manifest import load_manifest, new_manifest, resolve, save_manifest
 from ..parallel import run_jobs
 from ..records import CorruptRecordError, check_run, read_record
 from ..seeding import rng_for
@@ -82,8 +85,8 @@ def load_foregrounds(src: PathLike, root: PathLike | None = None) -> list[dict[s
         rows = [
             {
                 "id": r["id"], "split": r["split"], "category": r["category"],
-                "image": str(root / r["image"]), "alpha": str(root / r["alpha"]),
-                "fg": str(root / r["fg"]) if r["fg"] else "",
+                "image": str(resolve(root, r["image"])), "alpha": str(resolve(root, r["alpha"])),
+                "fg": str(resolve(root, r["fg"])) if r["fg"] else "",
             }
             for _, r in df.iterrows()
         ]
@@ -118,15 +121,13 @@ def list_backgrounds(src: PathLike) -> list[Path]:
     if p.is_dir():
         files = list_images(p)
     elif p.is_file() and p.suffix in (".parquet", ".csv"):
-        df = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p, keep_default_na=False)
-        col = "image" if "image" in df.columns else "path" if "path" in df.columns else None
-        if col is None:
-            raise InputError(f"{p}: background list needs an 'image' or 'path' column")
-        if "keep" in df.columns:  # a curation manifest (matting-data backgrounds filter): kept rows only
-            df = df[df["keep"].astype(str).str.lower().isin(("true", "1"))]
-        files = sorted(p.parent / str(v) for v in df[col] if str(v))
+        files = sorted(confine(p.parent, v, what=f"{p}: background path") for v in _listed_backgrounds(p))
     elif p.is_file() and p.suffix == ".txt":
-        files = sorted(p.parent / line.strip() for line in p.read_text().splitlines() if line.strip())
+        try:
+            lines = p.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{p}: unreadable background list ({type(exc).__name__})") from None
+        files = sorted(confine(p.parent, ln.strip(), what=f"{p}: background path") for ln in lines if ln.strip())
     else:
         raise MissingFileError(f"{p}: background folder or list not found")
     if not files:
@@ -135,6 +136,20 @@ def list_backgrounds(src: PathLike) -> list[Path]:
     if absent:
         raise MissingFileError(f"{p}: {len(absent)} listed backgrounds not found: {', '.join(absent[:5])}")
     return files
+
+
+def _listed_backgrounds(p: Path) -> list[str]:
+    """The path column of a background manifest (kept rows only when it has a ``keep`` column)."""
+    try:
+        df = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p, keep_default_na=False, dtype=str)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a bad file
+        raise InputError(f"{p}: unreadable background list ({type(exc).__name__})") from None
+    col = "image" if "image" in df.columns else "path" if "path" in df.columns else None
+    if col is None:
+        raise InputError(f"{p}: background list needs an 'image' or 'path' column")
+    if "keep" in df.columns:  # a curation manifest (matting-data backgrounds filter): kept rows only
+        df = df[df["keep"].astype(str).str.lower().isin(("true", "1"))]
+    return [str(v) for v in df[col] if str(v)]
 
 
 def pair_backgrounds(n_fg: int, n_bg: int, per_fg: int, pairing: str, seed: int) -> list[list[int]]:
@@ -287,14 +302,14 @@ def build_comp_track(
         raise InputError(f"trimap_kernel must be a positive integer (pixels), got {trimap_kernel!r}")
     if not 0 <= int(png_compression) <= 9:
         raise InputError(f"png_compression must be 0..9, got {png_compression}")
-    out = Path(out)
+    out = check_output_dir(out, foregrounds, fg_root, backgrounds, what="out")
     fgs = load_foregrounds(foregrounds, fg_root)
     bgs = list_backgrounds(backgrounds)
     settings = {
         "recipe": r.to_dict(), "foregrounds": [f["id"] for f in fgs], "backgrounds": [b.name for b in bgs],
         "trimap_kernel": trimap_kernel, "fg_method": fg_method,
     }
-    out.mkdir(parents=True, exist_ok=True)
+    check_writable_dir(out, what="out")
     _check_run(out, settings, overwrite)
     need = [f for f in fgs if not f["fg"]]
     if need:
