@@ -20,6 +20,7 @@ for ``scale="raw"``; CSV files and printed tables carry the label.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..errors import InputError
@@ -134,3 +135,26 @@ def to_raw(values: dict[str, float], protocol: str | Protocol) -> dict[str, floa
     """Inverse of :func:`to_report`."""
     proto = get_protocol(protocol)
     return {k: (v / proto.scales[k].factor if k in proto.scales else v) for k, v in values.items()}
+
+
+def check_scale(scale: str) -> str:
+    """``scale`` if it is ``"report"`` or ``"raw"``, else :class:`InputError`."""
+    if scale not in ("report", "raw"):
+        raise InputError(f"scale must be 'report' or 'raw', got {scale!r}")
+    return scale
+
+
+def select_metrics(metrics: Iterable[str] | None, available: tuple[str, ...], proto: Protocol) -> tuple[str, ...]:
+    """The metrics to compute: ``metrics`` (validated against the protocol and what is ``available``) or all."""
+    if metrics is None:
+        return available
+    wanted = tuple(str(m).lower() for m in metrics)
+    unknown = [m for m in wanted if m not in proto.metrics]
+    if unknown:
+        raise InputError(
+            f"protocol {proto.name!r} has no metric {', '.join(unknown)}; it has {', '.join(proto.metrics)}"
+        )
+    missing = [m for m in wanted if m not in available]
+    if missing:
+        raise InputError(f"metrics {', '.join(missing)} need a trimap (protocol {proto.name!r})")
+    return wanted

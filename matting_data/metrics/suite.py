@@ -10,7 +10,7 @@ from ..errors import InputError
 from .connectivity import dim_conn, gfm_conn
 from .gradient import dim_grad, gfm_grad
 from .inputs import as_matte8, as_trimap, as_unit64, check_inputs, warn_empty_unknown
-from .protocols import Protocol, get_protocol, to_report
+from .protocols import GFM, Protocol, check_scale, get_protocol, select_metrics, to_report
 from .regions import dim_regions, gfm_trimap, gfm_whole
 
 
@@ -36,19 +36,40 @@ class MetricValues(dict):
         return {k: (proto.scales[k].label if self.scale == "report" else "raw") for k in self}
 
 
-def _select(metrics: Iterable[str] | None, available: tuple[str, ...], proto: Protocol) -> tuple[str, ...]:
-    if metrics is None:
-        return available
-    wanted = tuple(str(m).lower() for m in metrics)
-    unknown = [m for m in wanted if m not in proto.metrics]
-    if unknown:
-        raise InputError(
-            f"protocol {proto.name!r} has no metric {', '.join(unknown)}; it has {', '.join(proto.metrics)}"
-        )
-    missing = [m for m in wanted if m not in available]
-    if missing:
-        raise InputError(f"metrics {', '.join(missing)} need a trimap (protocol {proto.name!r})")
-    return wanted
+def _dim_values(pred: np.ndarray, gt: np.ndarray, t: np.ndarray | None, want: set[str], name: str) -> dict[str, float]:
+    """Raw ``dim`` values (mirrored by :func:`.torch_backend._dim_values`)."""
+    assert t is not None  # the dim protocol needs a trimap (checked by the caller)
+    p8 = as_matte8(pred, name)
+    g8 = as_matte8(gt, f"{name} ground truth")
+    unknown = t == 128
+    if not unknown.any():
+        warn_empty_unknown(name, "MSE/MAD (a mean over the unknown region)")
+    out: dict[str, float] = {}
+    if {"sad", "mse", "mad"} & want:
+        out.update(dim_regions(p8, g8, unknown))
+    if "grad" in want:
+        out["grad"] = dim_grad(p8, g8, unknown)
+    if "conn" in want:
+        out["conn"] = dim_conn(p8, g8, unknown)
+    return out
+
+
+def _gfm_values(pred: np.ndarray, gt: np.ndarray, t: np.ndarray | None, want: set[str], name: str) -> dict[str, float]:
+    """Raw ``gfm`` values (mirrored by :func:`.torch_backend._gfm_values`)."""
+    p = as_unit64(pred, name)
+    g = as_unit64(gt, f"{name} ground truth")
+    out: dict[str, float] = {}
+    if {"sad", "mse", "mad"} & want:
+        out.update(gfm_whole(p, g))
+    if t is not None and set(GFM.trimap_metrics) & want:
+        if not (t == 128).any():
+            warn_empty_unknown(name, "MSE-Trans/MAD-Trans (divided by the unknown pixel count)")
+        out.update(gfm_trimap(p, g, t))
+    if "grad" in want:
+        out["grad"] = gfm_grad(p, g)
+    if "conn" in want:
+        out["conn"] = gfm_conn(p, g)
+    return out
 
 
 def evaluate_arrays(
@@ -83,40 +104,14 @@ def evaluate_arrays(
     :class:`EmptyUnknownRegionWarning`) when the trimap has no 128 pixel.
     """
     proto = get_protocol(protocol)
-    if scale not in ("report", "raw"):
-        raise InputError(f"scale must be 'report' or 'raw', got {scale!r}")
+    check_scale(scale)
     if trimap is None and proto.needs_trimap:
         raise InputError(f"{name}: protocol {proto.name!r} needs a trimap (its metrics use trimap == 128)")
     check_inputs(pred, gt, trimap, (name, f"{name} ground truth", f"{name} trimap"))
-    want = _select(metrics, proto.metrics_for(trimap is not None), proto)
+    want = select_metrics(metrics, proto.metrics_for(trimap is not None), proto)
     t = as_trimap(trimap, f"{name} trimap") if trimap is not None else None
-    out: dict[str, float] = {}
-    if proto.name == "dim":
-        p8 = as_matte8(pred, name)
-        g8 = as_matte8(gt, f"{name} ground truth")
-        assert t is not None  # the dim protocol needs a trimap (checked above)
-        unknown = t == 128
-        if not unknown.any():
-            warn_empty_unknown(name, "MSE/MAD (a mean over the unknown region)")
-        if {"sad", "mse", "mad"} & set(want):
-            out.update(dim_regions(p8, g8, unknown))
-        if "grad" in want:
-            out["grad"] = dim_grad(p8, g8, unknown)
-        if "conn" in want:
-            out["conn"] = dim_conn(p8, g8, unknown)
-    else:
-        p = as_unit64(pred, name)
-        g = as_unit64(gt, f"{name} ground truth")
-        if {"sad", "mse", "mad"} & set(want):
-            out.update(gfm_whole(p, g))
-        if t is not None and set(proto.trimap_metrics) & set(want):
-            if not (t == 128).any():
-                warn_empty_unknown(name, "MSE-Trans/MAD-Trans (divided by the unknown pixel count)")
-            out.update(gfm_trimap(p, g, t))
-        if "grad" in want:
-            out["grad"] = gfm_grad(p, g)
-        if "conn" in want:
-            out["conn"] = gfm_conn(p, g)
+    compute = _dim_values if proto.name == "dim" else _gfm_values
+    out = compute(pred, gt, t, set(want), name)
     out = {k: out[k] for k in want}
     if scale == "report":
         out = to_report(out, proto)

@@ -33,10 +33,11 @@ import numpy as np
 import torch
 
 from ..errors import InputError, SizeMismatchError
+from . import torch_regions
 from .connectivity import _DIM_L32, _DIM_PASSED, _GFM_L32, GFM_THRESHOLDS, dim_conn, gfm_conn
 from .gradient import dim_kernels, gfm_kernels
 from .inputs import warn_empty_unknown
-from .protocols import Protocol, get_protocol
+from .protocols import GFM, Protocol, check_scale, get_protocol, select_metrics
 from .torch_labelling import connectivity_levels_batch
 
 #: how Conn is labelled for CPU tensors under ``labeller="auto"`` (see :func:`conn_labeller`).
@@ -318,114 +319,107 @@ def evaluate_batch(
     proto = get_protocol(protocol)
     if labeller not in LABELLERS:
         raise InputError(f"labeller must be one of {', '.join(LABELLERS)}; got {labeller!r}")
-    if scale not in ("report", "raw"):
-        raise InputError(f"scale must be 'report' or 'raw', got {scale!r}")
+    check_scale(scale)
     if device is None:
         device = pred.device if isinstance(pred, torch.Tensor) else "cpu"
     dev = torch.device(device)
-    if isinstance(pred, (list, tuple)):
-        p, psizes = pad_batch(
-            [_canon(x, proto.name, f"prediction {i}", dev) for i, x in enumerate(pred)], dev
-        )
-        g, gsizes = pad_batch(
-            [_canon(x, proto.name, f"ground truth {i}", dev) for i, x in enumerate(gt)], dev
-        )
-        if psizes != gsizes:
-            raise SizeMismatchError(f"prediction sizes {psizes} differ from ground-truth sizes {gsizes}")
-        t = pad_batch(list(trimap), dev)[0] if trimap is not None else None
-        if trimap is not None and [tuple(np.shape(x)[:2]) for x in trimap] != psizes:
-            raise SizeMismatchError("trimap sizes differ from prediction sizes")
-        sizes = psizes
-    else:
-        p = _canon(pred, proto.name, "prediction batch", dev)
-        g = _canon(gt, proto.name, "ground-truth batch", dev)
-        if p.dim() == 2:
-            p, g = p[None], g[None]
-        t = None
-        if trimap is not None:
-            t = _to_tensor(trimap, dev)
-            t = t[None] if t.dim() == 2 else t
-        shapes = {tuple(p.shape), tuple(g.shape)} | ({tuple(t.shape)} if t is not None else set())
-        if len(shapes) > 1:
-            raise SizeMismatchError(f"batch shapes differ: {sorted(shapes)}")
-    n, hh, ww = p.shape
-    if sizes is None:
-        sizes = _sizes_from_valid(_to_tensor(valid, dev).bool()) if valid is not None else [(hh, ww)] * n
-    sizes = [(int(h), int(w)) for h, w in sizes]
-    if len(sizes) != n or any(h > hh or w > ww or h < 1 or w < 1 for h, w in sizes):
-        raise InputError(f"sizes {sizes} do not fit a batch of shape {tuple(p.shape)}")
-    vmask = _valid_mask(sizes, (hh, ww), dev)
+    p, g, t, list_sizes = _batch_inputs(pred, gt, trimap, proto.name, dev)
+    sizes = _batch_sizes(sizes if list_sizes is None else list_sizes, valid, tuple(p.shape), dev)
+    vmask = _valid_mask(sizes, (p.shape[1], p.shape[2]), dev)
     if t is None and proto.needs_trimap:
         raise InputError(f"protocol {proto.name!r} needs a trimap (its metrics use trimap == 128)")
     if t is not None:
-        tv = t.to(torch.int64)
-        bad = vmask & (tv != 0) & (tv != 128) & (tv != 255)
-        if bool(bad.any()):
-            vals = sorted({int(v) for v in tv[bad].unique()[:10]})
-            raise InputError(
-                f"trimap batch: {int(bad.sum())} pixels have values other than 0/128/255 ({vals})"
-            )
-        t = tv
-    from .suite import _select  # local: suite imports the numpy path only
-
-    use_torch = conn_labeller(dev, labeller) == "torch"
-
-    want = _select(metrics, proto.metrics_for(t is not None), proto)
-    out: dict[str, torch.Tensor] = {}
-    if proto.name == "dim":
-        pf, gf = p, g
-        unk = (t == 128) & vmask
-        cnt = unk.flatten(1).sum(dim=1).to(torch.float64)
-        if bool((cnt == 0).any()):
-            warn_empty_unknown("batch item(s) " + str((cnt == 0).nonzero().flatten().tolist()), "MSE/MAD")
-        d = torch.where(unk, pf - gf, torch.zeros_like(pf))
-        abs_sum = d.abs().flatten(1).sum(dim=1)
-        sq_sum = (d * d).flatten(1).sum(dim=1)
-        nan = torch.full_like(cnt, float("nan"))
-        out["sad"] = abs_sum / 255.0 / 1000.0
-        out["mse"] = torch.where(cnt > 0, sq_sum / (255.0 * 255.0) / cnt.clamp(min=1), nan)
-        out["mad"] = torch.where(cnt > 0, abs_sum / 255.0 / cnt.clamp(min=1), nan)
-        if "grad" in want:
-            out["grad"] = _dim_grad(pf, gf, unk, vmask, sizes)
-        if "conn" in want:
-            out["conn"] = (_conn_torch if use_torch else _conn_cpu)(pf, gf, unk, sizes, "dim", vmask)
-    else:
-        pf, gf = p, g
-        npx = torch.tensor([h * w for h, w in sizes], dtype=torch.float64, device=dev)
-        d = torch.where(vmask, pf - gf, torch.zeros_like(pf))
-        abs_sum = d.abs().flatten(1).sum(dim=1)
-        out["sad"] = abs_sum / 1000.0
-        out["mse"] = (d * d).flatten(1).sum(dim=1) / npx
-        out["mad"] = abs_sum / npx
-        if t is not None and set(proto.trimap_metrics) & set(want):
-            fg, bg = (t == 255) & vmask, (t == 0) & vmask
-            unk = vmask & ~fg & ~bg
-            cnt = unk.flatten(1).sum(dim=1).to(torch.float64)
-            if bool((cnt == 0).any()):
-                warn_empty_unknown(
-                    "batch item(s) " + str((cnt == 0).nonzero().flatten().tolist()), "MSE-Trans/MAD-Trans"
-                )
-            ad = d.abs()
-            out["sad_fg"] = torch.where(fg, ad, torch.zeros_like(ad)).flatten(1).sum(dim=1) / 1000.0
-            out["sad_bg"] = torch.where(bg, ad, torch.zeros_like(ad)).flatten(1).sum(dim=1) / 1000.0
-            forced = torch.where(fg, torch.ones_like(pf), torch.where(bg, torch.zeros_like(pf), pf))
-            df = torch.where(vmask, forced - gf, torch.zeros_like(pf))
-            fabs = df.abs().flatten(1).sum(dim=1)
-            nan = torch.full_like(cnt, float("nan"))
-            out["sad_trans"] = fabs / 1000.0
-            out["mse_trans"] = torch.where(cnt > 0, (df * df).flatten(1).sum(dim=1) / cnt.clamp(min=1), nan)
-            out["mad_trans"] = torch.where(cnt > 0, fabs / cnt.clamp(min=1), nan)
-        if "grad" in want:
-            out["grad"] = _gfm_grad(pf, gf, vmask, sizes)
-        if "conn" in want:
-            out["conn"] = (_conn_torch if use_torch else _conn_cpu)(pf, gf, None, sizes, "gfm", vmask)
+        t = _check_trimap_batch(t, vmask)
+    want = select_metrics(metrics, proto.metrics_for(t is not None), proto)
+    conn = _conn_torch if conn_labeller(dev, labeller) == "torch" else _conn_cpu
+    compute = _dim_values if proto.name == "dim" else _gfm_values
+    out = compute(p, g, t, vmask, sizes, set(want), conn)
     res = {}
     for k in want:
         v = out[k].detach().to("cpu", torch.float64)
-        if scale == "report":
-            v = v * proto.scales[k].factor
-        res[k] = v
+        res[k] = v * proto.scales[k].factor if scale == "report" else v
     return res
+
+
+def _batch_inputs(
+    pred: ArrayLike | Sequence[ArrayLike], gt: ArrayLike | Sequence[ArrayLike],
+    trimap: ArrayLike | Sequence[ArrayLike] | None, proto: str, dev: torch.device,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, list[tuple[int, int]] | None]:
+    """Canonical ``N x H x W`` batches (lists are padded; their sizes are returned) with one size check."""
+    if isinstance(pred, (list, tuple)):
+        p, psizes = pad_batch([_canon(x, proto, f"prediction {i}", dev) for i, x in enumerate(pred)], dev)
+        g, gsizes = pad_batch([_canon(x, proto, f"ground truth {i}", dev) for i, x in enumerate(gt)], dev)
+        if psizes != gsizes:
+            raise SizeMismatchError(f"prediction sizes {psizes} differ from ground-truth sizes {gsizes}")
+        if trimap is None:
+            return p, g, None, psizes
+        if [tuple(np.shape(x)[:2]) for x in trimap] != psizes:
+            raise SizeMismatchError("trimap sizes differ from prediction sizes")
+        return p, g, pad_batch(list(trimap), dev)[0], psizes
+    p = _canon(pred, proto, "prediction batch", dev)
+    g = _canon(gt, proto, "ground-truth batch", dev)
+    if p.dim() == 2:
+        p, g = p[None], g[None]
+    t = None
+    if trimap is not None:
+        t = _to_tensor(trimap, dev)
+        t = t[None] if t.dim() == 2 else t
+    shapes = {tuple(p.shape), tuple(g.shape)} | ({tuple(t.shape)} if t is not None else set())
+    if len(shapes) > 1:
+        raise SizeMismatchError(f"batch shapes differ: {sorted(shapes)}")
+    return p, g, t, None
+
+
+def _batch_sizes(
+    sizes: Sequence[tuple[int, int]] | None, valid: ArrayLike | None, shape: tuple[int, ...], dev: torch.device
+) -> list[tuple[int, int]]:
+    n, hh, ww = shape
+    if sizes is None:
+        sizes = _sizes_from_valid(_to_tensor(valid, dev).bool()) if valid is not None else [(hh, ww)] * n
+    out = [(int(h), int(w)) for h, w in sizes]
+    if len(out) != n or any(h > hh or w > ww or h < 1 or w < 1 for h, w in out):
+        raise InputError(f"sizes {out} do not fit a batch of shape {shape}")
+    return out
+
+
+def _check_trimap_batch(t: torch.Tensor, vmask: torch.Tensor) -> torch.Tensor:
+    """The trimap batch as int64, after checking its valid pixels hold only 0/128/255 (as :func:`.inputs.as_trimap`)."""
+    tv = t.to(torch.int64)
+    bad = vmask & (tv != 0) & (tv != 128) & (tv != 255)
+    if bool(bad.any()):
+        vals = sorted({int(v) for v in tv[bad].unique()[:10]})
+        raise InputError(f"trimap batch: {int(bad.sum())} pixels have values other than 0/128/255 ({vals})")
+    return tv
+
+
+def _warn_empty(count: torch.Tensor, what: str) -> None:
+    if bool((count == 0).any()):
+        warn_empty_unknown("batch item(s) " + str((count == 0).nonzero().flatten().tolist()), what)
+
+
+def _dim_values(p, g, t, vmask, sizes, want: set[str], conn) -> dict[str, torch.Tensor]:
+    """Raw ``dim`` values per image (mirrors :func:`.suite._dim_values`)."""
+    unk = (t == 128) & vmask
+    _warn_empty(unk.flatten(1).sum(dim=1), "MSE/MAD")
+    out = dict(torch_regions.dim_regions(p, g, unk)) if {"sad", "mse", "mad"} & want else {}
+    if "grad" in want:
+        out["grad"] = _dim_grad(p, g, unk, vmask, sizes)
+    if "conn" in want:
+        out["conn"] = conn(p, g, unk, sizes, "dim", vmask)
+    return out
+
+
+def _gfm_values(p, g, t, vmask, sizes, want: set[str], conn) -> dict[str, torch.Tensor]:
+    """Raw ``gfm`` values per image (mirrors :func:`.suite._gfm_values`)."""
+    out = dict(torch_regions.gfm_whole(p, g, vmask)) if {"sad", "mse", "mad"} & want else {}
+    if t is not None and set(GFM.trimap_metrics) & want:
+        _warn_empty(((t == 128) & vmask).flatten(1).sum(dim=1), "MSE-Trans/MAD-Trans")
+        out.update(torch_regions.gfm_trimap(p, g, t, vmask))
+    if "grad" in want:
+        out["grad"] = _gfm_grad(p, g, vmask, sizes)
+    if "conn" in want:
+        out["conn"] = conn(p, g, None, sizes, "gfm", vmask)
+    return out
 
 
 def _conn_cpu(
