@@ -1,0 +1,56 @@
+"""Inference rule of the BiSeNet V2 matting model (the toolkit's own; there is no official matting release).
+
+1. ``ref_size`` (default 512): when the short side is not ``ref_size``, scale so it is (the
+   real-time setting: a fixed working resolution; ``ref_size=None`` keeps the input size);
+2. round each side down to a multiple of 32 (at least 32), the network's total stride;
+3. ImageNet normalisation (mean 0.485, 0.456, 0.406; std 0.229, 0.224, 0.225);
+4. bilinear resize in and out (``align_corners=False``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+MEAN = (0.485, 0.456, 0.406)
+STD = (0.229, 0.224, 0.225)
+MULT = 32
+
+
+def working_size(h: int, w: int, ref_size: int | None) -> tuple[int, int]:
+    """Size the network sees for an (h, w) image."""
+    if ref_size:
+        s = ref_size / min(h, w)
+        h, w = int(round(h * s)), int(round(w * s))
+    return max(MULT, h - h % MULT), max(MULT, w - w % MULT)
+
+
+def normalise(x: torch.Tensor) -> torch.Tensor:
+    """RGB (N, 3, H, W) in [0, 1] -> ImageNet-normalised."""
+    mean = torch.tensor(MEAN, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    std = torch.tensor(STD, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+    return (x - mean) / std
+
+
+def run_bisenet(net: torch.nn.Module, x: torch.Tensor, ref_size: int | None) -> torch.Tensor:
+    """Fused alpha (N, 1, H, W) in [0, 1] for RGB ``x`` (N, 3, H, W) in [0, 1]."""
+    h, w = x.shape[-2:]
+    size = working_size(h, w, ref_size)
+    y = F.interpolate(x, size=size, mode="bilinear", align_corners=False) if size != (h, w) else x
+    out = net(normalise(y), y)["fusion"]
+    if size != (h, w):
+        out = F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
+    return out.clamp(0, 1)
+
+
+def inference_rule(ref_size: int | None) -> dict[str, Any]:
+    return {
+        "name": "bisenetv2-matting-ref-size",
+        "source": "matting-data (no official BiSeNet V2 matting release)",
+        "ref_size": ref_size,
+        "multiple": MULT,
+        "normalisation": {"mean": list(MEAN), "std": list(STD)},
+        "resize": "bilinear, align_corners=False, in and out",
+    }
