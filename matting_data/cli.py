@@ -61,15 +61,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with parallel_config(getattr(args, "backend", None), getattr(args, "scheduler", None)):
             rc = args.func(args)
-    except MattingDataError as exc:
-        if args.verbose:
-            raise
-        print(f"matting-data {args.command}: error: {exc}", file=sys.stderr)
-        return EXIT_USER_ERROR
     except KeyboardInterrupt:
         print(f"matting-data {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - the CLI edge: one line, never a traceback (unless -v)
+        if args.verbose:
+            raise
+        print(f"matting-data {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USER_ERROR
     return int(rc or 0)
+
+
+def one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line (a multi-line report is joined with ``; ``).
+
+    User errors (:class:`MattingDataError`) keep their message; an operating-system error
+    names the file and the reason (``permission denied``, ``no space left``); anything else
+    is an unexpected failure and says so, with its type (rerun with ``-v`` for the traceback).
+    """
+    if isinstance(exc, MattingDataError):
+        text = str(exc)
+    elif isinstance(exc, OSError):
+        names = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        text = f"{names}: {reason.lower()}" if names else reason
+    elif isinstance(exc, MemoryError):
+        text = "out of memory (the input is too large for this machine, or a size option is too large)"
+    else:
+        text = f"unexpected {type(exc).__name__}: {exc} (rerun with -v for the traceback)"
+    lines = [line.strip() for line in text.splitlines() if line.strip()] or [type(exc).__name__]
+    if len(lines) > 1 and lines[0].endswith(":"):
+        return f"{lines[0]} {'; '.join(lines[1:])}"
+    return "; ".join(lines)
 
 
 if __name__ == "__main__":  # pragma: no cover

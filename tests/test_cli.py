@@ -60,3 +60,59 @@ def test_demo_runs_and_writes_report(tmp_path):
     for section in ("Leaderboard", "Ablation", "Background curation", "Trimaps and GFM targets", "COMP tracks", "HuggingFace export"):
         assert section in report
     assert (out / "sample" / "foregrounds" / "manifest.parquet").is_file()
+
+
+# --------------------------------------------------------------------------- issue 13: no tracebacks
+def _one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def test_out_that_is_an_existing_file_is_one_line(tmp_path, capsys):
+    f = tmp_path / "taken"
+    f.write_text("mine")
+    assert cli.main(["sample", "--out", str(f), "-n", "1"]) == 2
+    assert str(f) in _one_error_line(capsys)
+    assert f.read_text() == "mine"
+
+
+@pytest.mark.parametrize(
+    ("exc", "expect"),
+    [
+        (PermissionError(13, "Permission denied", "/ro/out/x.png"), "/ro/out/x.png: permission denied"),
+        (OSError(28, "No space left on device", "/full/x"), "/full/x: no space left on device"),
+        (RuntimeError("boom"), "unexpected RuntimeError: boom"),
+        (MemoryError(), "out of memory"),
+    ],
+)
+def test_stray_exceptions_become_one_line_exit_2(monkeypatch, capsys, tmp_path, exc, expect):
+    from matting_data.commands import sample
+
+    def boom(args):
+        raise exc
+
+    monkeypatch.setattr(sample, "run", boom)
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _patched(parser(), boom))
+    assert cli.main(["sample", "--out", str(tmp_path / "o")]) == 2
+    assert expect in _one_error_line(capsys)
+
+
+def _patched(parser, func):
+    parser._subparsers._group_actions[0].choices["sample"].set_defaults(func=func)  # noqa: SLF001
+    return parser
+
+
+def test_multi_line_report_is_joined_on_one_line(monkeypatch, capsys, tmp_path):
+    from matting_data.errors import ManifestError
+
+    def boom(args):
+        raise ManifestError("m.csv: manifest has 2 problem(s):\n  row 0: a\n  row 1: b")
+
+    parser = cli.build_parser
+    monkeypatch.setattr(cli, "build_parser", lambda: _patched(parser(), boom))
+    assert cli.main(["sample", "--out", str(tmp_path / "o")]) == 2
+    assert _one_error_line(capsys).endswith("m.csv: manifest has 2 problem(s): row 0: a; row 1: b")
