@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..errors import InputError
+from ..models.arguments import parse_model_args
 from ..parallel import BACKENDS
+
+__all__ = ["add_backend_arguments", "add_model_arguments", "build_model", "parse_model_args"]
 
 
 def add_backend_arguments(p: argparse.ArgumentParser) -> None:
@@ -24,40 +26,6 @@ def add_backend_arguments(p: argparse.ArgumentParser) -> None:
         help="dask scheduler address (tcp://host:port); implies --backend dask. "
         "Without it --backend dask starts a local cluster of --workers processes",
     )
-
-
-def _typed(text: str) -> Any:
-    low = text.lower()
-    if low in ("true", "yes", "on"):
-        return True
-    if low in ("false", "no", "off"):
-        return False
-    if low in ("none", "null"):
-        return None
-    for conv in (int, float):
-        try:
-            return conv(text)
-        except ValueError:
-            pass
-    return text
-
-
-def parse_model_args(items: list[str] | None) -> dict[str, Any]:
-    """``["backbone=r34", "tile=1024", "refine=false"]`` -> ``{"backbone": "r34", "tile": 1024, "refine": False}``.
-
-    Values become bool (true/false/yes/no/on/off), None (none/null), int, float or str, in that order.
-    A key given twice or an item without ``=`` is an :class:`InputError`.
-    """
-    out: dict[str, Any] = {}
-    for item in items or []:
-        key, sep, value = item.partition("=")
-        key = key.strip().replace("-", "_")
-        if not sep or not key:
-            raise InputError(f"--model-arg {item!r}: expected KEY=VALUE")
-        if key in out:
-            raise InputError(f"--model-arg {key} given twice")
-        out[key] = _typed(value.strip())
-    return out
 
 
 def add_model_arguments(p: argparse.ArgumentParser, required: bool = True) -> None:

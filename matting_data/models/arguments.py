@@ -1,0 +1,41 @@
+"""Model arguments written as text (``KEY=VALUE``): the one parser, for the CLI and entries files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import InputError
+
+
+def _typed(text: str) -> Any:
+    low = text.lower()
+    if low in ("true", "yes", "on"):
+        return True
+    if low in ("false", "no", "off"):
+        return False
+    if low in ("none", "null"):
+        return None
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_model_args(items: list[str] | None) -> dict[str, Any]:
+    """``["backbone=r34", "tile=1024", "refine=false"]`` -> ``{"backbone": "r34", "tile": 1024, "refine": False}``.
+
+    Values become bool (true/false/yes/no/on/off), None (none/null), int, float or str, in that order.
+    A key given twice or an item without ``=`` is an :class:`InputError`.
+    """
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise InputError(f"--model-arg {item!r}: expected KEY=VALUE")
+        if key in out:
+            raise InputError(f"--model-arg {key} given twice")
+        out[key] = _typed(value.strip())
+    return out
