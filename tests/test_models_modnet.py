@@ -152,10 +152,10 @@ def test_outputs_train_and_inference_mode():
     net = MODNet()
     x = torch.rand(2, 3, 64, 96) * 2 - 1
     net.train()
-    s, d, m = net(x, False)
+    with torch.no_grad():
+        s, d, m = net(x, False)
     assert s.shape == (2, 1, 4, 6) and d.shape == (2, 1, 64, 96) and m.shape == (2, 1, 64, 96)
     for t in (s, d, m):
-        t = t.detach()
         assert float(t.min()) >= 0.0 and float(t.max()) <= 1.0 and float(t.std()) > 0
     net.eval()
     with torch.no_grad():
@@ -250,6 +250,22 @@ def test_registered_model_predicts_with_the_authors_rule():
         _, _, mm = m.network(F.interpolate(x, size=(512, 512), mode="area"), True)
     ref = F.interpolate(mm, size=(64, 64), mode="area")[0, 0].numpy()
     np.testing.assert_allclose(a, ref, atol=1e-6)
+
+
+def test_batched_prediction_equals_single_and_export_module():
+    m = quiet_model(ref_size=64, seed=6)
+    rng = np.random.default_rng(5)
+    imgs = [rng.random((64, 96, 3), dtype=np.float32), rng.random((70, 64, 3), dtype=np.float32),
+            rng.random((64, 96, 3), dtype=np.float32)]
+    batched = m.predict_batch(imgs)
+    assert [b.shape for b in batched] == [(64, 96), (70, 64), (64, 96)]
+    for im, b in zip(imgs, batched, strict=True):
+        np.testing.assert_allclose(b, m.predict(im), atol=1e-4)  # batch-size-dependent conv sums
+    assert float(np.abs(batched[0] - batched[2]).max()) > 1e-4  # not the same image twice
+    mod = m.inference_module().eval()
+    x = inference.to_input(imgs[0], torch.device("cpu"), torch.float32)
+    with torch.no_grad():
+        assert torch.equal(mod(x), m.network(x, True)[2])
 
 
 def test_tiled_model_and_argument_errors():

@@ -37,6 +37,18 @@ __all__ = [
 STRATEGIES = ("reference", "tiled")
 
 
+class MODNetMatte(nn.Module):
+    """Wraps a :class:`MODNet` so that ``forward(x)`` returns the fused matte only (inference mode)."""
+
+    def __init__(self, network: nn.Module) -> None:
+        super().__init__()
+        self.network = network
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        matte: torch.Tensor = self.network(x, True)[2]
+        return matte
+
+
 @register_model("modnet")
 class MODNetModel(TorchMattingModel):
     """MODNet: trimap-free portrait matting (MobileNetV2 semantic, detail and fusion branches; ZHKKKe/MODNet).
@@ -88,6 +100,30 @@ class MODNetModel(TorchMattingModel):
             matte = infer_reference(self.network, x, self.arguments["ref_size"])
         out: np.ndarray = matte[0, 0].float().cpu().numpy()
         return out
+
+    def predict_batch(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        """Alpha mattes for several RGB float32 (H, W, 3) images in [0, 1], one forward per group of
+        equally sized images (batched inference on CUDA); each result equals :meth:`predict`'s."""
+        out: list[np.ndarray | None] = [None] * len(images)
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, im in enumerate(images):
+            groups.setdefault(tuple(np.shape(im)), []).append(i)
+        self.network.eval()
+        for idx in groups.values():
+            x = torch.cat([to_input(images[i], self.device, self.dtype) for i in idx])
+            with torch.inference_mode():
+                if self.arguments["strategy"] == "tiled":
+                    m = infer_tiled(self.network, x, self.arguments["tile_size"], self.arguments["tile_overlap"])
+                else:
+                    m = infer_reference(self.network, x, self.arguments["ref_size"])
+            for j, i in enumerate(idx):
+                out[i] = np.clip(m[j, 0].float().cpu().numpy(), 0.0, 1.0)
+        return [a for a in out if a is not None]
+
+    def inference_module(self) -> nn.Module:
+        """``nn.Module``: normalised (N, 3, H, W) input (H, W multiples of 32) -> fused matte (N, 1, H, W),
+        i.e. ``network(x, inference=True)[2]`` (for ONNX / TorchScript export; the resize rule stays outside)."""
+        return MODNetMatte(self.network)
 
     # -- training hooks ------------------------------------------------------
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -131,5 +131,5 @@ def modnet_loss(
     comp = F.l1_loss(image * matte, image * alpha) + BAND_WEIGHT * F.l1_loss(image * matte_b, image * alpha)
     mat = matte_scale * (l1 + comp)
     total = sem + det + mat
-    terms = {"semantic": float(sem), "detail": float(det), "matte": float(mat), "total": float(total)}
+    terms = {k: float(v.detach()) for k, v in (("semantic", sem), ("detail", det), ("matte", mat), ("total", total))}
     return total, terms
