@@ -44,7 +44,7 @@ def test_cli_ft_bt_write_glance_focus_that_fuse_back(alpha_dir, tmp_path):
             main(["trimap", "--scheme", rep, "--alpha", str(alpha_dir), "--out", str(out), "--no-progress"])
             == 0
         )
-        assert sorted(p.name for p in out.iterdir()) == sorted(
+        assert sorted(p.name for p in out.glob("*.png")) == sorted(
             f"s{i}{sfx}.png" for i in range(4) for sfx in ("_glance", "_focus")
         )
         for i in range(4):
@@ -128,7 +128,7 @@ def test_manifest_mode_names_by_id_and_uses_aim_type(tmp_path):
         ]
     )
     assert rc == 0
-    assert sorted(p.name for p in out.iterdir()) == ["id0.png", "id1.png"]
+    assert sorted(p.name for p in out.glob("*.png")) == ["id0.png", "id1.png"]
     assert 255 in read_trimap(out / "id0.png")
     assert (read_trimap(out / "id1.png") == 128).all()
 
@@ -143,7 +143,8 @@ def test_cli_errors_name_the_problem(alpha_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "empty.png" in err and "no foreground" in err
     assert main(["trimap", "--scheme", "tt", "--alpha", str(tmp_path / "nope"), "--out", out]) == 2
-    assert "folder not found" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "nope" in err and "not found" in err
     np.save(alpha_dir / "s1.npy", _alpha(1))
     with pytest.raises(InputError, match="share the stem 's1'"):
         alphas_in_folder(alpha_dir)
@@ -191,3 +192,62 @@ def test_float_rule_focus_targets_keep_16_bit_precision(tmp_path):
         g, f = read_alpha(out / "m_glance.png"), read_alpha(out / "m_focus.png")
         err = np.abs(fuse(rep, g > 0.5, f) - alpha).max()
         assert err < 1e-6, (rep, err)  # 8-bit focus files would be off by up to 1/510
+
+
+# --------------------------------------------------------------------------- issue 13
+def _digest(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def test_out_equal_to_alpha_is_refused_and_alphas_untouched(alpha_dir, tmp_path, capsys):
+    before = _digest(alpha_dir)
+    for extra in ([], ["--overwrite"]):
+        rc = main(["trimap", "--scheme", "tt", "--alpha", str(alpha_dir), "--out", str(alpha_dir), "--no-progress", *extra])
+        assert rc == 2
+        err = capsys.readouterr().err
+        assert "--out" in err and "input alpha" in err and len(err.strip().splitlines()) == 1
+    assert _digest(alpha_dir) == before
+
+
+def test_trimaps_of_another_scheme_or_kernel_are_not_reported_done(alpha_dir, tmp_path, capsys):
+    out = tmp_path / "o"
+    args = ["trimap", "--alpha", str(alpha_dir), "--out", str(out), "--no-progress"]
+    assert main([*args, "--scheme", "tt", "--kernel", "9"]) == 0
+    made = _digest(out)
+    capsys.readouterr()
+    assert main([*args, "--scheme", "tt", "--kernel", "15"]) == 2
+    err = capsys.readouterr().err
+    assert "other settings" in err and "kernel" in err
+    assert main([*args, "--scheme", "dim"]) == 2
+    assert "scheme" in capsys.readouterr().err
+    assert _digest(out) == made  # nothing rewritten (content hashes)
+    assert main([*args, "--scheme", "tt", "--kernel", "15", "--overwrite"]) == 0
+    for i in range(4):
+        assert np.array_equal(read_trimap(out / f"s{i}.png"), tt_trimap(_alpha(i), 15))
+
+
+def test_unrecorded_files_in_out_are_not_taken_as_done(alpha_dir, tmp_path, capsys):
+    out = tmp_path / "o"
+    write_trimap(out / "s0.png", np.full((48, 56), 128, np.uint8))  # left by someone else
+    assert main(["trimap", "--scheme", "tt", "--alpha", str(alpha_dir), "--out", str(out), "--no-progress"]) == 2
+    assert "s0.png" in capsys.readouterr().err
+    assert (read_trimap(out / "s0.png") == 128).all()
+
+
+def test_absurd_kernel_is_refused_before_allocation(alpha_dir, tmp_path, capsys):
+    import resource
+
+    out = tmp_path / "o"
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (min(hard, 8 << 30) if hard > 0 else 8 << 30, hard))
+    try:  # a 100000 px kernel would need 10 GB; the check must come first
+        rc = main(["trimap", "--scheme", "tt", "--alpha", str(alpha_dir), "--out", str(out), "--kernel", "100000",
+                   "--no-progress"])
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "kernel 100000 px is larger" in err and ".png" in err
+    assert not list(out.glob("*.png"))

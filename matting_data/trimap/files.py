@@ -32,7 +32,8 @@ from ..errors import InputError
 from ..io import (
     IMAGE_SUFFIXES,
     check_same_size,
-    list_images,
+    check_writable_dir,
+    index_by_stem,
     read_alpha,
     read_trimap,
     write_alpha,
@@ -40,7 +41,7 @@ from ..io import (
 )
 from ..io import write_trimap as _write_trimap_file
 from ..parallel import run_jobs
-from ..records import check_run
+from ..records import check_run, read_record
 from ..seeding import rng_for
 from . import schemes as tm
 from .gfm_targets import gfm_targets
@@ -49,6 +50,7 @@ PathLike = str | os.PathLike
 TRIMAP_SCHEMES = ("tt", "dim", "dist", "p3m", "aim")
 SCHEMES = tm.SCHEMES
 EVAL_RECORD = "trimaps.json"
+RUN_RECORD = "trimap-run.json"
 
 
 def scheme_suffixes(scheme: str) -> tuple[str, ...]:
@@ -137,6 +139,7 @@ def run_trimap_job(job: TrimapJob) -> tuple[str, bool]:
     if not job.overwrite and all(p.exists() for p in paths.values()):
         return job.key, False
     alpha = read_alpha(job.alpha_path)
+    check_kernel_fits(job.kernel, job.scheme, alpha.shape, job.alpha_path)
     rng = rng_for(job.seed, job.key, "trimap", job.scheme)
     arrays = scheme_outputs(
         alpha,
@@ -151,6 +154,32 @@ def run_trimap_job(job: TrimapJob) -> tuple[str, bool]:
     for sfx, arr in arrays.items():
         _write_one(paths[sfx], sfx, job.scheme, arr, job.eight_bit)
     return job.key, True
+
+
+def kernel_high(kernel: Any) -> int | None:
+    """The largest size a kernel spec can draw (``None`` for the scheme's default)."""
+    if kernel is None:
+        return None
+    if isinstance(kernel, (list, tuple)):
+        return max(int(v) for v in kernel)
+    return int(kernel)
+
+
+def check_kernel_fits(kernel: Any, scheme: str, shape: tuple[int, ...], name: str) -> None:
+    """Refuse, before any allocation, a kernel larger than ``2 * max(H, W) + 1`` for an image of ``shape``.
+
+    A structuring element that large has the same effect as the limit and would only
+    cost memory (a 100000 px kernel is 10 GB); ``dist`` takes a distance, not a kernel.
+    """
+    hi = kernel_high(kernel)
+    if hi is None or scheme == "dist":
+        return
+    limit = 2 * max(int(shape[0]), int(shape[1])) + 1
+    if hi > limit:
+        raise InputError(
+            f"{name}: kernel {hi} px is larger than this {shape[1]}x{shape[0]} alpha allows "
+            f"(at most 2 x its longer side + 1 = {limit})"
+        )
 
 
 def _check_kernel(kernel: Any) -> Any:
@@ -176,12 +205,7 @@ def _check_keys(alphas: Mapping[str, PathLike]) -> dict[str, Path]:
 
 def alphas_in_folder(folder: PathLike) -> dict[str, Path]:
     """``{stem: path}`` of the alpha files (images and ``.npy``) in a folder; duplicate stems are an error."""
-    files = list_images(folder, IMAGE_SUFFIXES + (".npy",))
-    out: dict[str, Path] = {}
-    for f in files:
-        if f.stem in out:
-            raise InputError(f"{f}: two alpha files share the stem {f.stem!r} ({out[f.stem].name}, {f.name})")
-        out[f.stem] = f
+    out = index_by_stem(folder, "alpha", IMAGE_SUFFIXES + (".npy",))
     if not out:
         raise InputError(f"{folder}: no alpha files (png/jpg/tif/.npy) found")
     return out
@@ -227,7 +251,16 @@ def write_trimaps(
     s = _check_scheme(scheme)
     items = _check_keys(alphas)
     kern = _check_kernel(kernel)
-    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    _check_out_not_alphas(out_dir, items)
+    check_writable_dir(out_dir)
+    rec = _record(s, seed, kernel, shape, eight_bit) | {
+        "aim_type": dict(aim_type) if isinstance(aim_type, Mapping) else aim_type
+    }
+    rec_path = Path(out_dir) / RUN_RECORD
+    if read_record(rec_path) is None and not overwrite:
+        _refuse_unrecorded_outputs(Path(out_dir), s, items)
+    check_run(rec_path, rec, overwrite=overwrite, what="set of trimaps",
+              hint="use a new --out folder, or --overwrite to rewrite them with these settings")
     jobs = [
         TrimapJob(
             key=k,
@@ -247,6 +280,29 @@ def write_trimaps(
         run_trimap_job, jobs, workers=workers, backend=backend, desc=f"trimap {s}", progress=progress
     )
     return dict(results)
+
+
+def _check_out_not_alphas(out_dir: PathLike, items: Mapping[str, Path]) -> None:
+    """``out_dir`` may not be a folder the alphas are read from (they would be taken for finished trimaps)."""
+    out = Path(out_dir).resolve()
+    for path in items.values():
+        if path.resolve().parent == out:
+            raise InputError(
+                f"--out {out_dir}: is the folder of the input alpha {path} (the alphas would be taken for "
+                "finished trimaps or overwritten); choose a separate output folder"
+            )
+
+
+def _refuse_unrecorded_outputs(out: Path, scheme: str, items: Mapping[str, Path]) -> None:
+    """Outputs present without a run record: their settings are unknown, so they are not reused."""
+    for key in items:
+        for sfx in scheme_suffixes(scheme):
+            f = out / f"{key}{sfx}.png"
+            if f.exists():
+                raise InputError(
+                    f"{f}: exists but {out} has no run record ({RUN_RECORD}), so its scheme and kernel are "
+                    "unknown; use a new --out folder, or --overwrite to rewrite it"
+                )
 
 
 def _record(scheme: str, seed: int, kernel: Any, shape: str, eight_bit: bool) -> dict[str, Any]:
