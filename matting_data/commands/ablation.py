@@ -1,4 +1,4 @@
-"""``matting-data ablation``: train on each composition recipe of a grid, test on real images, compare."""
+"""``matting-data ablation``: train on each composition recipe of a grid (several seeds), test on real images."""
 
 from __future__ import annotations
 
@@ -10,37 +10,62 @@ from . import add_backend_arguments
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
         "ablation",
-        help="domain-gap ablation: train the tiny net on each composite recipe, test on real tracks",
+        help="domain-gap ablation: train a model on each composite recipe (several seeds), test on real tracks",
         description=(
-            "For each compose recipe of the grid (recipes/ablation/<name>.toml or a TOML file): build "
-            "the COMP track, train the tiny reference net, evaluate it on the test track(s), and write "
-            "OUT/ablation.{csv,md,json}. Resumable: finished cells are kept. With --ori-train, a row "
-            "trained on real images is the reference of the gap column."
+            "For each compose recipe of the grid (recipes/ablation/<name>.toml or a TOML file): build the COMP "
+            "track, train the grid's model (GFM-TT by default) once per seed, evaluate it on the test track(s) "
+            "and write OUT/ablation.{csv,md,json}: means over seeds with std and 95%% CI, and a paired "
+            "comparison with the reference row over the same test images. One line per finished cell. "
+            "Resumable. With --ori-train, a row trained on real images is the reference. Two recipes that "
+            "compose identically on the same pool are refused."
         ),
     )
     p.add_argument("--grid", required=True, help="grid name (recipes/ablation/) or path to a TOML file")
     p.add_argument("--foregrounds", required=True, help="foreground manifest or folder (as for compose)")
     p.add_argument("--backgrounds", required=True, help="background folder or list")
+    p.add_argument("--recipe-backgrounds", action="append", default=[], metavar="RECIPE=POOL",
+                   help="a background pool for one recipe (repeatable), e.g. comp-coco=coco/")
     p.add_argument("--test", action="append", default=[], metavar="TRACK_DIR",
-                   help="test track folder (repeatable; default: the grid's [test] tracks)")
+                   help="test track folder, real photos (repeatable; default: the grid's [test] tracks)")
     p.add_argument("--ori-train", default=None, metavar="TRACK_DIR", help="ORI track to train a reference row on")
+    p.add_argument("--model", default=None, help="override the grid's model (e.g. tiny-net)")
+    p.add_argument("--model-arg", action="append", default=[], metavar="NAME=VALUE", help="override a model argument")
+    p.add_argument("--seeds", type=int, nargs="+", default=None, help="override the grid's training seeds")
     p.add_argument("--steps", type=int, default=None, help="override [train] steps")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--workers", type=int, default=1, help="processes for composition, prediction and scoring")
     add_backend_arguments(p)
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars (one line per cell remains)")
     p.set_defaults(func=run)
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    from ..errors import InputError
+
+    out = {}
+    for it in items:
+        k, sep, v = it.partition("=")
+        if not sep or not k or not v:
+            raise InputError(f"{flag} expects NAME=VALUE, got {it!r}")
+        out[k] = v
+    return out
 
 
 def run(args: argparse.Namespace) -> int:
     from ..pipelines.ablation import load_grid, run_ablation
+    from ..training.options import parse_model_args
 
     grid = load_grid(args.grid)
+    if args.model:
+        grid.model, grid.model_args = args.model, {}
+    if args.model_arg:
+        grid.model_args = {**grid.model_args, **parse_model_args(args.model_arg)}
     if args.steps is not None:
         grid.train = {**grid.train, "steps": int(args.steps)}
-        grid.train_config()
+    grid.train_config()
     res = run_ablation(
         grid, args.foregrounds, args.backgrounds, args.out, tests=args.test or None, ori_train=args.ori_train,
+        recipe_backgrounds=_pairs(args.recipe_backgrounds, "--recipe-backgrounds"), seeds=args.seeds,
         workers=args.workers, progress=not args.no_progress,
     )
     print(res.markdown())

@@ -1,41 +1,56 @@
-"""Domain-gap ablations: train on each composition recipe, test on real images, compare.
+"""Domain-gap ablations: train a model on each composition recipe (several seeds), test on real images, compare.
 
 A grid is a TOML recipe ``recipes/ablation/<name>.toml``::
 
     name = "rssn-steps"
     description = "..."
     recipes = ["naive", "comp-bg20k", "rssn-no-blur", "rssn"]  # compose recipes, one row each
-    per_fg = 2            # backgrounds per foreground in each COMP track
-    seed = 0              # composition + training seed
-    baselines = ["trimap-flat", "trimap-colour"]   # reference rows needing no training (optional)
+    per_fg = 2              # backgrounds per foreground in each COMP track
+    seed = 0                # composition seed (the COMP tracks)
+    seeds = [0, 1, 2]       # training seeds: every trained row is trained once per seed
+    model = "gfm"           # any trainable registered model (default gfm, rosta TT)
+    model_args = {backbone = "r34", rosta = "TT"}
+    reference = "rssn"      # the row the paired comparison is against (default: "ori" when an
+                            # ORI training track is given, else the last recipe)
+    baselines = ["trimap-flat", "trimap-colour"]   # rows needing no training (optional)
+    ori_train = ""          # ORI training track (the reference row "ori"; CLI --ori-train)
 
-    [train]               # TinyUNet settings (matting_data.models.train.TrainConfig)
-    steps = 300
-    crop = 96
+    [train]                 # matting_data.training.TrainingConfig fields
+    steps = 2000
+    crop = 320
+    crop_sizes = [640, 960, 1280]
     batch = 8
-    lr = 0.002
 
     [test]
-    protocols = ["dim"]   # "dim", "gfm" or both
-    metric = "sad"        # ranking / gap metric
-    tracks = []           # test track folders (CLI --test adds / replaces them)
-    trimap_seed = 0       # evaluation trimaps for test samples without one
+    protocols = ["dim", "gfm"]
+    metric = "sad"          # ranking / comparison metric (of the first protocol)
+    tracks = []             # test track folders (CLI --test adds / replaces them): real photos (ORI)
+    trimap_seed = 0         # evaluation trimaps for test samples without one
 
 For every recipe the pipeline builds the COMP track
-(:func:`matting_data.tracks.build_comp_track`), trains the tiny net on it
-(:func:`matting_data.models.train.train_tiny_net`) and scores it on each test
-track with the leaderboard machinery.  An optional ORI training track gives
-an ``ori`` row (train on real, test on real): the reference the gap is
-measured against; without it the gap is measured against the best recipe.
+(:func:`matting_data.pipelines.comp_tracks.build_comp_track`; all recipes share
+one foreground-estimate cache ``out/fg-cache``), trains the model on it once per
+seed with :func:`matting_data.training.train`, and scores it on every test track
+with the leaderboard machinery.  Each row reports the mean over seeds, the
+standard deviation and a 95% confidence interval (Student t over seeds), and a
+paired comparison with the reference row over the same test images (per-image
+metric averaged over seeds; mean difference, its 95% CI, a Wilcoxon signed-rank
+p-value and how many images the row wins).
+
+Two recipes that compose identically on the same background pool (e.g. ``comp-coco``
+and ``comp-bg20k``, which differ only in the pool they ask for) are refused: they
+would measure the same thing twice.  Give one its own pool (``recipe_backgrounds``,
+CLI ``--recipe-backgrounds comp-coco=COCO_DIR``) or drop it.
 
 Layout of ``out``::
 
-    tracks/<recipe>/          COMP tracks            models/<row>.pt   checkpoints
-    eval/<test>/predictions/  16-bit predictions     cells/<row>__<test>.json  one result per cell
+    fg-cache/                 shared foreground estimates   tracks/<recipe>/   COMP tracks
+    models/<row>/s<seed>/     checkpoints, log.csv, curves.png
+    eval/<test>/              predictions, per-image scores   cells/<row>__s<seed>__<test>.json
     ablation.{csv,md,json}    the comparison table
 
-Resumable: a cell whose result file exists with the same settings is not
-recomputed; tracks, checkpoints and predictions are reused too.
+Resumable: a finished cell (same settings) is not recomputed; an interrupted training
+run is resumed from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -44,10 +59,13 @@ import hashlib
 import json
 import math
 import os
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..compose import load_compose_recipe
@@ -60,9 +78,13 @@ from .comp_tracks import build_comp_track
 from .leaderboard import Entry, eval_samples, predict_entry, score_predictions
 
 PathLike = str | os.PathLike
-TOP_KEYS = ("name", "description", "recipes", "per_fg", "seed", "baselines", "train", "test")
+TOP_KEYS = ("name", "description", "recipes", "per_fg", "seed", "seeds", "model", "model_args", "reference",
+            "baselines", "ori_train", "train", "test")
 TEST_KEYS = ("protocols", "metric", "tracks", "trimap_seed")
-TRAIN_KEYS = ("steps", "crop", "batch", "lr", "width", "comp_loss", "trimap_kernel", "threads")
+TRAIN_KEYS = ("steps", "crop", "crop_sizes", "batch", "lr", "optimizer", "schedule", "grad_clip", "weight_decay",
+              "trimap_kernel", "threads", "workers", "transition_p", "resize_range", "flip", "width", "comp_loss")
+TINY_NET_KEYS = ("width", "comp_loss")  # tiny-net model arguments accepted in [train] (older grids)
+DEFAULT_MODEL = ("gfm", {"backbone": "r34", "rosta": "TT"})
 
 
 @dataclass
@@ -73,7 +95,12 @@ class Grid:
     recipes: list[str]
     per_fg: int = 1
     seed: int = 0
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    model: str = DEFAULT_MODEL[0]
+    model_args: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_MODEL[1]))
+    reference: str = ""
     baselines: list[str] = field(default_factory=list)
+    ori_train: str = ""
     train: dict[str, Any] = field(default_factory=dict)
     protocols: tuple[str, ...] = ("dim",)
     metric: str = "sad"
@@ -82,23 +109,31 @@ class Grid:
     description: str = ""
     source: str = ""
 
-    def train_config(self):  # -> TrainConfig (imported lazily: torch)
-        from ..models.train import TrainConfig
+    def train_config(self, train: str = "-", seed: int | None = None, out: str = ""):  # -> TrainingConfig
+        """The :class:`~matting_data.training.TrainingConfig` of one trained cell (validates ``[train]``)."""
+        from ..training import TrainingConfig
 
+        t = dict(self.train)
+        margs = dict(self.model_args)
+        for k in TINY_NET_KEYS:
+            if k in t:
+                margs[k] = t.pop(k)
+        t.setdefault("crop_sizes", [t.get("crop", 320)])
+        t.setdefault("log_every", 50)
         try:
-            return TrainConfig.from_dict({**self.train, "seed": self.seed})
+            return TrainingConfig.from_dict({
+                **t, "model": self.model, "model_args": margs, "train": train, "out": out,
+                "seed": self.seeds[0] if seed is None else int(seed),
+            })
         except InputError as exc:
             raise RecipeError(f"{self.source or self.name} [train]: {exc}") from None
 
+    @property
+    def reference_row(self) -> str:
+        return self.reference or ("ori" if self.ori_train else self.recipes[-1])
 
-def parse_grid(data: dict[str, Any], source: str = "", base: Path | None = None) -> Grid:
-    """Validate a grid table (unknown keys -> :class:`RecipeError` naming them)."""
-    where = source or "ablation grid"
-    check_keys(data, TOP_KEYS, where)
-    train = dict(data.get("train", {}))
-    test = dict(data.get("test", {}))
-    check_keys(train, TRAIN_KEYS, f"{where} [train]")
-    check_keys(test, TEST_KEYS, f"{where} [test]")
+
+def _check_lists(data: dict[str, Any], where: str) -> tuple[list[str], list[int]]:
     recipes = data.get("recipes")
     if not isinstance(recipes, list) or not recipes or not all(isinstance(r, str) for r in recipes):
         raise RecipeError(f"{where}: 'recipes' must be a non-empty list of compose recipe names")
@@ -106,12 +141,13 @@ def parse_grid(data: dict[str, Any], source: str = "", base: Path | None = None)
         raise RecipeError(f"{where}: a recipe is listed twice in 'recipes'")
     for r in recipes:
         load_compose_recipe(r)  # fail early, naming the recipe
-    baselines = list(data.get("baselines", []))
-    from ..models.registry import list_models
+    seeds = data.get("seeds", [0, 1, 2])
+    if not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds):
+        raise RecipeError(f"{where}: 'seeds' must be a non-empty list of distinct integers")
+    return list(recipes), [int(s) for s in seeds]
 
-    unknown = [b for b in baselines if ":" not in b and b not in list_models()]
-    if unknown:
-        raise RecipeError(f"{where}: unknown baseline models {unknown}; registered: {list_models()}")
+
+def _check_test(test: dict[str, Any], where: str) -> tuple[list[str], str]:
     protos = test.get("protocols", ["dim"])
     protos = [protos] if isinstance(protos, str) else list(protos)
     for p in protos:
@@ -123,17 +159,42 @@ def parse_grid(data: dict[str, Any], source: str = "", base: Path | None = None)
     for p in protos:
         if metric not in get_protocol(p).metrics:
             raise RecipeError(f"{where} [test]: metric {metric!r} is not one of protocol {p!r}")
+    return protos, metric
+
+
+def parse_grid(data: dict[str, Any], source: str = "", base: Path | None = None) -> Grid:
+    """Validate a grid table (unknown keys -> :class:`RecipeError` naming them)."""
+    where = source or "ablation grid"
+    check_keys(data, TOP_KEYS, where)
+    train, test = dict(data.get("train", {})), dict(data.get("test", {}))
+    check_keys(train, TRAIN_KEYS, f"{where} [train]")
+    check_keys(test, TEST_KEYS, f"{where} [test]")
+    recipes, seeds = _check_lists(data, where)
+    baselines = list(data.get("baselines", []))
+    from ..models.registry import list_models
+
+    unknown = [b for b in baselines if ":" not in b and b not in list_models()]
+    if unknown:
+        raise RecipeError(f"{where}: unknown baseline models {unknown}; registered: {list_models()}")
+    protos, metric = _check_test(test, where)
     per_fg = int(data.get("per_fg", 1))
     if per_fg < 1:
         raise RecipeError(f"{where}: per_fg must be >= 1")
-    tracks = [str((base / t) if base is not None and not Path(t).is_absolute() else t)
-              for t in test.get("tracks", [])]
+
+    def rel(t: str) -> str:
+        return str((base / t) if base is not None and t and not Path(t).is_absolute() else t)
+
+    model = str(data.get("model", DEFAULT_MODEL[0]))
+    margs = dict(data.get("model_args", DEFAULT_MODEL[1] if model == DEFAULT_MODEL[0] else {}))
     g = Grid(
-        name=str(data.get("name", Path(source).stem if source else "ablation")), recipes=list(recipes),
-        per_fg=per_fg, seed=int(data.get("seed", 0)), baselines=baselines, train=train,
-        protocols=tuple(protos), metric=metric, tracks=tracks, trimap_seed=int(test.get("trimap_seed", 0)),
-        description=str(data.get("description", "")), source=source,
+        name=str(data.get("name", Path(source).stem if source else "ablation")), recipes=recipes, per_fg=per_fg,
+        seed=int(data.get("seed", 0)), seeds=seeds, model=model, model_args=margs,
+        reference=str(data.get("reference", "")), baselines=baselines, ori_train=rel(str(data.get("ori_train", ""))),
+        train=train, protocols=tuple(protos), metric=metric, tracks=[rel(t) for t in test.get("tracks", [])],
+        trimap_seed=int(test.get("trimap_seed", 0)), description=str(data.get("description", "")), source=source,
     )
+    if g.reference and g.reference not in (*recipes, "ori", *baselines):
+        raise RecipeError(f"{where}: reference {g.reference!r} is not a row of the grid")
     g.train_config()  # validate the training settings now
     return g
 
@@ -142,6 +203,33 @@ def load_grid(name_or_path: str | PathLike) -> Grid:
     """Load ``recipes/ablation/<name>.toml`` (or a path to a grid TOML)."""
     data, path = load_recipe(name_or_path, "ablation")
     return parse_grid(data, str(path), path.parent)
+
+
+def composition_signature(recipe: str) -> str:
+    """What a recipe does to a sample, without its name, seed, per_fg or declared pool kind."""
+    r = load_compose_recipe(recipe)
+    steps = [(s.name, s.p, s.params) for s in r.steps]
+    return json.dumps({"pairing": r.pairing, "arithmetic": r.arithmetic, "steps": steps}, sort_keys=True,
+                      default=str)
+
+
+def check_distinct_recipes(recipes: list[str], pools: dict[str, str]) -> None:
+    """Refuse two recipes that compose identically on the same background pool (saying why)."""
+    seen: dict[tuple[str, str], str] = {}
+    for r in recipes:
+        key = (composition_signature(r), str(Path(pools[r]).resolve()))
+        if key in seen:
+            a = load_compose_recipe(seen[key])
+            b = load_compose_recipe(r)
+            pool_note = (f"; they differ only in the pool they ask for ({a.backgrounds!r} vs {b.backgrounds!r})"
+                         if a.backgrounds != b.backgrounds else "")
+            raise RecipeError(
+                f"recipes {seen[key]!r} and {r!r} have identical steps, probabilities and parameters and would "
+                f"use the same background pool {pools[r]}{pool_note}: their COMP tracks would be the same "
+                f"composites and the grid would train the same thing twice. Give one of them its own pool "
+                f"(--recipe-backgrounds {r}=FOLDER) or drop it from the grid"
+            )
+        seen[key] = r
 
 
 # ----------------------------------------------------------------------------- cells
@@ -155,7 +243,7 @@ def _safe(name: str) -> str:
 
 @dataclass
 class Ablation:
-    """Result of :func:`run_ablation`: ``table`` (rows x metrics, gap columns) and the output folder."""
+    """Result of :func:`run_ablation`: ``table`` (rows x statistics) and the output folder."""
 
     grid: Grid
     table: pd.DataFrame
@@ -173,11 +261,108 @@ def _score_cell(entry: Entry, test: Track, out: Path, grid: Grid, workers: int, 
     preds = predict_entry(entry, samples, folder / "predictions" / entry.name, workers, False, progress,
                           replace_stale=True)
     metrics: dict[str, dict[str, float]] = {}
+    per_image: dict[str, dict[str, float]] = {}
     for p in grid.protocols:
         df = score_predictions(preds, samples, p, workers, progress, desc=f"score {entry.name} ({p})")
         write_text_atomic(folder / "per_image" / f"{entry.name}.{p}.csv", df.to_csv(index=False, float_format="%.10g"))
         metrics[p] = {m: float(df[m].mean(skipna=True)) for m in df.columns if m != "name"}
-    return {"metrics": metrics, "n_images": len(samples), "trimaps": note}
+        per_image[p] = {str(n): float(v) for n, v in zip(df["name"], df[grid.metric], strict=True)}
+    return {"metrics": metrics, "per_image": per_image, "n_images": len(samples), "trimaps": note}
+
+
+@dataclass
+class _Context:
+    grid: Grid
+    foregrounds: PathLike
+    pools: dict[str, str]
+    out: Path
+    tests: list[Track]
+    workers: int
+    progress: bool
+    report: Callable[[str], None]
+    common: dict[str, Any]
+    done: int = 0
+    total: int = 0
+    tracks: dict[str, Track] = field(default_factory=dict)
+
+
+def _train_track(ctx: _Context, row: str, kind: str, what: Any) -> Track:
+    if kind == "ori":
+        return what
+    if row not in ctx.tracks:  # built once per run (all seeds train on the same composites)
+        ctx.tracks[row] = build_comp_track(
+            ctx.foregrounds, ctx.pools[row], ctx.out / "tracks" / _safe(row), recipe=what, per_fg=ctx.grid.per_fg,
+            seed=ctx.grid.seed, fg_cache=ctx.out / "fg-cache", workers=ctx.workers, progress=ctx.progress)
+    return ctx.tracks[row]
+
+
+def _trained_model(ctx: _Context, row: str, kind: str, what: Any, seed: int) -> tuple[Any, dict[str, Any]]:
+    """Train (or reuse, or resume) the row's model for ``seed``; return the model and training facts."""
+    import warnings
+
+    from ..models import get_model
+    from ..training import train
+    from ..training.state import read_training_state
+
+    track = _train_track(ctx, row, kind, what)
+    run = ctx.out / "models" / _safe(row) / f"s{seed}"
+    cfg = ctx.grid.train_config(str(Path(track.root).resolve()), seed, str(run))
+    state = read_training_state(run) if (run / "last.state.json").is_file() else None
+    same = state is not None and state.get("config") == cfg.to_dict()
+    if not (same and state is not None and int(state["step"]) >= cfg.steps):
+        train(cfg, resume=same, progress=ctx.progress)
+        state = read_training_state(run)
+    assert state is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = get_model(cfg.model, weights=str(run / "last.safetensors"), name=f"{row}-s{seed}")
+    if cfg.model == "tiny-net" and seed == ctx.grid.seeds[0]:
+        from ..models.tiny_net import save_checkpoint
+
+        # the demo and older scripts read models/<row>.pt (the tiny net's own format)
+        net = model.network  # type: ignore[attr-defined]
+        save_checkpoint(net, ctx.out / "models" / f"{_safe(row)}.pt", {"config": cfg.to_dict()})
+    log = pd.read_csv(run / "log.csv")
+    losses = log.loc[log["kind"] == "train", "loss"].to_numpy()
+    facts = {"train_track": track.name, "train_seconds": float(log["seconds"].dropna().max()),
+             "final_loss": float(np.mean(losses[-10:])) if len(losses) else None}
+    return model, facts
+
+
+def _run_row(ctx: _Context, row: str, kind: str, what: Any) -> list[dict[str, Any]]:
+    g = ctx.grid
+    if kind == "comp":
+        settings = {**ctx.common, "recipe": load_compose_recipe(what).fingerprint(), "pool": ctx.pools[row]}
+    elif kind == "ori":
+        settings = {**ctx.common, "ori_train": [what.name, str(what.root)]}
+    else:
+        settings = {"baseline": what, "protocols": list(g.protocols), "trimap_seed": g.trimap_seed}
+    cells = []
+    for seed in (g.seeds if kind != "baseline" else [None]):
+        model: Any = None
+        facts: dict[str, Any] = {}
+        for test in ctx.tests:
+            key = _hash({**settings, "row": row, "seed": seed, "test": [test.name, str(test.root)]})
+            tag = f"{_safe(row)}__s{seed}" if seed is not None else _safe(row)
+            path = ctx.out / "cells" / f"{tag}__{_safe(test.name)}.json"
+            cell = json.loads(path.read_text()) if path.is_file() else {}
+            if cell.get("key") != key:
+                if kind == "baseline":
+                    entry = Entry(row, model=what)
+                else:
+                    if model is None:
+                        model, facts = _trained_model(ctx, row, kind, what, int(seed))  # type: ignore[arg-type]
+                    entry = Entry(tag, model=model)
+                cell = {"key": key, "row": row, "kind": kind, "seed": seed, "test": test.name,
+                        "test_kind": test.kind, **facts, **_score_cell(entry, test, ctx.out, g, ctx.workers,
+                                                                        ctx.progress)}
+                write_text_atomic(path, json.dumps(cell, indent=1, sort_keys=True, default=str) + "\n")
+            ctx.done += 1
+            m = cell["metrics"][g.protocols[0]].get(g.metric, float("nan"))
+            ctx.report(f"[{ctx.done}/{ctx.total}] {row}" + (f" seed {seed}" if seed is not None else "")
+                       + f" on {test.name}: {g.protocols[0]} {g.metric} = {m:.4f}")
+            cells.append(cell)
+    return cells
 
 
 def run_ablation(
@@ -188,184 +373,217 @@ def run_ablation(
     *,
     tests: list[Track | PathLike] | None = None,
     ori_train: Track | PathLike | None = None,
+    recipe_backgrounds: dict[str, PathLike] | None = None,
+    seeds: list[int] | None = None,
     workers: int = 1,
     progress: bool = True,
+    report: Callable[[str], None] | None = None,
 ) -> Ablation:
-    """Run every cell of the grid (recipe x test track) not done yet and write the comparison table.
+    """Run every cell of the grid (row x seed x test track) not done yet and write the comparison table.
 
     Parameters
     ----------
     grid : a :class:`Grid`, a grid name (``recipes/ablation/<name>.toml``) or a TOML path.
-    foregrounds, backgrounds : as for :func:`matting_data.tracks.build_comp_track`.
+    foregrounds, backgrounds : as for :func:`~matting_data.pipelines.comp_tracks.build_comp_track`.
     out : output folder (resumed when it holds earlier cells).
-    tests : test tracks (default: the grid's ``[test] tracks``); ORI tracks for the domain gap.
-    ori_train : optional ORI track to train an ``ori`` reference row on.
-    workers : processes for composition, prediction and scoring (training uses ``[train] threads``).
+    tests : test tracks (default: the grid's ``[test] tracks``); real photos (ORI) for the domain gap.
+    ori_train : ORI training track for the ``ori`` row (default: the grid's ``ori_train``).
+    recipe_backgrounds : ``{recipe: pool}`` for recipes that need their own pool (e.g. comp-coco).
+    seeds : training seeds (default: the grid's).
+    workers : processes for composition, prediction and scoring.
+    report : called with one line per finished cell (default: print to stderr).
     """
-    from ..models.tiny_net import TinyNetModel, load_checkpoint
-    from ..models.train import train_tiny_net
-
     g = grid if isinstance(grid, Grid) else load_grid(grid)
-    cfg = g.train_config()
+    if seeds:
+        g.seeds = [int(s) for s in seeds]
     test_list = [t if isinstance(t, Track) else load_track(t) for t in (tests if tests else g.tracks)]
     if not test_list:
         raise InputError(f"ablation {g.name!r}: no test track (give --test TRACK_DIR or [test] tracks)")
     names = [t.name for t in test_list]
     if len(set(names)) != len(names):
         raise InputError(f"two test tracks share the name {names}")
-    ori = ori_train if ori_train is None or isinstance(ori_train, Track) else load_track(ori_train)
+    ori_src = ori_train if ori_train is not None else (g.ori_train or None)
+    ori = ori_src if ori_src is None or isinstance(ori_src, Track) else load_track(ori_src)
     if ori is not None and any(Path(t.root).resolve() == Path(ori.root).resolve() and t.split == ori.split
                                for t in test_list):
         raise InputError(f"the ORI training track {ori.name!r} is also a test track: train and test must differ")
+    if ori is not None:
+        g.ori_train = str(ori.root)
+    pools = {r: str((recipe_backgrounds or {}).get(r, backgrounds)) for r in g.recipes}
+    unknown = set(recipe_backgrounds or {}) - set(g.recipes)
+    if unknown:
+        raise InputError(f"recipe_backgrounds names recipes not in the grid: {sorted(unknown)}")
+    check_distinct_recipes(g.recipes, pools)
+    _check_trainable(g.model)
     out_p = Path(out)
     (out_p / "cells").mkdir(parents=True, exist_ok=True)
-    common = {"train": cfg.to_dict(), "per_fg": g.per_fg, "seed": g.seed, "protocols": list(g.protocols),
-              "foregrounds": str(Path(foregrounds).resolve()), "backgrounds": str(Path(backgrounds).resolve()),
+    common = {"train": g.train_config().to_dict() | {"seed": None, "train": None}, "per_fg": g.per_fg,
+              "seed": g.seed, "protocols": list(g.protocols), "foregrounds": str(Path(foregrounds).resolve()),
               "trimap_seed": g.trimap_seed}
     rows: list[tuple[str, str, Any]] = [(r, "comp", r) for r in g.recipes]
     if ori is not None:
         rows.append(("ori", "ori", ori))
     rows += [(_safe(b), "baseline", b) for b in g.baselines]
-    cells: list[dict[str, Any]] = []
-    for row, kind, what in rows:
-        if kind == "comp":
-            settings = {**common, "recipe": load_compose_recipe(what).fingerprint()}
-        elif kind == "ori":
-            settings = {**common, "ori_train": [what.name, str(what.root)]}
-        else:
-            settings = {"baseline": what, "protocols": list(g.protocols), "trimap_seed": g.trimap_seed}
-        model = None
-        train_info: dict[str, Any] = {}
-        for test in test_list:
-            key = _hash({**settings, "row": row, "test": [test.name, str(test.root)]})
-            path = out_p / "cells" / f"{_safe(row)}__{_safe(test.name)}.json"
-            if path.is_file():
-                try:
-                    cell = json.loads(path.read_text())
-                except json.JSONDecodeError:
-                    cell = {}
-                if cell.get("key") == key:
-                    cells.append(cell)
-                    continue
-            if kind == "baseline":
-                entry = Entry(row, model=what)
-            else:
-                if model is None:
-                    ckpt = out_p / "models" / f"{_safe(row)}.pt"
-                    if kind == "comp":
-                        train_track = build_comp_track(
-                            foregrounds, backgrounds, out_p / "tracks" / _safe(row), recipe=what, per_fg=g.per_fg,
-                            seed=g.seed, workers=workers, progress=progress,
-                        )
-                    else:
-                        train_track = what
-                    reuse = False
-                    if ckpt.is_file():
-                        _, info = load_checkpoint(ckpt)
-                        reuse = info.get("config") == cfg.to_dict() and info.get("track_root") == str(train_track.root)
-                    if not reuse:
-                        train_tiny_net(train_track, cfg, ckpt, progress=progress)
-                    model = TinyNetModel(checkpoint=ckpt, name=row)
-                    _, info = load_checkpoint(ckpt)
-                    losses = info.get("losses", [])
-                    train_info = {"train_track": train_track.name, "train_samples": info.get("n_samples"),
-                                  "train_seconds": info.get("seconds"),
-                                  "final_loss": float(sum(losses[-10:]) / max(1, len(losses[-10:]))) if losses else None}
-                entry = Entry(row, model=model)
-            res = _score_cell(entry, test, out_p, g, workers, progress)
-            cell = {"key": key, "row": row, "kind": kind, "test": test.name, "test_kind": test.kind,
-                    **train_info, **res}
-            write_text_atomic(path, json.dumps(cell, indent=1, sort_keys=True, default=str) + "\n")
-            cells.append(cell)
-    table, reference = _table(cells, g)
+    n_trained = len(rows) - len(g.baselines)
+    ctx = _Context(g, foregrounds, pools, out_p, test_list, workers, progress,
+                   report or (lambda s: print(s, file=sys.stderr, flush=True)), common,
+                   total=len(test_list) * (n_trained * len(g.seeds) + len(g.baselines)))
+    cells = [c for row, kind, what in rows for c in _run_row(ctx, row, kind, what)]
+    table, reference = summarise(cells, g)
     result = Ablation(g, table, out_p, reference)
     _write(result, cells)
     return result
 
 
-def _table(cells: list[dict[str, Any]], g: Grid) -> tuple[pd.DataFrame, dict[str, str]]:
-    recs = []
-    multi = len(g.protocols) > 1
-    for c in cells:
-        r: dict[str, Any] = {"row": c["row"], "kind": c["kind"], "test": c["test"], "n_images": c["n_images"]}
-        for p in g.protocols:
-            vals = c["metrics"][p]
-            for m in [m for m in get_protocol(p).metrics if m in vals]:  # protocol order (json sorts keys)
-                r[f"{p}:{m}" if multi else m] = vals[m]
-        r["train_seconds"] = c.get("train_seconds")
-        r["final_loss"] = c.get("final_loss")
-        recs.append(r)
-    df = pd.DataFrame(recs)
+def _check_trainable(name: str) -> None:
+    from ..models.registry import _REGISTRY, _load_builtin, list_models
+
+    _load_builtin(name)
+    if name not in _REGISTRY:
+        raise InputError(f"ablation model {name!r} is not registered (registered: {', '.join(list_models())})")
+    if not getattr(_REGISTRY[name], "trainable", False):
+        raise InputError(f"ablation model {name!r} is not trainable")
+
+
+# ----------------------------------------------------------------------------- statistics
+def t_interval(values: np.ndarray) -> float:
+    """Half-width of the 95% Student-t confidence interval of the mean (NaN for fewer than 2 values)."""
+    from scipy import stats
+
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    if len(v) < 2:
+        return float("nan")
+    return float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
+
+
+def paired(row: dict[str, float], ref: dict[str, float]) -> dict[str, float]:
+    """Paired comparison over the images both have: mean difference (row - ref), 95% CI, Wilcoxon p, wins."""
+    from scipy import stats
+
+    ids = sorted(set(row) & set(ref))
+    d = np.array([row[i] - ref[i] for i in ids], np.float64)
+    d = d[np.isfinite(d)]
+    if len(d) == 0:
+        return {"diff": float("nan"), "diff_ci95": float("nan"), "p": float("nan"), "wins": float("nan"), "n": 0}
+    p = float("nan")
+    if len(d) >= 2 and np.any(d != 0):
+        p = float(stats.wilcoxon(d).pvalue)
+    return {"diff": float(d.mean()), "diff_ci95": t_interval(d), "p": p,
+            "wins": float(np.mean(d < 0)), "n": int(len(d))}
+
+
+def _per_image_mean(cells: list[dict[str, Any]], proto: str) -> dict[str, float]:
+    ids = sorted({i for c in cells for i in c["per_image"][proto]})
+    return {i: float(np.nanmean([c["per_image"][proto].get(i, np.nan) for c in cells])) for i in ids}
+
+
+def _row_stats(group: list[dict[str, Any]], g: Grid, multi: bool) -> dict[str, Any]:
+    c0 = group[0]
+    r: dict[str, Any] = {"row": c0["row"], "kind": c0["kind"], "test": c0["test"], "n_images": c0["n_images"],
+                         "n_seeds": len(group)}
+    for p in g.protocols:
+        for m in [m for m in get_protocol(p).metrics if m in c0["metrics"][p]]:
+            r[f"{p}:{m}" if multi else m] = float(np.nanmean([c["metrics"][p][m] for c in group]))
     col = f"{g.protocols[0]}:{g.metric}" if multi else g.metric
-    reference: dict[str, str] = {}
-    gaps, pcts = [], []
-    for _, r in df.iterrows():
-        sub = df[df["test"] == r["test"]]
-        if (sub["kind"] == "ori").any():
-            ref_row = sub[sub["kind"] == "ori"].iloc[0]
-        else:
-            trained = sub[sub["kind"] == "comp"]
-            ref_row = trained.sort_values([col, "row"]).iloc[0]
-        reference[r["test"]] = str(ref_row["row"])
-        gap = float(r[col]) - float(ref_row[col])
-        gaps.append(gap)
-        pcts.append(100.0 * gap / float(ref_row[col]) if float(ref_row[col]) else math.nan)
-    df[f"gap_{g.metric}"] = gaps
-    df[f"gap_{g.metric}_pct"] = pcts
-    return df, reference
+    per_seed = np.array([c["metrics"][g.protocols[0]][g.metric] for c in group], np.float64)
+    r[f"{col}_std"] = float(per_seed.std(ddof=1)) if len(per_seed) > 1 else float("nan")
+    r[f"{col}_ci95"] = t_interval(per_seed)
+    secs = [float(c["train_seconds"]) for c in group if c.get("train_seconds") is not None]
+    losses = [float(c["final_loss"]) for c in group if c.get("final_loss") is not None]
+    r["train_seconds"] = float(np.mean(secs)) if secs else None
+    r["final_loss"] = float(np.mean(losses)) if losses else None
+    return r
 
 
-def _fmt(v: Any, signed: bool = False) -> str:
+def summarise(cells: list[dict[str, Any]], g: Grid) -> tuple[pd.DataFrame, dict[str, str]]:
+    """One row per (grid row, test track): means over seeds, std, 95% CI, and the paired comparison."""
+    multi = len(g.protocols) > 1
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for c in cells:
+        groups.setdefault((c["test"], c["row"]), []).append(c)
+    proto = g.protocols[0]
+    recs, reference = [], {}
+    for (test, _row), group in groups.items():
+        r = _row_stats(group, g, multi)
+        ref_name = g.reference_row
+        ref = groups.get((test, ref_name))
+        reference[test] = ref_name if ref is not None else ""
+        cmp = paired(_per_image_mean(group, proto), _per_image_mean(ref, proto)) if ref is not None else {}
+        r[f"gap_{g.metric}"] = cmp.get("diff", float("nan"))
+        r[f"gap_{g.metric}_ci95"] = cmp.get("diff_ci95", float("nan"))
+        base = float(np.nanmean([c["metrics"][proto][g.metric] for c in ref])) if ref else float("nan")
+        r[f"gap_{g.metric}_pct"] = 100.0 * r[f"gap_{g.metric}"] / base if base else float("nan")
+        r["p_paired"] = cmp.get("p", float("nan"))
+        r["wins"] = cmp.get("wins", float("nan"))
+        recs.append(r)
+    return pd.DataFrame(recs), reference
+
+
+def _fmt(v: Any, signed: bool = False, digits: int = 4) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
     if isinstance(v, float):
-        return f"{v:+.4f}" if signed else f"{v:.4f}"
+        return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
     return str(v)
+
+
+def _model_line(g: Grid) -> str:
+    cfg = g.train_config()
+    args = ", ".join(f"{k}={v}" for k, v in sorted(cfg.model_args.items()))
+    return (f"Model: `{g.model}`" + (f" ({args})" if args else "") + f", {cfg.steps} steps, crop {cfg.crop} "
+            f"(from {list(cfg.effective_crop_sizes)}), batch {cfg.batch}, lr {cfg.lr or 'model default'}; "
+            f"training seeds {g.seeds}; composition seed {g.seed}, {g.per_fg} background(s) per foreground.")
+
+
+def _table_md(sub: pd.DataFrame, g: Grid) -> list[str]:
+    multi = len(g.protocols) > 1
+    col = f"{g.protocols[0]}:{g.metric}" if multi else g.metric
+    heads, cols = ["Row", "Trained on", "Seeds"], []
+    for p in g.protocols:
+        proto = get_protocol(p)
+        for m in proto.metrics:
+            c = f"{p}:{m}" if multi else m
+            if c in sub.columns and sub[c].notna().any():
+                cols.append(c)
+                heads.append(f"{p} {proto.header(m)}" if multi else proto.header(m))
+    heads += [f"{g.metric.upper()} std", f"{g.metric.upper()} 95% CI", f"Paired diff {g.metric.upper()}",
+              "diff 95% CI", "Wilcoxon p", "Images better", "Train s"]
+    lines = ["| " + " | ".join(heads) + " |", "|" + "|".join([":---"] * 3 + ["---:"] * (len(heads) - 3)) + "|"]
+    for _, r in sub.iterrows():
+        trained = {"comp": f"COMP `{r['row']}`", "ori": "ORI (real)", "baseline": "- (no training)"}[r["kind"]]
+        md = [str(r["row"]), trained, str(int(r["n_seeds"])) if r["kind"] != "baseline" else "-",
+              *[_fmt(r[c]) for c in cols], _fmt(r[f"{col}_std"]), _fmt(r[f"{col}_ci95"], digits=4),
+              _fmt(r[f"gap_{g.metric}"], True), _fmt(r[f"gap_{g.metric}_ci95"]), _fmt(r["p_paired"], digits=3),
+              "-" if not math.isfinite(r["wins"]) else f"{100 * r['wins']:.0f}%",
+              _fmt(r["train_seconds"], digits=1) if r["kind"] != "baseline" else "-"]
+        lines.append("| " + " | ".join(md) + " |")
+    return lines
 
 
 def _write(res: Ablation, cells: list[dict[str, Any]]) -> None:
     g, df, out = res.grid, res.table, res.out
     write_text_atomic(out / "ablation.csv", df.to_csv(index=False, float_format="%.10g"))
-    multi = len(g.protocols) > 1
-    cfg = g.train_config()
-    lines = [
-        f"# Ablation `{g.name}`: train on each composition recipe, test on held-out tracks",
-        "",
-        (g.description + "\n") if g.description else "",
-        f"Model: matting-data tiny-net (TinyUNet width {cfg.width}), {cfg.steps} steps, crop {cfg.crop}, "
-        f"batch {cfg.batch}, lr {cfg.lr}, seed {g.seed}; {g.per_fg} background(s) per foreground. "
-        "The tiny net is a small reference model, not a competitive matting network: compare rows with each "
-        "other, not with published numbers.",
-        "",
-    ]
-    cells_kind = {c["test"]: c.get("test_kind", "?") for c in cells}
+    lines = [f"# Ablation `{g.name}`: train on each composition recipe, test on held-out tracks", ""]
+    if g.description:
+        lines += [g.description, ""]
+    lines += [_model_line(g), ""]
+    if g.model == "tiny-net":
+        lines += ["The tiny net is a small reference model, not a competitive matting network: compare rows "
+                  "with each other, not with published numbers.", ""]
+    kinds = {c["test"]: c.get("test_kind", "?") for c in cells}
     for test in dict.fromkeys(df["test"]):
         sub = df[df["test"] == test]
-        ref = res.reference[test]
-        how = "the ORI-trained row" if (sub["kind"] == "ori").any() else "the best recipe"
-        kind = cells_kind.get(test, "?")
+        ref = res.reference.get(test, "")
+        kind = kinds.get(test, "?")
         lines += [f"## Test track `{test}` ({kind}, {int(sub['n_images'].iloc[0])} images)", "",
-                  f"Gap = {g.metric.upper()} minus that of {how} (`{ref}`); lower metrics are better."]
+                  f"Metrics: mean over training seeds; lower is better. Paired diff = per-image "
+                  f"{g.metric.upper()} (mean over seeds) minus that of the reference row `{ref or '(absent)'}` "
+                  "over the same images, with its 95% CI (t over images), the Wilcoxon signed-rank p-value and "
+                  "the share of images where the row is better. Seed CIs use Student t over seeds."]
         if kind != "ORI":
             lines.append("Note: this test track is not ORI (real photos), so it measures no real-domain gap.")
-        lines.append("")
-        heads, cols = ["Row", "Trained on"], []
-        for p in g.protocols:
-            proto = get_protocol(p)
-            for m in proto.metrics:
-                c = f"{p}:{m}" if multi else m
-                if c in sub.columns and sub[c].notna().any():
-                    cols.append(c)
-                    heads.append(f"{p} {proto.header(m)}" if multi else proto.header(m))
-        heads += [f"Gap {g.metric.upper()}", "Gap %", "Train s"]
-        lines += ["| " + " | ".join(heads) + " |", "|" + "|".join([":---", ":---"] + ["---:"] * (len(heads) - 2)) + "|"]
-        for _, r in sub.iterrows():
-            trained = {"comp": f"COMP `{r['row']}`", "ori": "ORI (real)", "baseline": "- (no training)"}[r["kind"]]
-            cells_md = [str(r["row"]), trained, *[_fmt(r[c]) for c in cols],
-                        _fmt(r[f"gap_{g.metric}"], True), _fmt(r[f"gap_{g.metric}_pct"], True),
-                        _fmt(r["train_seconds"]) if r["kind"] != "baseline" else "-"]
-            lines.append("| " + " | ".join(cells_md) + " |")
-        lines.append("")
+        lines += ["", *_table_md(sub, g), ""]
     write_text_atomic(out / "ablation.md", "\n".join(lines))
     payload = {"grid": {k: v for k, v in g.__dict__.items()}, "reference": res.reference, "cells": cells}
     write_text_atomic(out / "ablation.json", json.dumps(payload, indent=1, default=str) + "\n")
