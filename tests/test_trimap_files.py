@@ -207,7 +207,7 @@ def test_out_equal_to_alpha_is_refused_and_alphas_untouched(alpha_dir, tmp_path,
         rc = main(["trimap", "--scheme", "tt", "--alpha", str(alpha_dir), "--out", str(alpha_dir), "--no-progress", *extra])
         assert rc == 2
         err = capsys.readouterr().err
-        assert "--out" in err and "input alpha" in err and len(err.strip().splitlines()) == 1
+        assert "--out" in err and "input" in err and len(err.strip().splitlines()) == 1
     assert _digest(alpha_dir) == before
 
 
@@ -251,3 +251,15 @@ def test_absurd_kernel_is_refused_before_allocation(alpha_dir, tmp_path, capsys)
     err = capsys.readouterr().err
     assert "kernel 100000 px is larger" in err and ".png" in err
     assert not list(out.glob("*.png"))
+
+
+def test_out_holding_the_manifest_is_refused(tmp_path, capsys):
+    write_alpha(tmp_path / "alpha" / "a.png", _alpha(0))
+    write_image(tmp_path / "img" / "a.png", np.zeros((48, 56, 3), np.float32))
+    save_manifest(new_manifest([{"id": "manifest", "image": "img/a.png", "alpha": "alpha/a.png", "width": 56,
+                                 "height": 48}]), tmp_path / "manifest")
+    before = _digest(tmp_path)
+    rc = main(["trimap", "--scheme", "tt", "--manifest", str(tmp_path / "manifest.csv"), "--out", str(tmp_path),
+               "--no-progress", "--overwrite"])
+    assert rc == 2 and "contains the input" in capsys.readouterr().err
+    assert _digest(tmp_path) == before

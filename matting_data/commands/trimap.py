@@ -74,10 +74,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..io import check_output_dir
     from ..trimap.files import alphas_in_folder, alphas_in_manifest, write_trimaps
 
     if args.root and not args.manifest:
         raise InputError("--root only applies with --manifest")
+    check_output_dir(args.out, args.manifest or args.alpha)
     aim_type: str | dict[str, str] = args.aim_type
     if args.manifest:
         alphas, types = alphas_in_manifest(args.manifest, args.root)
