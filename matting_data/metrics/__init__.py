@@ -7,6 +7,14 @@ NumPy/OpenCV reference path: :func:`evaluate_arrays`; batched torch path (CPU or
 CUDA, padded batches with masks): :func:`matting_data.metrics.torch_backend.evaluate_batch`;
 stateful accumulator for validation loops and leaderboards: :class:`MetricAccumulator`.
 Every result states its protocol and scale (:mod:`matting_data.metrics.protocols`).
+
+>>> import numpy as np
+>>> gt = np.zeros((4, 4), np.float32); gt[:, 2:] = 1.0
+>>> pred = gt.copy(); pred[0, 1] = 0.5                 # one pixel off by 0.5
+>>> trimap = np.full((4, 4), 128, np.uint8)
+>>> v = evaluate_arrays(pred, gt, trimap, "gfm", metrics=["sad", "mad", "sad_trans"])
+>>> {k: round(x, 6) for k, x in v.items()}, v.labels()["sad"]
+({'sad': 0.0005, 'mad': 0.03125, 'sad_trans': 0.0005}, '/1000')
 """
 
 from __future__ import annotations

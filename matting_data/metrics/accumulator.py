@@ -1,10 +1,14 @@
 """A stateful metric accumulator in the torchmetrics manner (update / compute / reset).
 
->>> acc = MetricAccumulator("dim")
->>> for pred, gt, trimap in loader:           # arrays or N x H x W batches
-...     acc.update(pred, gt, trimap, names=batch_names)
->>> acc.compute()                            # means over images, in the report scale
->>> acc.per_image()                          # DataFrame: name + one column per metric
+>>> import numpy as np
+>>> gt = np.zeros((8, 8), np.uint8); gt[:, 4:] = 255
+>>> trimap = np.full((8, 8), 128, np.uint8)
+>>> acc = MetricAccumulator("dim", metrics=["sad", "mad"])
+>>> per_image = acc.update([gt, 255 - gt], [gt, gt], [trimap, trimap], names=["perfect", "inverted"])
+>>> {k: round(float(v), 3) for k, v in acc.compute().items()}   # means over images, report scale
+{'sad': 0.032, 'mad': 500.0}
+>>> acc.per_image()["name"].tolist()          # DataFrame: name + one column per metric
+['perfect', 'inverted']
 
 Per-image values are kept (for leaderboards); ``compute`` ignores images whose
 value is NaN (an empty unknown region) and says how many it used in ``counts``.
