@@ -1,0 +1,166 @@
+"""ViTMatte (Yao et al., 2024) through ``transformers``: registered as ``"vitmatte"``.
+
+Needs the optional extra ``vitmatte`` (``transformers>=4.38``); without it ``get_model("vitmatte")``
+raises a :class:`~..base.ModelError` saying what to install.
+
+Weights come only from what the user gives, never from the hub:
+
+* a hub-format folder (``config.json`` + ``model.safetensors`` or ``pytorch_model.bin``, e.g. a
+  local copy of ``hustvl/vitmatte-small-composition-1k``): the config is read from the
+  folder and the weights loaded strictly;
+* a single weights file in the transformers layout (``.safetensors`` / ``.pth`` / ``.bin``):
+  the variant (small / base) is detected from the patch-embedding width, or the
+  architecture comes from ``config=`` (a ``config.json`` path or dict) or from the sidecar
+  of a converted checkpoint.  Checkpoints of the original repository (detectron2 names) must
+  first be converted with transformers' ``convert_vitmatte_to_hf.py``.
+
+Arguments
+---------
+normalization : {"imagenet", "hub"}
+    Required: the original repository's ImageNet mean / std (what the released weights were
+    trained with) or the hub preprocessor's 0.5 / 0.5.  Recorded in every prediction.
+padding : {"original", "hub"}
+    The original repository's padding rule (default) or the hub preprocessor's.
+tile, tile_overlap : int
+    Tiled mode for large images: windows of ``tile`` px (a multiple of 32; 0 = off, the
+    default) overlapping by ``tile_overlap`` px (default 64).
+variant : {"small", "base"}
+    Architecture for random weights or a bare weights file (detected from weights).
+config : str or dict
+    A ``config.json`` path or config dict (overrides ``variant``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from ...errors import MissingFileError
+from ..base import ModelError
+from ..checkpoint import CheckpointError
+from ..registry import register_model
+from ..torch_model import TorchMattingModel
+from . import inference
+from .network import PATCH_KEY, VARIANTS, build, clean_config, config_of, require_transformers, variant_config
+
+__all__ = ["ViTMatteModel"]
+
+WEIGHT_NAMES = ("model.safetensors", "pytorch_model.bin", "model.pth")
+
+
+def _read_config(path: str | os.PathLike) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise MissingFileError(f"{p}: ViTMatte config.json not found")
+    try:
+        cfg = json.loads(p.read_text())
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{p}: not a readable JSON config ({exc})") from None
+    if not isinstance(cfg, dict) or cfg.get("model_type") not in (None, "vitmatte"):
+        raise CheckpointError(f"{p}: not a ViTMatte config (model_type {cfg.get('model_type')!r})")
+    return clean_config(cfg)
+
+
+def _resolve_folder(weights: Any, arguments: dict[str, Any]) -> Any:
+    """A hub-format folder -> its weights file; its config.json becomes the ``config`` argument."""
+    if weights is None or not Path(weights).is_dir():
+        return weights
+    folder = Path(weights)
+    found = [folder / n for n in WEIGHT_NAMES if (folder / n).is_file()]
+    if not found:
+        raise MissingFileError(f"{folder}: no ViTMatte weights file ({', '.join(WEIGHT_NAMES)}) in this folder")
+    if arguments.get("config") is None:
+        arguments["config"] = str(folder / "config.json")
+    return found[0]
+
+
+@register_model("vitmatte")
+class ViTMatteModel(TorchMattingModel):
+    """ViTMatte (ViT backbone + detail capture decoder; transformers ``VitMatteForImageMatting``)."""
+
+    architecture: ClassVar[str] = "vitmatte"
+    needs_trimap = True
+    network_arguments: ClassVar[tuple[str, ...]] = ("variant", "config")
+    defaults: ClassVar[dict[str, Any]] = {
+        "normalization": None, "padding": "original", "tile": 0, "tile_overlap": 64,
+        "variant": None, "config": None,
+    }
+
+    def __init__(self, weights: Any = None, **kwargs: Any) -> None:
+        require_transformers()
+        weights = _resolve_folder(weights, kwargs)
+        if isinstance(kwargs.get("config"), (str, os.PathLike)):
+            kwargs["config"] = _read_config(kwargs["config"])
+        super().__init__(weights=weights, **kwargs)
+        self.arguments["config"] = config_of(self.network)
+
+    def build_network(self, **arguments: Any) -> nn.Module:
+        cfg = arguments["config"]
+        if cfg is None:
+            cfg = variant_config(arguments["variant"] or "small")
+        return build(cfg)
+
+    def validate_arguments(self, arguments: Mapping[str, Any]) -> None:
+        if arguments["normalization"] not in inference.NORMALIZATIONS:
+            raise ModelError(
+                "model 'vitmatte': choose normalization='imagenet' (the original repository's ImageNet mean/std, "
+                "what the released weights were trained with) or normalization='hub' (the hub preprocessor's "
+                f"0.5/0.5); got {arguments['normalization']!r}"
+            )
+        if arguments["padding"] not in inference.PADDINGS:
+            raise ModelError(f"model 'vitmatte': padding must be one of {inference.PADDINGS}, got {arguments['padding']!r}")
+        tile, ov = arguments["tile"], arguments["tile_overlap"]
+        if not isinstance(tile, int) or tile < 0 or tile % inference.DIVISOR:
+            raise ModelError(f"model 'vitmatte': tile must be 0 (off) or a positive multiple of 32, got {tile!r}")
+        if not isinstance(ov, int) or ov < 0 or (tile and ov >= tile):
+            raise ModelError(f"model 'vitmatte': tile_overlap must be >= 0 and < tile, got {ov!r}")
+        if arguments["variant"] is not None and arguments["variant"] not in VARIANTS:
+            raise ModelError(f"model 'vitmatte': variant must be one of {sorted(VARIANTS)}, got {arguments['variant']!r}")
+        if arguments["config"] is not None and not isinstance(arguments["config"], Mapping):
+            raise ModelError("model 'vitmatte': config must be a config.json path or a dict")
+
+    def detect_arguments(self, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+        if PATCH_KEY not in state:
+            raise ValueError(f"no key {PATCH_KEY!r} (keys start: {', '.join(list(state)[:3])}); "
+                             "original-repository checkpoints must be converted to the transformers layout first")
+        width = int(state[PATCH_KEY].shape[0])
+        for name, (w, _) in VARIANTS.items():
+            if w == width:
+                return {"variant": name}
+        return {}  # a custom width: the architecture must come from config= or a sidecar
+
+    def inference_rule(self) -> dict[str, Any]:
+        a = self.arguments
+        return inference.rule(a["normalization"], a["padding"], int(a["tile"]), int(a["tile_overlap"]))
+
+    def _run(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+        """Steps 1-3 of the rule on one window: float32 (h, w) alpha."""
+        h, w = trimap.shape
+        x = inference.normalise(image, trimap, self.arguments["normalization"])
+        t = self.to_tensor(inference.pad_input(x, self.arguments["padding"]))
+        alphas = self.network(pixel_values=t).alphas
+        return alphas[0, 0, :h, :w].float().cpu().numpy()
+
+    def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
+        if trimap is None:
+            raise ModelError("model 'vitmatte' needs a trimap")
+        tile, ov = int(self.arguments["tile"]), int(self.arguments["tile_overlap"])
+        h, w = trimap.shape
+        if tile <= 0 or (h <= tile and w <= tile):
+            return self._run(image, trimap)
+        acc = np.zeros((h, w), np.float64)
+        norm = np.zeros((h, w), np.float64)
+        for y0, y1 in inference.tiles(h, tile, ov):
+            wy = inference.blend_weights(y0, y1, h, ov)
+            for x0, x1 in inference.tiles(w, tile, ov):
+                weight = np.outer(wy, inference.blend_weights(x0, x1, w, ov))
+                acc[y0:y1, x0:x1] += weight * self._run(image[y0:y1, x0:x1], trimap[y0:y1, x0:x1])
+                norm[y0:y1, x0:x1] += weight
+        return (acc / norm).astype(np.float32)

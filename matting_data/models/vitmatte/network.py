@@ -1,0 +1,93 @@
+"""ViTMatte networks through ``transformers`` (``VitMatteForImageMatting``), built from a local config only.
+
+The optional extra ``vitmatte`` (``transformers>=4.38``) provides the model classes.  A
+network is built from a config dict (``config.json`` of a hub-format folder, or a
+converted checkpoint's sidecar) or from one of the two released variants, whose configs
+are those of transformers' ``convert_vitmatte_to_hf.py`` (ViTDet backbone, 4 input
+channels, patch 16, image size 512, pre-train size 224, window 14, windowed blocks
+0, 1, 3, 4, 6, 7, 9, 10, residual blocks 2, 5, 8, 11, absolute + relative position
+embeddings; ViT-S: 384 wide, 6 heads; ViT-B: 768, 12 heads).  Nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from torch import nn
+
+from ..base import ModelError
+
+EXTRA_HINT = "pip install 'matting-data[vitmatte]' (transformers>=4.38)"
+VARIANTS = {"small": (384, 6), "base": (768, 12)}
+#: State-dict key whose first dimension is the backbone width (detects the variant).
+PATCH_KEY = "backbone.embeddings.projection.weight"
+_DROP = ("_name_or_path", "transformers_version", "architectures", "dtype", "torch_dtype", "id2label", "label2id",
+         "output_hidden_states", "output_attentions", "return_dict", "chunk_size_feed_forward",
+         "is_encoder_decoder", "problem_type", "stage_names", "_out_features", "_out_indices")
+
+
+def require_transformers() -> Any:
+    """The ``transformers`` module, or a :class:`ModelError` naming the extra to install."""
+    try:
+        import transformers
+    except ImportError:
+        raise ModelError(f"model 'vitmatte' needs the optional extra 'vitmatte': {EXTRA_HINT}") from None
+    if not hasattr(transformers, "VitMatteForImageMatting"):
+        raise ModelError(
+            f"model 'vitmatte': transformers {getattr(transformers, '__version__', '?')} has no VitMatte; {EXTRA_HINT}"
+        )
+    return transformers
+
+
+def variant_config(variant: str) -> dict[str, Any]:
+    """Config dict of a released variant (``"small"`` or ``"base"``)."""
+    if variant not in VARIANTS:
+        raise ModelError(f"model 'vitmatte': variant must be one of {sorted(VARIANTS)}, got {variant!r}")
+    width, heads = VARIANTS[variant]
+    backbone = {
+        "model_type": "vitdet", "num_channels": 4, "image_size": 512, "pretrain_image_size": 224,
+        "patch_size": 16, "hidden_size": width, "num_attention_heads": heads, "num_hidden_layers": 12,
+        "mlp_ratio": 4, "qkv_bias": True, "use_absolute_position_embeddings": True,
+        "use_relative_position_embeddings": True, "window_size": 14,
+        "window_block_indices": [0, 1, 3, 4, 6, 7, 9, 10], "residual_block_indices": [2, 5, 8, 11],
+        "out_features": ["stage12"],
+    }
+    return {"model_type": "vitmatte", "backbone_config": backbone, "hidden_size": width,
+            "convstream_hidden_sizes": [48, 96, 192], "fusion_hidden_sizes": [256, 128, 64, 32]}
+
+
+def clean_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A JSON-able config dict without bookkeeping entries (paths, versions)."""
+    out = {k: v for k, v in dict(config).items() if k not in _DROP}
+    bb = out.get("backbone_config")
+    if isinstance(bb, Mapping):
+        out["backbone_config"] = {k: v for k, v in bb.items() if k not in _DROP}
+    return out
+
+
+def build(config: Mapping[str, Any]) -> nn.Module:
+    """``VitMatteForImageMatting`` from a config dict (random weights; no download)."""
+    tf = require_transformers()
+    cfg_dict = dict(config)
+    bb = dict(cfg_dict.pop("backbone_config", None) or {})
+    if not bb:
+        raise ModelError("model 'vitmatte': the config has no backbone_config")
+    bb.pop("model_type", None)
+    for k in ("stage_names", "_out_features", "_out_indices"):
+        bb.pop(k, None)
+    if "out_features" not in bb:
+        bb["out_features"] = [f"stage{int(bb.get('num_hidden_layers', 12))}"]
+    cfg_dict.pop("model_type", None)
+    try:
+        backbone_cfg = tf.VitDetConfig(**bb)
+        cfg = tf.VitMatteConfig(backbone_config=backbone_cfg, **cfg_dict)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"model 'vitmatte': invalid config ({exc})") from None
+    return tf.VitMatteForImageMatting(cfg)
+
+
+def config_of(network: nn.Module) -> dict[str, Any]:
+    """The clean config dict of a built network (recorded and written to converted sidecars)."""
+    cfg: Any = getattr(network, "config")  # noqa: B009
+    return clean_config(cfg.to_dict())
