@@ -60,7 +60,7 @@ import json
 import math
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -373,7 +373,7 @@ def run_ablation(
     *,
     tests: list[Track | PathLike] | None = None,
     ori_train: Track | PathLike | None = None,
-    recipe_backgrounds: dict[str, PathLike] | None = None,
+    recipe_backgrounds: Mapping[str, PathLike] | None = None,
     seeds: list[int] | None = None,
     workers: int = 1,
     progress: bool = True,
