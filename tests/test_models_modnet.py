@@ -343,13 +343,13 @@ def test_one_step_lowers_the_published_loss():
     out = m.forward_train(batch)
     assert out["semantic"].shape == (2, 1, 4, 4) and out["matte"].shape == (2, 1, 64, 64)
     total, terms = m.loss(out, batch)
-    assert set(terms) == {"semantic", "detail", "matte", "total"} and terms["total"] == pytest.approx(float(total))
+    assert set(terms) == {"semantic", "detail", "matte", "total"} and terms["total"] == pytest.approx(total.item())
     opt.zero_grad()
     total.backward()
     opt.step()
     with torch.no_grad():
         after, _ = m.loss(m.forward_train(batch), batch)
-    assert float(after) < float(total) - 1e-3
+    assert after.item() < total.item() - 1e-3
     with pytest.raises(ModelError, match="multiples of 32"):
         m.forward_train({"image": torch.rand(1, 3, 60, 64), "alpha": torch.rand(1, 1, 60, 64)})
 
