@@ -1,9 +1,21 @@
-"""``matting-data leaderboard``: run matting models on a test track and rank them (``--list``: the models)."""
+"""``matting-data leaderboard``: run matting models on a test track and rank them (``--list``: the models).
+
+Entries (rows), any mix of:
+
+* ``--entry "name=gfm-r34-tt model=gfm weights=gfm_r34_tt.pth backbone=r34 rosta=tt"`` (repeatable):
+  ``model`` and ``weights`` as in ``matting-data predict``; every other ``KEY=VALUE`` is a model
+  argument (``--model-arg`` of ``predict``); ``pred_dir=DIR`` instead of ``model`` is a submission;
+* ``--entries FILE.toml``: ``[[entry]]`` tables with the same keys (``args = {...}`` or plain keys);
+  the file is data, so a ``module:callable`` / ``file.py:callable`` model in it is refused unless
+  ``--allow-plugins``;
+* ``--models NAME,LABEL=NAME,module:callable`` with ``--model-arg LABEL KEY=VALUE`` (short form);
+* ``--pred-dir NAME=DIR``: predictions made elsewhere (validated against the track).
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
+from typing import Any
 
 from . import add_backend_arguments
 
@@ -15,18 +27,25 @@ def add_parser(subparsers) -> None:
         description=(
             "Run each model on every sample of the test track (predictions written once to "
             "OUT/predictions/<model>/, reused on rerun), score them and entries given as prediction "
-            "folders under the dim and/or gfm protocol, and write OUT/leaderboard.{csv,md,json} and "
-            "per-image CSVs. Evaluation trimaps come from the track's manifest, else are drawn once "
-            "(OUT/trimaps). Models: registered names (see --list), 'module:callable' or "
-            "'file.py:callable' plug-ins; 'LABEL=SPEC' names a row."
+            "folders under the dim and/or gfm protocol, for every trimap set of the track, with bootstrap "
+            "95%% intervals and a paired test against the best model, and write OUT/leaderboard.json "
+            "(the run record) and the reports chosen by --report (md, csv, json, html, latex; "
+            "`matting-data report OUT` rebuilds them later). Evaluation trimaps come from the track's "
+            "manifest, else are drawn once (OUT/trimaps). Example entry: --entry \"name=gfm-r34 model=gfm "
+            "weights=gfm_r34_tt.pth backbone=r34 rosta=tt\"."
         ),
     )
     p.add_argument("--list", action="store_true", help="list the registered models and exit")
     p.add_argument("--test", help="test track folder (holding track.json)")
+    p.add_argument("--entry", action="append", default=[], metavar='"name=N model=M weights=F KEY=VALUE ..."',
+                   help="one leaderboard row (repeatable); pred_dir=DIR instead of model for a submission")
+    p.add_argument("--entries", default=None, metavar="FILE.toml", help="[[entry]] tables (see the module doc)")
+    p.add_argument("--allow-plugins", action="store_true",
+                   help="let an --entries file name module:callable / file.py:callable models (runs their code)")
     p.add_argument("--models", default="", help="comma-separated models: NAME, LABEL=NAME, module:callable")
     p.add_argument(
         "--model-arg", nargs=2, action="append", default=[], metavar=("LABEL", "KEY=VALUE"),
-        help="keyword argument for a model's factory, e.g. --model-arg tiny-net checkpoint=m.pt (repeatable)",
+        help="keyword argument for a --models factory, e.g. --model-arg tiny-net checkpoint=m.pt (repeatable)",
     )
     p.add_argument(
         "--pred-dir", action="append", default=[], metavar="NAME=DIR",
@@ -34,54 +53,75 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--protocol", choices=("dim", "gfm", "both"), default="dim")
     p.add_argument("--rank-by", default="sad", help="metric to rank by (default sad)")
+    p.add_argument("--trimap-sets", default="all",
+                   help="'all' (default: the manifest's trimap and trimap<N> columns) or a comma list")
     p.add_argument("--trimap-seed", type=int, default=0, help="seed of generated evaluation trimaps")
+    p.add_argument("--report", default="md,csv,json", help="report formats: md,csv,json,html,latex")
+    p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
+    p.add_argument("--stats-seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     p.add_argument("--out", help="output folder")
-    p.add_argument("--workers", type=int, default=1, help="processes for prediction and scoring")
+    p.add_argument("--workers", type=int, default=1, help="processes for scoring")
     add_backend_arguments(p)
     p.add_argument("--overwrite", action="store_true", help="predict again even where predictions exist")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
 
 
-def _value(text: str):
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    from ..errors import InputError
+
+    out = {}
+    for item in items:
+        name, eq, folder = item.partition("=")
+        if not eq or not name or not folder:
+            raise InputError(f"{flag} {item!r}: expected NAME=DIR")
+        out[name] = folder
+    return out
+
+
+def collect_entries(args: argparse.Namespace) -> tuple[list[Any], dict[str, dict[str, Any]], dict[str, str]]:
+    """``(models and entries, model kwargs of --models, prediction folders)`` from the command line."""
+    from ..models.arguments import parse_model_args
+    from ..pipelines.leaderboard import parse_entry, read_entries_file
+
+    models: list[Any] = [m.strip() for m in args.models.split(",") if m.strip()]
+    kwargs: dict[str, dict[str, Any]] = {}
+    for label, kv in args.model_arg:
+        kwargs.setdefault(label, {}).update(parse_model_args([kv]))
+    models += [parse_entry(e) for e in args.entry]
+    if args.entries:
+        models += read_entries_file(args.entries, allow_plugins=args.allow_plugins)
+    return models, kwargs, _pairs(args.pred_dir, "--pred-dir")
+
+
+def _list_models() -> int:
+    from ..models import list_models, model_info
+
+    for name in list_models():
+        print(f"{name:16s} {model_info(name)}")
+    print("plug-ins: 'module:callable' or 'file.py:callable' (a MattingModel class/factory or f(image, trimap))")
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
 
     if args.list:
-        from ..models import list_models, model_info
-
-        for name in list_models():
-            print(f"{name:16s} {model_info(name)}")
-        print("plug-ins: 'module:callable' or 'file.py:callable' (a MattingModel class/factory or f(image, trimap))")
-        return 0
-    from ..pipelines.leaderboard import run_leaderboard
+        return _list_models()
+    from ..pipelines.leaderboard import StatsConfig, run_leaderboard
+    from ..pipelines.report import parse_formats
 
     if not args.test or not args.out:
         raise InputError("--test and --out are required (or --list)")
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
-    kwargs: dict[str, dict] = {}
-    for label, kv in args.model_arg:
-        key, eq, val = kv.partition("=")
-        if not eq or not key:
-            raise InputError(f"--model-arg {label} {kv}: expected KEY=VALUE")
-        kwargs.setdefault(label, {})[key] = _value(val)
-    pred_dirs = {}
-    for item in args.pred_dir:
-        name, eq, folder = item.partition("=")
-        if not eq or not name or not folder:
-            raise InputError(f"--pred-dir {item!r}: expected NAME=DIR")
-        pred_dirs[name] = folder
+    models, kwargs, pred_dirs = collect_entries(args)
+    sets = args.trimap_sets if args.trimap_sets == "all" else [s.strip() for s in args.trimap_sets.split(",")]
+    formats = parse_formats(args.report)
     board = run_leaderboard(
         args.test, models, args.out, pred_dirs=pred_dirs, model_kwargs=kwargs, protocols=args.protocol,
-        rank_by=args.rank_by, trimap_seed=args.trimap_seed, workers=args.workers, overwrite=args.overwrite,
-        progress=not args.no_progress,
+        rank_by=args.rank_by, trimap_seed=args.trimap_seed, trimap_sets=sets, workers=args.workers,
+        overwrite=args.overwrite, progress=not args.no_progress,
+        stats=StatsConfig(resamples=args.resamples, seed=args.stats_seed), reports=formats,
     )
     print(board.markdown())
-    print(f"wrote {args.out}/leaderboard.csv, leaderboard.md, leaderboard.json and per_image/")
+    print(f"wrote {args.out}/leaderboard.json, per_image/ and the reports: {', '.join(formats)}")
     return 0

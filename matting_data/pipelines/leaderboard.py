@@ -1,30 +1,38 @@
 """Leaderboards: run N matting models on a test track and rank them under exact metric protocols.
 
-Pipeline (uses :mod:`matting_data.models`, :mod:`matting_data.metrics`)::
+Pipeline (uses :mod:`matting_data.models`, :mod:`matting_data.metrics`, :mod:`matting_data.stats`)::
 
-    test track (ORI or COMP) + entries (registered models, "module:callable" plug-ins,
-    or folders of predictions made elsewhere)
+    test track (ORI or COMP) + entries (registered models with weights and arguments,
+    "module:callable" plug-ins, or folders of predictions made elsewhere = submissions)
       -> <out>/trimaps/<id>.png                      fixed evaluation trimaps (only for samples
                                                       whose manifest has no trimap; drawn once)
-         <out>/predictions/<model>/<id>.png          16-bit predictions, written once (resumable)
-         <out>/predictions/<model>/model.json        what made them (a rerun with another model
-                                                      under the same name is refused)
-         <out>/per_image/<model>.<protocol>.csv      per-image metrics
-         <out>/leaderboard.{csv,md,json}             ranked tables
+         <out>/inputs/...                            links to the track's images, trimaps and
+                                                      backgrounds, named by sample id
+         <out>/predictions/<model>[.<set>]/<id>.png  16-bit predictions, written once (resumable),
+                                                      by :func:`matting_data.pipelines.predict.predict_images`
+                                                      with its run record ``predictions.json``
+         <out>/per_image/<model>.<protocol>[.<set>].csv   per-image metrics
+         <out>/leaderboard.json                      everything a report needs (rows, statistics,
+                                                      groups, provenance, samples)
+         <out>/leaderboard.{csv,md,html,tex}, plots/ reports (:mod:`.report`; ``matting-data report``
+                                                      rebuilds them from the run without recomputing)
 
-Every number is in the scale the protocol's papers print; ``leaderboard.md``
-headers say it (``SAD (/1000)``, ``MSE (x1e3)``) and ``leaderboard.json``
-records the definitions.  Rows are ranked by ``rank_by`` (default SAD), ties
-and NaN broken by model name, so the order is deterministic.
+Trimap sets: the manifest's ``trimap`` column and every non-empty ``trimap<N>``
+column (alphamatting's Trimap1 / Trimap2) are scored separately; each table
+says which set (and which folder) produced it.  Every number is in the scale
+the protocol's papers print; headers say it (``SAD (/1000)``, ``MSE (x1e3)``).
+Rows are ranked by ``rank_by`` (default SAD), ties and NaN broken by model name.
+Each mean has a seeded bootstrap 95 % interval and each model a paired test
+against the best one (:mod:`matting_data.stats`; seed and resamples recorded).
 """
 
 from __future__ import annotations
 
-import json
+import datetime as _dt
 import math
 import os
 import re
-import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,37 +40,55 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .. import __version__
 from ..datasets.track import Track, load_track
 from ..errors import InputError, MissingFileError
-from ..io import list_images, read_image, read_matte, read_trimap, write_alpha, write_text_atomic
+from ..io import confine, index_by_stem, to_jsonable, write_csv, write_json
 from ..manifest import resolve
-from ..metrics import evaluate_arrays, get_protocol
-from ..models.base import MattingModel, ModelError, predict_checked
+from ..metrics import get_protocol
+from ..models.base import MattingModel, ModelError
 from ..models.registry import get_model
-from ..parallel import run_jobs
+from ..records import CorruptRecordError, read_record
+from ..stats import DEFAULT_RESAMPLES, bootstrap_ci, compare_to_best
+from ..tables import nanmean
 from ..trimap.files import write_eval_trimaps
 from .evaluate import MATTE_SUFFIXES
+from .report.data import RESULTS
+from .scoring import ScoreItem, metric_columns, score_items
 
 PathLike = str | os.PathLike
 PROTOCOL_CHOICES = {"dim": ("dim",), "gfm": ("gfm",), "both": ("dim", "gfm")}
+DEFAULT_SET = "trimap"
+GROUP_COLUMNS = ("category", "aim_type")
+AIM_TYPES = ("SO", "STM", "NS")
+NAME_RE = r"[A-Za-z0-9][A-Za-z0-9._+-]*"
 
 
+# ----------------------------------------------------------------------------- entries
 @dataclass
 class Entry:
-    """One leaderboard row: a model to run (``model`` + ``kwargs``) or a folder of predictions."""
+    """One leaderboard row: a model to run (``model`` + ``kwargs``, ``weights``) or a folder of predictions."""
 
     name: str
     model: str | MattingModel | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
     pred_dir: Path | None = None
+    weights: str | None = None
 
     def __post_init__(self) -> None:
         if (self.model is None) == (self.pred_dir is None):
             raise InputError(f"leaderboard entry {self.name!r}: give a model or a prediction folder, not both")
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", self.name):
+        if not re.fullmatch(NAME_RE, self.name):
             raise InputError(
                 f"leaderboard entry name {self.name!r}: use letters, digits, '.', '_', '+', '-' (it names a folder)"
             )
+
+    def factory_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for the model factory (``weights`` included when given)."""
+        kw = dict(self.kwargs)
+        if self.weights is not None:
+            kw["weights"] = self.weights
+        return kw
 
 
 def entry_name(spec: str) -> str:
@@ -71,12 +97,101 @@ def entry_name(spec: str) -> str:
     return re.sub(r"[^A-Za-z0-9._+-]", "_", base) or "model"
 
 
+def entry_from_mapping(data: Mapping[str, Any], where: str, *, allow_plugins: bool = True,
+                       base: Path | None = None) -> Entry:
+    """An :class:`Entry` from ``{name, model | pred_dir, weights, args | any other key = model argument}``.
+
+    ``where`` names the source in errors.  ``allow_plugins=False`` refuses a
+    ``module:callable`` / ``file.py:callable`` model (an entries file is data and
+    must not run code unless the user says so); relative ``weights`` / ``pred_dir``
+    are taken from ``base``.
+    """
+    d = dict(data)
+    name, model, pred = d.pop("name", None), d.pop("model", None), d.pop("pred_dir", None)
+    weights, args = d.pop("weights", None), dict(d.pop("args", {}) or {})
+    args.update(d)
+    if model is not None and ":" in str(model) and not allow_plugins:
+        raise InputError(f"{where}: model {model!r} is a plug-in (code); it is refused in an entries file "
+                         "unless --allow-plugins is given")
+
+    def rel(p: Any) -> str:
+        return str(base / str(p)) if base is not None and not Path(str(p)).is_absolute() else str(p)
+
+    label = str(name) if name else entry_name(str(model or Path(str(pred)).name))
+    try:
+        return Entry(label, model=None if model is None else str(model), kwargs=args,
+                     pred_dir=None if pred is None else Path(rel(pred)),
+                     weights=None if weights is None else rel(weights))
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
+
+
+def parse_entry(text: str, *, allow_plugins: bool = True) -> Entry:
+    """``"name=gfm-r34 model=gfm weights=g.pth backbone=r34 rosta=tt"`` -> :class:`Entry`.
+
+    Keys ``name``, ``model`` (or ``pred_dir``) and ``weights``; every other
+    ``KEY=VALUE`` is a model argument, typed as ``matting-data predict --model-arg``
+    types it (:func:`matting_data.models.arguments.parse_model_args`).  Quote a
+    value with spaces (shell rules).
+    """
+    import shlex
+
+    from ..models.arguments import parse_model_args
+
+    try:
+        tokens = shlex.split(text)
+    except ValueError as exc:
+        raise InputError(f"--entry {text!r}: {exc}") from None
+    plain = {"name", "model", "pred_dir", "weights"}
+    data: dict[str, Any] = {}
+    for tok in tokens:
+        key, eq, val = tok.partition("=")
+        key = key.strip().replace("-", "_")
+        if not eq or not key:
+            raise InputError(f"--entry {text!r}: {tok!r} is not KEY=VALUE")
+        if key in data:
+            raise InputError(f"--entry {text!r}: {key} given twice")
+        data[key] = val if key in plain else parse_model_args([f"{key}={val}"])[key]
+    return entry_from_mapping(data, f"--entry {text!r}", allow_plugins=allow_plugins)
+
+
+def read_entries_file(path: PathLike, *, allow_plugins: bool = False) -> list[Entry]:
+    """Entries from a TOML file of ``[[entry]]`` tables (see :func:`entry_from_mapping`).
+
+    Example::
+
+        [[entry]]
+        name = "gfm-r34-tt"
+        model = "gfm"
+        weights = "gfm_r34_tt.pth"   # relative to the file
+        args = { backbone = "r34", rosta = "tt" }
+
+        [[entry]]
+        name = "theirs"
+        pred_dir = "submissions/theirs"
+    """
+    import tomllib
+
+    p = Path(path)
+    if not p.is_file():
+        raise MissingFileError(f"entries file {p} not found")
+    try:
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{p}: not a valid TOML entries file ({exc})") from None
+    unknown = sorted(set(data) - {"entry"})
+    if unknown or not isinstance(data.get("entry"), list):
+        raise InputError(f"{p}: expected [[entry]] tables only" + (f"; unknown keys {unknown}" if unknown else ""))
+    return [entry_from_mapping(e, f"{p} entry {i + 1}", allow_plugins=allow_plugins, base=p.parent)
+            for i, e in enumerate(data["entry"])]
+
+
 def make_entries(
-    models: list[str | MattingModel | Entry] = (),  # type: ignore[assignment]
-    pred_dirs: dict[str, PathLike] | None = None,
-    model_kwargs: dict[str, dict[str, Any]] | None = None,
+    models: Sequence[str | MattingModel | Entry] = (),
+    pred_dirs: Mapping[str, PathLike] | None = None,
+    model_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> list[Entry]:
-    """Entries from model specs (``"NAME"``, ``"LABEL=SPEC"``, model instances) and ``{name: folder}``."""
+    """Entries from model specs (``"NAME"``, ``"LABEL=SPEC"``, model instances, :class:`Entry`) and folders."""
     out: list[Entry] = []
     kw = model_kwargs or {}
     for m in models:
@@ -103,164 +218,258 @@ def make_entries(
 # ----------------------------------------------------------------------------- test samples
 @dataclass(frozen=True)
 class EvalSample:
+    """One test sample: files (absolute paths as text) and its group labels."""
+
     id: str
     image: str
     alpha: str
     trimap: str
+    background: str | None = None
+    category: str = ""
+    aim_type: str = ""
+
+
+def _text(v: Any) -> str:
+    return "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+
+
+def check_sample_ids(ids: Sequence[str], out: Path, track: Track) -> None:
+    """Refuse ids that would name a file outside ``out`` (``../x``, ``/abs``) or in a subfolder."""
+    for i in ids:
+        confine(out, f"{i}.png", what=f"sample id {i!r} of track {track.name!r}")
+        if "/" in i or "\\" in i:
+            raise InputError(f"sample id {i!r} of track {track.name!r}: contains a path separator (it names files)")
+
+
+def trimap_sets(df: pd.DataFrame) -> list[str]:
+    """The manifest's trimap sets: ``trimap`` and every ``trimap<N>`` column with at least one path."""
+    extra = sorted(c for c in df.columns if re.fullmatch(r"trimap\d+", str(c)) and df[c].map(_text).ne("").any())
+    return [DEFAULT_SET, *extra]
+
+
+def _set_label(paths: Sequence[str], column: str) -> str:
+    parents = {Path(p).parent.name for p in paths if p}
+    return f"{column} ({parents.pop()})" if len(parents) == 1 else column
+
+
+def _background(track: Track, row: Mapping[str, Any]) -> str | None:
+    for col in ("bg", "background"):
+        v = _text(row.get(col))
+        if v:
+            return str(resolve(track.root, v))
+    return None
 
 
 def eval_samples(
     track: Track, out: Path, trimap_seed: int = 0, trimap_scheme: str = "dim", workers: int = 1,
-    progress: bool = True,
+    progress: bool = True, trimap_set: str = DEFAULT_SET,
 ) -> tuple[list[EvalSample], dict[str, Any]]:
-    """The track's samples with fixed evaluation trimaps, and a note on where the trimaps came from."""
+    """The track's samples with the trimaps of ``trimap_set``, and a note on where the trimaps came from.
+
+    For the default set, samples without a trimap get a fixed evaluation trimap
+    (drawn once into ``<out>/trimaps``); another set must have a trimap for every sample.
+    """
     df = track.samples()
     if df.empty:
         raise InputError(f"test track {track.name!r} has no samples")
     ids = [str(i) for i in df["id"]]
+    check_sample_ids(ids, Path(out), track)
+    if trimap_set not in df.columns and trimap_set != DEFAULT_SET:
+        raise InputError(f"test track {track.name!r} has no trimap set {trimap_set!r}")
+    col = df[trimap_set].map(_text) if trimap_set in df.columns else pd.Series([""] * len(df))
     alphas = {i: resolve(track.root, a) for i, a in zip(ids, df["alpha"], strict=True)}
-    tris = {i: resolve(track.root, t) for i, t in zip(ids, df["trimap"], strict=True) if t}
+    tris = {i: resolve(track.root, t) for i, t in zip(ids, col, strict=True) if t}
     missing = {i: alphas[i] for i in ids if i not in tris}
     note: dict[str, Any] = {"from_manifest": len(tris), "generated": len(missing)}
+    if missing and trimap_set != DEFAULT_SET:
+        raise InputError(f"trimap set {trimap_set!r} of track {track.name!r} has no trimap for "
+                         f"{', '.join(sorted(missing)[:8])}")
     if missing:
         made = write_eval_trimaps(
-            missing, out / "trimaps", seed=trimap_seed, scheme=trimap_scheme, workers=workers, progress=progress
+            missing, Path(out) / "trimaps", seed=trimap_seed, scheme=trimap_scheme, workers=workers, progress=progress
         )
         tris.update(made)
         note.update(scheme=trimap_scheme, seed=trimap_seed, folder="trimaps")
+    rows = df.to_dict("records")
     samples = [
-        EvalSample(i, str(resolve(track.root, im)), str(alphas[i]), str(tris[i]))
-        for i, im in zip(ids, df["image"], strict=True)
+        EvalSample(i, str(resolve(track.root, r["image"])), str(alphas[i]), str(tris[i]), _background(track, r),
+                   _text(r.get("category")), _text(r.get("aim_type")))
+        for i, r in zip(ids, rows, strict=True)
     ]
     return samples, note
 
 
 # ----------------------------------------------------------------------------- predictions
-def _predict_chunk(args: tuple[MattingModel, list[tuple[str, str, str, str]]]) -> list[tuple[str, float, float]]:
-    model, items = args
-    out = []
-    for sid, image, trimap, dest in items:
-        img = read_image(image)
-        tri = read_trimap(trimap)
-        t0 = time.perf_counter()
-        alpha = predict_checked(model, img, tri, name=f"{sid} ({image})")
-        dt = time.perf_counter() - t0
-        write_alpha(dest, alpha, bits=16)
-        out.append((sid, dt, img.shape[0] * img.shape[1] / 1e6))
-    return out
+def _link(src: str, dest: Path) -> None:
+    """``dest`` -> ``src`` (a symlink; a copy where links are not possible); kept when it is right."""
+    if dest.is_symlink() and os.readlink(dest) == src:
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_symlink() or dest.exists():
+        dest.unlink()
+    try:
+        dest.symlink_to(src)
+    except OSError:
+        import shutil
+
+        shutil.copyfile(src, dest)
 
 
-def _jsonable(x: Any) -> Any:
-    return json.loads(json.dumps(x, default=str, sort_keys=True))
+def stage_inputs(samples: Sequence[EvalSample], folder: Path, what: str) -> Path:
+    """A folder of links ``<id><suffix>`` to the samples' ``what`` files (image, trimap, background).
+
+    Ids were checked by :func:`check_sample_ids` (the links themselves point out of ``folder``).
+    """
+    for s in samples:
+        src = getattr(s, what)
+        _link(src, folder / (s.id + Path(src).suffix.lower()))
+    return folder
+
+
+def model_inputs(model: Any) -> str:
+    """What a model is given besides the image: ``trimap``, ``background``, both, or ``image only``."""
+    parts = [w for w, flag in (("trimap", "needs_trimap"), ("background", "needs_background"))
+             if getattr(model, flag, False)]
+    return "image + " + " + ".join(parts) if parts else "image only"
+
+
+def _check_backgrounds(model: Any, samples: Sequence[EvalSample], entry: Entry) -> None:
+    if not getattr(model, "needs_background", False):
+        return
+    lacking = [s.id for s in samples if not s.background]
+    if lacking:
+        raise ModelError(
+            f"model {entry.name!r} needs the captured background of each image, but {len(lacking)} samples have "
+            f"none ({', '.join(lacking[:8])}): a COMP track stores it in 'bg', an ORI track needs a "
+            "'background' column"
+        )
+
+
+def _stale(folder: Path, model: Any) -> bool:
+    """Whether ``folder`` holds predictions of another model (or a damaged record)."""
+    from .predict import RECORD
+
+    try:
+        old = read_record(folder / RECORD)
+    except CorruptRecordError:
+        return True
+    return old is not None and old.get("model") != to_jsonable(model.describe())
 
 
 def predict_entry(
     entry: Entry, samples: list[EvalSample], folder: PathLike, workers: int = 1, overwrite: bool = False,
-    progress: bool = True, replace_stale: bool = False,
+    progress: bool = True, replace_stale: bool = False, model: MattingModel | None = None,
 ) -> dict[str, Path]:
     """Write ``<folder>/<id>.png`` (16-bit) for every sample not predicted yet; return ``{id: path}``.
 
-    ``<folder>/model.json`` records the model's :meth:`describe` and the time
-    spent per image; predictions made by a different model are never mixed in
-    (error unless ``overwrite``, which predicts every sample again; with
-    ``replace_stale`` another model's predictions are silently predicted again).
+    Runs :func:`matting_data.pipelines.predict.predict_images` over links to the
+    samples' files (``<folder>/../../inputs``), so the record (``predictions.json``:
+    the model's :meth:`describe`, weights hash, inference rule) and the resume rule
+    are the ones of ``matting-data predict``.  Predictions made by a different model
+    are never mixed in (error unless ``overwrite``; with ``replace_stale`` another
+    model's predictions are predicted again).  ``workers`` is accepted for
+    compatibility; prediction runs in this process.
     """
-    model = get_model(entry.model, **entry.kwargs)  # type: ignore[arg-type]
+    from .predict import predict_images
+
+    m = model if model is not None else get_model(entry.model, **entry.factory_kwargs())  # type: ignore[arg-type]
+    _check_backgrounds(m, samples, entry)
     d = Path(folder)
-    d.mkdir(parents=True, exist_ok=True)
-    desc = _jsonable(model.describe())
-    rec_path = d / "model.json"
-    rec: dict[str, Any] = {"model": desc, "seconds": {}, "megapixels": {}}
-    if rec_path.is_file():
-        try:
-            old = json.loads(rec_path.read_text())
-        except json.JSONDecodeError:
-            old = None
-        if old is not None and old.get("model") == desc and not overwrite:
-            rec = old
-        elif replace_stale:
-            overwrite = True
-        elif not overwrite:
-            raise ModelError(
-                f"{d}: predictions there were made by {old and old.get('model')}, not {desc}; "
-                "use another --out folder or overwrite=True (CLI --overwrite)"
-            )
-    paths = {s.id: d / f"{s.id}.png" for s in samples}
-    todo = [s for s in samples if overwrite or not paths[s.id].is_file()]
-    if todo:
-        write_text_atomic(rec_path, json.dumps(rec, indent=1, sort_keys=True) + "\n")
-        items = [(s.id, s.image, s.trimap, str(paths[s.id])) for s in todo]
-        n = max(1, min(workers, len(items)))
-        chunks = [items[k::n] for k in range(n)]
-        results = run_jobs(
-            _predict_chunk, [(model, c) for c in chunks], workers=n, desc=f"predict {entry.name}",
-            progress=progress,
-        )
-        for sid, dt, mp in (r for chunk in results for r in chunk):
-            rec["seconds"][sid] = dt
-            rec["megapixels"][sid] = mp
-        write_text_atomic(rec_path, json.dumps(rec, indent=1, sort_keys=True) + "\n")
-    return paths
+    inputs = d.parent.parent / "inputs"
+    images = stage_inputs(samples, inputs / "images" / d.name, "image")
+    tris = stage_inputs(samples, inputs / "trimaps" / d.name, "trimap") if m.needs_trimap else None
+    bgs = stage_inputs(samples, inputs / "backgrounds" / d.name, "background") if m.needs_background else None
+    if replace_stale and _stale(d, m):
+        overwrite = True
+    run = predict_images(m, images, d, trimaps=tris, backgrounds=bgs, fmt="png16", overwrite=overwrite,
+                         progress=progress, extra_record={"entry": entry.name})
+    return {s.id: run.files[s.id] for s in samples}
 
 
-def folder_predictions(entry: Entry, samples: list[EvalSample]) -> dict[str, Path]:
-    """``{id: file}`` for a folder of predictions matched by file stem; error listing missing ids."""
+def _timing(folder: Path) -> float:
+    """Seconds per megapixel of the images predicted in the last run into ``folder`` (NaN: none)."""
+    f = folder / "timing.csv"
+    if not f.is_file():
+        return math.nan
+    t = pd.read_csv(f)
+    mp = float(t["megapixels"].sum())
+    return float(t["seconds"].sum()) / mp if mp else math.nan
+
+
+def _bit_depth(path: Path) -> str | None:
+    """Problem with a prediction file's format / depth, or ``None`` when it is usable."""
+    import cv2
+
+    if path.suffix.lower() == ".npy":
+        return None
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if arr is None:
+        return "unreadable"
+    if arr.dtype not in (np.uint8, np.uint16):
+        return f"unsupported bit depth ({arr.dtype})"
+    return None
+
+
+def validate_submission(entry: Entry, samples: list[EvalSample]) -> dict[str, Path]:
+    """``{id: file}`` of a folder of predictions, checked against the track, every problem listed at once.
+
+    Problems: missing ids, extra files, unsupported format, unreadable or wrong bit
+    depth (not 8/16-bit PNG or float ``.npy``), wrong size.  Raises
+    :class:`InputError` listing them all.
+    """
+    from ..io import read_matte
+
     d = Path(entry.pred_dir)  # type: ignore[arg-type]
     if not d.is_dir():
         raise MissingFileError(f"prediction folder {d} (entry {entry.name!r}) not found")
-    files: dict[str, Path] = {}
-    for f in list_images(d, MATTE_SUFFIXES):
-        if f.stem in files:
-            raise InputError(f"{d}: two predictions share the stem {f.stem!r}: {files[f.stem].name}, {f.name}")
-        files[f.stem] = f
-    missing = [s.id for s in samples if s.id not in files]
-    if missing:
-        shown = ", ".join(missing[:8]) + (f" ... ({len(missing)} in all)" if len(missing) > 8 else "")
-        raise InputError(f"prediction folder {d} (entry {entry.name!r}) has no prediction for {shown}")
+    files = index_by_stem(d, "prediction", MATTE_SUFFIXES)
+    want = {s.id: s for s in samples}
+    problems = [f"no prediction for {i}" for i in want if i not in files]
+    problems += [f"extra file {f.name} (no such sample)" for i, f in files.items() if i not in want]
+    other = sorted(p.name for p in d.iterdir() if p.is_file() and p.suffix.lower() not in MATTE_SUFFIXES
+                   and not p.name.startswith(".") and p.suffix.lower() not in (".json", ".csv", ".txt", ".md"))
+    problems += [f"unsupported format {n}" for n in other]
+    for i, f in files.items():
+        if i not in want:
+            continue
+        bad = _bit_depth(f)
+        if bad is None:
+            shape = read_matte(f).shape[:2]
+            ref = read_matte(want[i].alpha).shape[:2]
+            bad = None if shape == ref else f"wrong size {shape[1]}x{shape[0]} (ground truth {ref[1]}x{ref[0]})"
+        if bad:
+            problems.append(f"{f.name}: {bad}")
+    if problems:
+        raise InputError(f"prediction folder {d} (entry {entry.name!r}): {len(problems)} problems: "
+                         + "; ".join(problems))
     return {s.id: files[s.id] for s in samples}
 
 
+def folder_predictions(entry: Entry, samples: list[EvalSample]) -> dict[str, Path]:
+    """``{id: file}`` for a folder of predictions (see :func:`validate_submission`)."""
+    return validate_submission(entry, samples)
+
+
 # ----------------------------------------------------------------------------- scoring
-def _score_one(args: tuple[str, str, str, str, str]) -> dict[str, float]:
-    sid, pred, gt, trimap, protocol = args
-    p, g, t = read_matte(pred), read_matte(gt), read_trimap(trimap)
-    shapes = {p.shape, g.shape, t.shape}
-    if len(shapes) > 1:
-        raise InputError(f"{sid}: size mismatch: prediction {pred} {p.shape}, ground truth {gt} {g.shape}, "
-                         f"trimap {trimap} {t.shape} (rows, cols)")
-    import warnings
-
-    from ..metrics import EmptyUnknownRegionWarning
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", EmptyUnknownRegionWarning)
-        return dict(evaluate_arrays(p, g, t, protocol, name=str(pred)))
-
-
 def score_predictions(
-    preds: dict[str, Path], samples: list[EvalSample], protocol: str, workers: int = 1, progress: bool = True,
+    preds: Mapping[str, Path], samples: list[EvalSample], protocol: str, workers: int = 1, progress: bool = True,
     desc: str = "score",
 ) -> pd.DataFrame:
-    """Per-image metrics (report scale) of ``{id: prediction}``: column ``name`` (= id) then one per metric."""
-    proto = get_protocol(protocol)
-    jobs = [(s.id, str(preds[s.id]), s.alpha, s.trimap, proto.name) for s in samples]
-    rows = run_jobs(_score_one, jobs, workers=workers, desc=desc, progress=progress)
-    df = pd.DataFrame(rows)
-    df.insert(0, "name", [s.id for s in samples])
-    return df
+    """Per-image metrics (report scale) of ``{id: prediction}``: column ``name`` (= id) then one per metric.
 
-
-def _mean(col: pd.Series) -> float:
-    v = col.to_numpy(float)
-    ok = ~np.isnan(v)
-    return float(v[ok].mean()) if ok.any() else math.nan
+    The one scoring path of :mod:`.scoring` (same size check and warnings as ``evaluate``).
+    """
+    items = [ScoreItem(s.id, Path(preds[s.id]), Path(s.alpha), Path(s.trimap)) for s in samples]
+    return score_items(items, protocol, workers=workers, progress=progress, desc=desc)
 
 
 def rank_rows(rows: list[dict[str, Any]], rank_by: str) -> list[dict[str, Any]]:
     """Sort by ``rank_by`` ascending (NaN last), ties by name; add ``rank`` (equal values share a rank)."""
+
     def key(r: dict[str, Any]) -> tuple[int, float, str]:
         v = r.get(rank_by, math.nan)
-        return (1 if v is None or math.isnan(v) else 0, 0.0 if v is None or math.isnan(v) else v, r["model"])
+        missing = v is None or math.isnan(v)
+        return (1 if missing else 0, 0.0 if missing else v, r["model"])
 
     out = sorted(rows, key=key)
     prev, rank = None, 0
@@ -273,10 +482,76 @@ def rank_rows(rows: list[dict[str, Any]], rank_by: str) -> list[dict[str, Any]]:
     return out
 
 
+@dataclass(frozen=True)
+class StatsConfig:
+    """Bootstrap settings of a leaderboard (recorded in every row)."""
+
+    resamples: int = DEFAULT_RESAMPLES
+    seed: int = 0
+    alpha: float = 0.05
+
+
+def _group_rows(per_image: pd.DataFrame) -> list[dict[str, Any]]:
+    """Means of one group's images."""
+    return [{m: nanmean(per_image[m].to_numpy(float))[0] for m in metric_columns(per_image)}]
+
+
+def summary_rows(
+    per_image: Mapping[str, pd.DataFrame], rank_by: str, stats: StatsConfig
+) -> list[dict[str, Any]]:
+    """Ranked rows of one (trimap set, protocol): means, 95 % intervals and the paired test against the best."""
+    rows = []
+    for name, df in per_image.items():
+        row: dict[str, Any] = {"model": name, "n_images": len(df)}
+        for m in metric_columns(df):
+            ci = bootstrap_ci(df[m].to_numpy(float), resamples=stats.resamples, seed=stats.seed)
+            row.update({m: ci.mean, f"{m}_ci_low": ci.low, f"{m}_ci_high": ci.high})
+        rows.append(row)
+    ranked = rank_rows(rows, rank_by)
+    best = ranked[0]["model"]
+    tests = compare_to_best({n: df[rank_by].to_numpy(float) for n, df in per_image.items()}, best,
+                            resamples=stats.resamples, seed=stats.seed, alpha=stats.alpha)
+    for r in ranked:
+        t = tests[r["model"]]
+        r.update(vs_best_diff=t.diff if t else 0.0, vs_best_p_bootstrap=t.p_bootstrap if t else math.nan,
+                 vs_best_p_wilcoxon=t.p_wilcoxon if t else math.nan,
+                 vs_best="best" if t is None else ("worse" if t.significant and t.diff > 0 else "not distinguishable"
+                                                   if not t.significant else "better"))
+        r.update(ci_resamples=stats.resamples, ci_seed=stats.seed)
+    return ranked
+
+
+def group_means(per_image: pd.DataFrame, samples: Sequence[EvalSample]) -> list[dict[str, Any]]:
+    """Per-category means and AIM-500's type macro-average of one model's per-image table.
+
+    Rows ``{grouping, group, n, <metric>...}``: ``grouping`` is ``category`` or
+    ``aim_type``; ``aim_type`` also gets the row ``macro (SO/STM/NS)``: the mean
+    of the per-type means (each type weighs the same, as AIM-500 reports).
+    """
+    out: list[dict[str, Any]] = []
+    labels = {s.id: s for s in samples}
+    metrics = metric_columns(per_image)
+    for g in GROUP_COLUMNS:
+        lab = per_image["name"].map(lambda i, g=g: getattr(labels[str(i)], g, ""))
+        if not lab.ne("").any():
+            continue
+        order = [t for t in AIM_TYPES if t in set(lab)] if g == "aim_type" else sorted(set(lab) - {""})
+        sub_rows = []
+        for value in order:
+            sub = per_image[lab == value]
+            r = {"grouping": g, "group": value, "n": len(sub), **_group_rows(sub)[0]}
+            sub_rows.append(r)
+        out += sub_rows
+        if g == "aim_type" and sub_rows:
+            macro = {m: nanmean([r[m] for r in sub_rows])[0] for m in metrics}
+            out.append({"grouping": g, "group": f"macro ({'/'.join(order)})", "n": int(lab.ne("").sum()), **macro})
+    return out
+
+
 # ----------------------------------------------------------------------------- the leaderboard
 @dataclass
 class Leaderboard:
-    """Result of :func:`run_leaderboard`: ``table`` (one row per protocol x entry, ranked) and per-image values."""
+    """Result of :func:`run_leaderboard`: ``table`` (one row per trimap set x protocol x entry, ranked)."""
 
     track: Track
     protocols: tuple[str, ...]
@@ -285,64 +560,216 @@ class Leaderboard:
     per_image: dict[tuple[str, str], pd.DataFrame]
     trimaps: dict[str, Any]
     out: Path
+    trimap_sets: tuple[str, ...] = (DEFAULT_SET,)
+    groups: pd.DataFrame = field(default_factory=pd.DataFrame)
 
-    def ranking(self, protocol: str | None = None) -> list[str]:
-        """Model names best first under ``protocol`` (default: the first one)."""
-        p = protocol or self.protocols[0]
-        return list(self.table[self.table["protocol"] == p]["model"])
+    def ranking(self, protocol: str | None = None, trimap_set: str | None = None) -> list[str]:
+        """Model names best first under ``protocol`` and ``trimap_set`` (default: the first ones)."""
+        p, s = protocol or self.protocols[0], trimap_set or self.trimap_sets[0]
+        sub = self.table[(self.table["protocol"] == p) & (self.table["trimap_set"] == s)]
+        return list(sub["model"])
 
     def markdown(self) -> str:
-        return format_markdown(self.table, self.track, self.protocols, self.rank_by, self.trimaps)
+        from .report import load_run, markdown_report
+
+        return markdown_report(load_run(self.out))
 
 
-def _fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    return f"{v:.4f}" if isinstance(v, float) else str(v)
+def _protocols(protocols: str | Sequence[str], rank_by: str) -> tuple[str, ...]:
+    protos = PROTOCOL_CHOICES.get(protocols) if isinstance(protocols, str) else tuple(protocols)
+    if not protos:
+        raise InputError(f"protocol must be one of {', '.join(PROTOCOL_CHOICES)}, got {protocols!r}")
+    for p in protos:
+        if rank_by not in get_protocol(p).metrics:
+            raise InputError(f"rank_by {rank_by!r} is not a metric of protocol {p!r}")
+    return protos
 
 
-def format_markdown(
-    table: pd.DataFrame, track: Track, protocols: tuple[str, ...], rank_by: str, trimaps: dict[str, Any]
-) -> str:
-    """Ranked markdown tables, one per protocol; headers state each metric's scale."""
-    n = int(table["n_images"].max()) if len(table) else 0
-    src = f"{trimaps.get('from_manifest', 0)} from the track's manifest"
-    if trimaps.get("generated"):
-        src += f", {trimaps['generated']} generated once ({trimaps.get('scheme')} scheme, seed {trimaps.get('seed')})"
-    lines = [
-        f"# Leaderboard: {track.name} ({track.kind} track, {n} images)",
-        "",
-        f"Evaluation trimaps: {src}. Ranked by {rank_by.upper()} (lower is better); ties by name.",
-        "Scales: /1000 = sum divided by 1000; x1e3 = mean multiplied by 1000; /10 = sum divided by 10.",
-    ]
-    for p in protocols:
-        proto = get_protocol(p)
-        sub = table[table["protocol"] == p]
-        metrics = [m for m in proto.metrics if m in sub.columns and sub[m].notna().any()]
-        heads = ["Rank", "Model", *[proto.header(m) for m in metrics], "s/MP", "Source"]
-        lines += ["", f"## Protocol `{p}`: {proto.description}", "", "| " + " | ".join(heads) + " |",
-                  "|" + "|".join(["---:"] + [":---"] + ["---:"] * (len(metrics) + 1) + [":---"]) + "|"]
-        for _, r in sub.iterrows():
-            cells = [str(r["rank"]), str(r["model"]), *[_fmt(r[m]) for m in metrics],
-                     _fmt(r["s_per_mp"]) if r["s_per_mp"] == r["s_per_mp"] else "-", str(r["source"])]
-            lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+def _choose_sets(track: Track, wanted: str | Sequence[str]) -> list[str]:
+    present = trimap_sets(track.samples())
+    if wanted == "all":
+        return present
+    sets = [wanted] if isinstance(wanted, str) else list(wanted)
+    unknown = [s for s in sets if s not in present]
+    if unknown:
+        raise InputError(f"track {track.name!r} has no trimap set {', '.join(unknown)}; it has {', '.join(present)}")
+    return sets
+
+
+@dataclass
+class _Run:
+    """State of one leaderboard run while it is computed."""
+
+    track: Track
+    out: Path
+    protos: tuple[str, ...]
+    sets: list[str]
+    workers: int
+    progress: bool
+    overwrite: bool
+    samples: dict[str, list[EvalSample]] = field(default_factory=dict)
+    notes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    per_image: dict[tuple[str, str, str], pd.DataFrame] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    predictions: dict[str, dict[str, str]] = field(default_factory=dict)
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def per_image_file(entry: str, protocol: str, trimap_set: str) -> str:
+    """Relative path of a per-image table in a run folder."""
+    tail = "" if trimap_set == DEFAULT_SET else f".{trimap_set}"
+    return f"per_image/{entry}.{protocol}{tail}.csv"
+
+
+def _provenance(model: Any, entry: Entry) -> dict[str, Any]:
+    desc = to_jsonable(model.describe())
+    return {
+        "source": "model", "model": str(entry.model if isinstance(entry.model, str) else desc.get("name")),
+        "architecture": desc.get("architecture", desc.get("class", desc.get("function", ""))),
+        "weights": desc.get("weights", entry.weights), "weights_hash": desc.get("weights_hash"),
+        "inference_rule": desc.get("inference_rule"), "arguments": desc.get("arguments", entry.kwargs),
+        "input": model_inputs(model), "describe": desc,
+    }
+
+
+def _predict_all(run: _Run, e: Entry) -> dict[str, dict[str, Path]]:
+    """Predictions of a model entry per trimap set (a trimap-free model is run once and reused)."""
+    model = get_model(e.model, **e.factory_kwargs())  # type: ignore[arg-type]
+    run.entries[e.name] = _provenance(model, e)
+    out: dict[str, dict[str, Path]] = {}
+    folders: dict[str, str] = {}
+    speed = math.nan
+    for k, s in enumerate(run.sets):
+        if k and not model.needs_trimap:
+            out[s], folders[s] = out[run.sets[0]], folders[run.sets[0]]
+            continue
+        rel = f"predictions/{e.name}" + ("" if s == DEFAULT_SET else f".{s}")
+        out[s] = predict_entry(e, run.samples[s], run.out / rel, run.workers, run.overwrite, run.progress,
+                               model=model)
+        folders[s] = rel
+        speed = _timing(run.out / rel) if k == 0 else speed
+    run.entries[e.name]["s_per_mp"] = speed
+    run.predictions[e.name] = folders
+    return out
+
+
+def _submission(run: _Run, e: Entry) -> dict[str, dict[str, Path]]:
+    preds = validate_submission(e, run.samples[run.sets[0]])
+    run.entries[e.name] = {"source": "submission", "model": e.name, "folder": str(e.pred_dir),
+                           "input": "predictions made elsewhere", "validated": True, "s_per_mp": math.nan}
+    run.predictions[e.name] = {s: str(e.pred_dir) for s in run.sets}
+    return {s: preds for s in run.sets}
+
+
+def _score_entry(run: _Run, e: Entry, preds: dict[str, dict[str, Path]]) -> None:
+    for s in run.sets:
+        for p in run.protos:
+            df = score_predictions(preds[s], run.samples[s], p, run.workers, run.progress,
+                                   desc=f"score {e.name} ({p}, {s})")
+            rel = per_image_file(e.name, p, s)
+            write_csv(run.out / rel, df)
+            run.per_image[(e.name, p, s)] = df
+            run.files[f"{e.name}|{p}|{s}"] = rel
+
+
+def _rows(run: _Run, entries: list[Entry], rank_by: str, stats: StatsConfig, labels: dict[str, str]) -> list[dict]:
+    rows: list[dict[str, Any]] = []
+    for s in run.sets:
+        for p in run.protos:
+            ranked = summary_rows({e.name: run.per_image[(e.name, p, s)] for e in entries}, rank_by, stats)
+            for r in ranked:
+                prov = run.entries[r["model"]]
+                r.update(protocol=p, trimap_set=s, trimaps=labels[s], input=prov["input"], source=prov["source"],
+                         s_per_mp=prov["s_per_mp"], weights_hash=prov.get("weights_hash"),
+                         inference_rule=_short(prov.get("inference_rule")), model_args=_short(prov.get("arguments")),
+                         toolkit_version=__version__)
+            rows += ranked
+    return rows
+
+
+def _short(v: Any) -> str:
+    import json
+
+    if v is None or v == {}:
+        return ""
+    return v if isinstance(v, str) else json.dumps(to_jsonable(v), sort_keys=True)
+
+
+def _group_table(run: _Run, entries: list[Entry]) -> list[dict[str, Any]]:
+    out = []
+    for s in run.sets:
+        for p in run.protos:
+            for e in entries:
+                for g in group_means(run.per_image[(e.name, p, s)], run.samples[s]):
+                    out.append({"trimap_set": s, "protocol": p, "model": e.name, **g})
+    return out
+
+
+LEAD_COLUMNS = ["protocol", "rank", "model", "n_images", "trimap_set"]
+TAIL_COLUMNS = ["vs_best", "vs_best_diff", "vs_best_p_bootstrap", "vs_best_p_wilcoxon", "input", "s_per_mp",
+                "source", "weights_hash", "inference_rule", "model_args", "toolkit_version", "trimaps",
+                "ci_resamples", "ci_seed"]
+
+
+def order_columns(table: pd.DataFrame, protos: Sequence[str]) -> pd.DataFrame:
+    """Columns in report order: lead, metric means, their intervals, then tests and provenance."""
+    metrics = [m for p in protos for m in get_protocol(p).metrics]
+    means = list(dict.fromkeys(m for m in metrics if m in table.columns))
+    cis = [f"{m}_ci_{w}" for m in means for w in ("low", "high") if f"{m}_ci_{w}" in table.columns]
+    cols = [*LEAD_COLUMNS, *means, *cis, *[c for c in TAIL_COLUMNS if c in table.columns]]
+    return table[cols + [c for c in table.columns if c not in cols]]
+
+
+def _payload(run: _Run, rank_by: str, stats: StatsConfig, table: pd.DataFrame, groups: list[dict],
+             labels: dict[str, str]) -> dict[str, Any]:
+    t = run.track
+    return {
+        "format": 2,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "toolkit_version": __version__,
+        "track": {"name": t.name, "kind": t.kind, "root": str(t.root), "split": t.split},
+        "rank_by": rank_by,
+        "trimaps": run.notes[run.sets[0]],
+        "trimap_sets": {s: {"label": labels[s], **run.notes[s]} for s in run.sets},
+        "protocols": {
+            p: {"description": get_protocol(p).description,
+                "scales": {m: {"label": sc.label, "definition": sc.raw} for m, sc in get_protocol(p).scales.items()},
+                "header": {m: get_protocol(p).header(m) for m in get_protocol(p).metrics}}
+            for p in run.protos
+        },
+        "statistics": {"interval": "percentile bootstrap of the mean over images", "level": 0.95,
+                       "resamples": stats.resamples, "seed": stats.seed,
+                       "paired_test": "paired bootstrap of the mean difference and Wilcoxon signed-rank "
+                                      f"against the best model; significant when both p < {stats.alpha}",
+                       "alpha": stats.alpha},
+        "entries": run.entries,
+        "predictions": run.predictions,
+        "per_image": run.files,
+        "samples": {s: [vars(x) for x in run.samples[s]] for s in run.sets},
+        "columns": list(table.columns),
+        "rows": table.to_dict("records"),
+        "groups": groups,
+        "group_columns": list(groups[0]) if groups else [],
+    }
 
 
 def run_leaderboard(
     test: Track | PathLike,
-    models: list[str | MattingModel | Entry] = (),  # type: ignore[assignment]
+    models: Sequence[str | MattingModel | Entry] = (),
     out: PathLike = "leaderboard",
     *,
-    pred_dirs: dict[str, PathLike] | None = None,
-    model_kwargs: dict[str, dict[str, Any]] | None = None,
+    pred_dirs: Mapping[str, PathLike] | None = None,
+    model_kwargs: Mapping[str, Mapping[str, Any]] | None = None,
     protocols: str | tuple[str, ...] = "dim",
     rank_by: str = "sad",
     trimap_seed: int = 0,
     trimap_scheme: str = "dim",
+    trimap_sets: str | Sequence[str] = "all",
     workers: int = 1,
     overwrite: bool = False,
     progress: bool = True,
+    stats: StatsConfig | None = None,
+    reports: Sequence[str] = ("md", "csv", "json"),
 ) -> Leaderboard:
     """Run every model on the ``test`` track, score all entries, write and return the leaderboard.
 
@@ -350,69 +777,38 @@ def run_leaderboard(
     ----------
     test : a :class:`Track` or its folder (``track.json``).
     models : registered names, ``"module:callable"`` / ``"file.py:callable"`` plug-ins
-        (``"LABEL=SPEC"`` to name the row), :class:`MattingModel` instances or :class:`Entry`.
-    pred_dirs : ``{name: folder}`` of predictions made elsewhere (matched by file stem).
-    model_kwargs : ``{label or spec: kwargs}`` for the model factories
-        (e.g. ``{"tiny-net": {"checkpoint": "m.pt"}}``).
+        (``"LABEL=SPEC"`` to name the row), :class:`MattingModel` instances or :class:`Entry`
+        (with ``weights`` and model arguments).
+    pred_dirs : ``{name: folder}`` of predictions made elsewhere (submissions, validated).
+    model_kwargs : ``{label or spec: kwargs}`` for the model factories.
     protocols : ``"dim"``, ``"gfm"``, ``"both"`` or a tuple of them.
     rank_by : metric used for the ranking (default ``"sad"``).
     trimap_seed, trimap_scheme : how evaluation trimaps are drawn for samples whose
         manifest has no trimap (once; kept in ``<out>/trimaps``).
-    workers : processes for prediction and scoring.
+    trimap_sets : ``"all"`` (every trimap set of the manifest) or the set names to score.
+    workers : processes for scoring.
     overwrite : predict again even where predictions exist (and replace those of another model).
+    stats : bootstrap resamples, seed and test level (default 2000 resamples, seed 0).
+    reports : formats written (``md``, ``csv``, ``json``, ``html``, ``latex``); see :mod:`.report`.
     """
     track = test if isinstance(test, Track) else load_track(test)
-    protos = PROTOCOL_CHOICES.get(protocols, None) if isinstance(protocols, str) else tuple(protocols)
-    if not protos:
-        raise InputError(f"protocol must be one of {', '.join(PROTOCOL_CHOICES)}, got {protocols!r}")
-    for p in protos:
-        if rank_by not in get_protocol(p).metrics:
-            raise InputError(f"rank_by {rank_by!r} is not a metric of protocol {p!r}")
+    protos = _protocols(protocols, rank_by)
     entries = make_entries(list(models), pred_dirs, model_kwargs)
-    out_p = Path(out)
-    out_p.mkdir(parents=True, exist_ok=True)
-    samples, tri_note = eval_samples(track, out_p, trimap_seed, trimap_scheme, workers, progress)
-    rows: list[dict[str, Any]] = []
-    per_image: dict[tuple[str, str], pd.DataFrame] = {}
+    st = stats or StatsConfig()
+    run = _Run(track, Path(out), protos, _choose_sets(track, trimap_sets), workers, progress, overwrite)
+    run.out.mkdir(parents=True, exist_ok=True)
+    for s in run.sets:
+        run.samples[s], run.notes[s] = eval_samples(track, run.out, trimap_seed, trimap_scheme, workers, progress, s)
+    labels = {s: _set_label([x.trimap for x in run.samples[s]], s) for s in run.sets}
     for e in entries:
-        if e.model is not None:
-            preds = predict_entry(e, samples, out_p / "predictions" / e.name, workers, overwrite, progress)
-            rec = json.loads((out_p / "predictions" / e.name / "model.json").read_text())
-            timed = [s.id for s in samples if s.id in rec["seconds"]]
-            secs = sum(rec["seconds"][i] for i in timed)
-            mps = sum(rec["megapixels"][i] for i in timed)
-            speed, source = (secs / mps if mps else math.nan), "model"
-            described = rec["model"]
-        else:
-            preds = folder_predictions(e, samples)
-            speed, source, described = math.nan, f"folder {e.pred_dir}", {"folder": str(e.pred_dir)}
-        for p in protos:
-            df = score_predictions(preds, samples, p, workers, progress, desc=f"score {e.name} ({p})")
-            per_image[(e.name, p)] = df
-            write_text_atomic(out_p / "per_image" / f"{e.name}.{p}.csv", df.to_csv(index=False, float_format="%.10g"))
-            row: dict[str, Any] = {"protocol": p, "model": e.name, "n_images": len(df)}
-            row.update({m: _mean(df[m]) for m in df.columns if m != "name"})
-            row.update(s_per_mp=speed, source=source, describe=json.dumps(described, sort_keys=True))
-            rows.append(row)
-    ranked = [r for p in protos for r in rank_rows([r for r in rows if r["protocol"] == p], rank_by)]
-    table = pd.DataFrame(ranked)
-    lead = ["protocol", "rank", "model", "n_images"]
-    metric_cols = [c for c in table.columns if c not in (*lead, "s_per_mp", "source", "describe")]
-    table = table[[*lead, *metric_cols, "s_per_mp", "source", "describe"]]
-    board = Leaderboard(track, protos, rank_by, table, per_image, tri_note, out_p)
-    write_text_atomic(out_p / "leaderboard.csv", table.drop(columns="describe").to_csv(index=False, float_format="%.10g"))
-    write_text_atomic(out_p / "leaderboard.md", board.markdown())
-    payload = {
-        "track": {"name": track.name, "kind": track.kind, "root": str(track.root), "split": track.split},
-        "rank_by": rank_by,
-        "trimaps": tri_note,
-        "protocols": {
-            p: {"description": get_protocol(p).description,
-                "scales": {m: {"label": s.label, "definition": s.raw} for m, s in get_protocol(p).scales.items()}}
-            for p in protos
-        },
-        "rows": _jsonable([{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()}
-                           for r in table.to_dict("records")]),
-    }
-    write_text_atomic(out_p / "leaderboard.json", json.dumps(payload, indent=1) + "\n")
-    return board
+        preds = _predict_all(run, e) if e.model is not None else _submission(run, e)
+        _score_entry(run, e, preds)
+    table = order_columns(pd.DataFrame(_rows(run, entries, rank_by, st, labels)), protos)
+    groups = _group_table(run, entries)
+    write_json(run.out / RESULTS, _payload(run, rank_by, st, table, groups, labels))
+    from .report import build_reports
+
+    build_reports(run.out, reports)
+    per_image = {(n, p): df for (n, p, s), df in run.per_image.items() if s == run.sets[0]}
+    return Leaderboard(track, protos, rank_by, table, per_image, run.notes[run.sets[0]], run.out,
+                       tuple(run.sets), pd.DataFrame(groups))

@@ -1,0 +1,142 @@
+"""A finished leaderboard run, read back from its folder: the one input of every report format.
+
+:func:`load_run` reads ``<run>/leaderboard.json`` (rows, statistics, groups,
+provenance, samples) and the per-image CSVs it names; nothing is predicted or
+scored again, so a report rebuilt later shows exactly the numbers of the run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ...errors import InputError, MissingFileError
+from ...io import IMAGE_SUFFIXES, index_by_stem
+from ...records import read_record
+
+PathLike = str | os.PathLike
+RESULTS = "leaderboard.json"
+FORMAT = 2
+
+
+@dataclass
+class RunData:
+    """A leaderboard run: its folder, its record (``meta``), the ranked ``table`` and the ``groups`` table."""
+
+    root: Path
+    meta: dict[str, Any]
+    table: pd.DataFrame
+    groups: pd.DataFrame
+    _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    @property
+    def protocols(self) -> list[str]:
+        return list(self.meta["protocols"])
+
+    @property
+    def sets(self) -> list[str]:
+        return list(self.meta["trimap_sets"])
+
+    @property
+    def rank_by(self) -> str:
+        return str(self.meta["rank_by"])
+
+    def header(self, protocol: str, metric: str) -> str:
+        """``SAD (/1000)``: the metric and its scale."""
+        return str(self.meta["protocols"][protocol]["header"].get(metric, metric))
+
+    def set_label(self, trimap_set: str) -> str:
+        return str(self.meta["trimap_sets"][trimap_set]["label"])
+
+    def section(self, protocol: str, trimap_set: str) -> pd.DataFrame:
+        """The ranked rows of one protocol and trimap set."""
+        t = self.table
+        return t[(t["protocol"] == protocol) & (t["trimap_set"] == trimap_set)].sort_values(["rank", "model"])
+
+    def metrics(self, protocol: str) -> list[str]:
+        """The protocol's metrics that have a value in this run (in protocol order)."""
+        sub = self.table[self.table["protocol"] == protocol]
+        order = list(self.meta["protocols"][protocol]["header"])
+        return [m for m in order if m in sub.columns and sub[m].notna().any()]
+
+    def models(self) -> list[str]:
+        """Entry names, best first under the first protocol and trimap set."""
+        return list(self.section(self.protocols[0], self.sets[0])["model"])
+
+    def per_image(self, entry: str, protocol: str, trimap_set: str) -> pd.DataFrame:
+        """The per-image table of one entry (column ``name`` = sample id, then the metrics)."""
+        key = f"{entry}|{protocol}|{trimap_set}"
+        if key not in self._cache:
+            rel = self.meta["per_image"].get(key)
+            if rel is None:
+                raise InputError(f"{self.root / RESULTS}: no per-image table for {entry} / {protocol} / {trimap_set}")
+            path = self.root / rel
+            if not path.is_file():
+                raise MissingFileError(f"{path}: per-image table of {entry} ({protocol}, {trimap_set}) not found")
+            self._cache[key] = pd.read_csv(path, dtype={"name": str})
+        return self._cache[key]
+
+    def samples(self, trimap_set: str) -> list[dict[str, Any]]:
+        return list(self.meta["samples"][trimap_set])
+
+    def prediction(self, entry: str, trimap_set: str, sample_id: str) -> Path | None:
+        """The prediction file of one sample (``None`` when it is gone)."""
+        folder = Path(self.meta["predictions"][entry][trimap_set])
+        folder = folder if folder.is_absolute() else self.root / folder
+        key = f"files|{folder}"
+        if key not in self._cache:
+            suffixes = (*IMAGE_SUFFIXES, ".npy")
+            found = index_by_stem(folder, "prediction", suffixes) if folder.is_dir() else {}
+            self._cache[key] = pd.DataFrame({"id": list(found), "path": [str(p) for p in found.values()]})
+        df = self._cache[key]
+        hit = df[df["id"] == sample_id]
+        return Path(hit["path"].iloc[0]) if len(hit) else None
+
+    def entry(self, name: str) -> dict[str, Any]:
+        return dict(self.meta["entries"].get(name, {}))
+
+    def rule(self, name: str) -> str:
+        """A short name of an entry's inference rule (``-`` for submissions and models without one)."""
+        rule = self.entry(name).get("inference_rule")
+        if isinstance(rule, dict):
+            return str(rule.get("name") or rule.get("rule") or json.dumps(rule, sort_keys=True))
+        return str(rule) if rule else ("submission" if self.entry(name).get("source") == "submission" else "-")
+
+    def stats_note(self) -> str:
+        s = self.meta["statistics"]
+        return (f"Intervals: {int(s['level'] * 100)}% {s['interval']} ({s['resamples']} resamples, seed {s['seed']}); "
+                f"'vs best': {s['paired_test']}.")
+
+    def trimap_note(self, trimap_set: str) -> str:
+        n = self.meta["trimap_sets"][trimap_set]
+        src = f"{n.get('from_manifest', 0)} from the track's manifest"
+        if n.get("generated"):
+            src += f", {n['generated']} generated once ({n.get('scheme')} scheme, seed {n.get('seed')})"
+        return f"Trimap set {self.set_label(trimap_set)}: {src}."
+
+
+def load_run(run_dir: PathLike) -> RunData:
+    """Read a finished leaderboard run from its folder.
+
+    Raises
+    ------
+    MissingFileError
+        ``<run_dir>/leaderboard.json`` does not exist.
+    InputError
+        It is damaged or from an older format (run the leaderboard again).
+    """
+    root = Path(run_dir)
+    meta = read_record(root / RESULTS)
+    if meta is None:
+        raise MissingFileError(f"{root / RESULTS}: not found; is {root} a finished leaderboard run?")
+    if meta.get("format") != FORMAT:
+        raise InputError(f"{root / RESULTS}: record format {meta.get('format')!r}, expected {FORMAT}; "
+                         "run the leaderboard again to rebuild it")
+    table = pd.DataFrame(meta["rows"], columns=meta.get("columns"))
+    groups = pd.DataFrame(meta.get("groups", []), columns=meta.get("group_columns") or None)
+    return RunData(root, meta, table, groups)

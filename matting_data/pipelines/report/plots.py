@@ -1,0 +1,112 @@
+"""Plots of a leaderboard run (matplotlib, Agg canvas, no display): PNG files for reports.
+
+* :func:`metric_bars` -- one bar per model and metric with its bootstrap 95 % interval;
+* :func:`sad_scatter` -- per-image values of the two best models (points under the
+  diagonal: the second model is better on that image);
+* :func:`category_bars` -- per-category (or AIM type) means of the ranking metric.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .data import RunData
+
+DPI = 100
+
+
+def _figure(width: float, height: float) -> Any:
+    from matplotlib.figure import Figure  # the Agg canvas; never pyplot's global state
+
+    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+
+
+def _save(fig: Any, path: Path) -> Path:
+    import io
+
+    from ...io import write_bytes_atomic
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", metadata={"Software": None})
+    return write_bytes_atomic(path, buf.getvalue())
+
+
+def metric_bars(run: RunData, protocol: str, trimap_set: str, path: Path) -> Path:
+    """Bars of every metric's mean per model with the bootstrap interval as error bars."""
+    sub = run.section(protocol, trimap_set)
+    metrics = run.metrics(protocol)
+    fig = _figure(2.4 * max(1, len(metrics)) + 0.6, 3.2)
+    axes = fig.subplots(1, max(1, len(metrics)), squeeze=False)[0]
+    names = list(sub["model"])
+    x = np.arange(len(names))
+    for ax, m in zip(axes, metrics, strict=False):
+        mean = sub[m].to_numpy(float)
+        lo = np.nan_to_num(mean - sub[f"{m}_ci_low"].to_numpy(float))
+        hi = np.nan_to_num(sub[f"{m}_ci_high"].to_numpy(float) - mean)
+        ax.bar(x, mean, yerr=np.vstack([lo, hi]), capsize=3, color="#4C72B0")
+        ax.set_xticks(x, names, rotation=45, ha="right", fontsize=7)
+        ax.set_title(run.header(protocol, m), fontsize=9)
+    fig.suptitle(f"protocol {protocol}, trimap set {run.set_label(trimap_set)}: means with 95% bootstrap CI",
+                 fontsize=9)
+    return _save(fig, path)
+
+
+def sad_scatter(run: RunData, protocol: str, trimap_set: str, path: Path) -> Path | None:
+    """Per-image ranking metric of the two best models (``None`` with fewer than two models)."""
+    names = list(run.section(protocol, trimap_set)["model"])
+    if len(names) < 2:
+        return None
+    a, b = names[0], names[1]
+    m = run.rank_by
+    va = run.per_image(a, protocol, trimap_set)[m].to_numpy(float)
+    vb = run.per_image(b, protocol, trimap_set)[m].to_numpy(float)
+    fig = _figure(3.6, 3.4)
+    ax = fig.subplots()
+    ax.scatter(va, vb, s=14, color="#DD8452")
+    top = float(np.nanmax(np.concatenate([va, vb, [1e-12]])))
+    ax.plot([0, top], [0, top], color="grey", lw=0.8)
+    ax.set_xlabel(f"{a}: {run.header(protocol, m)}")
+    ax.set_ylabel(f"{b}: {run.header(protocol, m)}")
+    ax.set_title(f"per image, protocol {protocol}, {run.set_label(trimap_set)}", fontsize=9)
+    return _save(fig, path)
+
+
+def category_bars(run: RunData, protocol: str, trimap_set: str, path: Path) -> Path | None:
+    """Grouped bars: per-category (and AIM type) means of the ranking metric per model (``None``: no groups)."""
+    g = run.groups
+    if g.empty:
+        return None
+    sub = g[(g["protocol"] == protocol) & (g["trimap_set"] == trimap_set)]
+    groups = list(dict.fromkeys(sub["group"]))
+    names = run.models()
+    fig = _figure(max(4.0, 0.9 * len(groups) * max(1, len(names)) ** 0.5 + 2), 3.2)
+    ax = fig.subplots()
+    width = 0.8 / max(1, len(names))
+    x = np.arange(len(groups))
+    for k, name in enumerate(names):
+        vals = [sub[(sub["model"] == name) & (sub["group"] == gr)][run.rank_by].mean() for gr in groups]
+        ax.bar(x + k * width, vals, width, label=name)
+    ax.set_xticks(x + width * (len(names) - 1) / 2, groups, rotation=30, ha="right", fontsize=7)
+    ax.set_ylabel(run.header(protocol, run.rank_by))
+    ax.set_title(f"per group, protocol {protocol}, {run.set_label(trimap_set)}", fontsize=9)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def make_plots(run: RunData, folder: Path) -> list[tuple[str, Path]]:
+    """Every plot of the run into ``folder``: ``[(title, path)]``."""
+    out: list[tuple[str, Path]] = []
+    for s in run.sets:
+        for p in run.protocols:
+            tag = f"{p}.{s}"
+            out.append((f"Means with 95% CI, protocol {p}, {run.set_label(s)}",
+                        metric_bars(run, p, s, folder / f"metrics.{tag}.png")))
+            for title, fn, name in (("Per-image scatter of the two best models", sad_scatter, "scatter"),
+                                    ("Per-group means", category_bars, "groups")):
+                path = fn(run, p, s, folder / f"{name}.{tag}.png")
+                if path is not None:
+                    out.append((f"{title}, protocol {p}, {run.set_label(s)}", path))
+    return out
