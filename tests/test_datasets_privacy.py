@@ -122,3 +122,54 @@ def test_privacy_splits_and_settings(tmp_path, astronaut):
                  "--method", "fill", "--train-splits", "train", "--test-splits", "test"]) == 0
     assert main(["dataset", "privacy", str(root / "manifest.parquet"), str(tmp_path / "p3"),
                  "--test-splits", "nothing", "--train-splits", "none"]) == 2
+
+
+# --------------------------------------------------------------------------- issue 13
+@pytest.mark.parametrize("expand", [-0.9, -0.1, 50.0, float("nan")])
+def test_negative_or_absurd_expand_is_refused(astronaut, face_box, expand):
+    img, alpha = astronaut
+    with pytest.raises(InputError, match="--expand"):
+        obfuscate(img, alpha, face_box, expand=expand)
+
+
+def test_face_left_visible_is_an_error_not_a_claim(astronaut, face_box, monkeypatch):
+    img, alpha = astronaut
+    # a margin that swallows the whole face into the kept transition area: nothing would be obfuscated
+    with pytest.raises(InputError, match="of the face would be obfuscated"):
+        obfuscate(img, alpha, face_box, method="blur", margin=80)
+    # an obfuscator that (through a bug or a too-weak setting) leaves the face as it was
+    import matting_data.datasets.privacy as privacy
+
+    monkeypatch.setattr(privacy, "_blur", lambda crop, box, strength: crop + np.float32(0.5 / 255))
+    with pytest.raises(InputError, match="changed the face by only"):
+        obfuscate(img, alpha, face_box, method="blur")
+    monkeypatch.undo()
+    with pytest.raises(InputError, match="--margin 100000 px is larger"):
+        obfuscate(img, alpha, face_box, margin=100000)
+
+
+def test_cli_privacy_refuses_bad_expand_and_out_equal_input(tmp_path, astronaut, capsys):
+    import hashlib
+
+    from matting_data.manifest import save_manifest
+
+    img, alpha = astronaut
+    root = tmp_path / "ds"
+    small = slice(0, 512, 2)
+    write_image(root / "img" / "astro.png", img[small, small])
+    write_alpha(root / "alpha" / "astro.png", alpha[small, small])
+    save_manifest(new_manifest([{"id": "astro", "split": "train", "image": "img/astro.png",
+                                 "alpha": "alpha/astro.png", "width": 256, "height": 256}]), root / "manifest")
+
+    def digest():
+        return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+
+    before = digest()
+    m = str(root / "manifest.parquet")
+    assert main(["dataset", "privacy", m, str(tmp_path / "p"), "--expand", "-0.9"]) == 2
+    err = capsys.readouterr().err
+    assert "--expand" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "p" / RECORD).exists()
+    assert main(["dataset", "privacy", m, str(root)]) == 2
+    assert "input" in capsys.readouterr().err
+    assert digest() == before

@@ -83,9 +83,9 @@ def test_build_split_writes_fixed_trimaps_once(tmp_path):
     assert list(loaded["id"]) == list(m["id"])
     # rerun: same files, untouched (never redrawn); another seed under the same name is refused
     p = root / ev["trimap"].iloc[0]
-    mtime = p.stat().st_mtime_ns
+    stamp = (p.stat().st_ino, p.read_bytes())  # inode + content: not rewritten (an mtime can tie)
     again = build_split(df, root, sizes={"train": 0.5, "val": 0.25, "test": 0.25}, seed=5)
-    assert p.stat().st_mtime_ns == mtime and list(again.manifest["split"]) == list(m["split"])
+    assert (p.stat().st_ino, p.read_bytes()) == stamp and list(again.manifest["split"]) == list(m["split"])
     with pytest.raises(InputError, match="refusing to redraw"):
         build_split(df, root, sizes={"train": 0.5, "val": 0.5}, seed=6)
 
@@ -139,3 +139,42 @@ def test_cli_ingest_split(tmp_path, capsys):
     assert "s00" in err and "missing-partner" in err
     assert main(["dataset", "ingest", "folders", str(root), "--allow-problems"]) == 0
     assert len(load_manifest(root / "manifest.parquet")) == 5
+
+
+# --------------------------------------------------------------------------- issue 13
+def test_split_named_like_the_input_manifest_is_refused(tmp_path, capsys):
+    import hashlib
+
+    from matting_data.cli import main
+
+    root = tmp_path / "ds"
+    _tree(root, n=4)
+    before = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in root.glob("manifest.*")}
+    assert main(["dataset", "split", str(root / "manifest.parquet"), "--name", "manifest"]) == 2
+    err = capsys.readouterr().err
+    assert "would replace the input manifest" in err and len(err.strip().splitlines()) == 1
+    assert {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in root.glob("manifest.*")} == before
+
+
+def test_split_never_replaces_files_it_did_not_write(tmp_path):
+    root = tmp_path / "ds"
+    _tree(root, n=4)
+    (root / "mine.csv").write_text("my own notes\n")
+    with pytest.raises(InputError, match="not written by a split"):
+        build_split(root / "manifest.parquet", sizes={"train": 2, "test": 2}, stratify=None, name="mine")
+    assert (root / "mine.csv").read_text() == "my own notes\n"
+    with pytest.raises(InputError, match="plain file name"):
+        build_split(root / "manifest.parquet", sizes={"train": 2, "test": 2}, stratify=None, name="../up")
+
+
+def test_placing_files_never_deletes_a_different_file_in_the_output(tmp_path):
+    root = tmp_path / "ds"
+    _tree(root, n=4)
+    df = load_manifest(root / "manifest.parquet")
+    out = tmp_path / "out"
+    victim = out / df["image"].iloc[0]
+    victim.parent.mkdir(parents=True)
+    victim.write_bytes(b"x" * (root / df["image"].iloc[0]).stat().st_size)  # same size, other content
+    with pytest.raises(InputError, match="exists with other content"):
+        build_split(root / "manifest.parquet", sizes={"train": 2, "test": 2}, stratify=None, out_root=out)
+    assert victim.read_bytes() == b"x" * victim.stat().st_size

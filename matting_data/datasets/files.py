@@ -16,19 +16,38 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import InputError
+from ..io import confine
 from ..manifest import PATH_COLUMNS
 
 MODES = ("link", "copy")
 
 
+def _same_content(a: Path, b: Path) -> bool:
+    if a.stat().st_size != b.stat().st_size:
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            ca, cb = fa.read(1 << 20), fb.read(1 << 20)
+            if ca != cb:
+                return False
+            if not ca:
+                return True
+
+
 def place_file(src: Path, dst: Path, mode: str = "link") -> Path:
-    """Make ``dst`` hold the content of ``src`` (an existing ``dst`` of the same size is kept)."""
+    """Make ``dst`` hold the content of ``src``.
+
+    An existing ``dst`` with the same content (or the same file) is kept; one with other
+    content is never deleted or replaced: :class:`InputError` names it.
+    """
     if mode not in MODES:
         raise InputError(f"mode must be one of {MODES}, got {mode!r}")
-    if dst.exists():
-        if dst.samefile(src) or dst.stat().st_size == src.stat().st_size:
+    if not src.is_file():
+        raise InputError(f"{src}: file not found (or not a regular file)")
+    if dst.exists() or dst.is_symlink():
+        if dst.is_file() and (dst.samefile(src) or _same_content(src, dst)):
             return dst
-        dst.unlink()
+        raise InputError(f"{dst}: exists with other content than {src}; not replaced (use an empty output folder)")
     dst.parent.mkdir(parents=True, exist_ok=True)
     if mode == "link":
         try:
@@ -66,5 +85,5 @@ def place_files(
             continue
         for rel in df[col]:
             if rel:
-                place_file(src / rel, dst / rel, mode)
+                place_file(confine(src, rel, f"{col} path"), confine(dst, rel, f"{col} path"), mode)
     return df

@@ -41,6 +41,7 @@ from ..io import (
     array_hash,
     check_alpha,
     check_image,
+    check_output_dir,
     check_same_size,
     file_hash,
     quantize,
@@ -168,6 +169,46 @@ class Obfuscation:
                 "n_obfuscated": self.n_obfuscated, "n_kept": self.n_kept, "mask_hash": self.mask_hash}
 
 
+MAX_EXPAND = 2.0
+MAX_STRENGTH = 10.0
+MIN_COVERAGE = 0.25  # share of a face's ellipse that must be obfuscated
+MIN_CHANGE = 2.0  # mean change, in 8-bit codes, of a face's obfuscated pixels (unless the region is flat)
+FLAT = 2.0  # a region whose 8-bit codes vary less than this (std) shows no detail to hide
+
+
+def check_privacy_settings(method: str, strength: float, expand: float, margin: int) -> None:
+    """Validate the obfuscation settings before any work (:class:`InputError` names the option)."""
+    if method not in METHODS:
+        raise InputError(f"unknown obfuscation method {method!r}; choose one of {', '.join(METHODS)}")
+    if not (np.isfinite(strength) and 0 < strength <= MAX_STRENGTH):
+        raise InputError(f"--strength must be > 0 and <= {MAX_STRENGTH:g}, got {strength}")
+    if not (np.isfinite(expand) and 0 <= expand <= MAX_EXPAND):
+        raise InputError(
+            f"--expand must be between 0 and {MAX_EXPAND:g} (a fraction of the face size), got {expand}; "
+            "a negative value would shrink the face region and leave the face visible"
+        )
+    if isinstance(margin, bool) or int(margin) != margin or margin < 0:
+        raise InputError(f"--margin must be a whole number of pixels >= 0, got {margin}")
+
+
+def _verify_face(img: np.ndarray, out: np.ndarray, box: np.ndarray, target: np.ndarray) -> None:
+    """Raise unless the face in ``box`` was really obfuscated (enough of it, by a measurable amount)."""
+    ellipse = face_mask(img.shape[:2], box[None], 0.0)
+    where = f"face at x={box[0]} y={box[1]} w={box[2]} h={box[3]}"
+    coverage = float((ellipse & target).sum()) / max(1, int(ellipse.sum()))
+    if coverage < MIN_COVERAGE:
+        raise InputError(
+            f"{where}: only {coverage:.0%} of the face would be obfuscated (the rest is transition area or "
+            f"outside the region); lower --margin or raise --expand"
+        )
+    before, after = quantize(img[target]).astype(np.float64), quantize(out[target]).astype(np.float64)
+    change = float(np.abs(after - before).mean())
+    if change < MIN_CHANGE and float(before.std(axis=0).mean()) >= FLAT:
+        raise InputError(
+            f"{where}: obfuscation changed the face by only {change:.2f} codes on average; raise --strength"
+        )
+
+
 def obfuscate(
     image: np.ndarray,
     alpha: np.ndarray,
@@ -192,12 +233,11 @@ def obfuscate(
         (``fill`` RGB colour, default the region's mean colour).
     expand, margin : see :func:`face_mask` and :func:`transition_mask`.
     """
-    if method not in METHODS:
-        raise InputError(f"unknown obfuscation method {method!r}; choose one of {', '.join(METHODS)}")
-    if not strength > 0:
-        raise InputError(f"strength must be > 0, got {strength}")
+    check_privacy_settings(method, strength, expand, margin)
     img = check_image(image)
     check_same_size(("image", img), ("alpha", check_alpha(alpha)))
+    if margin > max(img.shape[:2]):
+        raise InputError(f"--margin {margin} px is larger than the {img.shape[1]}x{img.shape[0]} image")
     if boxes is None:
         boxes = detect_faces(img, detectors=detectors)
     boxes = np.asarray(boxes, dtype=np.int64).reshape(-1, 4)
@@ -224,6 +264,8 @@ def obfuscate(
         done = _blur(crop, box, strength) if method == "blur" else _pixelate(crop, box, strength)
         t = target[y0:y1, x0:x1]
         out[y0:y1, x0:x1][t] = done[t]
+    for box in boxes:
+        _verify_face(img, np.clip(out, 0.0, 1.0), box, face_mask(img.shape[:2], box[None], expand) & ~trans)
     faces_all = face_mask(img.shape[:2], boxes, expand) if len(boxes) else total
     rec = Obfuscation(boxes.tolist(), method, float(strength), int(total.sum()),
                       int((faces_all & trans).sum()), array_hash(total))
@@ -234,8 +276,11 @@ def obfuscate(
 def _privacy_job(job: dict[str, Any]) -> dict[str, Any]:
     img = read_image(job["image"])
     alpha = read_alpha(job["alpha"])
-    out, rec = obfuscate(img, alpha, job["boxes"], method=job["method"], strength=job["strength"],
-                         expand=job["expand"], margin=job["margin"], detectors=job["detectors"])
+    try:
+        out, rec = obfuscate(img, alpha, job["boxes"], method=job["method"], strength=job["strength"],
+                             expand=job["expand"], margin=job["margin"], detectors=job["detectors"])
+    except InputError as exc:
+        raise InputError(f"{job['image']}: {exc}") from None
     write_image(job["out"], out)
     return {"id": job["id"], "n_faces": len(rec.boxes), **rec.to_dict(), "obfuscated_hash": file_hash(job["out"])}
 
@@ -268,10 +313,10 @@ def build_privacy_splits(
     obfuscated: boxes, pixel counts, mask hash per image, and the settings).
     Images where no face is found keep their pixels; they are listed in the record.
     """
+    check_privacy_settings(method, strength, expand, margin)
     df, root = manifest_with_root(manifest, root, "build_privacy_splits")
-    out = Path(out_root)
-    if method not in METHODS:
-        raise InputError(f"unknown obfuscation method {method!r}; choose one of {', '.join(METHODS)}")
+    src = manifest if isinstance(manifest, (str, os.PathLike)) else None
+    out = check_output_dir(out_root, src, root, what="out")
     for name in detectors:
         _cascade(name)
     chosen = df[df["split"].isin([*train_splits, *test_splits])]

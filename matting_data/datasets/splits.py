@@ -111,6 +111,32 @@ def assign_splits(
     return out
 
 
+def _check_split_outputs(out: Path, name: str, manifest: object) -> None:
+    """Refuse a split name whose files would replace the input manifest or files the split did not write.
+
+    ``<name>.parquet``/``.csv`` are replaced only when ``<name>.json`` (the record a split
+    writes last) says an earlier split wrote them.
+    """
+    if not name or "/" in name or "\\" in name or name.startswith(".") or name in (".", ".."):
+        raise InputError(f"--name {name!r}: must be a plain file name (no folders, not starting with '.')")
+    targets = [out / f"{name}.parquet", out / f"{name}.csv", out / f"{name}.json"]
+    if isinstance(manifest, (str, os.PathLike)):
+        src = Path(manifest).resolve()
+        for t in targets:
+            if t.resolve() == src or t.with_suffix("").resolve() == src.with_suffix(""):
+                raise InputError(
+                    f"--name {name!r}: {t} would replace the input manifest {manifest}; choose another --name"
+                )
+    record = read_record(out / f"{name}.json")
+    if record is None or record.get("tool") != "matting-data" or record.get("name") != name:
+        for t in targets:
+            if t.exists():
+                raise InputError(
+                    f"{t}: exists and was not written by a split named {name!r} (no matching {name}.json); "
+                    "choose another --name or --out-root"
+                )
+
+
 @dataclass
 class Split:
     """A built split: its manifest, where it was saved and the recorded settings."""
@@ -157,6 +183,7 @@ def build_split(
     """
     df, root = manifest_with_root(manifest, root, "build_split")
     out = Path(out_root) if out_root is not None else root
+    _check_split_outputs(out, name, manifest)
     if trimap_scheme not in TRIMAP_SCHEMES:
         raise InputError(f"unknown trimap scheme {trimap_scheme!r}; choose one of {', '.join(TRIMAP_SCHEMES)}")
     sizes = dict(sizes or {"train": 0.9, "val": 0.1})
