@@ -91,3 +91,53 @@ def test_synthetic_export_true_alpha_and_sharding(tmp_path):
         export_hf(df, root, tmp_path / "o2", splits=["val"])
     with pytest.raises(InputError, match="neither"):
         load_hf(tmp_path)
+
+
+# --------------------------------------------------------------------------- issue 13
+def _toy(root):
+    (root / "img").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(2):
+        cv2.imwrite(str(root / "img" / f"s{i}.png"), rng.integers(0, 256, (6, 8, 3), dtype=np.uint8))
+        cv2.imwrite(str(root / "img" / f"a{i}.png"), rng.integers(0, 256, (6, 8), dtype=np.uint8))
+        rows.append({"id": f"s{i}", "split": "train", "image": f"img/s{i}.png", "alpha": f"img/a{i}.png",
+                     "width": 8, "height": 6})
+    save_manifest(new_manifest(rows), root / "manifest")
+    return root / "manifest.parquet"
+
+
+def test_export_never_deletes_user_hub_or_hf_folders(tmp_path, capsys):
+    m = _toy(tmp_path / "ds")
+    out = tmp_path / "out"
+    (out / "hub").mkdir(parents=True)
+    (out / "hub" / "holiday.jpg").write_bytes(b"my photo")
+    assert main(["dataset", "export", str(m), str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "hub" in err and "not an earlier matting-data export" in err and len(err.strip().splitlines()) == 1
+    assert (out / "hub" / "holiday.jpg").read_bytes() == b"my photo"
+    # its own earlier export is replaced on a rerun
+    out2 = tmp_path / "out2"
+    assert main(["dataset", "export", str(m), str(out2)]) == 0
+    assert main(["dataset", "export", str(m), str(out2)]) == 0
+    assert len(load_hf(out2 / "hf")["train"]) == 2
+
+
+@pytest.mark.parametrize("mb", ["0", "-1", "nan"])
+def test_export_bad_shard_size_is_one_line(tmp_path, capsys, mb):
+    m = _toy(tmp_path / "ds")
+    assert main(["dataset", "export", str(m), str(tmp_path / "out"), "--max-shard-mb", mb]) == 2
+    err = capsys.readouterr().err
+    assert "--max-shard-mb" in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_export_refuses_a_symlink_leaving_the_root(tmp_path):
+    m = _toy(tmp_path / "ds")
+    secret = tmp_path / "secret"
+    secret.mkdir()
+    shutil.copy(tmp_path / "ds" / "img" / "s0.png", secret / "s0.png")
+    (tmp_path / "ds" / "img" / "s0.png").unlink()
+    (tmp_path / "ds" / "img" / "s0.png").symlink_to(secret / "s0.png")
+    with pytest.raises(InputError, match="outside"):
+        export_hf(m, None, tmp_path / "out")
+    assert not (tmp_path / "out" / "hub").exists()

@@ -42,8 +42,18 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import InputError
-from ..io import decode_bytes, encode_png, quantize, read_alpha, read_image, read_trimap, write_text_atomic
-from ..manifest import PATH_COLUMNS, manifest_with_root
+from ..io import (
+    check_output_dir,
+    check_writable_dir,
+    decode_bytes,
+    encode_png,
+    quantize,
+    read_alpha,
+    read_image,
+    read_trimap,
+    write_text_atomic,
+)
+from ..manifest import PATH_COLUMNS, manifest_with_root, resolve
 
 GFM_CITATION = """@article{li2022bridging,
   title   = {Bridging Composite and Real: Towards End-to-end Deep Image Matting},
@@ -69,15 +79,15 @@ def _image_bytes(path: Path) -> bytes:
 
 
 def _example(row: dict[str, Any], root: Path, extra: Sequence[str], with_trimap: bool) -> dict[str, Any]:
-    img_p = root / row["image"]
+    img_p = resolve(root, row["image"])
     ex: dict[str, Any] = {
         "id": row["id"],
         "image": {"bytes": _image_bytes(img_p), "path": Path(row["image"]).name},
-        "alpha": {"bytes": encode_png(quantize(read_alpha(root / row["alpha"]))),
+        "alpha": {"bytes": encode_png(quantize(read_alpha(resolve(root, row["alpha"])))),
                   "path": Path(row["alpha"]).with_suffix(".png").name},
     }
     if with_trimap:
-        ex["trimap"] = ({"bytes": encode_png(read_trimap(root / row["trimap"])),
+        ex["trimap"] = ({"bytes": encode_png(read_trimap(resolve(root, row["trimap"]))),
                          "path": Path(row["trimap"]).with_suffix(".png").name} if row["trimap"] else None)
     ex |= {"category": row["category"], "width": int(row["width"]), "height": int(row["height"]),
            "source": row["source"]}
@@ -201,6 +211,21 @@ def dataset_card(
     )
 
 
+EXPORT_MARKER = ".matting-data-export"
+MARKER_TEXT = "written by matting-data dataset export; the folder is replaced by the next export\n"
+
+
+def _check_own_export(folder: Path) -> None:
+    """Refuse to replace ``folder`` unless it is absent or an earlier export (it holds the marker file)."""
+    if not (folder.exists() or folder.is_symlink()):
+        return
+    if folder.is_symlink() or not folder.is_dir() or not (folder / EXPORT_MARKER).is_file():
+        raise InputError(
+            f"{folder}: exists and is not an earlier matting-data export (no {EXPORT_MARKER} file); "
+            "it is not replaced: choose another output folder or move it away"
+        )
+
+
 def export_hf(
     manifest: pd.DataFrame | str | os.PathLike,
     root: str | os.PathLike | None,
@@ -217,13 +242,21 @@ def export_hf(
     """Export to ``<out_dir>/hf`` (``save_to_disk``) and ``<out_dir>/hub`` (Parquet shards + ``README.md``).
 
     Shards hold at most about ``max_shard_mb`` MB each.  Returns
-    ``{"disk": ..., "hub": ..., "card": ...}``.  Existing exports are replaced.
+    ``{"disk": ..., "hub": ..., "card": ...}``.  An earlier export (its folders carry the
+    :data:`EXPORT_MARKER` file) is replaced; ``hf``/``hub`` folders without the marker are
+    the user's and are never deleted (:class:`InputError`).  ``out_dir`` may not be, hold
+    or lie inside the manifest or its root.
     """
     from datasets import load_from_disk
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if not (isinstance(max_shard_mb, (int, float)) and math.isfinite(max_shard_mb) and max_shard_mb > 0):
+        raise InputError(f"--max-shard-mb must be a number > 0, got {max_shard_mb!r}")
+    src = manifest if isinstance(manifest, (str, os.PathLike)) else None
+    check_output_dir(out_dir, src, root if root is not None else (Path(src).parent if src else None), what="out")
+    out = check_writable_dir(out_dir, what="out")
     disk, hub = out / "hf", out / "hub"
+    for folder in (disk, hub, out / ".hf.part", out / ".hub.part"):
+        _check_own_export(folder)
     with tempfile.TemporaryDirectory(dir=out, prefix=".cache-") as tmp:
         dd = to_hf(manifest, root, default_split=default_split, splits=splits, cache_dir=tmp)
         src = dd.get(next(iter(dd)))
@@ -231,6 +264,7 @@ def export_hf(
         staging = out / ".hf.part"
         shutil.rmtree(staging, ignore_errors=True)
         dd.save_to_disk(str(staging))
+        (staging / EXPORT_MARKER).write_text(MARKER_TEXT)
         shutil.rmtree(disk, ignore_errors=True)
         os.replace(staging, disk)
         del dd
@@ -238,6 +272,7 @@ def export_hf(
     hub_part = out / ".hub.part"
     shutil.rmtree(hub_part, ignore_errors=True)
     (hub_part / "data").mkdir(parents=True)
+    (hub_part / EXPORT_MARKER).write_text(MARKER_TEXT)
     for split, ds in dd.items():
         n_shards = max(1, math.ceil(ds.data.nbytes / (max_shard_mb * 1e6)))
         n_shards = min(n_shards, max(1, len(ds)))
