@@ -140,6 +140,13 @@ def test_bad_checkpoints_name_the_file(layout, tmp_path):
     with pytest.raises(CheckpointError, match=r"missing.ckpt.*1 missing keys: lr_branch.se_block.fc.2.weight"):
         get_model("modnet", weights=str(tmp_path / "missing.ckpt"))
 
+    twins = dict(state)
+    twins["module.lr_branch.backbone.model.features.3.conv.0.weight"] = torch.zeros(
+        state["module.backbone.model.features.3.conv.0.weight"].shape)
+    torch.save(twins, tmp_path / "twins.ckpt")
+    with pytest.raises(CheckpointError, match=r"twins.ckpt.*backbone.model.features.3.conv.0.weight and lr_branch"):
+        get_model("modnet", weights=str(tmp_path / "twins.ckpt"))
+
     other = {"module.conv.weight": torch.zeros(3, 3)}
     torch.save(other, tmp_path / "other.ckpt")
     with pytest.raises(CheckpointError, match="other.ckpt"):

@@ -75,6 +75,15 @@ class MODNetModel(TorchMattingModel):
     def build_network(self, **arguments: Any) -> nn.Module:
         return MODNet()
 
+    def detect_arguments(self, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
+        """No arguments to detect; checks that ``backbone.*`` and ``lr_branch.backbone.*`` (one module saved
+        under two names) hold the same tensors, since loading keeps only the second copy."""
+        for k, v in state.items():
+            twin = state.get("lr_branch." + k) if k.startswith("backbone.") else None
+            if twin is not None and (twin.shape != v.shape or not torch.equal(twin, v)):
+                raise ValueError(f"{k} and lr_branch.{k} differ (the released files hold one tensor twice)")
+        return {}
+
     def validate_arguments(self, arguments: Mapping[str, Any]) -> None:
         a = arguments
         if a["strategy"] not in STRATEGIES:
