@@ -210,6 +210,7 @@ def test_one_training_step_lowers_the_loss(stage):
         loss1, _ = model.loss(model.forward_train(batch), batch)
     assert float(loss1) < float(loss0.detach())
     if stage == 2:  # backbone frozen
+        assert not any(p.requires_grad for p in net.backbone.parameters())
         after = net.state_dict()
         assert all(torch.equal(v, after[k]) for k, v in before.items())
 

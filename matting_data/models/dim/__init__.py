@@ -64,6 +64,11 @@ class DIMModel(TorchMattingModel):
         if "refine" in kwargs:
             kwargs["refine"] = _as_bool(kwargs["refine"], "refine")
         super().__init__(*args, **kwargs)
+        net: Any = self.network
+        frozen = net.backbone if self.stage == 2 else net.refiner if self.stage == 1 else None
+        if frozen is not None:  # stage 2: mmagic's freeze_backbone; stage 1: an unused refiner
+            for p in frozen.parameters():
+                p.requires_grad_(False)
 
     def build_network(self, **arguments: Any) -> nn.Module:
         return DIMNet(width=int(arguments["width"]), refine=bool(arguments["refine"]))
@@ -104,7 +109,11 @@ class DIMModel(TorchMattingModel):
 
     # -- training ------------------------------------------------------------
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """``alpha`` (and ``refined`` for stages 2 and 3), (N, 1, H, W); H, W multiples of 32."""
+        """``alpha`` (and ``refined`` for stages 2 and 3), (N, 1, H, W); H, W multiples of 32.
+
+        In stage 2 the backbone's parameters do not require gradients (set when the model is built),
+        so only the refiner trains; the network has no batch norm, so train / eval mode do not matter.
+        """
         if "trimap" not in batch:
             raise ModelError("model 'dim' trains on a trimap: the batch has no 'trimap'")
         image, trimap = batch["image"], batch["trimap"]
@@ -114,14 +123,7 @@ class DIMModel(TorchMattingModel):
         std = torch.tensor(inference.STD, device=image.device, dtype=image.dtype).view(1, 3, 1, 1)
         tri = torch.where((trimap > 0.25) & (trimap < 0.75), torch.full_like(trimap, _UNKNOWN), trimap)
         x = torch.cat(((image * 255.0 - mean) / std, tri), dim=1)
-        net: Any = self.network
-        if self.stage == 2:  # mmagic freezes the backbone (eval mode, no gradients)
-            net.backbone.eval()
-            with torch.no_grad():
-                raw = net.backbone(x)
-            alpha = torch.sigmoid(raw)
-            return {"alpha": alpha, "refined": net.refiner(torch.cat((x[:, :3], alpha), 1), raw)}
-        alpha, refined = net(x, refine=self.stage == 3)
+        alpha, refined = self.network(x, refine=self.stage > 1)
         out = {"alpha": alpha}
         if refined is not None:
             out["refined"] = refined
