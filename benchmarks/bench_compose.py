@@ -278,7 +278,7 @@ def main() -> None:
         "|---|---|",
         f"| wrap quantiser (`codes_from_float(.., 'truncate', 'wrap')`: two integer casts) | {st['wrap_ms']:.1f} |",
         f"| plain `astype(np.uint8)` cast, for reference | {st['cast_ms']:.1f} |",
-        f"| noise step (estimate sigma on a 1024 crop, draw the field, add to composite, F, B) | "
+        f"| noise step (estimate sigma on a 512 crop, draw the field, add to composite, F, B) | "
         f"{st['noise_ms']:.0f} |",
         f"| official stretch, `skimage.transform.resize` (anti-aliased, float64), 0.96 MP -> 1.5 MP | "
         f"{st['skimage_ms']:.0f} |",

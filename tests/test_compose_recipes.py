@@ -79,6 +79,14 @@ def test_seed_override_changes_draws(soft_alpha):
         ({"extends": "rssn", "set": {"noise": {"sigmaa": 3}}}, r"unknown key 'sigmaa'"),
         ({"extends": "no-such-recipe"}, r"unknown compose recipe 'no-such-recipe'"),
         ({"name": "x"}, r"no \[\[steps\]\]"),
+        ({"steps": BASE, "arithmetic": "float16"}, r"arithmetic must be one of float32, gfm"),
+        ({"steps": BASE, "backgrounds": "coco"}, r"backgrounds must be one of any, curated, uncurated"),
+        ({"steps": [{"step": "blur_background"}, *BASE]}, r"only 'denoise' may come before it\), got 'blur_background'"),
+        ({"steps": [*BASE, {"step": "quantise"}, {"step": "noise", "match_layers": True}]},
+         r"match_layers = true re-blends the layers, so it must come before 'quantise'"),
+        ({"steps": [*BASE, {"step": "noise", "match_layers": True}], "arithmetic": "gfm"},
+         r"match_layers = true needs arithmetic = 'float32'"),
+        ({"steps": [{"step": "fit_background", "enlarge": "never"}, BASE[1]]}, r"enlarge must be one of"),
     ],
 )
 def test_bad_recipes_name_the_problem(data, message):

@@ -185,31 +185,28 @@ def _check_order(names: list[str], steps: list[Step], where: str) -> None:
             raise RecipeError(f"{where}: step {i + 1} ({s.name!r}) cannot be optional (p must be 1)")
 
 
-def parse_recipe(data: dict[str, Any], where: str = "recipe", base_dir: str | os.PathLike | None = None,
-                 _depth: int = 0) -> Recipe:
-    """Validate parsed TOML ``data`` and build a :class:`Recipe` (``where`` names it in errors)."""
-    if _depth > 8:
-        raise RecipeError(f"{where}: 'extends' chain too deep (cycle?)")
-    check_keys(data, TOP_KEYS, where)
-    if "extends" in data:
-        parent_ref = data["extends"]
-        if not isinstance(parent_ref, str):
-            raise RecipeError(f"{where}: extends must be a recipe name or path, got {parent_ref!r}")
-        cand = Path(base_dir) / parent_ref if base_dir is not None else None
-        ppath = cand if cand is not None and cand.is_file() else find_recipe(parent_ref, KIND)
-        parent = parse_recipe(load_toml(ppath), str(ppath), ppath.parent, _depth + 1)
-        raw_steps = [s.to_dict() for s in parent.steps] if "steps" not in data else data["steps"]
-        inherited = {"seed": parent.seed, "pairing": parent.pairing, "per_fg": parent.per_fg,
-                     "description": parent.description, "arithmetic": parent.arithmetic,
-                     "backgrounds": parent.backgrounds}
-    else:
+def _base(data: dict[str, Any], where: str, base_dir: str | os.PathLike | None,
+          depth: int) -> tuple[list[Any], dict[str, Any]]:
+    """The raw steps and the inherited top-level settings (from ``extends``, if any)."""
+    if "extends" not in data:
         if "steps" not in data:
             raise RecipeError(f"{where}: no [[steps]] (and no 'extends')")
-        raw_steps = data["steps"]
-        inherited = {}
-    if not isinstance(raw_steps, list):
-        raise RecipeError(f"{where}: 'steps' must be an array of tables ([[steps]])")
-    raw_steps = [dict(s) if isinstance(s, dict) else s for s in raw_steps]
+        return data["steps"], {}
+    parent_ref = data["extends"]
+    if not isinstance(parent_ref, str):
+        raise RecipeError(f"{where}: extends must be a recipe name or path, got {parent_ref!r}")
+    cand = Path(base_dir) / parent_ref if base_dir is not None else None
+    ppath = cand if cand is not None and cand.is_file() else find_recipe(parent_ref, KIND)
+    parent = parse_recipe(load_toml(ppath), str(ppath), ppath.parent, depth + 1)
+    raw_steps = [s.to_dict() for s in parent.steps] if "steps" not in data else data["steps"]
+    inherited = {"seed": parent.seed, "pairing": parent.pairing, "per_fg": parent.per_fg,
+                 "description": parent.description, "arithmetic": parent.arithmetic,
+                 "backgrounds": parent.backgrounds}
+    return raw_steps, inherited
+
+
+def _disable_and_set(raw_steps: list[Any], data: dict[str, Any], where: str) -> list[Any]:
+    """Apply ``disable = [...]`` and ``[set.<step>]`` to the raw step tables."""
     present = [s.get("step") for s in raw_steps if isinstance(s, dict)]
     disable = data.get("disable", [])
     if not isinstance(disable, list):
@@ -229,6 +226,38 @@ def parse_recipe(data: dict[str, Any], where: str = "recipe", base_dir: str | os
             raise RecipeError(f"{where}: [set.{sname}] must be a table")
         for t in targets:
             t.update(values)
+    return raw_steps
+
+
+def _top(data: dict[str, Any], inherited: dict[str, Any], where: str) -> dict[str, Any]:
+    """Validated top-level settings: seed, pairing, per_fg, arithmetic, backgrounds."""
+    out = {k: data.get(k, inherited.get(k, d)) for k, d in
+           (("seed", 0), ("pairing", "random"), ("per_fg", 1), ("arithmetic", "float32"), ("backgrounds", "any"))}
+    seed, per_fg = out["seed"], out["per_fg"]
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise RecipeError(f"{where}: seed must be a non-negative integer, got {seed!r}")
+    if out["pairing"] not in PAIRINGS:
+        raise RecipeError(f"{where}: pairing must be one of {', '.join(PAIRINGS)}, got {out['pairing']!r}")
+    if isinstance(per_fg, bool) or not isinstance(per_fg, int) or per_fg < 1:
+        raise RecipeError(f"{where}: per_fg must be a positive integer, got {per_fg!r}")
+    if out["arithmetic"] not in ARITHMETICS:
+        raise RecipeError(f"{where}: arithmetic must be one of {', '.join(ARITHMETICS)}, got {out['arithmetic']!r}")
+    if out["backgrounds"] not in BACKGROUND_POOLS:
+        raise RecipeError(f"{where}: backgrounds must be one of {', '.join(BACKGROUND_POOLS)}, "
+                          f"got {out['backgrounds']!r}")
+    return out
+
+
+def parse_recipe(data: dict[str, Any], where: str = "recipe", base_dir: str | os.PathLike | None = None,
+                 _depth: int = 0) -> Recipe:
+    """Validate parsed TOML ``data`` and build a :class:`Recipe` (``where`` names it in errors)."""
+    if _depth > 8:
+        raise RecipeError(f"{where}: 'extends' chain too deep (cycle?)")
+    check_keys(data, TOP_KEYS, where)
+    raw_steps, inherited = _base(data, where, base_dir, _depth)
+    if not isinstance(raw_steps, list):
+        raise RecipeError(f"{where}: 'steps' must be an array of tables ([[steps]])")
+    raw_steps = _disable_and_set([dict(s) if isinstance(s, dict) else s for s in raw_steps], data, where)
     steps: list[Step] = []
     counts: dict[str, int] = {}
     for i, raw in enumerate(raw_steps):
@@ -237,28 +266,13 @@ def parse_recipe(data: dict[str, Any], where: str = "recipe", base_dir: str | os
         counts[name] = k + 1
         steps.append(Step(name, p, params, name if k == 0 else f"{name}#{k}"))
     _check_order([s.name for s in steps], steps, where)
-    seed = data.get("seed", inherited.get("seed", 0))
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise RecipeError(f"{where}: seed must be a non-negative integer, got {seed!r}")
-    pairing = data.get("pairing", inherited.get("pairing", "random"))
-    if pairing not in PAIRINGS:
-        raise RecipeError(f"{where}: pairing must be one of {', '.join(PAIRINGS)}, got {pairing!r}")
-    per_fg = data.get("per_fg", inherited.get("per_fg", 1))
-    if isinstance(per_fg, bool) or not isinstance(per_fg, int) or per_fg < 1:
-        raise RecipeError(f"{where}: per_fg must be a positive integer, got {per_fg!r}")
-    arithmetic = data.get("arithmetic", inherited.get("arithmetic", "float32"))
-    if arithmetic not in ARITHMETICS:
-        raise RecipeError(f"{where}: arithmetic must be one of {', '.join(ARITHMETICS)}, got {arithmetic!r}")
-    backgrounds = data.get("backgrounds", inherited.get("backgrounds", "any"))
-    if backgrounds not in BACKGROUND_POOLS:
-        raise RecipeError(f"{where}: backgrounds must be one of {', '.join(BACKGROUND_POOLS)}, got {backgrounds!r}")
-    if arithmetic == "gfm" and any(s.name == "noise" and s.params["match_layers"] for s in steps):
+    top = _top(data, inherited, where)
+    if top["arithmetic"] == "gfm" and any(s.name == "noise" and s.params["match_layers"] for s in steps):
         raise RecipeError(f"{where}: noise match_layers = true needs arithmetic = 'float32'")
     name = data.get("name", Path(where).stem if where.endswith(".toml") else "custom")
     return Recipe(
-        name=str(name), steps=tuple(steps), seed=seed, pairing=pairing, per_fg=per_fg,
+        name=str(name), steps=tuple(steps), **top,
         description=str(data.get("description", inherited.get("description", ""))), source=where,
-        arithmetic=arithmetic, backgrounds=backgrounds,
     )
 
 
