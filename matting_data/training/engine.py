@@ -33,7 +33,7 @@ from ..models.base import ModelError
 from ..models.torch_model import UntrainedModelWarning
 from . import distributed as D
 from .config import TrainingConfig
-from .data import DrawBatchSampler, TrainDataset, load_validation, make_source
+from .data import CompositionSource, DrawBatchSampler, TrackSource, TrainDataset, load_validation, make_source
 from .logs import TrainLog
 from .state import read_training_state, restore_training_state, save_training_state
 
@@ -203,6 +203,7 @@ def train(
     stop_after: int | None = None,
     progress: bool = True,
     on_step: Callable[[int, float], None] | None = None,
+    data: TrackSource | CompositionSource | None = None,
 ) -> TrainResult:
     """Train ``cfg.model`` as ``cfg`` says; checkpoints and logs go to ``cfg.out`` (when set).
 
@@ -213,6 +214,8 @@ def train(
         controlled interruption, as a kill after that step.
     progress : show a tqdm bar with the loss and the ETA.
     on_step : called with ``(step, loss)`` after every step (main process).
+    data : a ready training source (e.g. a :class:`~matting_data.training.data.TrackSource` of a
+        :class:`~matting_data.datasets.track.Track` with a split filter) instead of ``cfg``'s.
     """
     info = D.init_distributed(cfg.device)
     device = torch.device(D.local_device(cfg.device, info))
@@ -220,7 +223,7 @@ def train(
     if resume and out is None:
         raise InputError("--resume needs an output folder (out)")
     with torch_settings(cfg, device):
-        return _run(cfg, info, device, out, resume, stop_after, progress, on_step)
+        return _run(cfg, info, device, out, resume, stop_after, progress, on_step, data)
 
 
 def _setup(cfg: TrainingConfig, info: D.DistInfo, device: torch.device) -> tuple[Any, Any, _Step]:
@@ -246,7 +249,8 @@ def _setup(cfg: TrainingConfig, info: D.DistInfo, device: torch.device) -> tuple
 
 
 def _run(cfg: TrainingConfig, info: D.DistInfo, device: torch.device, out: Path | None, resume: bool,
-         stop_after: int | None, progress: bool, on_step: Callable[[int, float], None] | None) -> TrainResult:
+         stop_after: int | None, progress: bool, on_step: Callable[[int, float], None] | None,
+         data: TrackSource | CompositionSource | None = None) -> TrainResult:
     model, backbone, stepper = _setup(cfg, info, device)
     net, opt, sched = model.network, stepper.opt, stepper.sched
     log = TrainLog(out if info.main else None)
@@ -256,7 +260,7 @@ def _run(cfg: TrainingConfig, info: D.DistInfo, device: torch.device, out: Path 
         restore_training_state(out, state, model, opt, sched, stepper.scaler)  # type: ignore[arg-type]
         start, best, history = int(state["step"]), state.get("best"), list(state.get("validation", []))
         log.load(start)
-    source = make_source(cfg)
+    source = data if data is not None else make_source(cfg)
     if hasattr(source, "prepare") and info.main:
         source.prepare(progress)
     D.barrier(info)
