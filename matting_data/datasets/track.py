@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from ..errors import InputError, MissingFileError
-from ..io import write_text_atomic
+from ..io import confine, write_text_atomic
 from ..manifest import load_manifest
 
 KINDS = ("ORI", "COMP")
@@ -44,10 +44,18 @@ class Track:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise InputError(f"track {self.name!r}: kind must be one of {KINDS}, got {self.kind!r}")
+        if not isinstance(self.manifest, str):
+            raise InputError(f"track {self.name!r}: manifest must be a path (text), got {self.manifest!r}")
+        if self.split is not None and not isinstance(self.split, str):
+            raise InputError(f"track {self.name!r}: split must be text or null, got {self.split!r}")
+        if not isinstance(self.meta, dict):
+            raise InputError(f"track {self.name!r}: meta must be an object, got {type(self.meta).__name__}")
+        confine(self.root, self.manifest, what=f"track {self.name!r}: manifest")
 
     def samples(self, check_files: bool = True) -> pd.DataFrame:
         """The track's manifest rows (filtered to ``split`` when set), validated."""
-        df = load_manifest(Path(self.root) / self.manifest, root=self.root, check_files=check_files)
+        df = load_manifest(confine(self.root, self.manifest, what=f"track {self.name!r}: manifest"), root=self.root,
+                           check_files=check_files)
         if self.split is not None:
             df = df[df["split"] == self.split].reset_index(drop=True)
         return df
@@ -71,13 +79,17 @@ def load_track(path: str | os.PathLike) -> Track:
     if not p.is_file():
         raise MissingFileError(f"{p}: track descriptor not found")
     try:
-        d = json.loads(p.read_text())
+        d = json.loads(p.read_text(encoding="utf-8"))
+        if not isinstance(d, dict):
+            raise TypeError("not a JSON object")
         return Track(
             name=d["name"], kind=d["kind"], root=p.parent, manifest=d.get("manifest", "manifest.parquet"),
             split=d.get("split"), meta=d.get("meta", {}),
         )
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise InputError(f"{p}: invalid track descriptor ({exc})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+        raise InputError(f"{p}: invalid track descriptor ({type(exc).__name__}: {exc})") from None
+    except InputError as exc:
+        raise InputError(f"{p}: {exc}") from None
 
 
 @dataclass(frozen=True)

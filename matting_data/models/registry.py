@@ -139,13 +139,42 @@ def _is_model(obj: Any) -> bool:
     return callable(getattr(obj, "predict", None)) and hasattr(obj, "needs_trimap")
 
 
-def get_model(spec: str | MattingModel, **kwargs: Any) -> MattingModel:
+def is_plugin_spec(spec: Any) -> bool:
+    """True when ``spec`` names code to import (``"module:callable"`` or ``"file.py:callable"``)."""
+    return isinstance(spec, str) and ":" in spec
+
+
+def check_spec_is_data(spec: Any, source: str, allow_plugins: bool = False) -> Any:
+    """Refuse a code plug-in named by a data file (a recipe, an ablation grid, an entries file).
+
+    Recipes and grids are data: a model there must be a registered name.  A
+    ``module:callable`` / ``file.py:callable`` spec read from ``source`` raises
+    :class:`ModelError` unless ``allow_plugins`` (the CLI's ``--allow-plugins``) is set.
+    Specs given on the command line or through the Python API do not pass through here.
+    Returns ``spec``.
+    """
+    if is_plugin_spec(spec) and not allow_plugins:
+        raise ModelError(
+            f"{source}: model {spec!r} names code to import and run; a data file may only name a registered "
+            "model (give plug-ins on the command line or in Python, or pass --allow-plugins to trust this file)"
+        )
+    return spec
+
+
+def get_model(
+    spec: str | MattingModel, *, allow_plugins: bool = True, source: str = "", **kwargs: Any
+) -> MattingModel:
     """Build a model from a registered name, ``"module:callable"`` or ``"file.py:callable"``.
 
     ``kwargs`` go to the model's factory (e.g. ``get_model("tiny-net", checkpoint="m.pt")``).
     A plain function target is wrapped in :class:`FunctionModel` (``kwargs`` may set
     ``name`` and ``needs_trimap``).  A model instance is returned as is.
+
+    ``allow_plugins=False`` refuses code plug-ins (:func:`check_spec_is_data`); pass it,
+    with ``source`` naming the file, whenever ``spec`` was read from a data file.
     """
+    if not allow_plugins:
+        check_spec_is_data(spec, source or "data file", allow_plugins)
     if _is_model(spec):
         if kwargs:
             raise ModelError(f"model {spec!r} is already built; keyword arguments {sorted(kwargs)} not used")
