@@ -447,11 +447,22 @@ def array_hash(arr: np.ndarray) -> str:
 
 
 def list_images(folder: PathLike, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> list[Path]:
-    """Sorted image files (by name) directly inside ``folder``."""
+    """Sorted image files (by name) directly inside ``folder``.
+
+    A name with an image suffix that is a broken symbolic link or a symlink loop is an
+    :class:`InputError` (never skipped without a word); sub-folders are not entered.
+    """
     d = Path(folder)
     if not d.is_dir():
         raise MissingFileError(f"{d}: folder not found")
-    return sorted(p for p in d.iterdir() if p.is_file() and p.suffix.lower() in suffixes)
+    try:
+        entries = sorted(p for p in d.iterdir() if p.suffix.lower() in suffixes)
+    except OSError as exc:
+        raise InputError(f"{d}: cannot list the folder ({exc.strerror or exc})") from None
+    for p in entries:
+        if p.is_symlink() and not p.exists():
+            raise InputError(f"{p}: broken symbolic link or symlink loop")
+    return [p for p in entries if p.is_file()]
 
 
 def index_by_stem(folder: PathLike, what: str, suffixes: tuple[str, ...] = IMAGE_SUFFIXES) -> dict[str, Path]:

@@ -321,3 +321,17 @@ def test_check_writable_dir_read_only(tmp_path):
     finally:
         ro.chmod(0o700)
     assert io.check_writable_dir(tmp_path / "new" / "x") == tmp_path / "new" / "x"
+
+
+def test_list_images_reports_symlink_loops_and_broken_links(tmp_path):
+    _png(tmp_path / "a.png", np.zeros((2, 2), np.uint8))
+    assert io.list_images(tmp_path) == [tmp_path / "a.png"]
+    (tmp_path / "loop.png").symlink_to(tmp_path / "loop2.png")
+    (tmp_path / "loop2.png").symlink_to(tmp_path / "loop.png")
+    with pytest.raises(InputError, match="loop"):
+        io.list_images(tmp_path)
+    for f in ("loop.png", "loop2.png"):
+        (tmp_path / f).unlink()
+    (tmp_path / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    with pytest.raises(InputError, match="gone.png: broken"):
+        io.index_by_stem(tmp_path, "alpha")
