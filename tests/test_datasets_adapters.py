@@ -236,3 +236,24 @@ def test_real_alphamatting(alphamatting_dir):
     assert (df["trimap"].str.startswith("trimap_training_lowres/Trimap1/")).all()
     assert (df["trimap2"].str.startswith("trimap_training_lowres/Trimap2/")).all()
     assert (df["width"] > 0).all() and (df["height"] > 0).all()
+
+
+# --------------------------------------------------------------------------- issue 13
+def test_symlink_loop_and_broken_link_are_reported(tmp_path):
+    root = make_am2k(tmp_path / "AM-2k")
+    mask = root / "train/mask"
+    (mask / "m_9a.png").symlink_to(mask / "m_9b.png")
+    (mask / "m_9b.png").symlink_to(mask / "m_9a.png")
+    (mask / "m_9c.png").symlink_to(tmp_path / "nowhere.png")
+    rep = adapters.am2k(root).report
+    assert rep.counts() == {"broken-link": 3}
+    assert {p.sample for p in rep.by_kind("broken-link")} == {"m_9a", "m_9b", "m_9c"}
+
+
+def test_symlink_leaving_the_root_is_an_error(tmp_path):
+    root = make_am2k(tmp_path / "AM-2k")
+    outside = tmp_path / "outside.png"
+    (root / "train/mask/m_0a.png").rename(outside)
+    (root / "train/mask/m_0a.png").symlink_to(outside)
+    with pytest.raises(InputError, match="escapes"):
+        adapters.am2k(root)

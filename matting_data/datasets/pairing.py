@@ -63,6 +63,9 @@ def _list_stems(folder: Path, role: str, report: ValidationReport) -> dict[str, 
     suffixes = ALPHA_SUFFIXES if _reader_kind(role) == "alpha" else IMAGE_SUFFIXES
     out: dict[str, Path] = {}
     for p in sorted(folder.iterdir()):
+        if p.suffix.lower() in suffixes and p.is_symlink() and not p.exists():
+            report.add("broken-link", p, "broken symbolic link or symlink loop", p.stem)
+            continue
         if not p.is_file() or p.name.startswith(".") or p.suffix.lower() not in suffixes:
             continue
         if p.stem in out:
@@ -97,6 +100,26 @@ def pair_folders(
     split, source, extra : copied into every row.
     """
     root = Path(root)
+    listed = _list_folders(root, folders, report, required)
+    if any(r not in listed for r in required):
+        return []
+    stems = sorted(set().union(*[set(v) for v in listed.values()]))
+    rows = []
+    handled: set[str] = set()  # stems already reported as the near-miss partner of another stem
+    for stem in stems:
+        if all(stem in files for files in listed.values()):
+            row: dict[str, Any] = {"id": stem, "split": split, "source": source, **(extra or {})}
+            for role, files in listed.items():
+                row[role] = relative_path(files[stem], root)
+            rows.append(row)
+        elif stem not in handled:
+            _report_unpaired(root, stem, listed, handled, report)
+    return rows
+
+
+def _list_folders(root: Path, folders: Mapping[str, str | os.PathLike | None], report: ValidationReport,
+                  required: Sequence[str]) -> dict[str, dict[str, Path]]:
+    """``{role: {stem: file}}`` for every role whose folder exists; missing required folders are reported."""
     listed: dict[str, dict[str, Path]] = {}
     for role, folder in folders.items():
         if folder is None:
@@ -109,38 +132,29 @@ def pair_folders(
                 report.add("missing-folder", d, f"{role} folder not found")
             continue
         listed[role] = _list_stems(d, role, report)
-    if any(r not in listed for r in required):
-        return []
-    stems = sorted(set().union(*[set(v) for v in listed.values()]))
-    rows = []
-    handled: set[str] = set()  # stems already reported as the near-miss partner of another stem
-    for stem in stems:
-        missing = [r for r in listed if stem not in listed[r]]
-        if not missing:
-            row: dict[str, Any] = {"id": stem, "split": split, "source": source, **(extra or {})}
-            for role, files in listed.items():
-                row[role] = relative_path(files[stem], root)
-            rows.append(row)
-            continue
-        if stem in handled:
-            continue
-        present = [r for r in listed if stem in listed[r]]
-        have = listed[present[0]][stem]
-        lonely = []
-        for role in missing:
-            near = [s for s in listed[role] if s != stem and s not in handled and _name_key(s) == _name_key(stem)
-                    and any(s not in listed[r] for r in listed)]
-            if near:
-                handled.add(near[0])
-                report.add("name-mismatch", have,
-                           f"no {role} named {stem}.*; {relative_path(listed[role][near[0]], root)} looks like "
-                           "its partner (rename one of them)", stem)
-            else:
-                lonely.append(role)
-        if lonely:
-            where = "; ".join(f"no {r} file named {stem}.* in {_folder_of(listed, r)}" for r in lonely)
-            report.add("missing-partner", have, where, stem)
-    return rows
+    return listed
+
+
+def _report_unpaired(root: Path, stem: str, listed: Mapping[str, Mapping[str, Path]], handled: set[str],
+                     report: ValidationReport) -> None:
+    """Report a stem that lacks a file in some roles: a near-miss name, or no partner at all."""
+    missing = [r for r in listed if stem not in listed[r]]
+    present = [r for r in listed if stem in listed[r]]
+    have = listed[present[0]][stem]
+    lonely = []
+    for role in missing:
+        near = [s for s in listed[role] if s != stem and s not in handled and _name_key(s) == _name_key(stem)
+                and any(s not in listed[r] for r in listed)]
+        if near:
+            handled.add(near[0])
+            report.add("name-mismatch", have,
+                       f"no {role} named {stem}.*; {relative_path(listed[role][near[0]], root)} looks like "
+                       "its partner (rename one of them)", stem)
+        else:
+            lonely.append(role)
+    if lonely:
+        where = "; ".join(f"no {r} file named {stem}.* in {_folder_of(listed, r)}" for r in lonely)
+        report.add("missing-partner", have, where, stem)
 
 
 def _folder_of(listed: Mapping[str, Mapping[str, Path]], role: str) -> str:

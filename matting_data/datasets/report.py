@@ -27,6 +27,7 @@ KINDS = (
     "size-mismatch",
     "unreadable",
     "bad-metadata",
+    "broken-link",
 )
 
 
