@@ -179,12 +179,18 @@ class Refiner(nn.Module):
 
     @staticmethod
     def crop(x: torch.Tensor, idx: tuple[torch.Tensor, ...], size: int, padding: int) -> torch.Tensor:
-        """Patches (P, C, size + 2 padding, same) at the selected (n, y, x) locations, stride ``size``."""
+        """Patches (P, C, size + 2 padding, same) at the selected (n, y, x) locations, stride ``size``.
+
+        Gathers rows ``y * size + [0, win)`` and columns ``x * size + [0, win)`` of the padded input
+        (the official ``unfold`` crop, written with index arithmetic so that it exports to ONNX).
+        """
         if padding:
             x = F.pad(x, (padding,) * 4)
-        win = size + 2 * padding
-        p = x.permute(0, 2, 3, 1).unfold(1, win, size).unfold(2, win, size)
-        return p[idx[0], idx[1], idx[2]]
+        win = torch.arange(size + 2 * padding, device=x.device)
+        rows = (idx[1] * size)[:, None] + win[None]
+        cols = (idx[2] * size)[:, None] + win[None]
+        p = x.permute(0, 2, 3, 1)[idx[0][:, None, None], rows[:, :, None], cols[:, None, :]]
+        return p.permute(0, 3, 1, 2)
 
     @staticmethod
     def replace(x: torch.Tensor, y: torch.Tensor, idx: tuple[torch.Tensor, ...]) -> torch.Tensor:
@@ -258,9 +264,11 @@ class MattingRefineNet(MattingBaseNet):
         h, w = src.shape[2:]
         if h % 4 or w % 4:
             raise ValueError(f"BGMv2 needs sides divisible by 4, got {w}x{h}")
-        small = (int(h * self.backbone_scale), int(w * self.backbone_scale))
-        src_sm = F.interpolate(src, small, mode="bilinear", align_corners=False)
-        bgr_sm = F.interpolate(bgr, small, mode="bilinear", align_corners=False)
+        # output size floor(side * scale), as the official int(side * scale) (kept dynamic in an ONNX trace)
+        src_sm = F.interpolate(src, scale_factor=self.backbone_scale, mode="bilinear", align_corners=False,
+                               recompute_scale_factor=True)
+        bgr_sm = F.interpolate(bgr, scale_factor=self.backbone_scale, mode="bilinear", align_corners=False,
+                               recompute_scale_factor=True)
         x = self.coarse(src_sm, bgr_sm)
         pha_sm = x[:, 0:1].clamp(0.0, 1.0)
         fgr_sm = x[:, 1:4]

@@ -155,7 +155,7 @@ class SegHead(nn.Module):
         self.drop = nn.Dropout(0.1)
         self.conv_out = nn.Conv2d(mid, classes, 1)
 
-    def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, size: tuple[int, int] | torch.Size) -> torch.Tensor:
         y = self.conv_out(self.drop(self.conv(x)))
         return F.interpolate(y, size=size, mode="bilinear", align_corners=False)
 
@@ -203,7 +203,7 @@ class BiSeNetV2Matting(nn.Module):
 
     def forward(self, x: torch.Tensor, image: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """``x`` normalised input; ``image`` the same in [0, 1] for the alpha head (default: ``x``)."""
-        size = (int(x.shape[-2]), int(x.shape[-1]))
+        size = x.shape[-2:]  # not int(): an ONNX trace keeps the sizes dynamic
         half, d = self.detail(x)
         f2, f3, f4, f5_4, f5 = self.segment(x)
         agg = self.bga(d, f5)

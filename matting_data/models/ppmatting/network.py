@@ -17,6 +17,8 @@ Written from the description and code of PaddleSeg ``Matting/ppmatting/models/pp
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -33,6 +35,25 @@ class _Up(nn.Module):
         return F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
 
 
+def adaptive_avg_pool(x: torch.Tensor, bins: int) -> torch.Tensor:
+    """``F.adaptive_avg_pool2d(x, bins)`` as two averaging matrices built from the input size.
+
+    Bin ``i`` of a side of length ``n`` covers ``[floor(i n / b), ceil((i + 1) n / b))``, as torch
+    and Paddle; written with ``arange`` comparisons so that an ONNX export keeps the size dynamic.
+    """
+
+    def matrix(n: int) -> torch.Tensor:
+        pos = torch.arange(n, device=x.device)[None, :]
+        i = torch.arange(bins, device=x.device)[:, None]
+        start = torch.div(i * n, bins, rounding_mode="floor")
+        end = -torch.div(-(i + 1) * n, bins, rounding_mode="floor")
+        m = ((pos >= start) & (pos < end)).to(x.dtype)
+        return m / m.sum(1, keepdim=True)
+
+    mh, mw = matrix(x.shape[-2]), matrix(x.shape[-1])
+    return torch.einsum("ih,nchw,jw->ncij", mh, x, mw)
+
+
 class PPModule(nn.Module):
     """PaddleSeg ``PPModule`` (no dim reduction): ``stages.i`` = (pool, ConvBNReLU 1x1), ``conv_bn_relu2``."""
 
@@ -42,7 +63,11 @@ class PPModule(nn.Module):
         self.conv_bn_relu2 = ConvBN(cin * (len(bins) + 1), cout, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = [F.interpolate(s(x), size=x.shape[-2:], mode="bilinear", align_corners=False) for s in self.stages]
+        pooled = []
+        for stage in self.stages:
+            pool, conv = cast(nn.Sequential, stage)[0], cast(nn.Sequential, stage)[1]
+            y = conv(adaptive_avg_pool(x, int(pool.output_size)))  # type: ignore[arg-type]
+            pooled.append(F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False))
         return self.conv_bn_relu2(torch.cat([x, *pooled[::-1]], 1))
 
 

@@ -1,0 +1,246 @@
+"""Export a reference model to ONNX and check the file against torch with onnxruntime.
+
+:func:`export_onnx` wraps the model's network with its fixed pre- and post-processing (input
+scaling / normalisation, output selection, fusion, clamping) so that every exported file has the
+same interface:
+
+* inputs: ``image`` float32 (N, 3, H, W) RGB in [0, 1]; plus ``background`` (same layout) for
+  models that need the captured background (BGMv2) or ``trimap`` (N, 1, H, W) in [0, 1]
+  (0 / 0.5 / 1) for trimap-based models that provide an ONNX module;
+* output: ``alpha`` float32 (N, 1, H, W) in [0, 1];
+* H and W must be multiples of ``multiple`` (recorded); the size-dependent part of the authors'
+  inference rule (resizing to a working resolution, padding) is not in the graph -- the ``onnx``
+  model (:mod:`matting_data.models.onnx`) applies resize-to-multiple around it.
+
+The file's ``metadata_props`` record the architecture, arguments, input names, layout,
+normalisation (``"none"``: done inside the graph), the multiple and the torch inference rule, and
+the ``onnx`` model reads them.  Models supported: ``bgmv2``, ``ppmatting``, ``bisenetv2``,
+``modnet`` (``inference_module()``), ``gfm``, and any :class:`TorchMattingModel` with an
+``onnx_module()`` method returning ``(module, inputs, multiple)``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..base import ModelError
+from ..torch_model import TorchMattingModel
+
+PathLike = str | os.PathLike
+METADATA_FORMAT = "matting-data onnx v1"
+
+
+@dataclass
+class OnnxSpec:
+    """What to export: ``module(*inputs) -> alpha``, the input names and the size multiple."""
+
+    module: nn.Module
+    inputs: tuple[str, ...]
+    multiple: int
+    note: str = ""
+
+
+class _Wrap(nn.Module):
+    def __init__(self, network: nn.Module, fn: Callable[..., torch.Tensor]) -> None:
+        super().__init__()
+        self.network = network
+        self.fn = fn
+
+    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
+        return self.fn(self.network, *xs).clamp(0.0, 1.0)
+
+
+def _bgmv2(model: TorchMattingModel) -> OnnxSpec:
+    note = ""
+    if model.arguments.get("model_type") == "refine" and model.arguments.get("refine_mode") == "sampling":
+        note = (f"refine_mode=sampling: inputs need at least refine_sample_pixels "
+                f"({model.arguments['refine_sample_pixels']}) pixels")
+    return OnnxSpec(_Wrap(model.network, lambda n, x, b: n(x, b)[0]), ("image", "background"), 4, note)
+
+
+def _ppmatting(model: TorchMattingModel) -> OnnxSpec:
+    return OnnxSpec(_Wrap(model.network, lambda n, x: n((x - 0.5) / 0.5)["fusion"]), ("image",), 32)
+
+
+def _bisenetv2(model: TorchMattingModel) -> OnnxSpec:
+    from ..bisenetv2.inference import normalise
+
+    return OnnxSpec(_Wrap(model.network, lambda n, x: n(normalise(x), x)["fusion"]), ("image",), 32)
+
+
+def _modnet(model: TorchMattingModel) -> OnnxSpec:
+    inner = model.inference_module()  # type: ignore[attr-defined]
+    return OnnxSpec(_Wrap(inner, lambda n, x: n((x - 0.5) / 0.5)), ("image",), 32)
+
+
+def _gfm(model: TorchMattingModel) -> OnnxSpec:
+    # GFM takes RGB on 0..255 without normalisation; the last output is the fused alpha (TT/FT/BT and RIM)
+    return OnnxSpec(_Wrap(model.network, lambda n, x: n(x * 255.0)[-1]), ("image",), 32,
+                    "GFM's two-scale HYBRID rule runs the network twice; this graph is one pass")
+
+
+ADAPTERS: dict[str, Callable[[TorchMattingModel], OnnxSpec]] = {
+    "bgmv2": _bgmv2,
+    "ppmatting": _ppmatting,
+    "bisenetv2": _bisenetv2,
+    "modnet": _modnet,
+    "gfm": _gfm,
+}
+
+
+def onnx_spec(model: TorchMattingModel) -> OnnxSpec:
+    """The :class:`OnnxSpec` of ``model`` (its ``onnx_module()`` hook, else a built-in adapter)."""
+    hook = getattr(model, "onnx_module", None)
+    if callable(hook):
+        module, inputs, multiple = hook()
+        return OnnxSpec(module, tuple(inputs), int(multiple))
+    adapter = ADAPTERS.get(model.architecture)
+    if adapter is None:
+        raise ModelError(f"model {model.architecture!r}: no ONNX export (supported: {sorted(ADAPTERS)}, "
+                         "or a model with an onnx_module() method)")
+    return adapter(model)
+
+
+def _test_inputs(names: tuple[str, ...], h: int, w: int, seed: int) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for n in names:
+        if n == "trimap":
+            t = torch.randint(0, 3, (1, 1, h, w), generator=g).float() / 2.0
+            out.append(t)
+        else:
+            out.append(torch.rand(1, 3, h, w, generator=g))
+    return out
+
+
+def _check_sizes(size: tuple[int, int] | None, multiple: int, dynamic: bool) -> list[tuple[int, int]]:
+    base = size or (64, 64)
+    h, w = int(base[0]), int(base[1])
+    if h <= 0 or w <= 0 or h % multiple or w % multiple:
+        raise ModelError(f"ONNX export size {h}x{w}: both sides must be positive multiples of {multiple}")
+    sizes = [(h, w)]
+    if dynamic:
+        sizes.append((h, w + 2 * max(multiple, 16)))  # a second, different width checks the dynamic axes
+    return sizes
+
+
+def _providers(ort: Any) -> list[str]:
+    avail = ort.get_available_providers()
+    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in avail] or list(avail)
+
+
+def _metadata(model: TorchMattingModel, spec: OnnxSpec) -> dict[str, str]:
+    return {
+        "format": METADATA_FORMAT,
+        "architecture": model.architecture,
+        "arguments": json.dumps(model.arguments, sort_keys=True, default=str),
+        "inputs": ",".join(spec.inputs),
+        "layout": "NCHW",
+        "range": "0-1",
+        "normalisation": "none",
+        "multiple": str(spec.multiple),
+        "weights_hash": str(model.weights_hash),
+        "inference_rule": json.dumps(model.inference_rule(), sort_keys=True, default=str),
+        "note": spec.note,
+    }
+
+
+def export_onnx(
+    model: TorchMattingModel, path: PathLike, *, size: tuple[int, int] | None = None, dynamic: bool = True,
+    opset: int = 17,
+) -> dict[str, Any]:
+    """Export ``model``'s network (with its fixed pre/post-processing) to ``path`` and check it.
+
+    Parameters
+    ----------
+    model : TorchMattingModel
+        A built reference model (random or real weights); exported on the CPU in float32.
+    path : str or PathLike
+        Output ``.onnx`` file (written atomically).
+    size : (int, int), optional
+        (H, W) of the export and check input (default 64 x 64); with ``dynamic=False`` the file
+        only accepts this size.  Both sides must be multiples of the model's ``multiple``.
+    dynamic : bool
+        Dynamic batch, height and width axes.  A dynamic export is also checked at a second width.
+    opset : int
+        ONNX opset version (default 17).
+
+    Returns
+    -------
+    dict
+        ``path``, ``architecture``, ``opset``, ``dynamic``, ``inputs``, ``multiple``,
+        ``checked`` (one entry per size: ``size``, ``max_abs_diff``, ``mean_abs_diff``),
+        ``max_abs_diff`` (over all checks), ``providers`` and ``bytes``.
+
+    Raises
+    ------
+    ModelError
+        No export for this model, a size that is not a multiple, or a failed export.
+    MissingDependencyError
+        ``onnx`` or ``onnxruntime`` is not installed.
+    """
+    from ...io import write_bytes_atomic
+    from ...optional import require
+
+    onnx = require("onnx", "ONNX export")
+    ort = require("onnxruntime", "checking the ONNX export")
+    if not isinstance(model, TorchMattingModel):
+        raise ModelError(f"{type(model).__name__}: ONNX export needs a torch reference model")
+    spec = onnx_spec(model)
+    sizes = _check_sizes(size, spec.multiple, dynamic)
+    module = spec.module.to("cpu").float().eval()
+    example = _test_inputs(spec.inputs, *sizes[0], seed=0)
+    axes = {n: {0: "batch", 2: "height", 3: "width"} for n in spec.inputs}
+    axes["alpha"] = {0: "batch", 2: "height", 3: "width"}
+    out = Path(path)
+    tmp = out.with_name(out.name + ".tmp-export")
+    try:
+        with torch.no_grad():
+            torch.onnx.export(module, tuple(example), str(tmp), input_names=list(spec.inputs), output_names=["alpha"],
+                              dynamic_axes=axes if dynamic else None, opset_version=int(opset), dynamo=False)
+        proto = onnx.load(str(tmp))
+    except Exception as exc:  # noqa: BLE001 - any exporter failure is reported with the model name
+        raise ModelError(f"model {model.architecture!r}: ONNX export failed: {str(exc).splitlines()[0][:400]}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    for k, v in _metadata(model, spec).items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = k, v
+    data = proto.SerializeToString()
+    write_bytes_atomic(out, data)
+    providers = _providers(ort)
+    sess = ort.InferenceSession(data, providers=providers)
+    checked: list[dict[str, Any]] = []
+    diffs: list[float] = []
+    for i, (h, w) in enumerate(sizes):
+        xs = _test_inputs(spec.inputs, h, w, seed=i)
+        with torch.no_grad():
+            ref = module(*xs).numpy()
+        got = sess.run(["alpha"], {n: x.numpy() for n, x in zip(spec.inputs, xs, strict=True)})[0]
+        if got.shape != ref.shape:
+            raise ModelError(f"{out}: onnxruntime returned {got.shape}, torch {ref.shape} at {h}x{w}")
+        d = np.abs(got.astype(np.float64) - ref.astype(np.float64))
+        checked.append({"size": [h, w], "max_abs_diff": float(d.max()), "mean_abs_diff": float(d.mean())})
+        diffs.append(float(d.max()))
+    return {
+        "path": str(out),
+        "architecture": model.architecture,
+        "opset": int(opset),
+        "dynamic": bool(dynamic),
+        "inputs": list(spec.inputs),
+        "multiple": spec.multiple,
+        "checked": checked,
+        "max_abs_diff": max(diffs),
+        "providers": sess.get_providers(),
+        "bytes": len(data),
+        "note": spec.note,
+    }
