@@ -58,7 +58,11 @@ def blend(
 
 
 def quantise(image: np.ndarray, mode: str = "round") -> np.ndarray:
-    """Float image in [0, 1] -> uint8 codes: ``round`` (nearest) or ``truncate`` (floor, as published)."""
+    """Float image in [0, 1] -> uint8 codes: ``round`` (nearest) or ``truncate`` (floor of x * 255 + 1e-3).
+
+    The float32 route's truncation keeps exact codes (see ``TRUNCATE_TOLERANCE``); it is not the
+    published arithmetic, which a recipe gets with ``arithmetic = "gfm"``.
+    """
     x = np.asarray(image, np.float32) * np.float32(255.0)
     if mode == "round":
         np.rint(x, out=x)

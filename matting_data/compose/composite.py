@@ -28,6 +28,8 @@ class Composite:
     foreground and fitted background that produced it (after denoise, blur and
     noise, as configured); ``alpha``: float32 (H, W), unchanged unless the
     recipe resizes to a target size; ``provenance``: what each step did.
+    With ``arithmetic = "gfm"`` the layers are computed on the 0..255 scale and
+    returned here divided by 255 (float32).
     """
 
     composite: np.ndarray
