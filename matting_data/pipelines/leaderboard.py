@@ -249,7 +249,8 @@ def trimap_sets(df: pd.DataFrame) -> list[str]:
 
 def _set_label(paths: Sequence[str], column: str) -> str:
     parents = {Path(p).parent.name for p in paths if p}
-    return f"{column} ({parents.pop()})" if len(parents) == 1 else column
+    folder = parents.pop() if len(parents) == 1 else column
+    return column if folder == column else f"{column} ({folder})"
 
 
 def _background(track: Track, row: Mapping[str, Any]) -> str | None:
@@ -734,6 +735,7 @@ def _payload(run: _Run, rank_by: str, stats: StatsConfig, table: pd.DataFrame, g
         "protocols": {
             p: {"description": get_protocol(p).description,
                 "scales": {m: {"label": sc.label, "definition": sc.raw} for m, sc in get_protocol(p).scales.items()},
+                "metrics": list(get_protocol(p).metrics),
                 "header": {m: get_protocol(p).header(m) for m in get_protocol(p).metrics}}
             for p in run.protos
         },

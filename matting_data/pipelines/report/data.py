@@ -61,7 +61,7 @@ class RunData:
     def metrics(self, protocol: str) -> list[str]:
         """The protocol's metrics that have a value in this run (in protocol order)."""
         sub = self.table[self.table["protocol"] == protocol]
-        order = list(self.meta["protocols"][protocol]["header"])
+        order = list(self.meta["protocols"][protocol]["metrics"])
         return [m for m in order if m in sub.columns and sub[m].notna().any()]
 
     def models(self) -> list[str]:

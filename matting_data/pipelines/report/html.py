@@ -148,9 +148,8 @@ def protocol_table(run: RunData, protocol: str) -> str:
 
 
 def plain_table(heads: list[str], rows: list[list[str]], table_id: str) -> str:
-    h = "".join(f"<th{' class=l' if i == 0 else ''}>{esc(x)}</th>" for i, x in enumerate(heads))
-    b = "".join("<tr>" + "".join(f"<td{' class=l' if i == 0 else ''}>{esc(c)}</td>" for i, c in enumerate(r))
-                + "</tr>" for r in rows)
+    h = "".join(f"<th class=l>{esc(x)}</th>" for x in heads)
+    b = "".join("<tr>" + "".join(f"<td class=l>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
     return f'<table class="sortable" id="{esc(table_id)}"><thead><tr>{h}</tr></thead><tbody>{b}</tbody></table>'
 
 

@@ -21,7 +21,7 @@ DPI = 100
 def _figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure  # the Agg canvas; never pyplot's global state
 
-    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    return Figure(figsize=(width, height), dpi=DPI)
 
 
 def _save(fig: Any, path: Path) -> Path:
@@ -38,8 +38,14 @@ def metric_bars(run: RunData, protocol: str, trimap_set: str, path: Path) -> Pat
     """Bars of every metric's mean per model with the bootstrap interval as error bars."""
     sub = run.section(protocol, trimap_set)
     metrics = run.metrics(protocol)
-    fig = _figure(2.4 * max(1, len(metrics)) + 0.6, 3.2)
-    axes = fig.subplots(1, max(1, len(metrics)), squeeze=False)[0]
+    ncols = min(5, max(1, len(metrics)))
+    nrows = -(-max(1, len(metrics)) // ncols)
+    fig = _figure(2.4 * ncols + 0.6, 3.0 * nrows + 0.3)
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax in axes[len(metrics):]:
+        ax.set_visible(False)
+    fig.subplots_adjust(left=0.06, right=0.98, top=1 - 0.55 / fig.get_figheight(), bottom=0.9 / (3.3 * nrows),
+                        wspace=0.45, hspace=0.9)
     names = list(sub["model"])
     x = np.arange(len(names))
     for ax, m in zip(axes, metrics, strict=False):
@@ -71,6 +77,7 @@ def sad_scatter(run: RunData, protocol: str, trimap_set: str, path: Path) -> Pat
     ax.set_xlabel(f"{a}: {run.header(protocol, m)}")
     ax.set_ylabel(f"{b}: {run.header(protocol, m)}")
     ax.set_title(f"per image, protocol {protocol}, {run.set_label(trimap_set)}", fontsize=9)
+    fig.subplots_adjust(left=0.2, bottom=0.15, right=0.95, top=0.9)
     return _save(fig, path)
 
 
@@ -93,6 +100,7 @@ def category_bars(run: RunData, protocol: str, trimap_set: str, path: Path) -> P
     ax.set_ylabel(run.header(protocol, run.rank_by))
     ax.set_title(f"per group, protocol {protocol}, {run.set_label(trimap_set)}", fontsize=9)
     ax.legend(fontsize=7)
+    fig.subplots_adjust(left=0.15, bottom=0.25, right=0.97, top=0.9)
     return _save(fig, path)
 
 

@@ -1,0 +1,239 @@
+"""Leaderboard reports: statistics, groups, LaTeX, HTML (self-contained, headless Chromium), rebuild.
+
+The fixture is hand-checkable: 20x20 images whose ground truth is 0 everywhere and
+whose trimap set ``trimap`` (folder Trimap1) is all unknown (400 pixels) while the set
+``trimap2`` (folder Trimap2) has a 10x10 unknown centre (100 pixels); predictions are
+constant 8-bit values, so the dim SAD of an image is value * pixels / 1000.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import subprocess
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from matting_data.datasets.track import ori_track
+from matting_data.io import write_alpha, write_image, write_trimap
+from matting_data.manifest import new_manifest, save_manifest
+from matting_data.models import FunctionModel
+from matting_data.pipelines.leaderboard import Entry, run_leaderboard
+from matting_data.pipelines.report import build_reports, load_run
+from matting_data.tables import format_value
+
+IDS = ["a", "b", "c", "d"]
+CATEGORY = {"a": "animal", "b": "animal", "c": "plant", "d": "plant"}
+AIM = {"a": "SO", "b": "SO", "c": "STM", "d": "NS"}
+GOOD = {"a": 0.2, "b": 0.4, "c": 0.6, "d": 0.2}  # dim SAD on Trimap1: .08 .16 .24 .08
+MID = {"a": 0.4, "b": 0.4, "c": 0.6, "d": 0.4}  # .16 .16 .24 .16
+BAD = 0.6  # a model predicting 0.6 everywhere: .24 each
+
+
+def _hand_track(root):
+    rng = np.random.default_rng(0)
+    rows = []
+    centre = np.zeros((20, 20), np.uint8)
+    centre[5:15, 5:15] = 128
+    for i in IDS:
+        write_image(root / "image" / f"{i}.png", rng.uniform(0, 1, (20, 20, 3)).astype(np.float32))
+        write_alpha(root / "alpha" / f"{i}.png", np.zeros((20, 20), np.float32))
+        write_trimap(root / "Trimap1" / f"{i}.png", np.full((20, 20), 128, np.uint8))
+        write_trimap(root / "Trimap2" / f"{i}.png", centre)
+        rows.append({"id": i, "split": "test", "image": f"image/{i}.png", "alpha": f"alpha/{i}.png",
+                     "trimap": f"Trimap1/{i}.png", "trimap2": f"Trimap2/{i}.png", "category": CATEGORY[i],
+                     "aim_type": AIM[i], "width": 20, "height": 20, "source": "hand"})
+    save_manifest(new_manifest(rows), root / "manifest")
+    return ori_track("hand", root)
+
+
+def _preds(folder, values):
+    for i in IDS:
+        write_alpha(folder / f"{i}.png", np.full((20, 20), values[i], np.float32), bits=8)
+    return folder
+
+
+def _bad(image, trimap):
+    return np.full(image.shape[:2], BAD, np.float32)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    track = _hand_track(root / "track")
+    board = run_leaderboard(
+        track, [Entry("bad", model=FunctionModel(_bad, name="bad"))], root / "out",
+        pred_dirs={"good": _preds(root / "good", GOOD), "mid": _preds(root / "mid", MID)},
+        protocols="both", progress=False, reports=("md", "csv", "json", "html", "latex"),
+    )
+    return board, root / "out"
+
+
+def test_hand_values_sets_and_ranking(run):
+    board, out = run
+    t = board.table
+    dim1 = t[(t["protocol"] == "dim") & (t["trimap_set"] == "trimap")].set_index("model")
+    assert dim1.loc["good", "sad"] == pytest.approx(0.14) and dim1.loc["mid", "sad"] == pytest.approx(0.18)
+    assert dim1.loc["bad", "sad"] == pytest.approx(0.24)
+    assert board.ranking("dim") == ["good", "mid", "bad"]
+    dim2 = t[(t["protocol"] == "dim") & (t["trimap_set"] == "trimap2")].set_index("model")
+    assert dim2.loc["bad", "sad"] == pytest.approx(0.06)  # 100 unknown pixels * 0.6
+    assert set(t["trimaps"]) == {"trimap (Trimap1)", "trimap2 (Trimap2)"}
+    # constant per-image values: a zero-width interval; varying ones: the interval holds the mean
+    assert dim1.loc["bad", "sad_ci_low"] == dim1.loc["bad", "sad_ci_high"] == pytest.approx(0.24)
+    assert dim1.loc["good", "sad_ci_low"] < 0.14 < dim1.loc["good", "sad_ci_high"]
+    assert (t["ci_resamples"] == 2000).all() and (t["ci_seed"] == 0).all()
+    assert dim1.loc["good", "vs_best"] == "best" and dim1.loc["bad", "vs_best_diff"] == pytest.approx(0.10)
+    assert dim1.loc["bad", "input"] == "image + trimap" and dim1.loc["good", "source"] == "submission"
+    csv = pd.read_csv(out / "leaderboard.csv")
+    assert len(csv) == 3 * 2 * 2  # models x protocols x trimap sets
+
+
+def test_category_means_and_aim_macro_average(run):
+    board, out = run
+    g = pd.read_csv(out / "groups.csv", dtype={"group": str})
+    sub = g[(g["model"] == "good") & (g["protocol"] == "dim") & (g["trimap_set"] == "trimap")].set_index("group")
+    assert sub.loc["animal", "sad"] == pytest.approx(0.12) and sub.loc["plant", "sad"] == pytest.approx(0.16)
+    assert sub.loc["SO", "sad"] == pytest.approx(0.12) and sub.loc["STM", "sad"] == pytest.approx(0.24)
+    assert sub.loc["NS", "sad"] == pytest.approx(0.08)
+    macro = sub.loc["macro (SO/STM/NS)"]
+    assert macro["sad"] == pytest.approx((0.12 + 0.24 + 0.08) / 3) and macro["grouping"] == "aim_type"
+    assert int(sub.loc["SO", "n"]) == 2
+    md = (out / "leaderboard.md").read_text()
+    assert "AIM-500 type (SO / STM / NS) and macro-average" in md and "Category means" in md
+
+
+def _latex_rows(tex, protocol):
+    block = tex.split(rf"\label{{tab:leaderboard-{protocol}}}")[0].rsplit(r"\begin{table}", 1)[1]
+    body = block.split(r"\midrule")[1].split(r"\bottomrule")[0]
+    return [[c.strip() for c in line.rstrip(" \\").split(" & ")] for line in body.strip().splitlines()]
+
+
+def test_latex_bold_best_underlined_second_against_the_csv(run):
+    _, out = run
+    tex = (out / "leaderboard.tex").read_text()
+    csv = pd.read_csv(out / "leaderboard.csv")
+    assert r"\toprule" in tex and r"\cmidrule(lr){3-7}" in tex and r"\multicolumn{5}{c}{trimap2 (Trimap2)}" in tex
+    rows = {r[0]: r for r in _latex_rows(tex, "dim")}
+    metrics = ["sad", "mse", "mad", "grad", "conn"]
+    for k, s in enumerate(["trimap", "trimap2"]):
+        sub = csv[(csv["protocol"] == "dim") & (csv["trimap_set"] == s)].set_index("model")
+        col = 2 + k * len(metrics)  # Model, Inference rule, then the set's metrics (sad first)
+        order = sub["sad"].sort_values().index.tolist()
+        best, second = order[0], order[1]
+        if sub.loc[best, "sad"] == sub.loc[second, "sad"]:
+            continue
+        assert rows[best][col] == rf"\textbf{{{format_value(sub.loc[best, 'sad'])}}}"
+        assert rows[second][col] == rf"\underline{{{format_value(sub.loc[second, 'sad'])}}}"
+        assert rows[order[2]][col] == format_value(sub.loc[order[2], "sad"])
+    cap = re.search(r"\\caption\{(.*)\}", tex).group(1)
+    assert "protocol dim" in cap and "SAD (/1000)" in cap and "MSE (x1e3)" in cap and "Trimap2" in cap
+
+
+def test_html_is_self_contained_with_tables_plots_and_drilldown(run):
+    _, out = run
+    page = (out / "leaderboard.html").read_text()
+    links = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)["']""", page)
+    assert links and all(link.startswith("data:") or link.startswith("#") for link in links)
+    assert not re.search(r"https?://", page)
+    assert 'id="lb-dim"' in page and 'id="lb-gfm"' in page and "SAD (/1000)" in page and "MSE (x1e3)" in page
+    assert "trimap set trimap2 (Trimap2)" in page
+    # drill-down: per image: image, ground truth, 2 trimaps, 3 models x (prediction + error map)
+    assert page.count("<details>") == 4
+    thumbs = re.findall(r'<figure><img src="data:image/png;base64,', page)
+    assert len(thumbs) == 4 * (2 + 2 + 3 * 2)
+    assert page.count('class="plot" src="data:image/png;base64,') >= 4
+    assert "bad error" in page and "<script>" in page
+
+
+def _parse(args):
+    from matting_data.commands import report as cmd
+
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers()
+    cmd.add_parser(sub)
+    return p.parse_args(["report", *args])
+
+
+def test_report_rebuilds_identical_reports_without_any_model(run, tmp_path, monkeypatch):
+    _, out = run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy, symlinks=True)
+    names = ["leaderboard.md", "leaderboard.csv", "groups.csv", "leaderboard.tex", "leaderboard.html"]
+    before = {n: (copy / n).read_bytes() for n in names}
+    for n in names:
+        (copy / n).unlink()
+
+    def boom(*a, **k):
+        raise AssertionError("a model or the scorer was called by `report`")
+
+    import matting_data.pipelines.leaderboard as lb
+    import matting_data.pipelines.predict as pr
+    import matting_data.pipelines.scoring as sc
+
+    monkeypatch.setattr(FunctionModel, "predict", boom)
+    monkeypatch.setattr(lb, "get_model", boom)
+    monkeypatch.setattr(pr, "predict_images", boom)
+    monkeypatch.setattr(sc, "score_items", boom)
+    monkeypatch.setattr(sc, "score_file", boom)
+    args = _parse([str(copy), "--report", "html,latex,md,csv,json"])
+    assert args.func(args) == 0
+    for n in names:
+        assert (copy / n).read_bytes() == before[n], n
+    with pytest.raises(Exception, match="unknown report format"):
+        build_reports(copy, "pdf")
+
+
+def test_load_run_of_a_folder_without_a_run(tmp_path):
+    from matting_data.errors import MissingFileError
+
+    with pytest.raises(MissingFileError, match="leaderboard.json"):
+        load_run(tmp_path)
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+
+
+def _chromium(*args, timeout=90):
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+           "--no-first-run", "--disable-extensions", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+@needs_chromium
+@pytest.mark.slow
+def test_headless_chromium_sorts_the_table_and_its_numbers_equal_the_csv(run):
+    _, out = run
+    url = (out / "leaderboard.html").as_uri()
+    res = _chromium("--dump-dom", url + "#sort=lb-dim:4:desc")  # column 4: SAD of the first trimap set
+    dom = res.stdout
+    assert 'id="lb-dim"' in dom, res.stderr[-2000:]
+    body = dom.split('id="lb-dim"')[1].split("<tbody>")[1].split("</tbody>")[0]
+    rows = re.findall(r"<tr>(.*?)</tr>", body, flags=re.S)
+    names = [re.search(r"<td[^>]*>([^<]*)</td>", r).group(1) for r in rows]
+    sads = [float(re.findall(r'data-v="([^"]*)"', r)[1]) for r in rows]  # [rank, sad, ...]
+    assert sads == sorted(sads, reverse=True) and names == ["bad", "mid", "good"]
+    head = dom.split('id="lb-dim"')[1].split("<tbody>")[0]
+    assert re.search(r'<th class="desc">SAD \(/1000\)</th>', head)  # the sorted column is marked
+    csv = pd.read_csv(out / "leaderboard.csv")
+    ref = csv[(csv["protocol"] == "dim") & (csv["trimap_set"] == "trimap")].set_index("model")["sad"]
+    for n, v in zip(names, sads, strict=True):
+        assert v == pytest.approx(ref[n], rel=1e-9)
+
+
+@needs_chromium
+@pytest.mark.slow
+def test_headless_chromium_renders_a_non_blank_page(run, tmp_path):
+    _, out = run
+    shot = tmp_path / "page.png"
+    res = _chromium(f"--screenshot={shot}", "--window-size=1200,1600", (out / "leaderboard.html").as_uri())
+    assert shot.is_file(), res.stderr[-2000:]
+    img = cv2.imread(str(shot))
+    assert img is not None and img.shape[0] >= 1000
+    dark = (img.mean(axis=2) < 128).mean()
+    assert 0.001 < dark < 0.5 and img.std() > 10  # text and plots on a white page
