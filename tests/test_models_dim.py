@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -238,3 +239,24 @@ def test_save_converted_round_trip(tmp_path):
     np.testing.assert_array_equal(again.predict(img, tri), a)
     meta = json.loads((tmp_path / "dim8.safetensors.json").read_text())
     assert meta["arguments"]["refine"] is True
+
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "alphamatting-lowres"
+
+
+@pytest.mark.shared
+def test_real_image_crop_keeps_the_trimap_known_regions():
+    if not DATA.is_dir():
+        pytest.skip(f"{DATA} not available (../shared absent)")
+    from matting_data.io import read_image, read_trimap
+
+    img = read_image(DATA / "input_training_lowres" / "GT02.png")[:, :, :3]
+    tri = read_trimap(DATA / "trimap_training_lowres" / "Trimap1" / "GT02.png")
+    ys, xs = np.nonzero(tri == 128)
+    mid = len(ys) // 2  # a window around one unknown pixel
+    y, x = max(0, int(ys[mid]) - 40), max(0, int(xs[mid]) - 36)
+    img, tri = np.ascontiguousarray(img[y:y + 80, x:x + 72]), np.ascontiguousarray(tri[y:y + 80, x:x + 72])
+    assert (tri == 128).any() and ((tri == 0).any() or (tri == 255).any())
+    a = predict_checked(_tiny(refine=True), img, tri)
+    assert a.shape == (80, 72)
+    assert np.all(a[tri == 0] == 0) and np.all(a[tri == 255] == 1)

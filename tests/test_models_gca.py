@@ -213,3 +213,31 @@ def test_save_converted_round_trip(tmp_path):
     assert again.arguments["width"] == 16
     np.testing.assert_array_equal(again.predict(img, tri), a)
     assert json.loads(side.read_text())["architecture"] == "gca"
+
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "alphamatting-lowres"
+
+
+def real_crop(size: int = 96) -> tuple[np.ndarray, np.ndarray]:
+    """A size x size window of GT01 (alphamatting.com low-res) whose Trimap1 has all three labels."""
+    from matting_data.io import read_image, read_trimap
+
+    img = read_image(DATA / "input_training_lowres" / "GT01.png")
+    tri = read_trimap(DATA / "trimap_training_lowres" / "Trimap1" / "GT01.png")
+    for y in range(0, tri.shape[0] - size, size // 2):
+        for x in range(0, tri.shape[1] - size, size // 2):
+            t = tri[y:y + size, x:x + size]
+            if all((t == v).mean() > 0.15 for v in (0, 128, 255)):
+                return np.ascontiguousarray(img[y:y + size, x:x + size, :3]), np.ascontiguousarray(t)
+    raise AssertionError("no window with all three trimap labels")
+
+
+@pytest.mark.shared
+def test_real_image_crop_keeps_the_trimap_known_regions():
+    if not DATA.is_dir():
+        pytest.skip(f"{DATA} not available (../shared absent)")
+    img, tri = real_crop()
+    a = predict_checked(_tiny(), img, tri)
+    assert a.shape == tri.shape
+    assert np.all(a[tri == 0] == 0) and np.all(a[tri == 255] == 1)
+    assert 0 <= a[tri == 128].min() and a[tri == 128].max() <= 1
