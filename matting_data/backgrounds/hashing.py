@@ -73,39 +73,48 @@ def duplicate_groups(
     """
     n = len(phashes)
     parent = list(range(n))
-    valid = [i for i, h in enumerate(phashes) if h is not None]
-    valid_hashes = [h for h in phashes if h is not None]  # phashes[i] for i in valid
     if content_hashes is not None:
         if len(content_hashes) != n:
             raise InputError(
                 f"duplicate_groups: {n} perceptual hashes but {len(content_hashes)} content hashes"
             )
-        first: dict[str, int] = {}
-        for i, content in enumerate(content_hashes):
-            if content:
-                j = first.setdefault(content, i)
-                if j != i:
-                    parent[_find(parent, i)] = _find(parent, j)
-    if max_distance >= 0 and len(valid) > 1:
-        idx = np.array(valid)
-        h = np.array([int(v) for v in valid_hashes], dtype=np.uint64)
-        for s in range(0, len(h), chunk):
-            d = np.bitwise_count(h[s : s + chunk, None] ^ h[None, :])
-            rows, cols = np.nonzero(d <= max_distance)
-            for r, c in zip(rows + s, cols, strict=True):
-                if c > r:
-                    a, b = _find(parent, int(idx[r])), _find(parent, int(idx[c]))
-                    if a != b:
-                        parent[max(a, b)] = min(a, b)
-    out = []
-    for i in range(n):
-        if phashes[i] is None and not (content_hashes is not None and content_hashes[i]):
-            out.append(-1)
-        else:
-            out.append(_find(parent, i))
+        _link_equal_content(parent, content_hashes)
+    if max_distance >= 0:
+        _link_near(parent, phashes, max_distance, chunk)
+    out = [
+        -1 if phashes[i] is None and not (content_hashes is not None and content_hashes[i]) else _find(parent, i)
+        for i in range(n)
+    ]
     # renumber to the first member of each group
     first_member: dict[int, int] = {}
     for i, g in enumerate(out):
         if g >= 0:
             first_member.setdefault(g, i)
     return [first_member[g] if g >= 0 else -1 for g in out]
+
+
+def _link_equal_content(parent: list[int], content_hashes: Sequence[str | None]) -> None:
+    """Union items with equal (non-empty) content hashes."""
+    first: dict[str, int] = {}
+    for i, content in enumerate(content_hashes):
+        if content:
+            j = first.setdefault(content, i)
+            if j != i:
+                parent[_find(parent, i)] = _find(parent, j)
+
+
+def _link_near(parent: list[int], phashes: Sequence[int | None], max_distance: int, chunk: int) -> None:
+    """Union items whose perceptual hashes differ in at most ``max_distance`` bits (in row chunks)."""
+    valid = [i for i, h in enumerate(phashes) if h is not None]
+    if len(valid) < 2:
+        return
+    idx = np.array(valid)
+    h = np.array([int(phashes[i]) for i in valid], dtype=np.uint64)  # type: ignore[arg-type]
+    for s in range(0, len(h), chunk):
+        d = np.bitwise_count(h[s : s + chunk, None] ^ h[None, :])
+        rows, cols = np.nonzero(d <= max_distance)
+        for r, c in zip(rows + s, cols, strict=True):
+            if c > r:
+                a, b = _find(parent, int(idx[r])), _find(parent, int(idx[c]))
+                if a != b:
+                    parent[max(a, b)] = min(a, b)

@@ -181,36 +181,44 @@ def get_model(
         return spec  # type: ignore[return-value]
     if not isinstance(spec, str):
         raise ModelError(f"a model is a name, 'module:callable' or a MattingModel, not {type(spec).__name__}")
-    if ":" not in spec:
-        _load_builtin(spec)
-        if spec not in _REGISTRY:
-            _load_builtins()
-        if spec not in _REGISTRY:
-            raise ModelError(
-                f"unknown model {spec!r}; registered: {', '.join(sorted(_REGISTRY))}; "
-                "or give 'module:callable' / 'file.py:callable'"
-            )
-        target: Any = _REGISTRY[spec]
-    else:
-        target = _import_target(spec)
+    target = _resolve_target(spec)
     if _is_model(target) and not inspect.isclass(target):
         return get_model(target, **kwargs)
-    if inspect.isclass(target) or spec in _REGISTRY or _is_factory(target):
-        try:
-            model = target(**kwargs)
-        except TypeError as exc:
-            raise ModelError(f"model {spec!r}: bad arguments {sorted(kwargs)}: {exc}") from None
-    elif callable(target):
-        extra = set(kwargs) - {"name", "needs_trimap"}
-        if extra:
-            raise ModelError(f"model {spec!r} is a plain function; unknown arguments {sorted(extra)}")
-        model = FunctionModel(target, name=kwargs.get("name", spec.rpartition(":")[2]),
-                              needs_trimap=kwargs.get("needs_trimap", True))
-    else:
-        raise ModelError(f"model {spec!r}: {type(target).__name__} is not callable")
+    model = _build(spec, target, kwargs)
     if not _is_model(model):
         raise ModelError(f"model {spec!r}: factory returned {type(model).__name__}, which has no predict()")
     return model
+
+
+def _resolve_target(spec: str) -> Any:
+    """The registered factory of a name, or the object a ``module:callable`` / ``file.py:callable`` names."""
+    if ":" in spec:
+        return _import_target(spec)
+    _load_builtin(spec)
+    if spec not in _REGISTRY:
+        _load_builtins()
+    if spec not in _REGISTRY:
+        raise ModelError(
+            f"unknown model {spec!r}; registered: {', '.join(sorted(_REGISTRY))}; "
+            "or give 'module:callable' / 'file.py:callable'"
+        )
+    return _REGISTRY[spec]
+
+
+def _build(spec: str, target: Any, kwargs: dict[str, Any]) -> Any:
+    """Call a class or factory with ``kwargs``, or wrap a plain predict function."""
+    if inspect.isclass(target) or spec in _REGISTRY or _is_factory(target):
+        try:
+            return target(**kwargs)
+        except TypeError as exc:
+            raise ModelError(f"model {spec!r}: bad arguments {sorted(kwargs)}: {exc}") from None
+    if callable(target):
+        extra = set(kwargs) - {"name", "needs_trimap"}
+        if extra:
+            raise ModelError(f"model {spec!r} is a plain function; unknown arguments {sorted(extra)}")
+        return FunctionModel(target, name=kwargs.get("name", spec.rpartition(":")[2]),
+                             needs_trimap=kwargs.get("needs_trimap", True))
+    raise ModelError(f"model {spec!r}: {type(target).__name__} is not callable")
 
 
 def _is_factory(target: Any) -> bool:
