@@ -81,6 +81,16 @@ def test_missing_transformers_is_a_clear_error(monkeypatch):
         get_model("vitmatte", normalization="imagenet")
 
 
+def test_old_transformers_is_a_clear_error(monkeypatch):
+    import types
+
+    fake = types.ModuleType("transformers")
+    fake.__version__ = "4.35.2"  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "transformers", fake)
+    with pytest.raises(ModelError, match=r"transformers 4\.35\.2 is too old.*matting-data\[vitmatte\]"):
+        get_model("vitmatte", normalization="imagenet")
+
+
 def test_pad_rule_step_by_step():
     assert inference.pad_size(64, 64) == (64, 64)  # both divisible: unchanged
     assert inference.pad_size(50, 64) == (64, 96)  # the original adds 32 to the divisible side too

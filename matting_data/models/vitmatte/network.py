@@ -19,6 +19,7 @@ from torch import nn
 from ..base import ModelError
 
 EXTRA_HINT = "pip install 'matting-data[vitmatte]' (transformers>=4.38)"
+MIN_VERSION = (4, 38)
 VARIANTS = {"small": (384, 6), "base": (768, 12)}
 #: State-dict key whose first dimension is the backbone width (detects the variant).
 PATCH_KEY = "backbone.embeddings.projection.weight"
@@ -33,11 +34,20 @@ def require_transformers() -> Any:
         import transformers
     except ImportError:
         raise ModelError(f"model 'vitmatte' needs the optional extra 'vitmatte': {EXTRA_HINT}") from None
-    if not hasattr(transformers, "VitMatteForImageMatting"):
-        raise ModelError(
-            f"model 'vitmatte': transformers {getattr(transformers, '__version__', '?')} has no VitMatte; {EXTRA_HINT}"
-        )
+    version = str(getattr(transformers, "__version__", "0"))
+    if _version_tuple(version) < MIN_VERSION or not hasattr(transformers, "VitMatteForImageMatting"):
+        raise ModelError(f"model 'vitmatte': transformers {version} is too old (VitMatte needs >= 4.38); {EXTRA_HINT}")
     return transformers
+
+
+def _version_tuple(version: str) -> tuple[int, int]:
+    """``"4.38.2"`` -> ``(4, 38)``; unparsable parts count as 0."""
+    parts = (version.split(".") + ["0", "0"])[:2]
+    nums = []
+    for p in parts:
+        digits = "".join(ch for ch in p if ch.isdigit())
+        nums.append(int(digits) if digits else 0)
+    return nums[0], nums[1]
 
 
 def variant_config(variant: str) -> dict[str, Any]:
