@@ -81,4 +81,20 @@ def test_filter_manifest_is_a_background_list_from_a_relative_folder(tmp_path, m
                  "--no-sheets", "--quiet"]) == 0
     files = list_backgrounds(tmp_path / "cur" / "manifest.csv")
     assert sorted(f.name for f in files) == ["brick.png", "stone.png"]
-    assert all(f.resolve().parent == (tmp_path / "in").resolve() for f in files)
+    # the pool is linked into the curation folder, so the list stays inside its root (issue 13)
+    assert all(f.parent == tmp_path / "cur" / "images" for f in files)
+    assert all(f.read_bytes() == (tmp_path / "in" / f.name).read_bytes() for f in files)
+
+
+def test_filter_out_may_not_overlap_its_input(tmp_path, capsys):
+    import hashlib
+
+    src = tmp_path / "in"
+    write_image(src / "stone.png", fractal(seed=1))
+    (src / "manifest.csv").write_text("my own file\n")
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in src.iterdir()}
+    for out in (src, src / "sub", tmp_path):
+        assert main(["backgrounds", "filter", "--in", str(src), "--out", str(out), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert "--out" in err and len(err.strip().splitlines()) == 1
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in src.iterdir()} == before

@@ -20,7 +20,15 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, MattingDataError
-from ..io import file_hash, list_images, read_image, write_text_atomic
+from ..io import (
+    check_output_dir,
+    check_writable_dir,
+    confine,
+    file_hash,
+    list_images,
+    read_image,
+    write_text_atomic,
+)
 from ..parallel import run_jobs
 from .detectors import Detector, count_faces, count_people, detector_score
 from .filtering import FilterRecipe, apply_filter, load_filter_recipe
@@ -168,11 +176,11 @@ def filter_backgrounds(
     signals = scan_backgrounds(source, recipe, workers, detector, backend, progress, column)
     df = apply_filter(signals, recipe)[list(MANIFEST_COLUMNS)]
     if out_dir is not None:
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        # paths relative to the manifest's folder (the project's manifest convention), so that the
-        # manifest can be used as a background list (``tracks.list_backgrounds``) from any working folder
-        rel = [os.path.relpath(os.path.abspath(q), out.resolve()) for q in df["path"]]
+        out = _check_out(out_dir, source)
+        # the candidates are hard-linked (else copied) into OUT/images/, and the manifest's paths are
+        # relative to its folder (the project's manifest convention): a background list stays inside
+        # its root (``tracks.list_backgrounds`` confines it) and works from any working folder
+        rel = _place_pool(df, out)
         csv = df.assign(keep=df["keep"].map({True: "true", False: "false"}), path=rel)
         write_text_atomic(out / "manifest.csv", csv.to_csv(index=False))
         if sheets:
@@ -190,3 +198,29 @@ def filter_backgrounds(
                     progress=progress,
                 )
     return df
+
+
+POOL = "images"
+
+
+def _check_out(out_dir: str | os.PathLike, source: Any) -> Path:
+    """The output folder, refused when it is, holds or lies inside the input folder or manifest."""
+    inputs = [source] if isinstance(source, (str, os.PathLike)) else []
+    check_output_dir(out_dir, *inputs)
+    return check_writable_dir(out_dir)
+
+
+def _place_pool(df: pd.DataFrame, out: Path) -> list[str]:
+    """Link every candidate to ``out/images/<name>``; return the paths relative to ``out``."""
+    from ..datasets.files import place_file
+
+    names = [str(n) for n in df["name"]]
+    safe = all(n and not Path(n).is_absolute() and ".." not in Path(n).parts for n in names)
+    if not safe or len(set(names)) != len(names):
+        names = [f"{i:06d}-{Path(q).name}" for i, q in enumerate(df["path"])]
+    rel = []
+    for name, src in zip(names, df["path"], strict=True):
+        dst = confine(out / POOL, name, what="background name")
+        place_file(Path(src), dst)
+        rel.append(dst.relative_to(out).as_posix())
+    return rel
