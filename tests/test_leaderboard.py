@@ -17,7 +17,7 @@ from matting_data.errors import InputError
 from matting_data.io import read_alpha, read_matte, read_trimap, write_alpha
 from matting_data.manifest import save_manifest
 from matting_data.metrics import evaluate_arrays
-from matting_data.models import FunctionModel, ModelError
+from matting_data.models import FunctionModel, MattingModel, ModelError
 from matting_data.pipelines.leaderboard import Entry, run_leaderboard
 
 
@@ -176,3 +176,135 @@ def test_file_plugin_runs_in_worker_processes(track, tmp_path):
     b = run_leaderboard(track, [spec], tmp_path / "b", workers=2, progress=False)
     assert a.table["sad"].iloc[0] > 0
     assert a.table["sad"].tolist() == b.table["sad"].tolist()
+
+
+def test_sample_id_with_dotdot_cannot_write_outside_out(tmp_path):
+    """Issue 13: a manifest id '../x' made the leaderboard write outside --out and exit 0."""
+    tr = make_tiny_track(tmp_path / "t", n=2, size=32, with_trimap=False, name="evil")
+    df = tr.samples()
+    df.loc[0, "id"] = "../escaped"
+    save_manifest(df, tr.root / "manifest")
+    box = tmp_path / "box"
+    box.mkdir()
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(InputError, match=r"\.\.") as exc:
+        run_leaderboard(tr, ["trimap-flat"], box / "out", progress=False)
+    assert "escaped" in str(exc.value)
+    new = [p for p in sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) if p not in before]
+    assert all(p.parts[:2] == ("box", "out") for p in new), new  # nothing beside or above --out
+    assert not (box / "escaped.png").exists() and not (box / "trimaps").exists()
+    from matting_data.pipelines.leaderboard import check_sample_ids
+
+    for bad in ("../x", "/etc/x", "a/b"):
+        with pytest.raises(InputError, match="sample id"):
+            check_sample_ids(["ok", bad], box / "out", tr)
+    rc = main(["leaderboard", "--test", str(tr.root), "--models", "trimap-flat", "--out", str(box / "o2"),
+               "--no-progress"])
+    assert rc == 2
+
+
+def test_entry_syntax_entries_file_and_plugin_refusal(tmp_path):
+    from matting_data.pipelines.leaderboard import parse_entry, read_entries_file
+
+    e = parse_entry("name=gfm-r34-tt model=gfm weights=w.pth backbone=r34 rosta=tt tile=512 refine=false")
+    assert (e.name, e.model, e.weights) == ("gfm-r34-tt", "gfm", "w.pth")
+    assert e.kwargs == {"backbone": "r34", "rosta": "tt", "tile": 512, "refine": False}
+    assert e.factory_kwargs()["weights"] == "w.pth"
+    assert parse_entry("model=trimap-flat").name == "trimap-flat"
+    sub = parse_entry(f"name=theirs pred_dir={tmp_path}")
+    assert sub.pred_dir == tmp_path and sub.model is None
+    with pytest.raises(InputError, match="KEY=VALUE"):
+        parse_entry("name=x model")
+    f = tmp_path / "entries.toml"
+    f.write_text('[[entry]]\nname = "g"\nmodel = "gfm"\nweights = "w/g.pth"\nargs = { backbone = "r34" }\n'
+                 '[[entry]]\nname = "flat"\nmodel = "trimap-flat"\n')
+    got = read_entries_file(f)
+    assert got[0].weights == str(tmp_path / "w" / "g.pth") and got[0].kwargs == {"backbone": "r34"}
+    assert got[1].model == "trimap-flat"
+    f.write_text('[[entry]]\nname = "evil"\nmodel = "os:system"\n')
+    with pytest.raises(InputError, match="allow-plugins"):
+        read_entries_file(f)
+    assert read_entries_file(f, allow_plugins=True)[0].model == "os:system"
+    f.write_text('[entry]\nname = "x"\n')
+    with pytest.raises(InputError, match=r"\[\[entry\]\]"):
+        read_entries_file(f)
+
+
+class _BackgroundModel(MattingModel):
+    """Returns the pixels where the image differs from the captured background (a difference matte)."""
+
+    name = "bg-diff"
+    needs_trimap = False
+    needs_background = True
+    seen: list = []
+
+    def predict(self, image, trimap=None, background=None):
+        _BackgroundModel.seen.append(background is not None)
+        return np.clip(np.abs(image - background).max(axis=2) * 4, 0, 1).astype(np.float32)
+
+
+def test_background_model_gets_the_track_background_and_input_is_shown(track, tmp_path):
+    _BackgroundModel.seen = []
+    board = run_leaderboard(track, [Entry("bgm", model=_BackgroundModel())], tmp_path / "o", progress=False)
+    assert _BackgroundModel.seen == [True, True, True]
+    row = board.table.iloc[0]
+    assert row["input"] == "image + background" and row["sad"] < 1.0
+    links = sorted((tmp_path / "o" / "inputs" / "backgrounds" / "bgm").iterdir())
+    assert [p.resolve() for p in links] == [(track.root / "bg" / f"s0{i}.png").resolve() for i in range(3)]
+    df = track.samples()
+    df["bg"] = ""
+    bare = tmp_path / "bare"
+    shutil.copytree(track.root, bare)
+    save_manifest(df, bare / "manifest")
+    with pytest.raises(ModelError, match="background"):
+        run_leaderboard(bare, [Entry("bgm", model=_BackgroundModel())], tmp_path / "o2", progress=False)
+
+
+def test_submission_problems_are_listed_at_once(track, tmp_path):
+    sub = _folder(track, tmp_path / "sub", lambda a: a)
+    (sub / "s01.png").unlink()
+    write_alpha(sub / "s02.png", np.zeros((10, 12), np.float32), bits=16)
+    write_alpha(sub / "zz.png", np.zeros((48, 48), np.float32))
+    (sub / "s03.gif").write_bytes(b"GIF89a")
+    with pytest.raises(InputError) as exc:
+        run_leaderboard(track, [], tmp_path / "o", pred_dirs={"theirs": sub}, progress=False)
+    msg = str(exc.value)
+    assert "4 problems" in msg and "no prediction for s01" in msg and "extra file zz.png" in msg
+    assert "s02.png: wrong size 12x10 (ground truth 48x48)" in msg and "unsupported format s03.gif" in msg
+
+
+def test_scoring_is_the_same_through_evaluate_and_leaderboard(track, tmp_path):
+    from matting_data.errors import SizeMismatchError
+    from matting_data.pipelines.evaluate import evaluate_dirs
+    from matting_data.pipelines.leaderboard import eval_samples, score_predictions
+
+    pred = _folder(track, tmp_path / "pred", lambda a: np.clip(a * 0.8 + 0.05, 0, 1))
+    board = run_leaderboard(track, [], tmp_path / "o", pred_dirs={"p": pred}, protocols="both", progress=False)
+    for proto in ("dim", "gfm"):
+        ev = evaluate_dirs(pred, track.root / "alpha", track.root / "trimap", proto, progress=False)
+        pd.testing.assert_frame_equal(board.per_image[("p", proto)], ev.per_image)
+    write_alpha(pred / "s01.png", np.zeros((40, 48), np.float32), bits=16)
+    samples, _ = eval_samples(track, tmp_path / "o", progress=False)
+    with pytest.raises(SizeMismatchError) as a:
+        score_predictions({s.id: pred / f"{s.id}.png" for s in samples}, samples, "dim", progress=False)
+    with pytest.raises(SizeMismatchError) as b:
+        evaluate_dirs(pred, track.root / "alpha", track.root / "trimap", "dim", progress=False)
+    assert str(a.value) == str(b.value) and "s01: size mismatch (width x height)" in str(a.value)
+
+
+def test_cli_entries_and_reports(track, tmp_path, capsys):
+    gt = _folder(track, tmp_path / "gt", lambda a: a)
+    out = tmp_path / "o"
+    rc = main(["leaderboard", "--test", str(track.root), "--entry", "name=flat model=trimap-flat",
+               "--entry", f"name=oracle pred_dir={gt}", "--report", "md,csv,latex", "--resamples", "300",
+               "--out", str(out), "--no-progress"])
+    assert rc == 0
+    assert "| 1 | oracle |" in capsys.readouterr().out
+    assert (out / "leaderboard.tex").is_file() and not (out / "leaderboard.html").exists()
+    assert set(pd.read_csv(out / "leaderboard.csv")["ci_resamples"]) == {300}
+    js = json.loads((out / "leaderboard.json").read_text())
+    assert js["entries"]["oracle"]["source"] == "submission" and js["statistics"]["resamples"] == 300
+    assert js["entries"]["flat"]["input"] == "image + trimap" and js["toolkit_version"]
+    rc = main(["leaderboard", "--test", str(track.root), "--entry", "name=x model=trimap-flat",
+               "--report", "pdf", "--out", str(out)])
+    assert rc == 2 and "unknown report format pdf" in capsys.readouterr().err

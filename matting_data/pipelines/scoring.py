@@ -47,7 +47,8 @@ class ScoreItem(NamedTuple):
 
 def check_sizes(item: ScoreItem, pred: np.ndarray, gt: np.ndarray, tri: np.ndarray | None) -> None:
     """Raise :class:`SizeMismatchError` unless prediction, ground truth (and trimap) have one size."""
-    shapes = [("prediction", item.pred, pred.shape[:2]), ("ground truth", item.gt, gt.shape[:2])]
+    shapes: list[tuple[str, Path | None, tuple[int, ...]]] = [
+        ("prediction", item.pred, pred.shape[:2]), ("ground truth", item.gt, gt.shape[:2])]
     if tri is not None:
         shapes.append(("trimap", item.trimap, tri.shape[:2]))
     if len({s for _, _, s in shapes}) > 1:
