@@ -160,6 +160,29 @@ def make_foreground(
     return np.clip(fg, 0.0, 1.0).astype(np.float32), alpha.astype(np.float32)
 
 
+MAX_SIDE = 8192
+MAX_N = 10000
+
+
+def _check_sample_size(n: int, size: tuple[int, int]) -> None:
+    """Refuse absurd sizes before anything is allocated."""
+    if not 1 <= int(n) <= MAX_N:
+        raise InputError(f"-n must be between 1 and {MAX_N}, got {n}")
+    if len(size) != 2 or not all(16 <= int(v) <= MAX_SIDE for v in size):
+        raise InputError(f"--size must be two sides between 16 and {MAX_SIDE} px, got {tuple(size)}")
+
+
+def _refuse_foreign_files(fg_root: Path, n: int) -> None:
+    names = ["manifest.parquet", "manifest.csv"]
+    names += [f"{sub}/fg_{i:03d}.png" for i in range(n) for sub in ("fg", "alpha")]
+    for name in names:
+        if (fg_root / name).exists():
+            raise InputError(
+                f"{fg_root / name}: exists but was not written by matting-data sample (no {SAMPLE_RECORD}); "
+                "not overwritten: choose another --out"
+            )
+
+
 def build_sample_dataset(
     out_dir: str | os.PathLike,
     n: int = 6,
@@ -180,7 +203,10 @@ def build_sample_dataset(
     with another seed or size into the same folder raises :class:`InputError`
     instead of keeping foregrounds that do not match its arguments.
     """
+    _check_sample_size(n, size)
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out}: exists and is not a folder")
     fg_root = out / "foregrounds"
     rec = {"seed": int(seed), "size": [int(size[0]), int(size[1])]}
     rec_path = fg_root / SAMPLE_RECORD
@@ -194,7 +220,8 @@ def build_sample_dataset(
                 f"{fg_root}: sample foregrounds there were made with {old}, not {rec}; use another folder"
             )
         keep = True
-    else:  # no record: files there (if any) are of unknown origin, regenerate them
+    else:  # no record: files there are of unknown origin (someone else's): never overwrite them
+        _refuse_foreign_files(fg_root, n)
         keep = False
         write_text_atomic(rec_path, json.dumps(rec) + "\n")
     rows = []

@@ -78,3 +78,24 @@ def test_good_track_still_loads(tmp_path):
     _dataset(tmp_path)
     (tmp_path / "track.json").write_text(json.dumps({"name": "t", "kind": "ORI", "manifest": "manifest.parquet"}))
     assert list(load_track(tmp_path).samples()["id"]) == ["a"]
+
+
+# --------------------------------------------------------------------------- sample data
+def test_sample_never_overwrites_files_it_did_not_write(tmp_path):
+    from matting_data.sample_data import build_sample_dataset
+
+    mine = tmp_path / "foregrounds" / "fg" / "fg_000.png"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"my own picture")
+    with pytest.raises(InputError, match="fg_000.png: exists but was not written"):
+        build_sample_dataset(tmp_path, n=1, size=(16, 16), backgrounds=["brick"])
+    assert mine.read_bytes() == b"my own picture"
+
+
+@pytest.mark.parametrize(("n", "size"), [(1, (100000, 100000)), (0, (32, 32)), (10**9, (32, 32)), (1, (8, 32))])
+def test_sample_sizes_checked_before_allocation(tmp_path, n, size):
+    from matting_data.sample_data import build_sample_dataset
+
+    with pytest.raises(InputError, match="-n must|--size must"):
+        build_sample_dataset(tmp_path / "s", n=n, size=size)
+    assert not (tmp_path / "s").exists()
