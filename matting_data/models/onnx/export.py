@@ -21,6 +21,7 @@ the ``onnx`` model reads them.  Models supported: ``bgmv2``, ``ppmatting``, ``bi
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Callable
@@ -47,6 +48,46 @@ class OnnxSpec:
     inputs: tuple[str, ...]
     multiple: int
     note: str = ""
+    #: How the ``onnx`` model brings other sizes to the multiple: ``"resize"`` or ``"pad"`` (replicate, crop back).
+    fit: str = "resize"
+
+
+def _pool_matrix(n: int, bins: int, like: torch.Tensor) -> torch.Tensor:
+    pos = torch.arange(n, device=like.device)[None, :]
+    i = torch.arange(bins, device=like.device)[:, None]
+    start = torch.div(i * n, bins, rounding_mode="floor")
+    end = -torch.div(-(i + 1) * n, bins, rounding_mode="floor")
+    m = ((pos >= start) & (pos < end)).to(like.dtype)
+    return m / m.sum(1, keepdim=True)
+
+
+class MatrixAdaptiveAvgPool2d(nn.Module):
+    """``nn.AdaptiveAvgPool2d`` as two averaging matrices (same bins: ``[floor(i n / b), ceil((i + 1) n / b))``).
+
+    The TorchScript ONNX exporter refuses adaptive pooling whose output size does not divide the
+    input size (or whose input size is dynamic); this form exports to MatMul and stays exact.
+    """
+
+    def __init__(self, output_size: Any) -> None:
+        super().__init__()
+        size = output_size if isinstance(output_size, tuple | list) else (output_size, output_size)
+        self.output_size = (size[0], size[1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bh = x.shape[-2] if self.output_size[0] is None else int(self.output_size[0])
+        bw = x.shape[-1] if self.output_size[1] is None else int(self.output_size[1])
+        mh, mw = _pool_matrix(x.shape[-2], bh, x), _pool_matrix(x.shape[-1], bw, x)
+        return torch.einsum("ih,nchw,jw->ncij", mh, x, mw)
+
+
+def exportable(module: nn.Module) -> nn.Module:
+    """A deep copy of ``module`` with every ``nn.AdaptiveAvgPool2d`` replaced by :class:`MatrixAdaptiveAvgPool2d`."""
+    m = copy.deepcopy(module)
+    for parent in list(m.modules()):
+        for cname, c in list(parent.named_children()):
+            if isinstance(c, nn.AdaptiveAvgPool2d):
+                setattr(parent, cname, MatrixAdaptiveAvgPool2d(c.output_size))
+    return m
 
 
 class _Wrap(nn.Module):
@@ -64,7 +105,7 @@ def _bgmv2(model: TorchMattingModel) -> OnnxSpec:
     if model.arguments.get("model_type") == "refine" and model.arguments.get("refine_mode") == "sampling":
         note = (f"refine_mode=sampling: inputs need at least refine_sample_pixels "
                 f"({model.arguments['refine_sample_pixels']}) pixels")
-    return OnnxSpec(_Wrap(model.network, lambda n, x, b: n(x, b)[0]), ("image", "background"), 4, note)
+    return OnnxSpec(_Wrap(model.network, lambda n, x, b: n(x, b)[0]), ("image", "background"), 4, note, "pad")
 
 
 def _ppmatting(model: TorchMattingModel) -> OnnxSpec:
@@ -148,6 +189,7 @@ def _metadata(model: TorchMattingModel, spec: OnnxSpec) -> dict[str, str]:
         "range": "0-1",
         "normalisation": "none",
         "multiple": str(spec.multiple),
+        "fit": spec.fit,
         "weights_hash": str(model.weights_hash),
         "inference_rule": json.dumps(model.inference_rule(), sort_keys=True, default=str),
         "note": spec.note,
@@ -197,7 +239,8 @@ def export_onnx(
         raise ModelError(f"{type(model).__name__}: ONNX export needs a torch reference model")
     spec = onnx_spec(model)
     sizes = _check_sizes(size, spec.multiple, dynamic)
-    module = spec.module.to("cpu").float().eval()
+    original = copy.deepcopy(spec.module).to("cpu").float().eval()  # the model itself stays on its device
+    module = exportable(original)
     example = _test_inputs(spec.inputs, *sizes[0], seed=0)
     axes = {n: {0: "batch", 2: "height", 3: "width"} for n in spec.inputs}
     axes["alpha"] = {0: "batch", 2: "height", 3: "width"}
@@ -224,7 +267,7 @@ def export_onnx(
     for i, (h, w) in enumerate(sizes):
         xs = _test_inputs(spec.inputs, h, w, seed=i)
         with torch.no_grad():
-            ref = module(*xs).numpy()
+            ref = original(*xs).numpy()  # the model itself, not the exportable copy
         got = sess.run(["alpha"], {n: x.numpy() for n, x in zip(spec.inputs, xs, strict=True)})[0]
         if got.shape != ref.shape:
             raise ModelError(f"{out}: onnxruntime returned {got.shape}, torch {ref.shape} at {h}x{w}")

@@ -1,0 +1,194 @@
+"""ONNX export checked against torch, and the ``onnx`` model running ONNX files through onnxruntime."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+pytest.importorskip("onnx", reason="ONNX export tests need the optional package onnx (pip install onnx)")
+pytest.importorskip("onnxruntime", reason="ONNX tests need the optional package onnxruntime (pip install onnxruntime)")
+
+from matting_data.errors import MissingFileError  # noqa: E402
+from matting_data.models.base import ModelError, predict_checked  # noqa: E402
+from matting_data.models.onnx import OnnxModel, read_metadata  # noqa: E402
+from matting_data.models.onnx.export import export_onnx  # noqa: E402
+from matting_data.models.registry import get_model, list_models  # noqa: E402
+from matting_data.models.torch_model import TorchMattingModel  # noqa: E402
+
+TOL = 1e-4
+
+
+def _quiet(factory: Any, *args: Any, **kw: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return factory(*args, **kw)
+
+
+class _TinyNet(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 1, 3, padding=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.conv(x))
+
+
+class _Hooked(TorchMattingModel):
+    """A tiny model that declares its ONNX module through the ``onnx_module()`` hook."""
+
+    architecture: ClassVar[str] = "tiny-hooked"
+    needs_trimap = False
+
+    def build_network(self, **a: Any) -> nn.Module:
+        return _TinyNet()
+
+    def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
+        return self.network(self.to_tensor(image))[0, 0].numpy()
+
+    def onnx_module(self) -> tuple[nn.Module, tuple[str, ...], int]:
+        return self.network, ("image",), 8
+
+
+def test_hook_export_fixed_and_dynamic(tmp_path: Path) -> None:
+    m = _quiet(_Hooked, seed=0)
+    info = export_onnx(m, tmp_path / "tiny.onnx", size=(16, 24), dynamic=True, opset=17)
+    assert info["dynamic"] and len(info["checked"]) == 2 and info["checked"][1]["size"] == [16, 56]
+    assert info["max_abs_diff"] < TOL and info["opset"] == 17 and info["bytes"] > 0
+    meta = read_metadata(tmp_path / "tiny.onnx")
+    assert meta["architecture"] == "tiny-hooked" and meta["inputs"] == "image" and meta["multiple"] == "8"
+    onnx_model = OnnxModel(weights=tmp_path / "tiny.onnx", device="cpu")
+    img = np.random.default_rng(0).random((16, 40, 3), dtype=np.float32)
+    np.testing.assert_allclose(onnx_model.predict(img), m.predict(img), atol=TOL)
+    # a fixed-size file only checks (and accepts) its size
+    info2 = export_onnx(m, tmp_path / "fixed.onnx", size=(16, 24), dynamic=False, opset=13)
+    assert not info2["dynamic"] and len(info2["checked"]) == 1 and info2["opset"] == 13
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(tmp_path / "fixed.onnx"), providers=["CPUExecutionProvider"])
+    with pytest.raises(Exception):  # noqa: B017 - onnxruntime's own error type
+        sess.run(None, {"image": np.zeros((1, 3, 16, 40), np.float32)})
+
+
+def test_export_errors(tmp_path: Path) -> None:
+    m = _quiet(_Hooked)
+    with pytest.raises(ModelError, match="multiples of 8"):
+        export_onnx(m, tmp_path / "x.onnx", size=(20, 24))
+
+    class NoExport(TorchMattingModel):
+        architecture: ClassVar[str] = "no-export"
+
+        def build_network(self, **a: Any) -> nn.Module:
+            return _TinyNet()
+
+    with pytest.raises(ModelError, match="no-export.*no ONNX export"):
+        export_onnx(_quiet(NoExport), tmp_path / "y.onnx")
+    with pytest.raises(ModelError, match="torch reference model"):
+        export_onnx(object(), tmp_path / "z.onnx")  # type: ignore[arg-type]
+
+
+def test_onnx_model_declared_layout_and_normalisation(tmp_path: Path) -> None:
+    """A foreign NHWC file fed 0-255 values normalised with mean/std: the graph undoes it, so alpha = R."""
+
+    class Undo(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:  # (N, H, W, 3) normalised -> (N, 1, H, W)
+            r = x[..., :1] * 127.5 + 127.5  # mean 0.5 / std 0.5 on the 0-255 scale
+            return (r / 255.0).permute(0, 3, 1, 2)
+
+    f = tmp_path / "foreign.onnx"
+    torch.onnx.export(Undo(), (torch.rand(1, 32, 32, 3),), str(f), input_names=["src"], output_names=["matte"],
+                      dynamic_axes={"src": {1: "h", 2: "w"}, "matte": {2: "h", 3: "w"}}, opset_version=17, dynamo=False)
+    m = OnnxModel(f, layout="nhwc", value_range="0-255", mean=[0.5, 0.5, 0.5], std="0.5,0.5,0.5", multiple=16,
+                  device="cpu")
+    img = np.random.default_rng(1).random((48, 64, 3), dtype=np.float32)
+    a = predict_checked(m, img)
+    np.testing.assert_allclose(a, img[..., 0], atol=1e-5)
+    rule = m.inference_rule()
+    assert rule["layout"] == "NHWC" and rule["value_range"] == "0-255" and rule["normalisation"]["mean"] == [0.5] * 3
+    assert rule["multiple"] == 16 and rule["providers"] == ["CPUExecutionProvider"]
+    assert m.describe()["weights_hash"]
+    # odd sizes: resized down to the multiple and back (values stay those of a smooth resize)
+    b = m.predict(img[:40, :50])
+    assert b.shape == (40, 50)
+    with pytest.raises(ModelError, match="layout"):
+        OnnxModel(f, layout="chw")
+    with pytest.raises(ModelError, match="mean and std"):
+        OnnxModel(f, mean=[0.5] * 3)
+    with pytest.raises(ModelError, match="three numbers"):
+        OnnxModel(f, mean=[0.5, 0.5], std=[1, 1])
+
+
+def test_onnx_model_bad_files(tmp_path: Path) -> None:
+    with pytest.raises(MissingFileError, match="nothere.onnx"):
+        OnnxModel(tmp_path / "nothere.onnx")
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"\x00garbage")
+    with pytest.raises(ModelError, match="bad.onnx"):
+        OnnxModel(bad)
+    with pytest.raises(ModelError, match="needs the ONNX file"):
+        OnnxModel()
+
+    class Two(nn.Module):
+        def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            return (a - b)[:, :1]
+
+    f = tmp_path / "two.onnx"
+    torch.onnx.export(Two(), (torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8)), str(f), opset_version=17, dynamo=False)
+    with pytest.raises(ModelError, match="declare their roles"):
+        OnnxModel(f)
+    m = OnnxModel(f, inputs="image,background", multiple=8)
+    assert m.needs_background and not m.needs_trimap
+    with pytest.raises(ModelError, match="background"):
+        predict_checked(m, np.zeros((8, 8, 3), np.float32))
+
+
+@pytest.mark.slow
+def test_bisenetv2_export_matches_torch(tmp_path: Path) -> None:
+    from matting_data.models.bisenetv2 import BiSeNetV2
+
+    m = _quiet(BiSeNetV2, ref_size=64, seed=0)
+    info = export_onnx(m, tmp_path / "bisenet.onnx")
+    assert info["max_abs_diff"] < TOL, info
+    o = OnnxModel(tmp_path / "bisenet.onnx", ref_size=64, device="cpu")
+    img = np.random.default_rng(2).random((70, 90, 3), dtype=np.float32)
+    np.testing.assert_allclose(o.predict(img), m.predict(img), atol=TOL)
+
+
+@pytest.mark.slow
+def test_bgmv2_export_matches_torch(tmp_path: Path) -> None:
+    from matting_data.models.bgmv2 import BGMv2
+
+    m = _quiet(BGMv2, backbone="mobilenetv2", refine_sample_pixels=16 * 64, seed=0)
+    info = export_onnx(m, tmp_path / "bgmv2.onnx", size=(64, 64))
+    assert info["max_abs_diff"] < TOL and info["inputs"] == ["image", "background"], info
+    assert "refine_sample_pixels" in info["note"]
+    o = OnnxModel(tmp_path / "bgmv2.onnx", device="cpu")
+    assert o.needs_background and o.fit == "pad" and o.multiple == 4
+    rng = np.random.default_rng(3)
+    img, bg = rng.random((66, 70, 3), dtype=np.float32), rng.random((66, 70, 3), dtype=np.float32)
+    np.testing.assert_allclose(o.predict(img, background=bg), m.predict(img, background=bg), atol=TOL)
+    with pytest.raises(ModelError, match="background"):
+        o.predict(img)
+
+
+@pytest.mark.slow
+def test_modnet_export_matches_torch(tmp_path: Path) -> None:
+    if "modnet" not in list_models():
+        pytest.skip("modnet is not registered in this checkout")
+    m = _quiet(get_model, "modnet", seed=0)
+    info = export_onnx(m, tmp_path / "modnet.onnx", size=(64, 64))
+    assert info["max_abs_diff"] < TOL, info
+
+
+@pytest.mark.slow
+def test_gfm_tt_export_matches_torch(tmp_path: Path) -> None:
+    if "gfm" not in list_models():
+        pytest.skip("gfm is not registered in this checkout")
+    m = _quiet(get_model, "gfm", seed=0, rosta="tt")
+    info = export_onnx(m, tmp_path / "gfm.onnx", size=(64, 64), dynamic=False)
+    assert info["max_abs_diff"] < TOL, info
