@@ -20,6 +20,7 @@ import numpy as np
 from .. import __version__
 from ..io import read_alpha, read_trimap, write_text_atomic
 from ..sample_data import build_sample_dataset
+from .demo_models import stage_reference_models
 
 
 @dataclass
@@ -214,6 +215,7 @@ STAGES: list[tuple[str, Callable[[DemoContext], str]]] = [
     ("Trimaps and GFM targets", stage_trimaps),
     ("Composition: COMP tracks", stage_compose),
     ("Dataset split and HuggingFace export", stage_dataset),
+    ("Reference models: official checkpoints, authors' inference rules, predict", stage_reference_models),
     ("Models: ablation and leaderboard", stage_models),
 ]
 
