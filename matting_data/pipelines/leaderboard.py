@@ -673,11 +673,11 @@ def _score_entry(run: _Run, e: Entry, preds: dict[str, dict[str, Path]]) -> None
             run.files[f"{e.name}|{p}|{s}"] = rel
 
 
-def _rows(run: _Run, entries: list[Entry], rank_by: str, stats: StatsConfig, labels: dict[str, str]) -> list[dict]:
+def _rows(run: _Run, names: list[str], rank_by: str, stats: StatsConfig, labels: dict[str, str]) -> list[dict]:
     rows: list[dict[str, Any]] = []
     for s in run.sets:
         for p in run.protos:
-            ranked = summary_rows({e.name: run.per_image[(e.name, p, s)] for e in entries}, rank_by, stats)
+            ranked = summary_rows({n: run.per_image[(n, p, s)] for n in names}, rank_by, stats)
             for r in ranked:
                 prov = run.entries[r["model"]]
                 r.update(protocol=p, trimap_set=s, trimaps=labels[s], input=prov["input"], source=prov["source"],
@@ -696,13 +696,13 @@ def _short(v: Any) -> str:
     return v if isinstance(v, str) else json.dumps(to_jsonable(v), sort_keys=True)
 
 
-def _group_table(run: _Run, entries: list[Entry]) -> list[dict[str, Any]]:
+def _group_table(run: _Run, names: list[str]) -> list[dict[str, Any]]:
     out = []
     for s in run.sets:
         for p in run.protos:
-            for e in entries:
-                for g in group_means(run.per_image[(e.name, p, s)], run.samples[s]):
-                    out.append({"trimap_set": s, "protocol": p, "model": e.name, **g})
+            for n in names:
+                for g in group_means(run.per_image[(n, p, s)], run.samples[s]):
+                    out.append({"trimap_set": s, "protocol": p, "model": n, **g})
     return out
 
 
@@ -805,12 +805,92 @@ def run_leaderboard(
     for e in entries:
         preds = _predict_all(run, e) if e.model is not None else _submission(run, e)
         _score_entry(run, e, preds)
-    table = order_columns(pd.DataFrame(_rows(run, entries, rank_by, st, labels)), protos)
-    groups = _group_table(run, entries)
+    return _finish(run, [e.name for e in entries], rank_by, st, labels, reports)
+
+
+def _finish(run: _Run, names: list[str], rank_by: str, st: StatsConfig, labels: dict[str, str],
+            reports: Sequence[str]) -> Leaderboard:
+    """Rank, test and group the scored entries, write the record and the reports."""
+    table = order_columns(pd.DataFrame(_rows(run, names, rank_by, st, labels)), run.protos)
+    groups = _group_table(run, names)
     write_json(run.out / RESULTS, _payload(run, rank_by, st, table, groups, labels))
     from .report import build_reports
 
     build_reports(run.out, reports)
     per_image = {(n, p): df for (n, p, s), df in run.per_image.items() if s == run.sets[0]}
-    return Leaderboard(track, protos, rank_by, table, per_image, run.notes[run.sets[0]], run.out,
+    return Leaderboard(run.track, run.protos, rank_by, table, per_image, run.notes[run.sets[0]], run.out,
                        tuple(run.sets), pd.DataFrame(groups))
+
+
+def _comparable(run: Any, key: str) -> Any:
+    """``run.meta[key]``, with paths inside the run folder (generated trimaps) made relative to it."""
+    value = run.meta[key]
+    if key != "samples":
+        return value
+    root = str(Path(run.root).resolve())
+    return {s: [{k: (os.path.relpath(v, root) if isinstance(v, str) and str(Path(v).resolve()).startswith(root)
+                     else v) for k, v in x.items()} for x in rows] for s, rows in value.items()}
+
+
+def _same(runs: Sequence[Any], key: str, what: str) -> None:
+    first = _comparable(runs[0], key)
+    for r in runs[1:]:
+        if _comparable(r, key) != first:
+            raise InputError(f"cannot merge {runs[0].root} and {r.root}: different {what}")
+
+
+def merge_runs(run_dirs: Sequence[PathLike], out: PathLike, *,
+               reports: Sequence[str] = ("md", "csv", "json")) -> Leaderboard:
+    """One leaderboard from finished runs on the same track (no model is run, nothing is scored again).
+
+    The runs must share the track, protocols, trimap sets (the same trimap files),
+    ranking metric and bootstrap settings; entry names must differ.  Their per-image
+    tables are copied into ``out`` and the rows re-ranked, with intervals and paired
+    tests against the new best model (from the stored per-image values, which keep 10
+    significant digits: a merged mean can differ from the run's in the 10th digit).
+
+    Raises
+    ------
+    InputError
+        The runs differ in any of the above, or two share an entry name.
+    """
+    from .report import load_run
+
+    runs = [load_run(d) for d in run_dirs]
+    if len(runs) < 2:
+        raise InputError("merging needs at least two leaderboard runs")
+    for key, what in (("track", "tracks"), ("protocols", "protocols"), ("samples", "trimap sets or samples"),
+                      ("trimap_sets", "trimap sets"), ("rank_by", "ranking metrics"),
+                      ("statistics", "bootstrap settings")):
+        _same(runs, key, what)
+    meta = runs[0].meta
+    t = meta["track"]
+    track = Track(name=t["name"], kind=t["kind"], root=Path(t["root"]), split=t["split"])
+    sets = list(meta["trimap_sets"])
+    run = _Run(track, Path(out), tuple(meta["protocols"]), sets, 1, False, False)
+    run.notes = {s: {k: v for k, v in meta["trimap_sets"][s].items() if k != "label"} for s in sets}
+    run.samples = {s: [EvalSample(**x) for x in meta["samples"][s]] for s in sets}
+    names: list[str] = []
+    for r in runs:
+        for n in r.meta["entries"]:
+            if n in names:
+                raise InputError(f"cannot merge: entry {n!r} is in two runs ({r.root}); rename one")
+            names.append(n)
+            _adopt(run, r, n)
+    st = StatsConfig(meta["statistics"]["resamples"], meta["statistics"]["seed"], meta["statistics"]["alpha"])
+    labels = {s: str(meta["trimap_sets"][s]["label"]) for s in sets}
+    return _finish(run, names, str(meta["rank_by"]), st, labels, reports)
+
+
+def _adopt(run: _Run, src: Any, name: str) -> None:
+    """Take entry ``name`` of the finished run ``src`` into ``run`` (per-image tables copied)."""
+    run.entries[name] = src.meta["entries"][name]
+    run.predictions[name] = {s: str(Path(f) if Path(f).is_absolute() else (src.root / f).resolve())
+                             for s, f in src.meta["predictions"][name].items()}
+    for s in run.sets:
+        for p in run.protos:
+            df = src.per_image(name, p, s)
+            rel = per_image_file(name, p, s)
+            write_csv(run.out / rel, df)
+            run.per_image[(name, p, s)] = df
+            run.files[f"{name}|{p}|{s}"] = rel
