@@ -31,6 +31,8 @@ COMMAND_MODULES = [
     "matting_data.commands.models",
     "matting_data.commands.predict",
     "matting_data.commands.leaderboard",
+    "matting_data.commands.report",
+    "matting_data.commands.train",
     "matting_data.commands.ablation",
 ]
 
