@@ -5,6 +5,12 @@ torchrun sets ``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``, ``MASTER_ADDR`` and
 CUDA, gloo on CPU) and each process takes its ``LOCAL_RANK``'s GPU.  The global
 batch is split evenly, so a run gives the same batches on any process count.
 
+On CUDA, BatchNorm layers become ``SyncBatchNorm`` (statistics over the global
+batch), so a DDP run matches one process with the same global batch.  On CPU
+(gloo) BatchNorm statistics stay per process: models with BatchNorm then match a
+single process only approximately (models without it, e.g. the tiny net, match
+to float rounding -- tested).
+
 Multi-GPU run (one node, 4 GPUs, global batch 32 = 8 per GPU)::
 
     torchrun --standalone --nproc-per-node 4 -m matting_data.training \\

@@ -244,6 +244,8 @@ def _setup(cfg: TrainingConfig, info: D.DistInfo, device: torch.device) -> tuple
     if info.enabled:
         from torch.nn.parallel import DistributedDataParallel
 
+        if device.type == "cuda":  # batch statistics over the global batch (SyncBatchNorm needs CUDA)
+            net = model.network = torch.nn.SyncBatchNorm.convert_sync_batchnorm(net)
         ddp = DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
     return model, backbone, _Step(model, opt, sched, cfg, device, ddp)
 
