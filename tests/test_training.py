@@ -180,3 +180,15 @@ def test_train_command_parses_and_runs(track, tmp_path, capsys):
     bad = parser.parse_args(["train", "--model-arg", "oops", "--train", "x"])
     with pytest.raises(InputError, match="NAME=VALUE"):
         bad.func(bad)
+
+
+def test_on_the_fly_composition_run_with_validation(fg_bg, track, tmp_path):
+    fgs, bgs = fg_bg
+    cfg = TrainingConfig(**TINY, foregrounds=str(fgs), backgrounds=str(bgs), recipe="naive", steps=2,
+                         val=str(track.root), val_max_side=32, out=str(tmp_path / "otf"))
+    res = train(cfg, progress=False)
+    assert len(res.losses) == 2 and res.validation and res.validation[0]["step"] == 2
+    assert np.isfinite(res.validation[0]["dim:sad"]) and np.isfinite(res.validation[0]["gfm:sad"])
+    # the composition loss is used: the batches carry the composites' fg and bg
+    rows = list(csv.DictReader(open(tmp_path / "otf" / "log.csv")))
+    assert rows[0]["comp"] != ""
