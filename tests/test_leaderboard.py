@@ -146,21 +146,31 @@ def test_cli_leaderboard(track, tmp_path, capsys):
     assert rc == 2 and "none.pt" in capsys.readouterr().err
 
 
-def test_real_alphamatting_colour_beats_flat(alphamatting_dir, tmp_path):
+@pytest.mark.slow
+def test_real_alphamatting_colour_beats_flat_on_both_trimap_sets(alphamatting_dir, tmp_path):
     root = tmp_path / "am"
     names = ["GT01.png", "GT02.png", "GT04.png", "GT08.png", "GT10.png"]
-    for sub in ("input_training_lowres", "gt_training_lowres", "trimap_training_lowres/Trimap1"):
+    for sub in ("input_training_lowres", "gt_training_lowres", "trimap_training_lowres/Trimap1",
+                "trimap_training_lowres/Trimap2"):
         (root / sub).mkdir(parents=True)
         for n in names:
             shutil.copy(alphamatting_dir / sub / n, root / sub / n)
     ing = alphamatting(root)
     save_manifest(ing.manifest, root / "manifest")
     tr = ori_track("alphamatting-5", root)
-    board = run_leaderboard(tr, ["trimap-flat", "trimap-colour"], tmp_path / "out", progress=False)
-    sub = board.table.set_index("model")
-    assert board.ranking() == ["trimap-colour", "trimap-flat"]
-    assert sub.loc["trimap-colour", "sad"] < 0.5 * sub.loc["trimap-flat", "sad"]
-    assert sub.loc["trimap-flat", "n_images"] == 5
+    board = run_leaderboard(tr, ["trimap-flat", "trimap-colour"], tmp_path / "out", progress=False,
+                            reports=("md", "csv", "json", "latex"))
+    assert board.trimap_sets == ("trimap", "trimap2")
+    for s, label in (("trimap", "trimap (Trimap1)"), ("trimap2", "trimap2 (Trimap2)")):
+        assert board.ranking("dim", s) == ["trimap-colour", "trimap-flat"]
+        sub = board.table[board.table["trimap_set"] == s].set_index("model")
+        assert sub.loc["trimap-colour", "sad"] < 0.5 * sub.loc["trimap-flat", "sad"]
+        assert sub.loc["trimap-flat", "n_images"] == 5 and sub.loc["trimap-flat", "trimaps"] == label
+    # Trimap2 has the wider unknown band: the flat baseline loses more there
+    t = board.table.set_index(["trimap_set", "model"])
+    assert t.loc[("trimap2", "trimap-flat"), "sad"] > t.loc[("trimap", "trimap-flat"), "sad"]
+    tex = (tmp_path / "out" / "leaderboard.tex").read_text()
+    assert "{trimap (Trimap1)}" in tex and "{trimap2 (Trimap2)}" in tex
 
 
 def test_file_plugin_runs_in_worker_processes(track, tmp_path):

@@ -146,7 +146,7 @@ def test_html_is_self_contained_with_tables_plots_and_drilldown(run):
     assert page.count("<details>") == 4
     thumbs = re.findall(r'<figure><img src="data:image/png;base64,', page)
     assert len(thumbs) == 4 * (2 + 2 + 3 * 2)
-    assert page.count('class="plot" src="data:image/png;base64,') >= 4
+    assert page.count('class="plot" src="data:image/png;base64,') == 4 + 2 + 2  # bars per set; scatter, groups
     assert "bad error" in page and "<script>" in page
 
 
@@ -159,6 +159,7 @@ def _parse(args):
     return p.parse_args(["report", *args])
 
 
+@pytest.mark.slow
 def test_report_rebuilds_identical_reports_without_any_model(run, tmp_path, monkeypatch):
     _, out = run
     copy = tmp_path / "run"
@@ -239,6 +240,7 @@ def test_headless_chromium_renders_a_non_blank_page(run, tmp_path):
     assert 0.001 < dark < 0.5 and img.std() > 10  # text and plots on a white page
 
 
+@pytest.mark.slow
 def test_merge_two_runs_on_the_same_track(run, tmp_path):
     board, out = run
     track_root = board.track.root

@@ -105,13 +105,15 @@ def category_bars(run: RunData, protocol: str, trimap_set: str, path: Path) -> P
 
 
 def make_plots(run: RunData, folder: Path) -> list[tuple[str, Path]]:
-    """Every plot of the run into ``folder``: ``[(title, path)]``."""
+    """Every plot of the run into ``folder``: ``[(title, path)]`` (scatter and groups: first trimap set)."""
     out: list[tuple[str, Path]] = []
-    for s in run.sets:
+    for k, s in enumerate(run.sets):
         for p in run.protocols:
             tag = f"{p}.{s}"
             out.append((f"Means with 95% CI, protocol {p}, {run.set_label(s)}",
                         metric_bars(run, p, s, folder / f"metrics.{tag}.png")))
+            if k:  # the scatter and group plots of the first trimap set only
+                continue
             for title, fn, name in (("Per-image scatter of the two best models", sad_scatter, "scatter"),
                                     ("Per-group means", category_bars, "groups")):
                 path = fn(run, p, s, folder / f"{name}.{tag}.png")
