@@ -87,6 +87,12 @@ def one_line(exc: BaseException) -> str:
         names = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
         reason = exc.strerror or str(exc) or type(exc).__name__
         text = f"{names}: {reason.lower()}" if names else reason
+    elif isinstance(exc, ImportError) and exc.name:
+        from .optional import EXTRAS
+
+        extra, package = EXTRAS.get(exc.name.split(".")[0], ("", exc.name.split(".")[0]))
+        how = f"pip install 'matting-data[{extra}]'" if extra else f"pip install {package}"
+        text = f"this needs the package {package!r}, which is not installed: {how}"
     elif isinstance(exc, MemoryError):
         text = "out of memory (the input is too large for this machine, or a size option is too large)"
     else:

@@ -86,6 +86,8 @@ def test_out_that_is_an_existing_file_is_one_line(tmp_path, capsys):
         (OSError(28, "No space left on device", "/full/x"), "/full/x: no space left on device"),
         (RuntimeError("boom"), "unexpected RuntimeError: boom"),
         (MemoryError(), "out of memory"),
+        (ModuleNotFoundError("No module named 'pymatting'", name="pymatting"),
+         "needs the package 'pymatting', which is not installed: pip install 'matting-data[classical]'"),
     ],
 )
 def test_stray_exceptions_become_one_line_exit_2(monkeypatch, capsys, tmp_path, exc, expect):

@@ -95,6 +95,10 @@ def work(tmp_path_factory) -> Path:
     (w / "entries_plugin.toml").write_text(f'[[entry]]\nname = "p"\nmodel = "{w / "evil.py"}:predict"\n')
     for i in range(2):
         write_alpha(w / "pred" / f"a{i}.png", a)
+    (w / "fg_dup").mkdir()
+    shutil.copytree(fg / "alpha", w / "fg_dup" / "alpha")
+    shutil.copytree(fg / "fg", w / "fg_dup" / "fg")
+    write_image(w / "fg_dup" / "alpha" / "fg_000.jpg", np.zeros((32, 40, 3), np.float32))
     tok = w / "track_ok"
     shutil.copytree(fg, tok)
     (tok / "track.json").write_text(json.dumps({"name": "ok", "kind": "ORI", "manifest": "manifest.parquet"}))
@@ -164,6 +168,10 @@ CASES = [
                                      "{W}/lists/missing.txt", "--out", "{O}"], ["missing.txt", "nope.png"]),
     ("compose-trimap-0", ["compose", "--recipe", "naive", "--foregrounds", MAN, "--backgrounds", BG,
                           "--out", "{O}", "--trimap", "0"], ["trimap"]),
+    ("compose-trimap-huge", ["compose", "--recipe", "naive", "--foregrounds", MAN, "--backgrounds", BG,
+                             "--out", "{O}", "--trimap", "100000", "--no-progress"], ["fg_000.png", "trimap kernel"]),
+    ("compose-duplicate-stem", ["compose", "--recipe", "naive", "--foregrounds", "{W}/fg_dup", "--backgrounds", BG,
+                                "--out", "{O}"], ["fg_dup", "stem"]),
     ("compose-png-12", ["compose", "--recipe", "naive", "--foregrounds", MAN, "--backgrounds", BG,
                         "--out", "{O}", "--png-compression", "12"], ["compression"]),
     ("compose-out-file", ["compose", "--recipe", "naive", "--foregrounds", MAN, "--backgrounds", BG,

@@ -45,6 +45,7 @@ from ..io import (
     check_writable_dir,
     confine,
     encode_png,
+    index_by_stem,
     list_images,
     quantize,
     read_alpha,
@@ -91,11 +92,11 @@ def load_foregrounds(src: PathLike, root: PathLike | None = None) -> list[dict[s
             for _, r in df.iterrows()
         ]
     elif p.is_dir():
-        alphas = {f.stem: f for f in list_images(p / "alpha")} if (p / "alpha").is_dir() else {}
+        alphas = index_by_stem(p / "alpha", "alpha") if (p / "alpha").is_dir() else {}
         sub = "fg" if (p / "fg").is_dir() else "image"
         if not alphas or not (p / sub).is_dir():
             raise InputError(f"{p}: expected a manifest, or alpha/ and fg/ (or image/) subfolders")
-        images = {f.stem: f for f in list_images(p / sub)}
+        images = index_by_stem(p / sub, sub)
         missing = sorted(set(alphas) ^ set(images))
         if missing:
             raise InputError(f"{p}: {len(missing)} files without a partner in alpha/ and {sub}/: {', '.join(missing[:10])}")
@@ -205,6 +206,14 @@ def sample_files(sample_id: str, trimap: bool) -> list[str]:
     return [_rel(k, sample_id) for k in (*OUTPUTS, *(("trimap",) if trimap else ()))]
 
 
+def _check_trimap_kernel(job: ComposeJob, shape: tuple[int, ...]) -> None:
+    """Refuse, before any work or allocation, a trimap kernel larger than 2 x the longer side + 1."""
+    limit = 2 * max(shape[:2]) + 1
+    if job.trimap_kernel is not None and job.trimap_kernel > limit:
+        raise InputError(f"{job.alpha}: trimap kernel {job.trimap_kernel} px is larger than this "
+                         f"{shape[1]}x{shape[0]} alpha allows (at most {limit})")
+
+
 def run_compose_job(job: ComposeJob) -> dict[str, Any]:
     """Make (or, when already complete, reload) one sample; return its manifest record."""
     out = Path(job.out)
@@ -221,6 +230,7 @@ def run_compose_job(job: ComposeJob) -> dict[str, Any]:
             f"foreground {job.fg_id}: {job.fg} is {fg.shape[1]}x{fg.shape[0]} but {job.alpha} is "
             f"{alpha.shape[1]}x{alpha.shape[0]}"
         )
+    _check_trimap_kernel(job, alpha.shape)
     res = compose(fg, alpha, bg, job.recipe, job.seed, job.sample_id)
     arrays = {"composite": res.composite, "alpha": _codes(res.alpha), "fg": _codes(res.fg), "bg": _codes(res.bg)}
     if job.trimap_kernel is not None:
