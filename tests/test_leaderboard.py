@@ -318,3 +318,21 @@ def test_cli_entries_and_reports(track, tmp_path, capsys):
     rc = main(["leaderboard", "--test", str(track.root), "--entry", "name=x model=trimap-flat",
                "--report", "pdf", "--out", str(out)])
     assert rc == 2 and "unknown report format pdf" in capsys.readouterr().err
+
+
+def test_torch_model_entry_provenance(track, tmp_path, capsys):
+    """A TorchMattingModel entry from --entry: weights hash, inference rule and arguments in every report."""
+    out = tmp_path / "o"
+    rc = main(["leaderboard", "--test", str(track.root), "--entry", "name=tn model=tiny-net seed=3 width=8",
+               "--resamples", "200", "--out", str(out), "--no-progress"])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    js = json.loads((out / "leaderboard.json").read_text())
+    e = js["entries"]["tn"]
+    assert e["weights_hash"].startswith("sha256:") and e["inference_rule"]["name"] == "full-resolution"
+    assert e["arguments"]["width"] == 8 and e["architecture"] == "tiny-net" and e["input"] == "image + trimap"
+    row = pd.read_csv(out / "leaderboard.csv").iloc[0]
+    assert row["weights_hash"] == e["weights_hash"] and '"name": "full-resolution"' in row["inference_rule"]
+    assert "| full-resolution |" in printed and "width=8" in printed
+    rec = json.loads((out / "predictions" / "tn" / "predictions.json").read_text())
+    assert rec["model"]["weights_hash"] == e["weights_hash"] and rec["entry"] == "tn"

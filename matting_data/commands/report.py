@@ -21,6 +21,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="folder(s) of finished leaderboard runs")
     p.add_argument("--report", default="html,latex,md,csv,json", help="formats (default: all)")
     p.add_argument("--merge-into", default=None, metavar="OUT", help="merge the runs into this new folder")
+    p.add_argument("--screenshot", default=None, metavar="PNG",
+                   help="also render leaderboard.html to this PNG with headless Chromium (e.g. for a README)")
     p.set_defaults(func=run)
 
 
@@ -37,6 +39,12 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if len(args.run_dirs) != 1:
         raise InputError("give one RUN_DIR, or several with --merge-into OUT")
+    if args.screenshot and "html" not in formats:
+        raise InputError("--screenshot needs the html report (--report html,...)")
     written = build_reports(args.run_dirs[0], formats)
+    if args.screenshot:
+        from ..pipelines.report.html import render_png
+
+        written["png"] = render_png(written["html"], args.screenshot)
     print("wrote " + ", ".join(str(p) for p in written.values()))
     return 0

@@ -77,10 +77,18 @@ def provenance_rows(run: RunData) -> tuple[list[str], list[list[str]]]:
         e = run.entry(name)
         h = str(e.get("weights_hash") or "-")
         rows.append([name, str(e.get("source", "-")), str(e.get("architecture") or e.get("folder") or "-"),
-                     os.path.basename(str(e.get("weights") or "-")), h[:19] + ("..." if len(h) > 19 else ""),
+                     _weights(e), h[:19] + ("..." if len(h) > 19 else ""),
                      run.rule(name), _args(e.get("arguments")), str(e.get("input", "-")),
                      f"matting-data {run.meta['toolkit_version']}"])
     return heads, rows
+
+
+def _weights(e: dict[str, Any]) -> str:
+    """The weights file's name, ``untrained (seed N)`` for seeded random weights, or ``-``."""
+    if e.get("weights"):
+        return os.path.basename(str(e["weights"]))
+    seed = (e.get("describe") or {}).get("untrained_seed")
+    return f"untrained (seed {seed})" if seed is not None and e.get("weights_hash") else "-"
 
 
 def _args(v: Any) -> str:

@@ -20,6 +20,9 @@ from __future__ import annotations
 import base64
 import html as _html
 import math
+import os
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -212,3 +215,35 @@ def html_report(run: RunData, plots: list[tuple[str, Path]], max_images: int = M
     return ("<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
             f"<title>Leaderboard: {esc(t['name'])}</title><style>{CSS}</style></head><body>"
             + "\n".join(parts) + f"<script>{JS}</script></body></html>\n")
+
+
+def chromium() -> str | None:
+    """The path of a Chromium executable (``$CHROMIUM``, ``chromium``, ``chromium-browser``), or ``None``."""
+    for name in (os.environ.get("CHROMIUM", ""), "chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name) if name else None
+        if found:
+            return found
+    return None
+
+
+def render_png(page: Path, png: Path, width: int = 1200, height: int = 1600, timeout: float = 120) -> Path:
+    """Render an HTML page to a PNG screenshot with headless Chromium (for a README or a check).
+
+    Raises
+    ------
+    InputError
+        Chromium is not installed (``apt-get install chromium``) or wrote no screenshot.
+    """
+    from ...errors import InputError
+
+    exe = chromium()
+    if exe is None:
+        raise InputError("a screenshot needs Chromium: apt-get install chromium (or set $CHROMIUM)")
+    png = Path(png)
+    png.parent.mkdir(parents=True, exist_ok=True)
+    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+           "--hide-scrollbars", f"--window-size={width},{height}", f"--screenshot={png}", Path(page).resolve().as_uri()]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    if not png.is_file():
+        raise InputError(f"Chromium wrote no screenshot of {page}: {res.stderr.strip()[-300:]}")
+    return png
