@@ -198,6 +198,17 @@ def _unshared(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
+def source_hash(path: PathLike) -> str:
+    """``file_hash`` of a weights file, or of a weights folder (hub layout): sha256 over its files' names and hashes."""
+    p = Path(path)
+    if not p.is_dir():
+        return file_hash(p)
+    h = hashlib.sha256()
+    for f in sorted(q for q in p.rglob("*") if q.is_file()):
+        h.update(f"{f.relative_to(p).as_posix()}|{file_hash(f)}|".encode())
+    return "sha256-dir:" + h.hexdigest()
+
+
 def save_converted(
     module_or_state: nn.Module | Mapping[str, torch.Tensor],
     out: PathLike,
@@ -229,7 +240,7 @@ def save_converted(
         "architecture": architecture,
         "arguments": dict(arguments),
         "source": None if source is None else str(source),
-        "source_hash": None if source is None else file_hash(source),
+        "source_hash": None if source is None else source_hash(source),
         "weights_hash": file_hash(o),
         "state_hash": state_dict_hash(tensors),
         **dict(extra or {}),
