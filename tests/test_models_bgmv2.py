@@ -184,3 +184,30 @@ def test_base_model_outputs() -> None:
         pha, fgr, err, hid = net(src, bgr)
     assert pha.shape == (1, 1, 64, 64) and hid.shape == (1, 32, 64, 64) and (hid >= 0).all()
     assert 0 <= err.min() and err.max() <= 1
+
+
+def test_refiner_changes_only_selected_patches() -> None:
+    torch.manual_seed(1)
+    net = MattingRefineNet("mobilenetv2", refine_sample_pixels=16 * 10).eval()
+    src, bgr = torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        pha, _, pha_sm, _, _, ref = net(src, bgr)
+    coarse = torch.nn.functional.interpolate(pha_sm, (64, 64), mode="bilinear", align_corners=False).clamp(0, 1)
+    sel = torch.nn.functional.interpolate(ref, (64, 64), mode="nearest").bool()
+    assert 0 < int(ref.sum()) <= 10
+    assert torch.equal(pha[~sel], coarse[~sel])  # untouched outside the refined 4x4 patches
+    assert not torch.allclose(pha[sel], coarse[sel])  # and re-predicted inside them
+
+
+def test_registered_and_built_by_name() -> None:
+    from matting_data.models.registry import get_model, list_models
+
+    assert "bgmv2" in list_models()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = get_model("bgmv2", backbone="mobilenetv2", model_type="base")
+    assert isinstance(m, BGMv2) and m.describe()["inference_rule"]["model"] == "MattingBase"
+    img = np.random.default_rng(4).random((32, 36, 3), dtype=np.float32)
+    assert predict_checked(m, img, background=img).shape == (32, 36)
+    with pytest.raises(ModelError, match="backbone"):
+        BGMv2(backbone="vgg16")
