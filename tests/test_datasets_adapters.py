@@ -257,3 +257,39 @@ def test_symlink_leaving_the_root_is_an_error(tmp_path):
     (root / "train/mask/m_0a.png").symlink_to(outside)
     with pytest.raises(InputError, match="escapes"):
         adapters.am2k(root)
+
+
+def test_ingest_never_overwrites_a_foreign_manifest(tmp_path, capsys):
+    from matting_data.cli import main
+
+    root = make_am2k(tmp_path / "AM-2k")
+    (root / "manifest.csv").write_text("my,own\n1,2\n")
+    assert main(["dataset", "ingest", "am2k", str(root)]) == 2
+    err = capsys.readouterr().err
+    assert "manifest.csv: exists and is not an earlier ingest" in err and len(err.strip().splitlines()) == 1
+    assert (root / "manifest.csv").read_text() == "my,own\n1,2\n"
+    (root / "manifest.csv").unlink()
+    assert main(["dataset", "ingest", "am2k", str(root)]) == 0
+    assert main(["dataset", "ingest", "am2k", str(root)]) == 0  # its own earlier manifest is replaced
+
+
+def test_ingest_track_into_a_read_only_root_is_one_line_before_any_work(tmp_path, capsys, monkeypatch):
+    import matting_data.io as mio
+    from matting_data.cli import main
+
+    root = make_am2k(tmp_path / "AM-2k")
+    real = mio.tempfile.mkstemp
+
+    def deny(*a, dir=None, **kw):  # noqa: A002 - mkstemp's own name
+        if dir is not None and Path(dir).resolve() == root.resolve():
+            raise PermissionError(13, "Permission denied", str(dir))
+        return real(*a, dir=dir, **kw)
+
+    monkeypatch.setattr(mio.tempfile, "mkstemp", deny)
+    called = []
+    monkeypatch.setattr(adapters, "ingest", lambda *a, **k: called.append(1))
+    out = tmp_path / "elsewhere" / "m.parquet"
+    assert main(["dataset", "ingest", "am2k", str(root), "--out", str(out), "--track", "t"]) == 2
+    err = capsys.readouterr().err
+    assert "--track" in err and "cannot write there" in err and str(root) in err
+    assert not called and not out.exists()

@@ -112,9 +112,10 @@ def run_ingest(args: argparse.Namespace) -> int:
         kw["types_json"] = args.types_json
     if args.layout == "alphamatting":
         kw |= {"resolution": args.resolution, "trimap": args.trimap}
-    ing = ingest(args.layout, args.root, **kw)
-    out = Path(args.out) if args.out else ing.root / "manifest.parquet"
+    out = Path(args.out) if args.out else Path(args.root) / "manifest.parquet"
     report = Path(args.report) if args.report else out.with_name(out.stem + "_report.json")
+    _check_ingest_outputs(args, out, report)
+    ing = ingest(args.layout, args.root, **kw)
     ing.report.save(report)
     if not ing.report.ok:
         print(ing.report.summary(), file=sys.stderr)
@@ -131,6 +132,25 @@ def run_ingest(args: argparse.Namespace) -> int:
         ori_track(args.track, ing.root, manifest=Path(pq).name)
         print(f"ORI track {args.track!r} -> {ing.root / 'track.json'}")
     return 0
+
+
+def _check_ingest_outputs(args: argparse.Namespace, out: Path, report: Path) -> None:
+    """Before any work: the manifest's folder (and ROOT for --track) must be writable, and an existing
+    manifest is replaced only when it is an earlier ingest's (its report is beside it)."""
+    from ..io import check_writable_dir
+
+    if not Path(args.root).is_dir():
+        return  # the adapter names the missing folder
+    check_writable_dir(out.parent, what="manifest folder" if args.out else "dataset folder (default --out)")
+    if args.track:
+        check_writable_dir(args.root, what="--track needs to write ROOT/track.json; dataset folder")
+    if out.suffix not in (".parquet", ".csv", ""):
+        raise InputError(f"--out {out}: a manifest path ends in .parquet or .csv")
+    stem = out.with_suffix("") if out.suffix else out
+    for existing in (stem.with_suffix(".parquet"), stem.with_suffix(".csv")):
+        if existing.exists() and not report.is_file():
+            raise InputError(f"{existing}: exists and is not an earlier ingest's manifest (no {report.name} beside "
+                             "it); not overwritten: pass another --out")
 
 
 def run_split(args: argparse.Namespace) -> int:
