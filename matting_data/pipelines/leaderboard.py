@@ -378,8 +378,9 @@ def predict_entry(
     d = Path(folder)
     inputs = d.parent.parent / "inputs"
     images = stage_inputs(samples, inputs / "images" / d.name, "image")
-    tris = stage_inputs(samples, inputs / "trimaps" / d.name, "trimap") if m.needs_trimap else None
-    bgs = stage_inputs(samples, inputs / "backgrounds" / d.name, "background") if m.needs_background else None
+    needs_tri, needs_bg = getattr(m, "needs_trimap", True), getattr(m, "needs_background", False)
+    tris = stage_inputs(samples, inputs / "trimaps" / d.name, "trimap") if needs_tri else None
+    bgs = stage_inputs(samples, inputs / "backgrounds" / d.name, "background") if needs_bg else None
     if replace_stale and _stale(d, m):
         overwrite = True
     run = predict_images(m, images, d, trimaps=tris, backgrounds=bgs, fmt="png16", overwrite=overwrite,
@@ -641,7 +642,7 @@ def _predict_all(run: _Run, e: Entry) -> dict[str, dict[str, Path]]:
     folders: dict[str, str] = {}
     speed = math.nan
     for k, s in enumerate(run.sets):
-        if k and not model.needs_trimap:
+        if k and not getattr(model, "needs_trimap", True):
             out[s], folders[s] = out[run.sets[0]], folders[run.sets[0]]
             continue
         rel = f"predictions/{e.name}" + ("" if s == DEFAULT_SET else f".{s}")

@@ -49,8 +49,10 @@ def vs_best_text(row: Any) -> str:
     """``best``, or the verdict with both p values."""
     if row.get("vs_best") == "best":
         return "best"
+    few = row.get("n_images") is not None and int(row["n_images"]) < 6
+    note = "; under 6 images the Wilcoxon test cannot reach p < 0.05" if few else ""
     return (f"{row.get('vs_best')} (p_boot {format_value(row.get('vs_best_p_bootstrap'), 2)}, "
-            f"p_W {format_value(row.get('vs_best_p_wilcoxon'), 2)})")
+            f"p_W {format_value(row.get('vs_best_p_wilcoxon'), 2)}{note})")
 
 
 def _section_md(run: RunData, protocol: str, trimap_set: str) -> list[str]:
@@ -136,7 +138,7 @@ def markdown_report(run: RunData) -> str:
     heads, rows = provenance_rows(run)
     lines += ["", "## Provenance", "", markdown_table(heads, rows, align="l" * len(heads))]
     for title, gh, gr in group_sections(run):
-        lines += ["", f"## {title}", "", markdown_table(gh, gr)]
+        lines += ["", f"## {title}", "", markdown_table(gh, gr, align="l" + "r" * (len(gh) - 1))]
     return "\n".join(lines) + "\n"
 
 
