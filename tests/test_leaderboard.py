@@ -14,7 +14,7 @@ from matting_data.cli import main
 from matting_data.datasets.adapters import alphamatting
 from matting_data.datasets.track import ori_track
 from matting_data.errors import InputError
-from matting_data.io import read_alpha, read_matte, read_trimap, write_alpha
+from matting_data.io import read_alpha, read_matte, read_trimap, write_alpha, write_trimap
 from matting_data.manifest import save_manifest
 from matting_data.metrics import evaluate_arrays
 from matting_data.models import FunctionModel, MattingModel, ModelError
@@ -336,3 +336,18 @@ def test_torch_model_entry_provenance(track, tmp_path, capsys):
     assert "| full-resolution |" in printed and "width=8" in printed
     rec = json.loads((out / "predictions" / "tn" / "predictions.json").read_text())
     assert rec["model"]["weights_hash"] == e["weights_hash"] and rec["entry"] == "tn"
+
+
+def test_empty_unknown_region_warns_like_evaluate_and_means_skip_it(tmp_path):
+    """One warning policy: the leaderboard warns (naming the file) where evaluate warns, and skips the NaN."""
+    from matting_data.metrics import EmptyUnknownRegionWarning
+
+    tr = make_tiny_track(tmp_path / "t", n=3, size=32, name="nounk")
+    write_trimap(tr.root / "trimap" / "s01.png", np.full((32, 32), 255, np.uint8))
+    pred = _folder(tr, tmp_path / "p", lambda a: np.clip(a * 0.9, 0, 1))
+    with pytest.warns(EmptyUnknownRegionWarning, match="s01.png"):
+        board = run_leaderboard(tr, [], tmp_path / "o", pred_dirs={"p": pred}, progress=False)
+    per = board.per_image[("p", "dim")].set_index("name")
+    assert np.isnan(per.loc["s01", "mse"]) and not np.isnan(per.loc["s00", "mse"])
+    row = board.table.iloc[0]
+    assert row["mse"] == pytest.approx(np.nanmean(per["mse"]), rel=1e-12)
