@@ -88,6 +88,9 @@ def test_cli_dim_writes_csvs_in_report_scale(dirs, capsys):
     }
     assert summ.set_index("metric").loc["mse", "mean"] == pytest.approx(per["mse"].mean(), rel=1e-8)
     assert (summ["protocol"] == "dim").all() and (summ["n"] == 3).all()
+    assert (summ["ci_low"] <= summ["mean"]).all() and (summ["mean"] <= summ["ci_high"]).all()
+    assert (summ["ci_resamples"] == 2000).all() and (summ["ci_seed"] == 0).all()
+    assert "bootstrap 95% interval" in printed and "2000 resamples, seed 0" in printed
 
 
 def test_gfm_without_trimap_and_torch_cpu_agrees(dirs):

@@ -182,4 +182,11 @@ def format_summary(summary: pd.DataFrame, protocol: str | Protocol, n_images: in
     proto = get_protocol(protocol)
     heads = [proto.header(m) for m in summary["metric"]]
     title = f"protocol {proto.name}: {proto.description}; {n_images} images" + (f"; {backend}" if backend else "")
-    return "\n".join([title, text_table(heads, [[format_value(v) for v in summary["mean"]]]), SCALE_LEGEND])
+    rows = [[format_value(v) for v in summary["mean"]]]
+    note = SCALE_LEGEND
+    if "ci_low" in summary.columns:
+        rows.append([f"[{format_value(lo)}, {format_value(hi)}]"
+                     for lo, hi in zip(summary["ci_low"], summary["ci_high"], strict=True)])
+        note += (f" Second row: bootstrap 95% interval of the mean ({int(summary['ci_resamples'].iloc[0])} "
+                 f"resamples, seed {int(summary['ci_seed'].iloc[0])}).")
+    return "\n".join([title, text_table(heads, rows), note])

@@ -31,7 +31,7 @@ from ..io import read_matte, read_trimap
 from ..metrics import EmptyUnknownRegionWarning, evaluate_arrays, get_protocol
 from ..metrics.protocols import Protocol
 from ..parallel import run_jobs
-from ..tables import nanmean
+from ..stats import DEFAULT_RESAMPLES, bootstrap_ci
 
 PathLike = str | os.PathLike
 
@@ -102,12 +102,18 @@ def metric_columns(per_image: pd.DataFrame) -> list[str]:
     return [c for c in per_image.columns if c != "name"]
 
 
-def summarize(per_image: pd.DataFrame, protocol: str | Protocol) -> pd.DataFrame:
-    """One row per metric: ``metric, mean, scale, n, protocol, definition`` (NaN values skipped)."""
+def summarize(per_image: pd.DataFrame, protocol: str | Protocol, *, resamples: int = DEFAULT_RESAMPLES,
+              seed: int = 0) -> pd.DataFrame:
+    """One row per metric: ``metric, mean, ci_low, ci_high, scale, n, protocol, definition, ci_resamples, ci_seed``.
+
+    NaN values are skipped (``n`` says how many images each mean used); ``ci_low`` /
+    ``ci_high`` is the seeded bootstrap 95 % interval of the mean (:func:`matting_data.stats.bootstrap_ci`).
+    """
     proto = get_protocol(protocol)
     rows = []
     for m in metric_columns(per_image):
-        mean, n = nanmean(per_image[m].to_numpy(float))
-        rows.append({"metric": m, "mean": mean, "scale": proto.scales[m].label or "as computed", "n": n,
-                     "protocol": proto.name, "definition": proto.scales[m].raw})
+        ci = bootstrap_ci(per_image[m].to_numpy(float), resamples=resamples, seed=seed)
+        rows.append({"metric": m, "mean": ci.mean, "ci_low": ci.low, "ci_high": ci.high,
+                     "scale": proto.scales[m].label or "as computed", "n": ci.n, "protocol": proto.name,
+                     "definition": proto.scales[m].raw, "ci_resamples": resamples, "ci_seed": seed})
     return pd.DataFrame(rows)
