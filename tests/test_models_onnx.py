@@ -192,3 +192,19 @@ def test_gfm_tt_export_matches_torch(tmp_path: Path) -> None:
     m = _quiet(get_model, "gfm", seed=0, rosta="tt")
     info = export_onnx(m, tmp_path / "gfm.onnx", size=(64, 64), dynamic=False)
     assert info["max_abs_diff"] < TOL, info
+
+
+@pytest.mark.slow
+def test_ppmatting_export_matches_torch(tmp_path: Path) -> None:
+    from matting_data.models.ppmatting import PPMatting
+
+    m = _quiet(PPMatting, backbone="tiny", seed=0)  # the test-size HRNet: a W18 graph takes minutes to trace
+    with torch.no_grad():  # make the semantic argmax "transition" so the fused alpha is the detail branch
+        m.network.scb.scb_stages[5][2].bias.copy_(torch.tensor([0.0, 50.0, 0.0]))
+    info = export_onnx(m, tmp_path / "ppm.onnx")
+    assert info["max_abs_diff"] < TOL and len(info["checked"]) == 2, info
+    o = OnnxModel(tmp_path / "ppm.onnx", device="cpu")
+    img = np.random.default_rng(5).random((64, 96, 3), dtype=np.float32)
+    a = o.predict(img)
+    np.testing.assert_allclose(a, m.predict(img), atol=TOL)
+    assert 0.3 < float(a.mean()) < 0.7  # the detail alpha, not a constant 0 / 1

@@ -66,7 +66,8 @@ class PPModule(nn.Module):
         pooled = []
         for stage in self.stages:
             pool, conv = cast(nn.Sequential, stage)[0], cast(nn.Sequential, stage)[1]
-            y = conv(adaptive_avg_pool(x, int(pool.output_size)))  # type: ignore[arg-type]
+            bins = pool.output_size  # an int, or a pair once an ONNX export swapped the pooling module
+            y = conv(adaptive_avg_pool(x, int(bins[0] if isinstance(bins, tuple | list) else bins)))  # type: ignore[arg-type]
             pooled.append(F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False))
         return self.conv_bn_relu2(torch.cat([x, *pooled[::-1]], 1))
 
