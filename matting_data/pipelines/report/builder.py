@@ -50,7 +50,7 @@ def vs_best_text(row: Any) -> str:
     if row.get("vs_best") == "best":
         return "best"
     few = row.get("n_images") is not None and int(row["n_images"]) < 6
-    note = "; under 6 images the Wilcoxon test cannot reach p < 0.05" if few else ""
+    note = "; n < 6" if few else ""
     return (f"{row.get('vs_best')} (p_boot {format_value(row.get('vs_best_p_bootstrap'), 2)}, "
             f"p_W {format_value(row.get('vs_best_p_wilcoxon'), 2)}{note})")
 

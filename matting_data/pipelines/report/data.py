@@ -110,7 +110,8 @@ class RunData:
     def stats_note(self) -> str:
         s = self.meta["statistics"]
         return (f"Intervals: {int(s['level'] * 100)}% {s['interval']} ({s['resamples']} resamples, seed {s['seed']}); "
-                f"'vs best': {s['paired_test']}.")
+                f"'vs best': {s['paired_test']} ('n < 6': with under 6 images the Wilcoxon test cannot "
+                "reach p < 0.05).")
 
     def trimap_note(self, trimap_set: str) -> str:
         n = self.meta["trimap_sets"][trimap_set]
