@@ -276,6 +276,8 @@ CASES = [
                                  "--no-progress"], ["a0.png", "run record"]),
     ("export-user-hub", ["dataset", "export", MAN, "{O}"], ["hub", "not an earlier matting-data export"]),
     ("export-user-hf", ["dataset", "export", MAN, "{O}"], ["hf", "not an earlier matting-data export"]),
+    ("compose-out-holds-foreign-files", ["compose", "--recipe", "naive", "--foregrounds", MAN, "--backgrounds", BG,
+                                         "--out", "{O}"], ["manifest.csv", "not written by compose"]),
     ("bg-out-holds-foreign-manifest", ["backgrounds", "filter", "--in", BG, "--out", "{O}", "--quiet"],
      ["images", "brick.png", "other content"]),
 ]
@@ -305,6 +307,7 @@ SETUP = {
     "export-user-hub": _user_folder("hub"),
     "export-user-hf": _user_folder("hf"),
     "bg-out-holds-foreign-manifest": _foreign_pool,
+    "compose-out-holds-foreign-files": lambda work, out: (out.mkdir(), (out / "manifest.csv").write_text("mine\n")),
 }
 
 

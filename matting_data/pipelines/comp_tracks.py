@@ -261,6 +261,14 @@ def _estimate_job(args: tuple[str, str, str, str]) -> str:
 
 # ----------------------------------------------------------------------------- the track
 def _check_run(out: Path, settings: dict[str, Any], overwrite: bool) -> None:
+    if not (out / RUN_FILE).exists():  # not a track folder (yet): never replace what someone else put there
+        taken = [n for n in ("manifest.parquet", "manifest.csv", "track.json", RECORDS, *OUTPUTS, "trimap")
+                 if (out / n).exists()]
+        if taken:
+            raise InputError(
+                f"{out}: holds {', '.join(taken)} but no {RUN_FILE}, so they were not written by compose; "
+                "they are not replaced: choose an empty --out folder"
+            )
     made = (out / RECORDS).is_dir() and any((out / RECORDS).glob("*.json"))
     # nothing made yet (e.g. a run that failed early): start afresh
     check_run(out / RUN_FILE, settings, overwrite=overwrite or not made, what="track",
