@@ -208,3 +208,15 @@ def test_ppmatting_export_matches_torch(tmp_path: Path) -> None:
     a = o.predict(img)
     np.testing.assert_allclose(a, m.predict(img), atol=TOL)
     assert 0.3 < float(a.mean()) < 0.7  # the detail alpha, not a constant 0 / 1
+
+
+def test_bgmv2_sampling_budget_sets_the_export_size(tmp_path: Path) -> None:
+    from matting_data.models.bgmv2 import BGMv2
+    from matting_data.models.onnx.export import _check_sizes, onnx_spec
+
+    m = _quiet(BGMv2, backbone="mobilenetv2")  # HD setting: 80,000 pixels -> top-5000 patches
+    spec = onnx_spec(m)
+    assert spec.min_pixels == 80_000 and spec.fit == "pad"
+    assert _check_sizes(None, spec, True) == [(284, 284), (284, 316)]  # 284^2 = 80,656 >= 80,000
+    with pytest.raises(ModelError, match="at least 80000 pixels"):
+        export_onnx(m, tmp_path / "small.onnx", size=(64, 64))

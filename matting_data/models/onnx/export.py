@@ -50,6 +50,8 @@ class OnnxSpec:
     note: str = ""
     #: How the ``onnx`` model brings other sizes to the multiple: ``"resize"`` or ``"pad"`` (replicate, crop back).
     fit: str = "resize"
+    #: Fewest input pixels the graph handles (BGMv2 sampling: its top-k budget is traced as a constant).
+    min_pixels: int = 0
 
 
 def _pool_matrix(n: int, bins: int, like: torch.Tensor) -> torch.Tensor:
@@ -101,11 +103,13 @@ class _Wrap(nn.Module):
 
 
 def _bgmv2(model: TorchMattingModel) -> OnnxSpec:
-    note = ""
+    note, min_pixels = "", 0
     if model.arguments.get("model_type") == "refine" and model.arguments.get("refine_mode") == "sampling":
-        note = (f"refine_mode=sampling: inputs need at least refine_sample_pixels "
-                f"({model.arguments['refine_sample_pixels']}) pixels")
-    return OnnxSpec(_Wrap(model.network, lambda n, x, b: n(x, b)[0]), ("image", "background"), 4, note, "pad")
+        min_pixels = int(model.arguments["refine_sample_pixels"])
+        note = (f"refine_mode=sampling: inputs need at least refine_sample_pixels ({min_pixels}) pixels "
+                f"(the top-{min_pixels // 16} patch selection is a constant in the graph)")
+    return OnnxSpec(_Wrap(model.network, lambda n, x, b: n(x, b)[0]), ("image", "background"), 4, note, "pad",
+                    min_pixels)
 
 
 def _ppmatting(model: TorchMattingModel) -> OnnxSpec:
@@ -163,14 +167,20 @@ def _test_inputs(names: tuple[str, ...], h: int, w: int, seed: int) -> list[torc
     return out
 
 
-def _check_sizes(size: tuple[int, int] | None, multiple: int, dynamic: bool) -> list[tuple[int, int]]:
-    base = size or (64, 64)
-    h, w = int(base[0]), int(base[1])
-    if h <= 0 or w <= 0 or h % multiple or w % multiple:
-        raise ModelError(f"ONNX export size {h}x{w}: both sides must be positive multiples of {multiple}")
+def _check_sizes(size: tuple[int, int] | None, spec: OnnxSpec, dynamic: bool) -> list[tuple[int, int]]:
+    m = spec.multiple
+    if size is None:  # 64 x 64, or the smallest square multiple with min_pixels pixels
+        side = max(64, int(np.ceil(np.sqrt(spec.min_pixels))))
+        side += (-side) % m
+        size = (side, side)
+    h, w = int(size[0]), int(size[1])
+    if h <= 0 or w <= 0 or h % m or w % m:
+        raise ModelError(f"ONNX export size {h}x{w}: both sides must be positive multiples of {m}")
+    if h * w < spec.min_pixels:
+        raise ModelError(f"ONNX export size {h}x{w}: this model needs at least {spec.min_pixels} pixels ({spec.note})")
     sizes = [(h, w)]
     if dynamic:
-        sizes.append((h, w + 2 * max(multiple, 16)))  # a second, different width checks the dynamic axes
+        sizes.append((h, w + 2 * max(m, 16)))  # a second, different width checks the dynamic axes
     return sizes
 
 
@@ -209,8 +219,10 @@ def export_onnx(
     path : str or PathLike
         Output ``.onnx`` file (written atomically).
     size : (int, int), optional
-        (H, W) of the export and check input (default 64 x 64); with ``dynamic=False`` the file
-        only accepts this size.  Both sides must be multiples of the model's ``multiple``.
+        (H, W) of the export and check input (default 64 x 64; for BGMv2 in ``sampling`` mode the
+        smallest square with ``refine_sample_pixels`` pixels, 284 x 284 for the HD setting); with
+        ``dynamic=False`` the file only accepts this size.  Both sides must be multiples of the
+        model's ``multiple``.
     dynamic : bool
         Dynamic batch, height and width axes.  A dynamic export is also checked at a second width.
     opset : int
@@ -238,7 +250,7 @@ def export_onnx(
     if not isinstance(model, TorchMattingModel):
         raise ModelError(f"{type(model).__name__}: ONNX export needs a torch reference model")
     spec = onnx_spec(model)
-    sizes = _check_sizes(size, spec.multiple, dynamic)
+    sizes = _check_sizes(size, spec, dynamic)
     original = copy.deepcopy(spec.module).to("cpu").float().eval()  # the model itself stays on its device
     module = exportable(original)
     example = _test_inputs(spec.inputs, *sizes[0], seed=0)
