@@ -125,6 +125,11 @@ def test_cli_ingest_split(tmp_path, capsys):
     assert main(["dataset", "ingest", "folders", str(root), "--out", str(tmp_path / "m.parquet"),
                  "--track", "mine"]) == 2  # a track needs its manifest inside the dataset root
     capsys.readouterr()
+    # the tree holds a manifest that ingest did not write: it is not overwritten (issue 13)
+    assert main(["dataset", "ingest", "folders", str(root), "--track", "mine"]) == 2
+    assert "not an earlier ingest's manifest" in capsys.readouterr().err
+    for f in ("manifest.parquet", "manifest.csv"):
+        (root / f).unlink()
     assert main(["dataset", "ingest", "folders", str(root), "--track", "mine"]) == 0
     assert load_track(root).kind == "ORI"
     assert main(["dataset", "split", str(root / "manifest.parquet"), "--sizes", "train=4,test=2",
