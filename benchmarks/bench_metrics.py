@@ -1,44 +1,72 @@
-"""Metric suite speed: time per image and peak memory at 0.5, 2 and 8 MP.
+"""Metric suite speed: end to end against the GFM evaluation functions, Conn against an OpenCV port,
+and time per image / peak memory at 0.5, 2 and 8 MP.
 
-Run: ``python benchmarks/bench_metrics.py`` (prints markdown, writes
-``benchmarks/results/metrics.md``).  Every configuration runs in a fresh
-subprocess with ONE thread (OpenCV and torch), so peak memory is that run's own.
+Run: ``python benchmarks/bench_metrics.py [--skip-suite]`` (prints markdown, writes
+``benchmarks/results/metrics.md``).  Every measurement runs in a fresh subprocess
+with ONE thread (OMP/MKL/OpenCV/torch), so the figures are per core.
 
-Data: the embedded synthetic furry foreground (``sample_data.make_foreground``)
-as ground truth at each size; the prediction is the ground truth blurred
-(sigma 2 px) plus Gaussian noise (sigma 0.05) in the unknown band, quantised to
-8 bit; the trimap's unknown band is the fractional region dilated by 15 px.
+1. **End to end** (issue 18): the whole process, from start-up to written
+   results, on the 90 parity cases of ``../shared/parity`` (predictions,
+   alphamatting ground truths and trimaps copied into three folders by case name):
 
-Rows:
+   * ``gfm-port``: a faithful port of the GFM repository's five evaluation
+     functions (``calculate_sad_mse_mad``, ``calculate_sad_mse_mad_whole_img``,
+     ``calculate_sad_fgbg``, ``compute_gradient_whole_image``,
+     ``compute_connectivity_loss_whole_image`` with scikit-image labels,
+     ``regionprops`` and the distance maps it computes and never uses), inputs read
+     as the GFM test script reads them (PIL, ``/ 255.``), one log line per image
+     and a CSV at the end: this script run with ``--gfm-port``;
+   * ``matting-data evaluate --protocol gfm`` (the console script) with
+     ``--workers 1`` and with its default worker count.
 
-* ``numpy``: :func:`matting_data.metrics.evaluate_arrays` (the reference path);
-* ``torch-cpu``: :func:`matting_data.metrics.torch_backend.evaluate_batch`,
-  batch of 1 (Conn through the CPU labeller);
-* ``torch-cpu-b8`` / ``torch-cuda-b8`` (2 MP only): batches of 8, SAD/MSE/MAD/Grad only
-  (the throughput goal of the GPU path); time per image = batch time / 8;
-* ``gfm-script-port`` (0.5 MP only): a plain port of the five GFM test-script
-  functions (SAD/MSE/MAD whole image, SAD-FG/BG, trimap SAD/MSE/MAD, Grad,
-  Conn with scikit-image labels, regionprops and its unused distance maps), the
-  kind of code the toolkit replaces.
+   Both are timed as wall clock and as CPU time (user + sys of the child). The
+   machine is shared: under load the wall clock is inflated by waiting for a
+   core, the CPU time much less, so both ratios are printed with the load
+   average.  The per-image values of the two are compared (max relative difference).
+2. **Conn** against the OpenCV port of mmagic / PaddleSeg (one
+   ``connectedComponentsWithStats`` per threshold on ``(alpha >= t) & (pred >= t)``,
+   float64 thresholds, summed over the unknown region) on synthetic pairs of
+   1080x1920 and 3000x4000 (``make_case`` below), against the toolkit's
+   ``dim_conn`` (the same quantity, exact) and ``gfm_conn`` (whole image).
+3. **Suite per size** (skipped with ``--skip-suite``): rows
 
-Times are wall-clock seconds per image: the minimum and the median of the
-repeats (the machine is shared, so the minimum is the better estimate of the
-cost).  CUDA rows are added only when a GPU is present.
+   * ``numpy``: :func:`matting_data.metrics.evaluate_arrays` (the reference path);
+   * ``torch-cpu``: :func:`matting_data.metrics.torch_backend.evaluate_batch`,
+     batch of 1 (Conn through the CPU labeller);
+   * ``torch-cpu-b8`` / ``torch-cuda-b8`` (2 MP only): batches of 8, SAD/MSE/MAD/Grad only
+     (the throughput goal of the GPU path); time per image = batch time / 8;
+   * ``gfm-script-port`` (0.5 MP only): the GFM functions in process.
+
+Data of 2 and 3: the embedded synthetic furry foreground (``sample_data.make_foreground``)
+as ground truth; the prediction is the ground truth blurred (sigma 2 px) plus
+Gaussian noise (sigma 0.05) in the unknown band, quantised to 8 bit; the
+trimap's unknown band is the fractional region dilated by 15 px.
+
+Times are the minimum and the median of the repeats (the minimum is the better
+estimate of the cost on a shared machine).  CUDA rows are added only when a GPU is present.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import platform
+import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from _results import write_results
-
+ROOT = Path(__file__).resolve().parent.parent
+PARITY = ROOT.parent / "shared" / "parity"
+ALPHAMATTING = ROOT.parent / "shared" / "data" / "alphamatting-lowres"
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+CONN_SIZES = {"1080x1920": (1080, 1920), "3000x4000": (3000, 4000)}
+CONN_REPEATS = {"1080x1920": 5, "3000x4000": 3}
 SIZES = {"0.5 MP": (500, 1000), "2 MP": (1000, 2000), "8 MP": (2000, 4000)}
 REPEATS = {"0.5 MP": 7, "2 MP": 5, "8 MP": 3}
 BATCH = 8
@@ -184,7 +212,270 @@ def run_one(size: str, path: str, protocol: str) -> dict:
     return {"min": min(times) / per, "median": statistics.median(times) / per, "peak_mb": peak / 2**20}
 
 
-def main() -> None:
+# ---------------------------------------------------------------- 1. end to end against the GFM functions
+def _gfm_functions():
+    """The GFM repository's test-time evaluation functions, ported faithfully (same operations, same order)."""
+    import numpy as np
+    from scipy.ndimage import distance_transform_edt, gaussian_filter
+    from skimage.measure import label, regionprops
+
+    def sad_mse_mad_trimap(predict_old, alpha, trimap):
+        predict = np.copy(predict_old)
+        pixel = float((trimap == 128).sum())
+        predict[trimap == 255] = 1.0
+        predict[trimap == 0] = 0.0
+        sad = np.sum(np.abs(predict - alpha)) / 1000
+        if pixel == 0:
+            pixel = trimap.shape[0] * trimap.shape[1] - float((trimap == 255).sum()) - float((trimap == 0).sum())
+        return sad, np.sum((predict - alpha) ** 2) / pixel, np.sum(np.abs(predict - alpha)) / pixel
+
+    def sad_mse_mad_whole(predict, alpha):
+        pixel = predict.shape[0] * predict.shape[1]
+        sad = np.sum(np.abs(predict - alpha)) / 1000
+        return sad, np.sum((predict - alpha) ** 2) / pixel, np.sum(np.abs(predict - alpha)) / pixel
+
+    def sad_fgbg(predict, alpha, trimap):
+        diff = np.abs(predict - alpha)
+        w_fg, w_bg, w_tri = (np.zeros(predict.shape) for _ in range(3))
+        w_fg[trimap == 255] = 1.0
+        w_bg[trimap == 0] = 1.0
+        w_tri[trimap == 128] = 1.0
+        _unused = np.sum(diff * w_tri) / 1000  # the GFM function computes it and returns two values
+        return np.sum(diff * w_fg) / 1000, np.sum(diff * w_bg) / 1000
+
+    def gradient(pd, gt):
+        mags = []
+        for x in (pd, gt):
+            gx = gaussian_filter(x, sigma=1.4, order=[1, 0], output=np.float32)
+            gy = gaussian_filter(x, sigma=1.4, order=[0, 1], output=np.float32)
+            mags.append(np.sqrt(gx**2 + gy**2))
+        return np.sum(np.square(mags[0] - mags[1])) / 10
+
+    def connectivity(pd, gt, step=0.1):
+        h, w = pd.shape
+        steps = np.arange(0, 1.1, step)
+        l_map = -1 * np.ones((h, w), dtype=np.float32)
+        _lambda_map = np.ones((h, w), dtype=np.float32)
+        for i in range(1, steps.size):
+            cc = regionprops(label((pd >= steps[i]) & (gt >= steps[i]), connectivity=1))
+            size_vec = np.array([c.area for c in cc])
+            if len(size_vec) == 0:
+                continue
+            coords = cc[np.argmax(size_vec)].coords
+            omega = np.zeros((h, w), dtype=np.float32)
+            omega[coords[:, 0], coords[:, 1]] = 1
+            flag = (l_map == -1) & (omega == 0)
+            l_map[flag == 1] = steps[i - 1]
+            dist = distance_transform_edt(omega == 0)
+            dist = dist / dist.max()
+        l_map[l_map == -1] = 1
+        d_pd, d_gt = pd - l_map, gt - l_map
+        phi_pd = 1 - d_pd * (d_pd >= 0.15).astype(np.float32)
+        phi_gt = 1 - d_gt * (d_gt >= 0.15).astype(np.float32)
+        return np.sum(np.abs(phi_pd - phi_gt)) / 1000
+
+    return sad_mse_mad_trimap, sad_mse_mad_whole, sad_fgbg, gradient, connectivity
+
+
+def gfm_port_main(folder: str, out: str) -> None:
+    """The GFM test loop on ``folder``/{pred,gt,trimap}: read as GFM does, log per image, write a CSV."""
+    import logging
+
+    import numpy as np
+    from PIL import Image
+
+    sad_mse_mad_trimap, sad_mse_mad_whole, sad_fgbg, gradient, connectivity = _gfm_functions()
+    logging.basicConfig(filename=str(Path(out) / "gfm_port.log"), level=logging.INFO)
+    rows = []
+    for f in sorted((Path(folder) / "pred").glob("*.png")):
+        trimap = np.array(Image.open(Path(folder) / "trimap" / f.name))
+        alpha = np.array(Image.open(Path(folder) / "gt" / f.name)) / 255.0
+        predict = np.array(Image.open(f)) / 255.0
+        trimap = trimap[:, :, 0] if trimap.ndim > 2 else trimap
+        alpha = alpha[:, :, 0] if alpha.ndim > 2 else alpha
+        sad_t, mse_t, mad_t = sad_mse_mad_trimap(predict, alpha, trimap)
+        sad, mse, mad = sad_mse_mad_whole(predict, alpha)
+        sad_fg, sad_bg = sad_fgbg(predict, alpha, trimap)
+        conn = connectivity(predict, alpha)
+        grad = gradient(predict, alpha)
+        row = {"name": f.stem, "sad": sad, "mse": mse, "mad": mad, "grad": grad, "conn": conn, "sad_trans": sad_t,
+               "mse_trans": mse_t, "mad_trans": mad_t, "sad_fg": sad_fg, "sad_bg": sad_bg}
+        logging.info(" ".join(f"{k}:{v}" for k, v in row.items()))
+        rows.append(row)
+    with open(Path(out) / "per_image.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def _case_folders(dst: Path) -> int:
+    """Copy the parity cases into ``dst``/{pred,gt,trimap}/<case>.png; return the number of cases."""
+    with open(PARITY / "cases.csv", newline="") as fh:
+        cases = list(csv.DictReader(fh))
+    for sub in ("pred", "gt", "trimap"):
+        (dst / sub).mkdir(parents=True, exist_ok=True)
+    for r in cases:
+        shutil.copyfile(PARITY / "pred" / f"{r['case']}.png", dst / "pred" / f"{r['case']}.png")
+        shutil.copyfile(ALPHAMATTING / r["gt"], dst / "gt" / f"{r['case']}.png")
+        shutil.copyfile(ALPHAMATTING / r["trimap"], dst / "trimap" / f"{r['case']}.png")
+    return len(cases)
+
+
+def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, float]:
+    """Run ``cmd``; return (wall s, CPU s of the child and its children, 1-min load average at the start)."""
+    load = os.getloadavg()[0]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, load
+
+
+def _console_script() -> list[str]:
+    exe = Path(sys.executable).parent / "matting-data"  # the real entry point, not a version-manager shim
+    return [str(exe)] if exe.exists() else [sys.executable, "-c", "import sys; from matting_data.cli import main; sys.exit(main())"]
+
+
+def _max_rel_diff(a: Path, b: Path) -> dict[str, float]:
+    import pandas as pd
+
+    x = pd.read_csv(a).set_index("name").sort_index()
+    y = pd.read_csv(b).set_index("name").sort_index()
+    out = {}
+    for c in x.columns:
+        if c in y.columns:
+            rel = (x[c] - y[c]).abs() / y[c].abs().clip(lower=1e-12)
+            out[c] = float(rel.max())
+    return out
+
+
+def bench_end_to_end(repeats: int = 3) -> list[str]:
+    """Section 1 as markdown lines (empty section with a note where ../shared is absent)."""
+    if not (PARITY / "cases.csv").exists():
+        return ["## End to end on the parity cases", "", f"skipped: {PARITY} not found", ""]
+    env = {**os.environ, **ONE_THREAD}
+    tmp = Path(tempfile.mkdtemp(prefix="bench_metrics_"))
+    try:
+        n = _case_folders(tmp / "cases")
+        folders = ["--pred", str(tmp / "cases" / "pred"), "--gt", str(tmp / "cases" / "gt"),
+                   "--trimap", str(tmp / "cases" / "trimap"), "--protocol", "gfm", "--no-progress"]
+        runs = {
+            "gfm-port": [sys.executable, __file__, "--gfm-port", str(tmp / "cases"), str(tmp / "port")],
+            "evaluate --workers 1": _console_script() + ["evaluate", *folders, "--out", str(tmp / "w1"), "--workers", "1"],
+            "evaluate (default workers)": _console_script() + ["evaluate", *folders, "--out", str(tmp / "wd")],
+        }
+        (tmp / "port").mkdir()
+        res: dict[str, list[tuple[float, float, float]]] = {k: [] for k in runs}
+        for i in range(repeats):
+            for k, cmd in runs.items():
+                if k == "gfm-port" and i >= 2:  # the slow reference: two runs are enough
+                    continue
+                res[k].append(_timed(cmd, env))
+                print(f"e2e {k}: wall {res[k][-1][0]:.2f} s cpu {res[k][-1][1]:.2f} s load {res[k][-1][2]:.2f}",
+                      file=sys.stderr)
+        diffs = _max_rel_diff(tmp / "w1" / "per_image.csv", tmp / "port" / "per_image.csv")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    port_wall = min(r[0] for r in res["gfm-port"])
+    port_cpu = min(r[1] for r in res["gfm-port"])
+    lines = [
+        f"## End to end on the {n} parity cases (whole process, one thread per process)",
+        "",
+        "| run | wall s (min) | CPU s (min) | load avg at start | ratio to gfm-port, wall | ratio, CPU |",
+        "|---|---|---|---|---|---|",
+    ]
+    for k, rs in res.items():
+        w, c = min(r[0] for r in rs), min(r[1] for r in rs)
+        loads = "/".join(f"{r[2]:.1f}" for r in rs)
+        lines.append(f"| {k} | {w:.2f} | {c:.2f} | {loads} | {port_wall / w:.1f}x | {port_cpu / c:.1f}x |")
+    lines += [
+        "",
+        "Largest relative difference per metric between `evaluate --workers 1` and the port: "
+        + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()) + ".",
+        "",
+    ]
+    return lines
+
+
+# ---------------------------------------------------------------- 2. Conn against the OpenCV port
+def opencv_conn_port(alpha, trimap, pred, step=0.1):
+    """Conn as mmagic / PaddleSeg compute it: one ``connectedComponentsWithStats`` per threshold."""
+    import cv2
+    import numpy as np
+
+    steps = np.arange(0, 1 + step, step)
+    round_down = -np.ones_like(alpha)
+    for i in range(1, len(steps)):
+        inter = ((alpha >= steps[i]) & (pred >= steps[i])).astype(np.uint8)
+        _, out, stats, _ = cv2.connectedComponentsWithStats(inter, connectivity=4)
+        size = stats[1:, -1]
+        omega = np.zeros_like(alpha)
+        if len(size) != 0:
+            omega[out == np.argmax(size) + 1] = 1
+        round_down[(round_down == -1) & (omega == 0)] = steps[i - 1]
+    round_down[round_down == -1] = 1
+    a_diff = alpha - round_down
+    p_diff = pred - round_down
+    a_phi = 1 - a_diff * (a_diff >= 0.15)
+    p_phi = 1 - p_diff * (p_diff >= 0.15)
+    return np.sum(np.abs(a_phi - p_phi) * (trimap == 128)) / 1000
+
+
+def conn_one(size: str, which: str) -> dict:
+    import cv2
+
+    cv2.setNumThreads(1)
+    from matting_data.metrics.connectivity import dim_conn, gfm_conn
+
+    pred8, gt8, tri = make_case(CONN_SIZES[size])
+    unknown = tri == 128
+    p, g = pred8 / 255.0, gt8 / 255.0
+    fns = {
+        "opencv-port": lambda: opencv_conn_port(g, tri, p),
+        "dim_conn": lambda: dim_conn(pred8, gt8, unknown),
+        "gfm_conn": lambda: gfm_conn(p, g),
+    }
+    fn = fns[which]
+    value = float(fn())
+    walls, cpus = [], []
+    for _ in range(CONN_REPEATS[size]):
+        t0, c0 = time.perf_counter(), time.process_time()
+        fn()
+        walls.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
+    return {"wall": min(walls), "cpu": min(cpus), "value": value, "load": os.getloadavg()[0]}
+
+
+def bench_conn() -> list[str]:
+    env = {**os.environ, **ONE_THREAD}
+    lines = [
+        "## Conn against the OpenCV port (mmagic / PaddleSeg: one connectedComponentsWithStats per threshold)",
+        "",
+        "`dim_conn` computes the port's quantity exactly (integer cut-offs; the port's float64 thresholds drop "
+        "alpha 153 at 0.6, so its value differs slightly); `gfm_conn` is the whole-image GFM variant.",
+        "",
+        "| size | path | wall s (min) | CPU s (min) | load avg | port / path (wall) | port / path (CPU) | value |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for size in CONN_SIZES:
+        rs = {}
+        for which in ("opencv-port", "dim_conn", "gfm_conn"):
+            out = subprocess.run([sys.executable, __file__, "--conn", size, which], capture_output=True, text=True,
+                                 check=True, env=env)
+            rs[which] = json.loads(out.stdout.strip().splitlines()[-1])
+            print(f"conn {size} {which}: {rs[which]}", file=sys.stderr)
+        port = rs["opencv-port"]
+        for which, r in rs.items():
+            lines.append(
+                f"| {size} | {which} | {r['wall']:.4f} | {r['cpu']:.4f} | {r['load']:.1f} | "
+                f"{port['wall'] / r['wall']:.1f}x | {port['cpu'] / r['cpu']:.1f}x | {r['value']:.4f} |"
+            )
+    return lines + [""]
+
+
+def bench_suite() -> list[str]:
     import torch
 
     configs = []
@@ -196,37 +487,50 @@ def main() -> None:
         for protocol in ("dim", "gfm"):
             configs.append(("2 MP", path, protocol))
     configs.append(("0.5 MP", "gfm-script-port", "gfm"))
+    env = {**os.environ, **ONE_THREAD}
     rows = []
     for size, path, protocol in configs:
+        load = os.getloadavg()[0]
         res = subprocess.run(
-            [sys.executable, __file__, "--one", size, path, protocol],
-            capture_output=True,
-            text=True,
-            check=True,
+            [sys.executable, __file__, "--one", size, path, protocol], capture_output=True, text=True, check=True, env=env
         )
         r = json.loads(res.stdout.strip().splitlines()[-1])
-        rows.append((size, protocol, path, r))
+        rows.append((size, protocol, path, r, load))
         print(f"{size} {protocol} {path}: {r}", file=sys.stderr)
     lines = [
-        "# Metric suite: time per image (one thread) and peak memory",
+        "## Suite per size: time per image (one thread) and peak memory",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores (load average "
-        f"{os.getloadavg()[0]:.2f} when written; other jobs add noise), Python {platform.python_version()}, torch {torch.__version__}; "
-        + ("CUDA GPU present." if torch.cuda.is_available() else "no GPU on this machine: no CUDA rows."),
         "Full suite = every metric of the protocol (dim: SAD, MSE, MAD, Grad, Conn over the unknown region; "
         "gfm: SAD, MSE, MAD, Grad, Conn + SAD/MSE/MAD-Trans, SAD-FG/BG).",
         "Peak memory = peak RSS increase during one run (after the timed runs and `malloc_trim`), inputs excluded.",
         f"Paths ending in `-b{BATCH}`: the torch path on batches of {BATCH} images, SAD/MSE/MAD/Grad only (the GPU "
         "throughput goal; no Conn), time per image = batch time / batch size; images/s = 1 / that.",
         "",
-        "| size | protocol | path | s/image (min) | s/image (median) | peak extra MB |",
-        "|---|---|---|---|---|---|",
+        "| size | protocol | path | s/image (min) | s/image (median) | peak extra MB | load avg |",
+        "|---|---|---|---|---|---|---|",
     ]
-    for size, protocol, path, r in rows:
+    for size, protocol, path, r, load in rows:
         lines.append(
-            f"| {size} | {protocol} | {path} | {r['min']:.3f} | {r['median']:.3f} | {r['peak_mb']:.0f} |"
+            f"| {size} | {protocol} | {path} | {r['min']:.3f} | {r['median']:.3f} | {r['peak_mb']:.0f} | {load:.1f} |"
         )
-    text = "\n".join(lines) + "\n"
+    return lines + [""]
+
+
+def main(skip_suite: bool = False) -> None:
+    import torch
+    from _results import write_results
+
+    head = [
+        "# Metric suite speed",
+        "",
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, shared with other jobs "
+        f"(load average {os.getloadavg()[0]:.2f} at the start; figures taken under load are noisy, the wall "
+        f"clock most), Python {platform.python_version()}, torch {torch.__version__}; "
+        + ("CUDA GPU present." if torch.cuda.is_available() else "no GPU on this machine: no CUDA rows."),
+        "",
+    ]
+    body = bench_end_to_end() + bench_conn() + ([] if skip_suite else bench_suite())
+    text = "\n".join(head + body)
     print(text)
     write_results("metrics", text)
 
@@ -234,5 +538,9 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--one":
         print(json.dumps(run_one(sys.argv[2], sys.argv[3], sys.argv[4])))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--conn":
+        print(json.dumps(conn_one(sys.argv[2], sys.argv[3])))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--gfm-port":
+        gfm_port_main(sys.argv[2], sys.argv[3])
     else:
-        main()
+        main(skip_suite="--skip-suite" in sys.argv)

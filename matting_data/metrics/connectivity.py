@@ -107,6 +107,119 @@ def largest_component(mask: np.ndarray, order: str = "F") -> np.ndarray:
     return labels == best
 
 
+def _largest(mask8: np.ndarray, order: str) -> tuple[np.ndarray, int, int, int]:
+    """Labels of a contiguous uint8 0/1 mask, the chosen label, its area and the largest other area.
+
+    ``best = 0`` and both areas 0 when the mask is empty; ties follow ``order`` as in :func:`label_largest`.
+    """
+    n, labels, areas = _label(mask8)
+    if n <= 1:
+        return labels, 0, 0, 0
+    areas[0] = -1
+    best = int(np.argmax(areas))
+    area = int(areas[best])
+    tied = np.flatnonzero(areas == area)
+    if tied.size > 1:  # the winner owns the first pixel, in the given order, of all the tied components
+        lut = np.zeros(n, bool)
+        lut[tied] = True
+        hit = lut[labels]
+        if order == "F":
+            col, row = divmod(int(np.argmax(hit.T.ravel())), labels.shape[0])
+        else:
+            row, col = divmod(int(np.argmax(hit.ravel())), labels.shape[1])
+        best = int(labels[row, col])
+    areas[best] = -1
+    return labels, best, area, max(int(areas.max()), 0)
+
+
+Box = tuple[int, int, int, int]
+
+
+def _box(mask8: np.ndarray) -> Box:
+    """``(r0, r1, c0, c1)`` of the non-zero pixels of a uint8 image (``r1 == r0`` when there is none)."""
+    x, y, bw, bh = cv2.boundingRect(mask8)
+    return y, y + bh, x, x + bw
+
+
+def _crop(a: np.ndarray, box: Box) -> np.ndarray:
+    return a[box[0] : box[1], box[2] : box[3]]
+
+
+def _equal(labels: np.ndarray, best: int) -> np.ndarray:
+    """uint8 0/255 mask of ``labels == best`` (OpenCV takes a 1x1 image for a scalar: numpy there)."""
+    if labels.size < 16:
+        return (labels == best).astype(np.uint8) * np.uint8(255)
+    out: np.ndarray = cv2.compare(labels, np.array([float(best)]), cv2.CMP_EQ)
+    return out
+
+
+def _at_least(passed: np.ndarray, k: int) -> np.ndarray:
+    """uint8 0/1 mask of ``passed >= k`` (the set at threshold k)."""
+    return cv2.threshold(passed, k - 1, 1, cv2.THRESH_BINARY)[1]
+
+
+def _next_omega(
+    passed: np.ndarray, k: int, box: Box, omega: np.ndarray, bound: int, order: str
+) -> tuple[np.ndarray, int, Box, int] | None:
+    """``omega_k`` from ``omega_{k-1}`` (0/255 in ``box`` coordinates), or None where the chain breaks.
+
+    Returns ``(labels, best, box, bound)`` for threshold k; see :func:`level_map`.
+    """
+    cand = cv2.bitwise_and(_at_least(_crop(passed, box), k), omega)
+    sub = _box(cand)
+    if sub[1] == sub[0]:  # S_k (not empty) misses omega_{k-1}: omega_k lies elsewhere
+        return None
+    inner = (box[0] + sub[0], box[0] + sub[1], box[2] + sub[2], box[2] + sub[3])
+    labels, best, area, other = _largest(np.ascontiguousarray(_crop(cand, sub)), order)
+    if area > bound:
+        return labels, best, inner, max(bound, other)
+    # a component of S_k outside omega_{k-1} may be as large: label S_k whole, as the definition says
+    whole = _at_least(passed, k)
+    wbox = _box(whole)
+    wlabels, wbest, _, wother = _largest(np.ascontiguousarray(_crop(whole, wbox)), order)
+    r, c = divmod(int(np.argmax(labels.ravel() == best)), labels.shape[1])
+    if wlabels[inner[0] + r - wbox[0], inner[2] + c - wbox[2]] != wbest:
+        return None
+    return labels, best, inner, wother
+
+
+def level_map(passed: np.ndarray, order: str = "F", skip_empty: bool = False, n_thresholds: int = 10) -> np.ndarray:
+    """Level index ``k`` (0..10) of every pixel as uint8 (H, W); see :func:`connectivity_levels`.
+
+    One sweep over the thresholds that labels only what can still matter.  With
+    ``S_k = {passed >= k}`` and ``omega_k`` its largest component: ``omega_k``
+    is a connected subset of ``S_{k-1}``, so it lies inside ``omega_{k-1}`` or
+    is disjoint from it.  The pixels not yet dropped after threshold k are
+    therefore ``omega_k`` while the chain ``omega_1 >= omega_2 >= ...`` holds,
+    and none from its first break on; a pixel's level is the number of
+    ``omega_k`` of the unbroken chain that hold it.  So ``omega_k`` is searched
+    inside ``omega_{k-1}`` (``S_k & omega_{k-1}`` in its bounding box): the
+    largest component found there is ``omega_k`` when it is strictly larger
+    than ``bound``, an upper bound of every component of ``S_k`` outside
+    ``omega_{k-1}`` (each lies in a component of ``S_{k-1}`` other than
+    ``omega_{k-1}``); otherwise ``S_k`` is labelled whole to decide.
+    """
+    level = np.zeros(passed.shape, np.uint8)
+    top = min(int(passed.max()), n_thresholds)  # S_k is empty for every k > top
+    if top == 0:  # S_1 empty: dim drops every pixel at t_1, gfm skips every threshold
+        return level + np.uint8(n_thresholds) if skip_empty else level
+    box = _box(passed)
+    labels, best, _, bound = _largest(_at_least(np.ascontiguousarray(_crop(passed, box)), 1), order)
+    omega = _equal(labels, best)
+    for k in range(1, top + 1):
+        if k > 1:
+            nxt = _next_omega(passed, k, box, omega, bound, order)
+            if nxt is None:
+                return level
+            labels, best, box, bound = nxt
+            omega = _equal(labels, best)
+        region = _crop(level, box)
+        region += omega >> 7
+    if skip_empty and top < n_thresholds:  # gfm: the empty thresholds are skipped, omega_top never drops
+        region += (omega >> 7) * np.uint8(n_thresholds - top)
+    return level
+
+
 def connectivity_levels(
     passed: np.ndarray,
     sel: np.ndarray | None = None,
@@ -126,41 +239,12 @@ def connectivity_levels(
         ``False`` treats it as an empty ``omega`` (dim, GCA guard).
     n_thresholds : number of thresholds (10 for step 0.1).
 
-    Each set is labelled inside its own bounding box (the sets are nested, so
-    the box only shrinks), which gives the same components.
+    Returns int8 levels, one per selected pixel (see :func:`level_map` for the method).
     """
-    h, w = passed.shape
-    if sel is None:
-        sel = np.arange(h * w)
-    srow, scol = np.divmod(sel, w)
-    psel = passed.ravel()[sel]
-    level = np.full(sel.size, n_thresholds, np.int8)
-    alive = np.arange(sel.size)
-    row_max = passed.max(axis=1)
-    col_max = passed.max(axis=0)
-    for k in range(1, n_thresholds + 1):
-        if alive.size == 0:
-            break
-        rows = np.flatnonzero(row_max >= k)
-        if rows.size == 0:  # empty intersection here and at every later threshold
-            if not skip_empty:
-                level[alive] = k - 1
-            break
-        cand = psel[alive] >= k
-        if not cand.any():  # omega exists elsewhere; every remaining pixel drops now
-            level[alive] = k - 1
-            break
-        cols = np.flatnonzero(col_max >= k)
-        r0, c0 = int(rows[0]), int(cols[0])
-        crop = passed[r0 : int(rows[-1]) + 1, c0 : int(cols[-1]) + 1]
-        mask = cv2.threshold(crop, k - 1, 1, cv2.THRESH_BINARY)[1]
-        labels, best = label_largest(mask, order)
-        cidx = alive[cand]
-        keep = labels[srow[cidx] - r0, scol[cidx] - c0] == best
-        level[alive[~cand]] = k - 1
-        level[cidx[~keep]] = k - 1
-        alive = cidx[keep]
-    return level
+    if order not in ("F", "C"):
+        raise ValueError(f"order must be 'F' or 'C', got {order!r}")
+    level = level_map(np.ascontiguousarray(passed, dtype=np.uint8), order, skip_empty, n_thresholds).ravel()
+    return (level if sel is None else level[sel]).view(np.int8)
 
 
 #: ``_DIM_PASSED[v]`` = number of dim thresholds an 8-bit value v passes.
