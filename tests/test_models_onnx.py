@@ -220,3 +220,26 @@ def test_bgmv2_sampling_budget_sets_the_export_size(tmp_path: Path) -> None:
     assert _check_sizes(None, spec, True) == [(284, 284), (284, 316)]  # 284^2 = 80,656 >= 80,000
     with pytest.raises(ModelError, match="at least 80000 pixels"):
         export_onnx(m, tmp_path / "small.onnx", size=(64, 64))
+
+
+def test_onnx_model_reflect_fit_and_trimap_input(tmp_path: Path) -> None:
+    """A foreign image + trimap graph: reflect padding to the multiple, trimap scaled to [0, 1]."""
+
+    class Pick(nn.Module):
+        def forward(self, image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
+            return trimap * 0.5 + image[:, 1:2] * 0.5
+
+    f = tmp_path / "tri.onnx"
+    torch.onnx.export(Pick(), (torch.rand(1, 3, 32, 32), torch.rand(1, 1, 32, 32)), str(f), opset_version=17,
+                      dynamo=False, input_names=["i", "t"],
+                      dynamic_axes={"i": {2: "h", 3: "w"}, "t": {2: "h", 3: "w"}})
+    m = OnnxModel(f, inputs=["image", "trimap"], multiple=32, fit="reflect", device="cpu")
+    assert m.needs_trimap and not m.needs_background and m.working_size(40, 50) == (64, 64)
+    rng = np.random.default_rng(6)
+    img = rng.random((40, 50, 3), dtype=np.float32)
+    tri = rng.choice(np.array([0, 128, 255], np.uint8), size=(40, 50))
+    np.testing.assert_allclose(predict_checked(m, img, tri), tri / 255.0 * 0.5 + img[..., 1] * 0.5, atol=1e-5)
+    with pytest.raises(ModelError, match="needs a trimap"):
+        predict_checked(m, img)
+    with pytest.raises(ModelError, match="fit"):
+        OnnxModel(f, inputs="image,trimap", fit="crop")

@@ -21,8 +21,8 @@ them explicitly):
 ``multiple``
     Both sides fed to the graph are multiples of this (default: metadata, else 32).
 ``fit``
-    ``"resize"`` (bilinear down to the multiple and back, default) or ``"pad"`` (replicate-pad the
-    bottom / right edge and crop back; BGMv2's files declare it).
+    ``"resize"`` (bilinear down to the multiple and back, default), ``"pad"`` (replicate-pad the
+    bottom / right edge and crop back; BGMv2's files declare it) or ``"reflect"`` (reflect-pad, as DIM).
 ``ref_size``
     Optional working short side: the image is first scaled so its short side is ``ref_size``.
 ``device``
@@ -145,8 +145,8 @@ class OnnxModel(MattingModel):
             raise ModelError("model 'onnx': std values must be > 0")
         if self.multiple < 1:
             raise ModelError(f"model 'onnx': multiple must be >= 1, got {self.multiple}")
-        if self.fit not in ("resize", "pad"):
-            raise ModelError(f"model 'onnx': fit must be 'resize' or 'pad', got {self.fit!r}")
+        if self.fit not in ("resize", "pad", "reflect"):
+            raise ModelError(f"model 'onnx': fit must be 'resize', 'pad' or 'reflect', got {self.fit!r}")
 
     @staticmethod
     def _providers(ort: Any, device: str | None) -> list[str]:
@@ -167,16 +167,17 @@ class OnnxModel(MattingModel):
             s = self.ref_size / min(h, w)
             h, w = int(round(h * s)), int(round(w * s))
         m = self.multiple
-        if self.fit == "pad":
+        if self.fit != "resize":
             return h + (-h) % m, w + (-w) % m
         return max(m, h - h % m), max(m, w - w % m)
 
     def _fit(self, t: torch.Tensor, size: tuple[int, int], scaled: tuple[int, int], mode: str) -> torch.Tensor:
         if tuple(t.shape[-2:]) != scaled:
             t = F.interpolate(t, size=scaled, mode=mode, **({"align_corners": False} if mode == "bilinear" else {}))
-        if self.fit == "pad":
+        if self.fit != "resize":
             ph, pw = size[0] - scaled[0], size[1] - scaled[1]
-            return F.pad(t, (0, pw, 0, ph), mode="replicate") if ph or pw else t
+            mode_pad = "replicate" if self.fit == "pad" else "reflect"
+            return F.pad(t, (0, pw, 0, ph), mode=mode_pad) if ph or pw else t
         return F.interpolate(t, size=size, mode=mode, **({"align_corners": False} if mode == "bilinear" else {})) \
             if tuple(t.shape[-2:]) != size else t
 
@@ -231,7 +232,7 @@ class OnnxModel(MattingModel):
         if a.ndim != 4:
             raise InputError(f"{self.path}: output {self.output!r} has shape {tuple(a.shape)}, expected (N, C, H, W)")
         a = a[:, :1]
-        if self.fit == "pad":
+        if self.fit != "resize":
             a = a[:, :, : scaled[0], : scaled[1]]
         if tuple(a.shape[-2:]) != (h, w):
             a = F.interpolate(a, size=(h, w), mode="bilinear", align_corners=False)

@@ -48,7 +48,8 @@ class OnnxSpec:
     inputs: tuple[str, ...]
     multiple: int
     note: str = ""
-    #: How the ``onnx`` model brings other sizes to the multiple: ``"resize"`` or ``"pad"`` (replicate, crop back).
+    #: How the ``onnx`` model brings other sizes to the multiple: ``"resize"``, ``"pad"`` (replicate) or
+    #: ``"reflect"`` (reflect-pad the bottom / right, crop back).
     fit: str = "resize"
     #: Fewest input pixels the graph handles (BGMv2 sampling: its top-k budget is traced as a constant).
     min_pixels: int = 0
