@@ -6,9 +6,12 @@ Registered as ``bgmv2``.  Arguments: ``model_type`` (``"refine"``: ``MattingRefi
 ``refine_threshold`` (0.7), ``refine_kernel_size`` (3) -- the settings of the official
 ``inference_images.py``; ``preset="4k"`` gives 0.125 / 320,000.
 
-Released checkpoints (``.pth`` state dicts) load strictly; ``model_type`` and ``backbone`` are
-detected from the keys (``refiner.*`` present; ``backbone.features.*`` = MobileNetV2, 6 or 23
-blocks in ``backbone.layer3`` = ResNet-50 / 101).
+Released checkpoints (``.pth`` state dicts, read with ``weights_only=True``) load strictly: the
+network's keys and shapes equal the official ``MattingBase`` / ``MattingRefine`` state dicts
+(the official ``inference_images.py`` loads with ``strict=False``; a file that does not fit is
+an error here, listing the missing / unexpected / mis-shaped keys).  ``model_type`` and
+``backbone`` are detected from the keys (``refiner.*`` present; ``backbone.features.*`` =
+MobileNetV2, 6 or 23 blocks in ``backbone.layer3`` = ResNet-50 / 101).
 
 The model needs the captured background: ``predict(image, background=bg)`` (``needs_background``).
 """
