@@ -31,8 +31,8 @@ def format_value(v: Any, digits: int = 4, signed: bool = False) -> str:
     --------
     >>> format_value(12.345678), format_value(0.000123456), format_value(1234.5), format_value(float("nan"))
     ('12.35', '0.0001235', '1234.5', '-')
-    >>> format_value(0.5, signed=True)
-    '+0.5'
+    >>> format_value(0.5, signed=True), format_value(1.9e-35)
+    ('+0.5', '1.900e-35')
     """
     if is_missing(v):
         return "-"
@@ -43,6 +43,8 @@ def format_value(v: Any, digits: int = 4, signed: bool = False) -> str:
     x = float(v)
     if x == 0.0 or not math.isfinite(x):
         text = f"{x:g}"
+    elif abs(x) < 1e-4:  # floating-point noise and tiny values: scientific notation, not 36 decimals
+        text = f"{x:.{digits - 1}e}"
     else:
         mag = math.floor(math.log10(abs(x)))
         decimals = max(digits - 1 - mag, 1 if abs(x) >= 1 else 0)

@@ -50,12 +50,13 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def _torch_model(args: argparse.Namespace):
-    from ..errors import InputError
     from ..models.torch_model import TorchMattingModel
 
     model = build_model(args)
     if not isinstance(model, TorchMattingModel):
-        raise InputError(f"model {args.model!r} is not a torch reference model (nothing to convert or export)")
+        from ..models.base import ModelError
+
+        raise ModelError(f"model {args.model!r} is not a torch reference model (nothing to convert or export)")
     return model
 
 
@@ -66,7 +67,8 @@ def run_convert(args: argparse.Namespace) -> int:
     if args.weights is None:
         raise InputError("models convert needs --weights FILE (the released checkpoint)")
     model = _torch_model(args)
-    out, side = save_converted(model.network, args.out, model.architecture, model.arguments, source=args.weights,
+    out, side = save_converted(model.network, args.out, model.architecture, model.arguments,
+                               source=model.weights or args.weights,
                                extra={"inference_rule": model.inference_rule()})
     print(f"wrote {out} and {side} ({model.architecture}, {model.arguments})")
     return 0

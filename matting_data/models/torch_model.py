@@ -221,3 +221,13 @@ class TorchMattingModel(MattingModel):
             "device": str(self.device),
             "precision": "float16" if self.half else "float32",
         }
+
+
+def get_torch_model(spec: str, **kwargs: Any) -> TorchMattingModel:
+    """:func:`~matting_data.models.registry.get_model` for a torch reference model (an error for any other model)."""
+    from .registry import get_model
+
+    model = get_model(spec, **kwargs)
+    if not isinstance(model, TorchMattingModel):
+        raise ModelError(f"model {spec!r} is not a torch reference model (no network, checkpoint or ONNX export)")
+    return model

@@ -182,7 +182,7 @@ def stage_models(ctx: DemoContext) -> str:
     """Domain-gap ablation (train a tiny net per composite recipe) and a leaderboard of pluggable models."""
     from ..datasets.track import Track
     from .ablation import run_ablation
-    from .leaderboard import run_leaderboard
+    from .leaderboard import Entry, run_leaderboard
 
     # the held-out test set with its fixed evaluation trimaps (from the split stage)
     test = Track(name="test-photo-sim", kind="COMP", root=ctx.paths["test_track"], manifest="split.parquet",
@@ -191,10 +191,11 @@ def stage_models(ctx: DemoContext) -> str:
                        tests=[test], workers=ctx.workers, progress=ctx.progress)
     models_dir = ctx.out / "ablation" / "models"
     nets = {f"tiny-net-{r}": models_dir / f"{r}.pt" for r in ("naive", "rssn")}
+    untrained = [Entry(f"{label}-untrained", pred_dir=p) for label, p in ctx.paths.get("reference_preds", {}).items()]
     board = run_leaderboard(
-        test, ["trimap-flat", "trimap-colour", *(f"{k}=tiny-net" for k in nets)], ctx.out / "leaderboard",
+        test, ["trimap-flat", "trimap-colour", *(f"{k}=tiny-net" for k in nets), *untrained], ctx.out / "leaderboard",
         model_kwargs={k: {"checkpoint": v} for k, v in nets.items()}, protocols="both",
-        workers=ctx.workers, progress=ctx.progress,
+        workers=ctx.workers, progress=ctx.progress, reports=("md", "csv", "json", "html"),
     )
     ranking = board.ranking()
     ctx.results["leaderboard"] = {"ranking_dim": ranking, "ablation_rows": len(abl.table)}

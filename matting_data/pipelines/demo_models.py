@@ -29,12 +29,11 @@ def _official_file(label: str, name: str, args: dict[str, Any], prefix: str, fol
     """Seeded random weights saved as the authors' release is saved (``torch.save`` of a state dict)."""
     import torch
 
-    from ..models import get_model
-    from ..models.torch_model import UntrainedModelWarning
+    from ..models.torch_model import UntrainedModelWarning, get_torch_model
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UntrainedModelWarning)
-        model = get_model(name, seed=seed, **{k: v for k, v in args.items() if k != "strategy"})
+        model = get_torch_model(name, seed=seed, **{k: v for k, v in args.items() if k != "strategy"})
     path = folder / f"{label}-official-layout.pth"
     folder.mkdir(parents=True, exist_ok=True)
     torch.save({prefix + k: v for k, v in model.network.state_dict().items()}, path)
@@ -43,8 +42,8 @@ def _official_file(label: str, name: str, args: dict[str, Any], prefix: str, fol
 
 def stage_reference_models(ctx: Any) -> str:
     """Import, convert and run GFM and MODNet by the authors' rules on the held-out test images."""
-    from ..models import get_model
     from ..models.checkpoint import save_converted
+    from ..models.torch_model import get_torch_model
     from .evaluate import evaluate_dirs
     from .predict import predict_images
 
@@ -57,12 +56,13 @@ def stage_reference_models(ctx: Any) -> str:
     for label, name, args, prefix in DEMO_MODELS:
         folder = ctx.out / "reference-models" / label
         src = _official_file(label, name, args, prefix, folder / "weights", ctx.seed)
-        model = get_model(name, weights=src, **args)  # strict import: keys, shapes, arguments checked
+        model = get_torch_model(name, weights=src, **args)  # strict import: keys, shapes, arguments checked
         conv, _ = save_converted(model.network, folder / "weights" / f"{label}.safetensors", name, model.arguments,
                                  source=src, extra={"inference_rule": model.inference_rule()})
-        again = get_model(name, weights=conv, **args)
+        again = get_torch_model(name, weights=conv, **args)
         same = bool(np.array_equal(model.predict(probe), again.predict(probe)))
         run = predict_images(model, images, folder / "pred", fmt="png16", progress=ctx.progress)
+        ctx.paths.setdefault("reference_preds", {})[label] = folder / "pred"
         ev = evaluate_dirs(folder / "pred", alphas, protocol="gfm", out_dir=folder / "eval", progress=ctx.progress)
         means = dict(zip(ev.summary["metric"], ev.summary["mean"], strict=True))
         rule = model.inference_rule().get("name", "?")
