@@ -218,6 +218,8 @@ CASES = [
      ["garbage.parquet"]),
     ("split-no-columns", ["dataset", "split", "{W}/manifests/no_columns.csv", "--out-root", "{O}"],
      ["no_columns.csv", "column"]),
+    ("split-out-root-file", ["dataset", "split", MAN, "--out-root", "{W}/a_file"], ["a_file", "not a folder"]),
+    ("ingest-out-under-file", ["dataset", "ingest", "folders", FG, "--out", "{W}/a_file/m.parquet"], ["a_file"]),
     # dataset privacy
     ("privacy-expand-negative", ["dataset", "privacy", "{W}/manifests/split.csv", "{O}", "--root", FG,
                                  "--expand", "-0.9"], ["--expand"]),
@@ -232,7 +234,10 @@ CASES = [
     ("privacy-out-is-root", ["dataset", "privacy", MAN, FG], ["out", "foregrounds"]),
     ("privacy-id-dotdot", ["dataset", "privacy", "{W}/manifests/evil_id.csv", "{O}", "--root", FG],
      ["evil_id.csv", "escaped"]),
+    ("privacy-out-file", ["dataset", "privacy", "{W}/manifests/split.csv", "{W}/a_file", "--root", FG],
+     ["a_file", "not a folder"]),
     # dataset export
+    ("export-out-file", ["dataset", "export", MAN, "{W}/a_file"], ["a_file", "not a folder"]),
     ("export-shard-0", ["dataset", "export", MAN, "{O}", "--max-shard-mb", "0"], ["--max-shard-mb"]),
     ("export-out-is-root", ["dataset", "export", MAN, FG], ["out", "foregrounds"]),
     ("export-symlink-escape", ["dataset", "export", "{W}/symroot/manifest.parquet", "{O}"],

@@ -119,6 +119,8 @@ def _check_split_outputs(out: Path, name: str, manifest: object) -> None:
     """
     if not name or "/" in name or "\\" in name or name.startswith(".") or name in (".", ".."):
         raise InputError(f"--name {name!r}: must be a plain file name (no folders, not starting with '.')")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out-root {out}: exists and is not a folder")
     targets = [out / f"{name}.parquet", out / f"{name}.csv", out / f"{name}.json"]
     if isinstance(manifest, (str, os.PathLike)):
         src = Path(manifest).resolve()
