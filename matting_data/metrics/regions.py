@@ -58,13 +58,13 @@ def gfm_trimap(p: np.ndarray, g: np.ndarray, trimap: np.ndarray) -> dict[str, fl
     elsewhere (the same per-pixel values as the GFM copy-and-overwrite); each
     region's sum is one masked pass (``cv2.norm``, accumulated in double).
     """
-    fg = cv2.compare(trimap, 255, cv2.CMP_EQ)
-    bg = cv2.compare(trimap, 0, cv2.CMP_EQ)
-    rest = cv2.bitwise_not(cv2.bitwise_or(fg, bg))
-    n = int(cv2.countNonZero(rest))
+    fg = (trimap == 255).view(np.uint8)  # 0/1 masks for cv2.norm
+    bg = (trimap == 0).view(np.uint8)
+    rest = ((fg | bg) == 0).view(np.uint8)
+    n = int(np.count_nonzero(rest))
     sad_fg = float(cv2.norm(p, g, cv2.NORM_L1, mask=fg))
     sad_bg = float(cv2.norm(p, g, cv2.NORM_L1, mask=bg))
-    one_minus_g = cv2.subtract(1.0, g)
+    one_minus_g = 1.0 - g
     abs_forced = (
         float(cv2.norm(p, g, cv2.NORM_L1, mask=rest))
         + float(cv2.norm(one_minus_g, cv2.NORM_L1, mask=fg))
