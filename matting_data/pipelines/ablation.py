@@ -15,8 +15,8 @@ A grid is a TOML recipe ``recipes/ablation/<name>.toml``::
     baselines = ["trimap-flat", "trimap-colour"]   # rows needing no training (optional)
     ori_train = ""          # ORI training track (the reference row "ori"; CLI --ori-train)
 
-    [train]                 # matting_data.training.TrainingConfig fields
-    steps = 2000
+    [train]                 # matting_data.training.TrainingConfig fields (device = "cuda",
+    steps = 2000            # init_backbone = "resnet34-imagenet.pth" for the published-scale run)
     crop = 320
     crop_sizes = [640, 960, 1280]
     batch = 8
@@ -82,7 +82,8 @@ TOP_KEYS = ("name", "description", "recipes", "per_fg", "seed", "seeds", "model"
             "baselines", "ori_train", "train", "test")
 TEST_KEYS = ("protocols", "metric", "tracks", "trimap_seed")
 TRAIN_KEYS = ("steps", "crop", "crop_sizes", "batch", "lr", "optimizer", "schedule", "grad_clip", "weight_decay",
-              "trimap_kernel", "threads", "workers", "transition_p", "resize_range", "flip", "width", "comp_loss")
+              "trimap_kernel", "threads", "workers", "transition_p", "resize_range", "flip", "device", "amp",
+              "init_backbone", "width", "comp_loss")
 TINY_NET_KEYS = ("width", "comp_loss")  # tiny-net model arguments accepted in [train] (older grids)
 DEFAULT_MODEL = ("gfm", {"backbone": "r34", "rosta": "TT"})
 
