@@ -59,7 +59,7 @@ class _DenseBlock(nn.ModuleDict):
             self.add_module(f"denselayer{i + 1}",
                             _DenseLayer(num_input_features + i * growth_rate, growth_rate, bn_size, drop_rate))
 
-    def forward(self, init_features: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(self, init_features: torch.Tensor) -> torch.Tensor:
         features = [init_features]
         for layer in self.values():
             features.append(layer(features))

@@ -1,0 +1,239 @@
+"""GFM's test rule, as the official ``core/test.py`` (``inference_img_gfm``) runs it.
+
+The functions here are written against a *scale runner*: a callable that takes
+the image of one pass -- float32 (h, w, 3) on 0..255, no normalisation, sides
+multiples of 32 -- and returns what the official ``inference_img_scale`` returns:
+
+* TT / FT / BT: ``(glance_map, focus, fusion)`` with ``glance_map`` a uint8 (h, w)
+  map (TT: argmax classes as a 0/128/255 trimap, ``gen_trimap_from_segmap_e2e``;
+  FT/BT: 0/255, ``gen_bw_from_segmap_e2e``) and float32 (h, w) ``focus`` / ``fusion``;
+* RIM: ``(fusion_tt, fusion_ft, fusion_bt, fusion_rim)``.
+
+so the rule can be checked step by step with a stub (``tests/test_models_gfm.py``).
+
+The rule (official ``config.py``: ``MAX_SIZE_H = MAX_SIZE_W = 1600``,
+``SHORTER_PATH_LIMITATION = 1080``):
+
+1. (``test_samples``) an image whose shorter side exceeds 1080 is first resized with
+   ``cv2.resize(..., INTER_LINEAR)`` so that the shorter side is 1080 (the longer side
+   ``int(1080 * long / short)``); the toolkit resizes the resulting alpha back to the
+   input size (cv2 INTER_LINEAR) because a prediction must match its image;
+2. each pass: side ``s`` -> ``int(s * ratio)`` (``int(s / 3)`` / ``int(s / 2)`` for RIM /
+   RESIZE), rounded *down* to a multiple of 32, capped at 1600;
+   ``skimage.transform.resize(img, (new_h, new_w)) * 255`` in (default arguments:
+   bilinear, ``mode="reflect"``, Gaussian anti-aliasing when shrinking; a uint8 image
+   is scaled to [0, 1] by skimage, hence the ``* 255``), ``resize(pred, (h, w))`` out;
+3. HYBRID: glance pass at 1/3, focus pass at 1/2.  TT: the 1/3 glance trimap, resized
+   back and times 255, wins where it is exactly 0 or 255, the 1/2 focus elsewhere
+   (``get_masked_local_from_global_test``); FT: ``glance/255 + focus`` clipped at 1;
+   BT: ``glance/255 - focus`` clipped at 0;
+4. RESIZE: one pass at 1/2, the network's own collaborative-matting fusion;
+5. RIM: one pass at 1/3, the RIM output (the official ``pred_choice`` 4).
+
+Toolkit additions, all recorded in the rule description: a pass whose side would be
+below 32 (the official code fails there) gets 32; an optional sliding-window
+(*tiled*) evaluation of each pass; and ``strategy="tiled"``, a full-resolution pass
+(no 1/2, 1/3 scaling, no 1080 / 1600 limits) evaluated tile by tile.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import cv2
+import numpy as np
+from skimage.transform import resize
+
+MAX_SIZE_H = 1600
+MAX_SIZE_W = 1600
+SHORTER_PATH_LIMITATION = 1080
+GLOBAL_RATIO = 1 / 3
+LOCAL_RATIO = 1 / 2
+MULTIPLE = 32
+
+ScaleRunner = Callable[[np.ndarray], Sequence[np.ndarray]]
+
+
+def as_official_image(image: np.ndarray) -> np.ndarray:
+    """The image as the official code holds it.
+
+    The official script reads a uint8 RGB file, so a float32 image in [0, 1] that is
+    exactly ``q / 255`` (an 8-bit image read by the toolkit) is returned as that uint8
+    ``q``: skimage then sees what it sees in the official run (``q / 255`` in float64).
+    Any other image (16-bit, float) is returned as float64 in [0, 1].
+    """
+    img = np.asarray(image)
+    if img.dtype == np.uint8:
+        return img
+    f32 = img.astype(np.float32, copy=False)
+    q = np.rint(np.clip(f32, 0.0, 1.0) * np.float32(255.0))
+    if np.array_equal(q.astype(np.float32) / np.float32(255.0), f32):
+        return q.astype(np.uint8)
+    return img.astype(np.float64)
+
+
+def limit_shorter_side(img: np.ndarray, limit: int | None = SHORTER_PATH_LIMITATION) -> np.ndarray:
+    """Official ``test_samples``: shorter side > ``limit`` -> cv2 INTER_LINEAR resize to ``limit``."""
+    h, w = img.shape[:2]
+    if limit is None or min(h, w) <= limit:
+        return img
+    if h >= w:
+        new_w, new_h = limit, int(limit * h / w)
+    else:
+        new_h, new_w = limit, int(limit * w / h)
+    src = img if img.dtype == np.uint8 else img.astype(np.float32)
+    return cv2.resize(src, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+
+
+def _round_side(resized: int, cap: int) -> int:
+    side = min(cap, resized - (resized % MULTIPLE))
+    return max(side, MULTIPLE)  # toolkit: the official code fails when this is 0
+
+
+def pass_size(h: int, w: int, kind: str) -> tuple[int, int]:
+    """Network input size of one pass, written as each official branch computes it.
+
+    ``kind``: ``"glance"`` (HYBRID, ``int(s * (1/3))``), ``"focus"`` (HYBRID, ``int(s * (1/2))``),
+    ``"resize"`` (``int(s / 2)``), ``"rim"`` (``int(s / 3)``).  Each side is then rounded down
+    to a multiple of 32 and capped at 1600 (and raised to 32 when it would be 0).
+    """
+    if kind == "glance":
+        rh, rw = int(h * GLOBAL_RATIO), int(w * GLOBAL_RATIO)
+    elif kind == "focus":
+        rh, rw = int(h * LOCAL_RATIO), int(w * LOCAL_RATIO)
+    elif kind == "resize":
+        rh, rw = int(h / 2), int(w / 2)
+    elif kind == "rim":
+        rh, rw = int(h / 3), int(w / 3)
+    else:
+        raise ValueError(f"unknown pass kind {kind!r}")
+    return _round_side(rh, MAX_SIZE_H), _round_side(rw, MAX_SIZE_W)
+
+
+def scale_image(img: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``resize(img, (new_h, new_w)) * 255.0`` as float32 -- the network input of one pass."""
+    return (resize(img, size) * 255.0).astype(np.float32)
+
+
+def masked_local_from_global(global_result: np.ndarray, local_result: np.ndarray) -> np.ndarray:
+    """Official ``get_masked_local_from_global_test``: glance where exactly 0 or 255, focus elsewhere."""
+    weighted_global = np.ones(global_result.shape)
+    weighted_global[global_result == 255] = 0
+    weighted_global[global_result == 0] = 0
+    return global_result * (1.0 - weighted_global) / 255 + local_result * weighted_global
+
+
+def hybrid_fusion(rosta: str, glance_255: np.ndarray, focus: np.ndarray) -> np.ndarray:
+    """HYBRID fusion of a resized-back glance (0..255) and focus (0..1), as the official code."""
+    if rosta == "tt":
+        return masked_local_from_global(glance_255, focus)
+    if rosta == "bt":
+        fusion = glance_255 / 255.0 - focus
+        fusion[fusion < 0] = 0
+        return fusion
+    if rosta == "ft":
+        fusion = glance_255 / 255.0 + focus
+        fusion[fusion > 1] = 1
+        return fusion
+    raise ValueError(f"no HYBRID fusion for rosta {rosta!r}")
+
+
+def inference_img_gfm(img: np.ndarray, run: ScaleRunner, rosta: str, strategy: str,
+                      trace: dict[str, Any] | None = None) -> list[np.ndarray]:
+    """Official ``inference_img_gfm``: returns ``[glance, focus, fusion]`` (RIM: ``[tt, ft, bt, rim]``).
+
+    ``trace`` (optional dict) receives the size of every pass (``"passes"``: list of
+    ``(kind, (h, w))``) and, for HYBRID, where the glance won (``"glance_wins"``).
+    """
+    h, w = img.shape[:2]
+    rosta = rosta.lower()
+    strategy = strategy.lower()
+    passes: list[tuple[str, tuple[int, int]]] = []
+    if trace is not None:
+        trace["passes"] = passes
+    if rosta == "rim":
+        size = pass_size(h, w, "rim")
+        passes.append(("rim", size))
+        pred_tt, pred_ft, pred_bt, pred_fusion = run(scale_image(img, size))
+        return [resize(pred_tt, (h, w)), resize(pred_ft, (h, w)), resize(pred_bt, (h, w)),
+                resize(pred_fusion, (h, w))]
+    if strategy == "resize":
+        size = pass_size(h, w, "resize")
+        passes.append(("resize", size))
+        pred_glance, pred_focus, pred_fusion = run(scale_image(img, size))
+        return [resize(pred_glance, (h, w)) * 255.0, resize(pred_focus, (h, w)), resize(pred_fusion, (h, w))]
+    if strategy != "hybrid":
+        raise ValueError(f"unknown GFM test strategy {strategy!r}")
+    size = pass_size(h, w, "glance")
+    passes.append(("glance", size))
+    pred_glance_1, _, _ = run(scale_image(img, size))
+    pred_glance_1 = resize(pred_glance_1, (h, w)) * 255.0
+    size = pass_size(h, w, "focus")
+    passes.append(("focus", size))
+    _, pred_focus_2, _ = run(scale_image(img, size))
+    pred_focus_2 = resize(pred_focus_2, (h, w))
+    if trace is not None:
+        trace["glance_wins"] = (pred_glance_1 == 0) | (pred_glance_1 == 255)
+    return [pred_glance_1, pred_focus_2, hybrid_fusion(rosta, pred_glance_1, pred_focus_2)]
+
+
+def glance_map(rosta: str, glance: np.ndarray) -> np.ndarray:
+    """Official ``gen_trimap_from_segmap_e2e`` (TT) / ``gen_bw_from_segmap_e2e`` (FT/BT) of a
+    (C, h, w) glance output: argmax, then 0/128/255 (TT) or 0/255 as uint8."""
+    index = np.argmax(glance, axis=0).astype(np.int64)
+    lut = np.array([0, 128, 255] if rosta == "tt" else [0, 255], np.int64)
+    return lut[index].astype(np.uint8)
+
+
+# --------------------------------------------------------------------------- tiling
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Window starts covering ``length`` with windows of ``tile`` (the last one flush with the end)."""
+    if length <= tile:
+        return [0]
+    step = max(tile - overlap, 1)
+    starts = list(range(0, length - tile, step))
+    starts.append(length - tile)
+    return sorted(set(starts))
+
+
+def blend_weight(h: int, w: int, overlap: int) -> np.ndarray:
+    """Separable linear ramp over ``overlap`` pixels at each border, 1 inside; strictly positive."""
+
+    def ramp(n: int) -> np.ndarray:
+        if overlap <= 0:
+            return np.ones(n, np.float64)
+        i = np.arange(n, dtype=np.float64)
+        r = np.minimum(i + 1, n - i) / float(overlap + 1)
+        return np.clip(r, 1e-3, 1.0)
+
+    return ramp(h)[:, None] * ramp(w)[None, :]
+
+
+def tiled(run_maps: Callable[[np.ndarray], dict[str, np.ndarray]], img: np.ndarray, tile: int,
+          overlap: int) -> dict[str, np.ndarray]:
+    """Evaluate ``run_maps`` (image (h, w, 3) -> dict of (C, h, w) maps at the input size) on
+    overlapping ``tile`` x ``tile`` windows and blend every map with :func:`blend_weight`."""
+    h, w = img.shape[:2]
+    th, tw = min(tile, h), min(tile, w)
+    out: dict[str, np.ndarray] = {}
+    acc = np.zeros((h, w), np.float64)
+    for y in tile_starts(h, th, overlap):
+        for x in tile_starts(w, tw, overlap):
+            maps = run_maps(img[y:y + th, x:x + tw])
+            wgt = blend_weight(th, tw, overlap)
+            for k, v in maps.items():
+                if k not in out:
+                    out[k] = np.zeros((v.shape[0], h, w), np.float64)
+                out[k][:, y:y + th, x:x + tw] += v * wgt
+            acc[y:y + th, x:x + tw] += wgt
+    return {k: (v / acc).astype(np.float32) for k, v in out.items()}
+
+
+def pad_to_multiple(img: np.ndarray, multiple: int = MULTIPLE) -> tuple[np.ndarray, int, int]:
+    """Pad bottom/right (symmetric reflection) to a multiple of ``multiple``; returns (padded, h, w)."""
+    h, w = img.shape[:2]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        img = np.pad(img, ((0, ph), (0, pw), (0, 0)), mode="symmetric")
+    return img, h, w
