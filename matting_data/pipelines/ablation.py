@@ -397,7 +397,7 @@ def run_ablation(
     g = grid if isinstance(grid, Grid) else load_grid(grid)
     if seeds:
         g.seeds = [int(s) for s in seeds]
-    test_list = [t if isinstance(t, Track) else load_track(t) for t in (tests if tests else g.tracks)]
+    test_list = [t if isinstance(t, Track) else load_track(Path(t).resolve()) for t in (tests if tests else g.tracks)]
     if not test_list:
         raise InputError(f"ablation {g.name!r}: no test track (give --test TRACK_DIR or [test] tracks)")
     names = [t.name for t in test_list]
@@ -416,7 +416,7 @@ def run_ablation(
         raise InputError(f"recipe_backgrounds names recipes not in the grid: {sorted(unknown)}")
     check_distinct_recipes(g.recipes, pools)
     _check_trainable(g.model)
-    out_p = Path(out)
+    out_p = Path(out).resolve()  # absolute: the evaluation links its inputs
     (out_p / "cells").mkdir(parents=True, exist_ok=True)
     common = {"train": g.train_config().to_dict() | {"seed": None, "train": None}, "per_fg": g.per_fg,
               "seed": g.seed, "protocols": list(g.protocols), "foregrounds": str(Path(foregrounds).resolve()),
