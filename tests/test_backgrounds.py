@@ -21,6 +21,7 @@ from matting_data.backgrounds import (
     load_filter_recipe,
     phash,
     quality_signals,
+    rejection_counts,
     saliency_signals,
 )
 from matting_data.backgrounds.detectors import OnnxDetector
@@ -147,6 +148,10 @@ def test_onnx_detector_errors(tmp_path):
     except ImportError:
         with pytest.raises(MattingDataError, match="onnxruntime"):
             OnnxDetector(model)
+    else:
+        with pytest.raises(InputError, match="not a readable ONNX model") as info:
+            OnnxDetector(model)
+        assert str(model) in str(info.value)
 
 
 # --------------------------------------------------------------------------- recipe and filter
@@ -193,4 +198,19 @@ def test_filter_records_all_reasons_and_keeps_one_per_group():
     assert by.loc["exact.png", "reasons"] == "duplicate of big.png"
     assert by.loc["bad.jpg", "reasons"] == "unreadable" and not by.loc["bad.jpg", "keep"]
     assert list(rows.columns) == list(rows.columns)  # input untouched
+    counts = rejection_counts(out)
+    assert counts["low-resolution"] == 1 and counts["duplicate"] == 1 and counts["near-duplicate"] == 1
+    assert counts["unreadable"] == 1 and counts["face"] == 1 and counts["person"] == 1
+
+
+def test_duplicate_group_keeps_highest_resolution_then_sharpest():
+    rows = pd.DataFrame([
+        _row("a.png", phash="ffffffff00000000", file_hash="A", sharpness=0.5, width=960, height=540),
+        _row("b.png", phash="ffffffff00000001", file_hash="B", sharpness=0.01),
+        _row("c.png", phash="ffffffff00000003", file_hash="C", sharpness=0.02),
+    ])
+    by = apply_filter(rows, FilterRecipe()).set_index("name")
+    # b and c have the most pixels (1920x1080); c is the sharper of the two; a (first by name) is smaller
+    assert [n for n in by.index if by.loc[n, "keep"]] == ["c.png"]
+    assert by.loc["a.png", "duplicate_of"] == "c.png" and by.loc["b.png", "duplicate_of"] == "c.png"
     assert "keep" not in rows

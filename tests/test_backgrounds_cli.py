@@ -35,7 +35,13 @@ def test_filter_cli_end_to_end(tmp_path, capsys):
     rc = main(["backgrounds", "filter", "--in", str(src), "--out", str(out), "--recipe", str(recipe),
                "--per-page", "4", "--quiet"])
     assert rc == 0
-    assert "4 kept, 6 rejected of 10" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "4 kept, 6 rejected of 10" in printed
+    # one count per rule at the end of the run: astronaut (face and/or person + salient), coffee (salient),
+    # brick_copy (duplicate), gravel_small (near-duplicate), tiny (low-resolution), broken (unreadable)
+    counts_line = next(line for line in printed.splitlines() if line.startswith("rejections by rule"))
+    for part in ("duplicate 1", "near-duplicate 1", "low-resolution 1", "unreadable 1"):
+        assert part in counts_line
 
     raw = (out / "manifest.csv").read_text()
     df = pd.read_csv(out / "manifest.csv", keep_default_na=False).set_index("name")
@@ -98,3 +104,30 @@ def test_filter_out_may_not_overlap_its_input(tmp_path, capsys):
         err = capsys.readouterr().err
         assert "--out" in err and len(err.strip().splitlines()) == 1
     assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in src.iterdir()} == before
+
+
+def test_filter_keeps_the_best_copy_of_a_near_duplicate_group(tmp_path, capsys):
+    """The kept copy is the largest, then the sharpest; never just the first by name."""
+    src = tmp_path / "in"
+    big = photo("gravel")  # 512 x 512
+    write_image(src / "a_small.png", cv2.resize(big, (400, 400), interpolation=cv2.INTER_AREA))
+    write_image(src / "b_blurred.png", cv2.GaussianBlur(big, (0, 0), 1.2))  # same size, softer
+    write_image(src / "c_best.png", big)
+    rc = main(["backgrounds", "filter", "--in", str(src), "--out", str(tmp_path / "out"), "--recipe",
+               str(_recipe(tmp_path)), "--no-sheets", "--no-progress"])
+    assert rc == 0
+    df = pd.read_csv(tmp_path / "out" / "manifest.csv", keep_default_na=False).set_index("name")
+    assert df["duplicate_group"].nunique() == 1  # one group of three
+    keep = df["keep"].astype(str).str.lower() == "true"
+    assert list(df.index[keep]) == ["c_best.png"]
+    assert df.loc["a_small.png", "duplicate_of"] == "c_best.png"
+    assert df.loc["b_blurred.png", "duplicate_of"] == "c_best.png"
+    assert df.loc["b_blurred.png", "sharpness"] < df.loc["c_best.png", "sharpness"]
+    assert "near-duplicate 2" in capsys.readouterr().out
+
+
+def _recipe(tmp_path):
+    r = tmp_path / "dup.toml"
+    r.write_text("[resolution]\nmin_short_side = 100\n[saliency]\nmax_concentration = -1\n"
+                 "[detectors]\nfaces = false\npeople = false\n[duplicates]\nmax_hamming = 12\n")
+    return r

@@ -12,7 +12,7 @@ Modules, one idea each:
 """
 
 from .detectors import OnnxDetector, count_faces, count_people, detector_score, load_detector
-from .filtering import FilterRecipe, apply_filter, load_filter_recipe, signal_reasons
+from .filtering import FilterRecipe, apply_filter, load_filter_recipe, rejection_counts, signal_reasons
 from .hashing import duplicate_groups, hamming, phash
 from .quality import contrast, quality_signals, sharpness
 from .saliency import saliency_map, saliency_signals, spectral_residual
@@ -37,6 +37,7 @@ __all__ = [
     "load_filter_recipe",
     "phash",
     "quality_signals",
+    "rejection_counts",
     "saliency_map",
     "saliency_signals",
     "scan_backgrounds",

@@ -191,15 +191,23 @@ class OnnxDetector:
             ) from None
         self.input_size, self.output_index = tuple(input_size), int(output_index)
         self.mean, self.std = np.array(mean, dtype=np.float32), np.array(std, dtype=np.float32)
-        self._session: Any = None
+        self._session: Any = self._open()
+
+    def _open(self) -> Any:
+        """An onnxruntime session on the model; a file that is not an ONNX model is an :class:`InputError`."""
+        ort = importlib.import_module("onnxruntime")
+        try:
+            return ort.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for a bad file
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise InputError(f"{self.path}: not a readable ONNX model ({first})") from None
 
     def __getstate__(self) -> dict[str, Any]:
         return {**self.__dict__, "_session": None}
 
     def __call__(self, image: np.ndarray) -> float:  # pragma: no cover - needs onnxruntime
         if self._session is None:
-            ort = importlib.import_module("onnxruntime")
-            self._session = ort.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
+            self._session = self._open()
         x = cv2.resize(np.asarray(image, np.float32), self.input_size, interpolation=cv2.INTER_AREA)
         x = ((x - self.mean) / self.std).transpose(2, 0, 1)[None].astype(np.float32)
         name = self._session.get_inputs()[0].name

@@ -136,13 +136,38 @@ def signal_reasons(row: Mapping[str, Any], recipe: FilterRecipe) -> list[str]:
     return out
 
 
+def _column(df: pd.DataFrame, name: str) -> list[float]:
+    """A numeric column as floats (missing column or value: ``-inf``, so it never wins a comparison)."""
+    if name not in df or not len(df):
+        return [-math.inf] * len(df)
+    return pd.to_numeric(df[name], errors="coerce").astype("float64").fillna(-math.inf).tolist()
+
+
+def reason_code(reason: str) -> str:
+    """The rule a reason comes from: its leading code (``"near-duplicate of a.jpg (hamming 2)"`` -> ``near-duplicate``)."""
+    return reason.strip().split(" ", 1)[0]
+
+
+def rejection_counts(table: pd.DataFrame) -> dict[str, int]:
+    """How many images each rule rejected (an image failing two rules counts for both), most frequent first.
+
+    ``table`` is the output of :func:`apply_filter` (its ``reasons`` column).
+    """
+    counts: dict[str, int] = {}
+    for text in table.get("reasons", pd.Series([], dtype=str)).fillna("").astype(str):
+        for code in dict.fromkeys(reason_code(r) for r in text.split("; ") if r.strip()):
+            counts[code] = counts.get(code, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
 def apply_filter(signals: pd.DataFrame, recipe: FilterRecipe) -> pd.DataFrame:
     """Add ``keep``, ``reasons``, ``duplicate_group`` and ``duplicate_of`` columns to a signals table.
 
     Needs the columns written by :func:`matting_data.backgrounds.scan.image_signals`
     (``name``, ``phash``, ``file_hash``, ``width``, ``height``, ...).  In each
-    duplicate group one image is kept: among the members with no other
-    reason, the one with the most pixels (then the first name); the others get
+    duplicate group one image is kept, the best copy: among the members with no other
+    reason, the one with the most pixels, then the sharpest (``sharpness``: variance of
+    the Laplacian), then the first name; the others get
     ``duplicate of X`` or ``near-duplicate of X (hamming d)``.  The input is
     not modified.
     """
@@ -164,11 +189,12 @@ def apply_filter(signals: pd.DataFrame, recipe: FilterRecipe) -> pd.DataFrame:
         if len(df)
         else []
     )
+    sharp = _column(df, "sharpness")
     for idx in members.values():
         if len(idx) < 2:
             continue
         clean = [i for i in idx if not reasons[i]] or idx
-        best = min(clean, key=lambda i: (-pixels[i], str(df.at[i, "name"])))
+        best = min(clean, key=lambda i: (-pixels[i], -sharp[i], str(df.at[i, "name"])))
         for i in idx:
             if i == best:
                 continue

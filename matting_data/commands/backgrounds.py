@@ -40,13 +40,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     f.add_argument("--no-sheets", action="store_true", help="do not draw contact sheets")
     f.add_argument("--per-page", type=int, default=20, help="thumbnails per contact-sheet page (default 20)")
-    f.add_argument("--quiet", action="store_true", help="no progress bars")
+    f.add_argument("--quiet", "--no-progress", dest="quiet", action="store_true", help="no progress bars")
     f.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from ..backgrounds.detectors import load_detector
-    from ..backgrounds.filtering import load_filter_recipe
+    from ..backgrounds.filtering import load_filter_recipe, rejection_counts
     from ..backgrounds.scan import filter_backgrounds
 
     recipe = load_filter_recipe(args.recipe)
@@ -65,4 +65,8 @@ def run(args: argparse.Namespace) -> int:
     )
     kept = int(df["keep"].sum())
     print(f"{kept} kept, {len(df) - kept} rejected of {len(df)}; manifest: {Path(args.out) / 'manifest.csv'}")
+    counts = rejection_counts(df)
+    if counts:
+        print("rejections by rule (an image failing several rules counts for each): "
+              + ", ".join(f"{code} {n}" for code, n in counts.items()))
     return 0
