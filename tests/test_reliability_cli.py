@@ -112,7 +112,6 @@ S = "{W}/sample"
 FG = "{W}/sample/foregrounds"
 MAN = "{W}/sample/foregrounds/manifest.parquet"
 BG = "{W}/sample/backgrounds"
-H_OWNS = pytest.mark.xfail(reason="owned by engineer H (evaluate/leaderboard): not fixed here", strict=False)
 E_OWNS = pytest.mark.xfail(reason="owned by engineer E (ablation grid parser): needs check_spec_is_data", strict=False)
 
 # (case id, argv, words the one error line must hold)
@@ -247,12 +246,11 @@ CASES = [
     ("evaluate-pred-missing", ["evaluate", "--pred", "{W}/nope", "--gt", "{W}/alpha", "--out", "{O}",
                                "--protocol", "gfm"], ["nope"]),
     pytest.param("evaluate-batch-0", ["evaluate", "--pred", "{W}/pred", "--gt", "{W}/alpha", "--out", "{O}",
-                                      "--protocol", "gfm", "--batch-size", "0"], ["--batch-size"], marks=H_OWNS),
+                                      "--protocol", "gfm", "--batch-size", "0"], ["--batch-size"]),
     pytest.param("evaluate-out-is-gt", ["evaluate", "--pred", "{W}/pred", "--gt", "{W}/alpha", "--out",
-                                        "{W}/alpha", "--protocol", "gfm"], ["--out"], marks=H_OWNS),
+                                        "{W}/alpha", "--protocol", "gfm"], ["--out"]),
     pytest.param("evaluate-unsupported-format", ["evaluate", "--pred", "{W}/pred_fmt", "--gt", "{W}/alpha",
-                                                 "--out", "{O}", "--protocol", "gfm"], ["a0.gif", "format"],
-                 marks=H_OWNS),
+                                                 "--out", "{O}", "--protocol", "gfm"], ["a0.gif", "format"]),
     # leaderboard (engineer H)
     ("leaderboard-test-escape", ["leaderboard", "--test", "{W}/track_escape", "--models", "trimap-flat",
                                  "--out", "{O}"], ["track.json", ".."]),

@@ -38,10 +38,14 @@ def add_parser(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..errors import InputError
+    from ..io import check_output_dir
     from ..pipelines.evaluate import evaluate_dirs
 
     if args.device not in ("numpy", "cpu") and not str(args.device).startswith("cuda"):
         raise InputError(f"--device must be numpy, cpu or cuda, got {args.device!r}")
+    if args.batch_size < 1 or args.workers < 1:
+        raise InputError(f"--batch-size and --workers must be at least 1 (got {args.batch_size}, {args.workers})")
+    check_output_dir(args.out, args.pred, args.gt, args.trimap)
     res = evaluate_dirs(
         args.pred,
         args.gt,

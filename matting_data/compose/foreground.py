@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io import check_alpha, check_image, check_same_size, file_hash, read_alpha, read_image, write_image
+from ..optional import require
 
 FG_METHODS = ("ml", "cf")
 CACHE_VERSION = "1"
@@ -37,7 +38,7 @@ def estimate_foreground(image: np.ndarray, alpha: np.ndarray, method: str = "ml"
     check_image(image)
     check_alpha(alpha)
     check_same_size(("image", image), ("alpha", alpha))
-    import pymatting  # lazy: compiles with numba on first use
+    pymatting = require("pymatting", "foreground estimation")  # lazy: compiles with numba on first use
 
     img = np.asarray(image, np.float64)
     a = np.asarray(alpha, np.float64)

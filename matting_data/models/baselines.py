@@ -24,6 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..optional import require
 from .base import MattingModel, ModelError
 from .registry import register_model
 
@@ -155,12 +156,7 @@ class _PyMatting(MattingModel):
     def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
         if trimap is None:
             raise ModelError(f"{self.name} needs a trimap")
-        try:
-            import pymatting
-        except ImportError:
-            raise ModelError(
-                f"model {self.name!r} needs pymatting: pip install 'matting-data[classical]'"
-            ) from None
+        pymatting = require("pymatting", f"model {self.name!r}")
         fg, bg, unk = _known(trimap)
         if not unk.any():
             return fg.astype(np.float32)

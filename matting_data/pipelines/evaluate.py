@@ -83,6 +83,10 @@ def match_files(
         raise InputError(f"ground-truth folder {gt_dir} holds no matte files ({', '.join(MATTE_SUFFIXES)})")
     missing = [s for s in gts if s not in preds]
     if missing:
+        odd = sorted(f.name for f in Path(pred_dir).iterdir() if f.is_file() and f.stem in set(missing))
+        if odd:
+            raise InputError(f"predictions in {pred_dir} have an unsupported format: {_names(odd)} "
+                             f"(read: {', '.join(MATTE_SUFFIXES)})")
         raise InputError(f"{len(missing)} ground truths have no prediction in {pred_dir}: {_names(missing)}")
     extra = [s for s in preds if s not in gts]
     if extra:
