@@ -218,3 +218,13 @@ def test_real_parity_inputs(parity_dir, alphamatting_dir):
         for passed, order, skip in ((dim_passed(m), "F", False), (gfm_passed(m / 255.0), "C", True)):
             want = reference_levels(passed, order, skip)
             assert np.array_equal(level_map(passed, order, skip), want), r.case
+
+
+@pytest.mark.parametrize("idx", range(0, 40, 3))
+def test_selection_below_a_level_stops_early_with_the_same_levels(idx):
+    passed = np.ascontiguousarray(list(_random_fields())[idx], dtype=np.uint8)
+    for order, skip in (("F", False), ("C", True)):
+        want = reference_levels(passed, order, skip).ravel()
+        for j in range(11):
+            sel = np.flatnonzero(passed.ravel() <= j)
+            assert np.array_equal(connectivity_levels(passed, sel, order, skip), want[sel].astype(np.int8)), j

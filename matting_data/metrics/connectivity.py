@@ -183,8 +183,14 @@ def _next_omega(
     return labels, best, inner, wother
 
 
-def level_map(passed: np.ndarray, order: str = "F", skip_empty: bool = False, n_thresholds: int = 10) -> np.ndarray:
+def level_map(
+    passed: np.ndarray, order: str = "F", skip_empty: bool = False, n_thresholds: int = 10, last: int | None = None
+) -> np.ndarray:
     """Level index ``k`` (0..10) of every pixel as uint8 (H, W); see :func:`connectivity_levels`.
+
+    ``last``: follow the thresholds up to ``last`` only; the levels are then
+    exact for the pixels with ``passed <= last`` (a pixel is never in a set
+    above its own ``passed``), which is all the callers need.
 
     One sweep over the thresholds that labels only what can still matter.  With
     ``S_k = {passed >= k}`` and ``omega_k`` its largest component: ``omega_k``
@@ -206,7 +212,8 @@ def level_map(passed: np.ndarray, order: str = "F", skip_empty: bool = False, n_
     box = _box(passed)
     labels, best, _, bound = _largest(_at_least(np.ascontiguousarray(_crop(passed, box)), 1), order)
     omega = _equal(labels, best)
-    for k in range(1, top + 1):
+    stop = top if last is None else min(top, max(last, 1))
+    for k in range(1, stop + 1):
         if k > 1:
             nxt = _next_omega(passed, k, box, omega, bound, order)
             if nxt is None:
@@ -215,7 +222,7 @@ def level_map(passed: np.ndarray, order: str = "F", skip_empty: bool = False, n_
             omega = _equal(labels, best)
         region = _crop(level, box)
         region += omega >> 7
-    if skip_empty and top < n_thresholds:  # gfm: the empty thresholds are skipped, omega_top never drops
+    if skip_empty and stop == top < n_thresholds:  # gfm: the empty thresholds are skipped, omega_top never drops
         region += (omega >> 7) * np.uint8(n_thresholds - top)
     return level
 
@@ -243,8 +250,13 @@ def connectivity_levels(
     """
     if order not in ("F", "C"):
         raise ValueError(f"order must be 'F' or 'C', got {order!r}")
-    level = level_map(np.ascontiguousarray(passed, dtype=np.uint8), order, skip_empty, n_thresholds).ravel()
-    return (level if sel is None else level[sel]).view(np.int8)
+    passed = np.ascontiguousarray(passed, dtype=np.uint8)
+    if sel is None:
+        return level_map(passed, order, skip_empty, n_thresholds).ravel().view(np.int8)
+    if sel.size == 0:
+        return np.zeros(0, np.int8)
+    last = int(passed.ravel()[sel].max())  # thresholds above it hold no selected pixel
+    return level_map(passed, order, skip_empty, n_thresholds, last).ravel()[sel].view(np.int8)
 
 
 #: ``_DIM_PASSED[v]`` = number of dim thresholds an 8-bit value v passes.
@@ -257,8 +269,15 @@ def dim_passed(m8: np.ndarray) -> np.ndarray:
 
 
 def gfm_passed(m: np.ndarray) -> np.ndarray:
-    """uint8 map of how many ``gfm`` thresholds (float64 ``arange(0, 1.1, 0.1)``) each value passes."""
-    return np.searchsorted(GFM_THRESHOLDS[1:], m, side="right").astype(np.uint8)
+    """uint8 map of how many ``gfm`` thresholds (float64 ``arange(0, 1.1, 0.1)``) each value passes.
+
+    One exact float64 comparison per threshold (``cv2.compare``, 0/255), counted in uint8.
+    """
+    m64 = np.ascontiguousarray(m, dtype=np.float64)
+    acc = np.zeros(m64.shape, np.uint8)
+    for t in GFM_THRESHOLDS[1:]:
+        acc += cv2.compare(m64, np.array([float(t)]), cv2.CMP_GE) >> 7
+    return acc
 
 
 _DIM_L32 = DIM_THRESHOLDS.astype(np.float32)
