@@ -276,7 +276,8 @@ def gfm_passed(m: np.ndarray) -> np.ndarray:
     m64 = np.ascontiguousarray(m, dtype=np.float64)
     acc = np.zeros(m64.shape, np.uint8)
     for t in GFM_THRESHOLDS[1:]:
-        acc += cv2.compare(m64, np.array([float(t)]), cv2.CMP_GE) >> 7
+        ge: np.ndarray = cv2.compare(m64, np.array([float(t)]), cv2.CMP_GE)
+        acc += ge >> 7
     return acc
 
 
