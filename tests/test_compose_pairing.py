@@ -35,6 +35,4 @@ def test_pairing_seeded_sorted_unchanged_and_errors():
 
 def test_track_builder_uses_this_pairing():
     comp_tracks = pytest.importorskip("matting_data.pipelines.comp_tracks")
-    if comp_tracks.pair_backgrounds is not pair_backgrounds:
-        pytest.xfail("comp_tracks still has its own pair_backgrounds (duplicates at permutation boundaries); "
-                     "the lead is to import matting_data.compose.pair_backgrounds there")
+    assert comp_tracks.pair_backgrounds is pair_backgrounds

@@ -29,144 +29,42 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
-from ..compose import Recipe, cached_foreground, compose, load_compose_recipe
+from ..compose import (
+    Recipe,
+    cached_foreground,
+    check_background_pool,
+    compose,
+    load_compose_recipe,
+    pair_backgrounds,
+)
+from ..compose.sources import is_curated_pool, list_backgrounds, load_foregrounds
 from ..datasets.track import Track, comp_track
-from ..errors import InputError, MissingFileError
+from ..errors import InputError
 from ..io import (
-    IMAGE_SUFFIXES,
     check_output_dir,
     check_writable_dir,
-    confine,
     encode_png,
-    index_by_stem,
-    list_images,
     quantize,
     read_alpha,
     read_image,
     write_bytes_atomic,
     write_text_atomic,
 )
-from ..manifest import load_manifest, new_manifest, resolve, save_manifest
+from ..manifest import new_manifest, save_manifest
 from ..parallel import run_jobs
 from ..records import CorruptRecordError, check_run, read_record
-from ..seeding import rng_for
 
 PathLike = str | os.PathLike
 OUTPUTS = ("composite", "alpha", "fg", "bg")
 RUN_FILE = "compose-run.json"
 RECORDS = "records"
-
-
-# ----------------------------------------------------------------------------- inputs
-def load_foregrounds(src: PathLike, root: PathLike | None = None) -> list[dict[str, str]]:
-    """Foreground rows ``{id, split, category, image, alpha, fg}`` with absolute paths.
-
-    ``src`` is a manifest (.parquet/.csv; ``fg`` may be empty for sources that
-    ship only the photo and its alpha), a folder holding ``manifest.parquet``
-    or ``manifest.csv``, or a folder with ``alpha/`` and ``fg/`` (or
-    ``image/``) subfolders whose files match by stem.  ``root``: the folder a
-    manifest's paths are relative to (default: the manifest's folder).
-    """
-    p = Path(src)
-    if p.is_dir():
-        for name in ("manifest.parquet", "manifest.csv"):
-            if (p / name).is_file():
-                p = p / name
-                break
-    if p.is_file():
-        root = Path(root) if root is not None else p.parent
-        df = load_manifest(p, root=root)
-        rows = [
-            {
-                "id": r["id"], "split": r["split"], "category": r["category"],
-                "image": str(resolve(root, r["image"])), "alpha": str(resolve(root, r["alpha"])),
-                "fg": str(resolve(root, r["fg"])) if r["fg"] else "",
-            }
-            for _, r in df.iterrows()
-        ]
-    elif p.is_dir():
-        alphas = index_by_stem(p / "alpha", "alpha") if (p / "alpha").is_dir() else {}
-        sub = "fg" if (p / "fg").is_dir() else "image"
-        if not alphas or not (p / sub).is_dir():
-            raise InputError(f"{p}: expected a manifest, or alpha/ and fg/ (or image/) subfolders")
-        images = index_by_stem(p / sub, sub)
-        missing = sorted(set(alphas) ^ set(images))
-        if missing:
-            raise InputError(f"{p}: {len(missing)} files without a partner in alpha/ and {sub}/: {', '.join(missing[:10])}")
-        rows = [
-            {"id": k, "split": "", "category": "", "image": str(images[k]), "alpha": str(alphas[k]),
-             "fg": str(images[k]) if sub == "fg" else ""}
-            for k in sorted(alphas)
-        ]
-    else:
-        raise MissingFileError(f"{p}: foreground manifest or folder not found")
-    if not rows:
-        raise InputError(f"{src}: no foregrounds")
-    return rows
-
-
-def list_backgrounds(src: PathLike) -> list[Path]:
-    """Background files, sorted by name: a folder of images, or a manifest/.txt list of paths.
-
-    A manifest with a ``keep`` column (the output of ``matting-data backgrounds filter``)
-    contributes only its kept rows.
-    """
-    p = Path(src)
-    if p.is_dir():
-        files = list_images(p)
-    elif p.is_file() and p.suffix in (".parquet", ".csv"):
-        files = sorted(confine(p.parent, v, what=f"{p}: background path") for v in _listed_backgrounds(p))
-    elif p.is_file() and p.suffix == ".txt":
-        try:
-            lines = p.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{p}: unreadable background list ({type(exc).__name__})") from None
-        files = sorted(confine(p.parent, ln.strip(), what=f"{p}: background path") for ln in lines if ln.strip())
-    else:
-        raise MissingFileError(f"{p}: background folder or list not found")
-    if not files:
-        raise InputError(f"{p}: no background images ({', '.join(IMAGE_SUFFIXES)})")
-    absent = [str(f) for f in files if not f.is_file()]
-    if absent:
-        raise MissingFileError(f"{p}: {len(absent)} listed backgrounds not found: {', '.join(absent[:5])}")
-    return files
-
-
-def _listed_backgrounds(p: Path) -> list[str]:
-    """The path column of a background manifest (kept rows only when it has a ``keep`` column)."""
-    try:
-        df = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p, keep_default_na=False, dtype=str)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is a bad file
-        raise InputError(f"{p}: unreadable background list ({type(exc).__name__})") from None
-    col = "image" if "image" in df.columns else "path" if "path" in df.columns else None
-    if col is None:
-        raise InputError(f"{p}: background list needs an 'image' or 'path' column")
-    if "keep" in df.columns:  # a curation manifest (matting-data backgrounds filter): kept rows only
-        df = df[df["keep"].astype(str).str.lower().isin(("true", "1"))]
-    return [str(v) for v in df[col] if str(v)]
-
-
-def pair_backgrounds(n_fg: int, n_bg: int, per_fg: int, pairing: str, seed: int) -> list[list[int]]:
-    """Background indices for each foreground: ``out[i][k]`` is the k-th background of foreground i."""
-    if n_bg < 1:
-        raise InputError("no backgrounds to pair with")
-    total = n_fg * per_fg
-    if pairing == "sorted":
-        flat = [j % n_bg for j in range(total)]
-    elif pairing == "random":
-        flat = []
-        for cycle in range((total + n_bg - 1) // n_bg):
-            flat.extend(int(x) for x in rng_for(seed, "pairing", cycle).permutation(n_bg))
-    else:
-        raise InputError(f"unknown pairing {pairing!r}; choose random or sorted")
-    return [flat[i * per_fg : (i + 1) * per_fg] for i in range(n_fg)]
 
 
 # ----------------------------------------------------------------------------- one sample
@@ -323,6 +221,9 @@ def build_comp_track(
     out = check_output_dir(out, foregrounds, fg_root, backgrounds, what="out")
     fgs = load_foregrounds(foregrounds, fg_root)
     bgs = list_backgrounds(backgrounds)
+    pool_note = check_background_pool(r, curated=is_curated_pool(backgrounds))
+    if pool_note:
+        warnings.warn(pool_note, UserWarning, stacklevel=2)
     settings = {
         "recipe": r.to_dict(), "foregrounds": [f["id"] for f in fgs], "backgrounds": [b.name for b in bgs],
         "trimap_kernel": trimap_kernel, "fg_method": fg_method,
