@@ -32,3 +32,18 @@ def test_pool_rule_follows_the_recipe():
     assert rssn.backgrounds == "curated"
     assert "curated" in (check_background_pool(rssn, curated=False) or "")
     assert check_background_pool(rssn, curated=True) is None
+
+
+def test_compose_check_writes_quality_table_and_sheets(tmp_path):
+    from matting_data import cli
+    from matting_data.sample_data import build_sample_dataset
+
+    paths = build_sample_dataset(tmp_path / "s", n=2, seed=0, size=(64, 64))
+    out = tmp_path / "track"
+    rc = cli.main(["compose", "--recipe", "naive", "--foregrounds", str(paths["manifest"]), "--backgrounds",
+                   str(paths["backgrounds"]), "--out", str(out), "--per-fg", "1", "--check", "--no-progress"])
+    assert rc == 0
+    table = pd.read_csv(out / "quality" / "quality.csv", keep_default_na=False)
+    assert len(table) == 2 and {"id", "flags", "bleed", "edge_ratio", "fg_invalid"} <= set(table.columns)
+    assert (table["fg_invalid"] == 0).all()
+    assert list((out / "quality").glob("*.png"))

@@ -34,6 +34,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--png-compression", type=int, default=1, help="PNG zlib level 0-9 (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="reuse an OUT made with other settings")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--check", action="store_true",
+                   help="after composing, check every composite (colour bleed, darkened edges, invalid F, enlarged "
+                   "backgrounds): OUT/quality/quality.csv and captioned contact sheets")
     p.add_argument("--list", action="store_true", help="list the available recipes and exit")
     p.set_defaults(func=run)
 
@@ -60,4 +63,10 @@ def run(args: argparse.Namespace) -> int:
     )
     n = len(track.samples(check_files=False))
     print(f"wrote {n} composites ({track.meta['recipe']}, seed {track.meta['seed']}) to {track.root}")
+    if args.check:
+        from ..pipelines.comp_tracks import check_comp_track
+
+        table = check_comp_track(track, progress=not args.no_progress)
+        flagged = int((table["flags"] != "").sum())
+        print(f"quality: {flagged} of {len(table)} composites flagged; {track.root}/quality/quality.csv")
     return 0

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ..compose import (
     Recipe,
@@ -55,9 +56,10 @@ from ..io import (
     read_alpha,
     read_image,
     write_bytes_atomic,
+    write_csv,
     write_text_atomic,
 )
-from ..manifest import new_manifest, save_manifest
+from ..manifest import new_manifest, resolve, save_manifest
 from ..parallel import run_jobs
 from ..records import CorruptRecordError, check_run, read_record
 
@@ -259,3 +261,32 @@ def build_comp_track(
         meta={"recipe_fingerprint": r.fingerprint(), "per_fg": r.per_fg, "pairing": r.pairing,
               "n_backgrounds": len(bgs), "n_foregrounds": len(fgs), "recipe_source": r.source},
     )
+
+
+# ----------------------------------------------------------------------------- quality check
+def check_comp_track(track: Track, out: PathLike | None = None, progress: bool = True) -> pd.DataFrame:
+    """Check every composite of a COMP track for bleed, darkened edges, invalid F and enlarged backgrounds.
+
+    Runs :func:`matting_data.compose.check_composite` on each sample's stored ``fg`` and ``alpha`` with its
+    provenance record, and writes ``<out>/quality.csv`` (one row per sample: flags and measures) and
+    captioned contact sheets (default ``out``: ``<track root>/quality``).  Returns the table.
+    """
+    from ..compose import check_composite, composite_sheets
+
+    df = track.samples()
+    dest = check_output_dir(Path(out) if out is not None else Path(track.root) / "quality", what="quality folder")
+    rows, paths = [], []
+    for _, r in df.iterrows():
+        if not r["fg"]:
+            raise InputError(f"track {track.name!r}: sample {r['id']} has no fg file to check (not a COMP track?)")
+        prov = json.loads(r["provenance"]) if r.get("provenance") else None
+        rep = check_composite(read_image(resolve(track.root, r["fg"])), read_alpha(resolve(track.root, r["alpha"])),
+                              prov)
+        rows.append({"id": r["id"], "flags": "; ".join(rep["flags"]), **{k: v for k, v in rep.items() if k != "flags"}})
+        paths.append(resolve(track.root, r["image"]))
+    table = pd.DataFrame(rows)
+    dest.mkdir(parents=True, exist_ok=True)
+    write_csv(dest / "quality.csv", table)
+    reports = [{"flags": [f for f in row["flags"].split("; ") if f]} for row in rows]
+    composite_sheets(paths, reports, dest, names=[row["id"] for row in rows], progress=progress)
+    return table
