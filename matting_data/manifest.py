@@ -20,12 +20,23 @@ Columns (all present in every manifest; unknown extra columns are kept):
 Paths are POSIX, relative to a root folder and may never escape it (no
 absolute paths, no ``..`` leaving the root).  :func:`validate_manifest`
 checks every row and raises one :class:`ManifestError` listing all problems.
+
+Several trimap sets per sample are columns ``trimap``, ``trimap2``, ``trimap3``, ...
+(e.g. alphamatting.com's Trimap1 and Trimap2), each with its ``*_hash`` column;
+they are path columns like the others (:func:`path_columns`).
+
+The data root: a manifest may live anywhere.  :func:`save_manifest` with
+``root=`` records the folder its paths are relative to (in the Parquet file's
+metadata, relative to the manifest's folder or absolute, by choice), and
+:func:`load_manifest` uses it when no root is passed, so later commands need no
+``--root``.  Without a recorded root, the root is the manifest's folder.
 """
 
 from __future__ import annotations
 
 import io as _io
 import os
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -35,6 +46,8 @@ import pandas as pd
 from .errors import InputError, ManifestError, MissingFileError
 from .io import confine, write_bytes_atomic
 
+ROOT_KEY = b"matting_data.root"
+
 PATH_COLUMNS = ("image", "alpha", "fg", "bg", "trimap")
 HASH_COLUMNS = tuple(f"{c}_hash" for c in PATH_COLUMNS)
 STR_COLUMNS = ("id", "split", *PATH_COLUMNS, "category", "source", *HASH_COLUMNS)
@@ -43,16 +56,47 @@ COLUMNS = ("id", "split", *PATH_COLUMNS, "category", "source", *INT_COLUMNS, *HA
 REQUIRED_PATHS = ("image", "alpha")
 
 
+def is_trimap_column(name: object) -> bool:
+    """``trimap``, ``trimap2``, ``trimap3``, ...: the columns that hold a trimap set."""
+    return isinstance(name, str) and re.fullmatch(r"trimap\d*", name) is not None
+
+
+def path_columns(df: pd.DataFrame) -> list[str]:
+    """The standard path columns, then every extra trimap set (``trimap2``, ...) and every other column
+    with a ``<col>_hash`` column (``usr``)."""
+    extra = [c for c in df.columns if c not in PATH_COLUMNS and (is_trimap_column(c) or f"{c}_hash" in df.columns)]
+    return [*PATH_COLUMNS, *extra]
+
+
+def trimap_columns(df: pd.DataFrame) -> list[str]:
+    """The manifest's trimap sets: ``trimap`` first, then ``trimap2``, ``trimap3``, ... in numeric order."""
+    extra = sorted((c for c in df.columns if is_trimap_column(c) and c != "trimap"), key=lambda c: int(c[6:]))
+    return ["trimap", *extra]
+
+
 def relative_path(path: str | os.PathLike, root: str | os.PathLike) -> str:
-    """``path`` as a POSIX path relative to ``root``; error if it lies outside the root."""
+    """``path`` as a POSIX path relative to ``root``; error if it lies outside the root.
+
+    The path keeps the name it has inside the root: a symlink inside the root is allowed (and
+    recorded under its own name) when it points inside the root too; one that leaves the root,
+    or a path outside the root, raises :class:`InputError`.
+    """
     p = Path(path)
-    r = Path(root).resolve()
-    full = (r / p).resolve() if not p.is_absolute() else p.resolve()
-    try:
-        rel = full.relative_to(r)
-    except ValueError:
-        raise InputError(f"{path}: path escapes the manifest root {root}") from None
-    return rel.as_posix()
+    base = Path(root)
+    lexical = Path(os.path.normpath((p if p.is_absolute() else base / p).absolute()))
+    for b in (Path(os.path.normpath(base.absolute())), base.resolve()):
+        try:
+            rel = lexical.relative_to(b).as_posix()
+        except ValueError:
+            continue
+        if rel in ("", "."):
+            break
+        try:
+            confine(b, rel, what="path")
+        except InputError as exc:
+            raise InputError(f"{path}: path escapes the manifest root {root} ({exc})") from None
+        return rel
+    raise InputError(f"{path}: path escapes the manifest root {root}")
 
 
 def resolve(root: str | os.PathLike, rel: str) -> Path:
@@ -116,7 +160,7 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def _row_problems(i: int, row: pd.Series, duplicate: bool, root: str | os.PathLike | None,
-                  check_files: bool) -> list[str]:
+                  check_files: bool, columns: Iterable[str] = PATH_COLUMNS) -> list[str]:
     rid = row["id"] or f"<row {i}>"
     problems: list[str] = []
     if not row["id"]:
@@ -126,8 +170,8 @@ def _row_problems(i: int, row: pd.Series, duplicate: bool, root: str | os.PathLi
     elif id_problem(row["id"]):
         problems.append(f"row {i}: {id_problem(row['id'])}")
     problems += [f"row {i} ({rid}): no {c} path" for c in REQUIRED_PATHS if not row[c]]
-    for c in PATH_COLUMNS:
-        bad = _file_problem(str(row[c]), c, root, check_files)
+    for c in columns:
+        bad = _file_problem("" if pd.isna(row[c]) else str(row[c]), c, root, check_files)
         if bad:
             problems.append(f"row {i} ({rid}): {bad}")
     if row["width"] <= 0 or row["height"] <= 0:
@@ -165,8 +209,9 @@ def validate_manifest(df: pd.DataFrame, root: str | os.PathLike | None = None, c
     df = normalise(df)
     dup = df["id"].duplicated(keep=False)
     problems: list[str] = []
+    columns = path_columns(df)
     for i, row in df.iterrows():
-        problems += _row_problems(int(i), row, bool(dup[i]), root, check_files)
+        problems += _row_problems(int(i), row, bool(dup[i]), root, check_files, columns)
     if problems:
         head = f"manifest has {len(problems)} problem(s):\n  " + "\n  ".join(problems[:200])
         if len(problems) > 200:
@@ -175,17 +220,42 @@ def validate_manifest(df: pd.DataFrame, root: str | os.PathLike | None = None, c
     return df
 
 
-def save_manifest(df: pd.DataFrame, path: str | os.PathLike) -> tuple[Path, Path]:
+def root_reference(root: str | os.PathLike, folder: str | os.PathLike, absolute: bool = False) -> str:
+    """How a file in ``folder`` records the data ``root``: a POSIX path relative to ``folder`` (``"."``,
+    ``"../data/AM-2k"``), or the absolute resolved root with ``absolute=True`` (or when no relative
+    path exists, e.g. another drive)."""
+    r = Path(root).resolve()
+    if absolute:
+        return r.as_posix()
+    try:
+        return Path(os.path.relpath(r, Path(folder).resolve())).as_posix()
+    except ValueError:
+        return r.as_posix()
+
+
+def save_manifest(
+    df: pd.DataFrame, path: str | os.PathLike, root: str | os.PathLike | None = None, absolute_root: bool = False,
+) -> tuple[Path, Path]:
     """Write ``<stem>.parquet`` and ``<stem>.csv`` beside each other, atomically.
 
     ``path`` may end in .parquet, .csv or have no suffix.  Returns both paths.
+    ``root``: the folder the manifest's paths are relative to, recorded in the Parquet
+    metadata (relative to the manifest's folder, or absolute with ``absolute_root``) so that
+    :func:`load_manifest` finds the data without a ``root`` argument.
     """
+    import pyarrow as pa
+    import pyarrow.parquet as papq
+
     p = Path(path)
     stem = p.with_suffix("") if p.suffix in (".parquet", ".csv") else p
     df = normalise(df)
     pq, csv = stem.with_suffix(".parquet"), stem.with_suffix(".csv")
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    if root is not None:
+        ref = root_reference(root, pq.parent, absolute_root)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), ROOT_KEY: ref.encode("utf-8")})
     buf = _io.BytesIO()
-    df.to_parquet(buf, index=False)
+    papq.write_table(table, buf)
     write_bytes_atomic(pq, buf.getvalue())
     write_bytes_atomic(csv, df.to_csv(index=False).encode("utf-8"))
     return pq, csv
@@ -196,12 +266,15 @@ def load_manifest(
 ) -> pd.DataFrame:
     """Load a manifest (.parquet or .csv) and validate it.
 
-    ``root`` defaults to the manifest's folder.  All bad rows are reported at
-    once in a :class:`ManifestError`.
+    ``root`` defaults to the root recorded in the manifest (:func:`recorded_root`), else
+    the manifest's folder.  All bad rows are reported at once in a :class:`ManifestError`;
+    missing files add a hint naming the root and where it came from.
     """
     p = Path(path)
     if not p.is_file():
         raise MissingFileError(f"{p}: manifest not found")
+    given = root is not None
+    root, why = (Path(root), "the root passed") if root is not None else data_root(p)
     try:
         if p.suffix == ".parquet":
             df = pd.read_parquet(p)
@@ -210,9 +283,44 @@ def load_manifest(
     except Exception as exc:  # noqa: BLE001 - any parse failure is a bad file
         raise ManifestError(f"{p}: unreadable manifest ({exc})") from None
     try:
-        return validate_manifest(df, root if root is not None else p.parent, check_files)
+        return validate_manifest(df, root, check_files)
     except ManifestError as exc:
-        raise ManifestError(f"{p}: {exc}") from None
+        hint = ""
+        if "file not found" in str(exc):
+            hint = (f"\n  (the paths are read relative to the data root {root}: {why}; "
+                    + ("is it the right folder?)" if given else "pass --root DIR (root=) if the data lives elsewhere)"))
+        raise ManifestError(f"{p}: {exc}{hint}") from None
+
+
+def recorded_root(path: str | os.PathLike) -> Path | None:
+    """The data root recorded in a manifest by :func:`save_manifest` (``None`` when there is none).
+
+    A ``.csv`` manifest reads the record of its ``.parquet`` twin.  A relative record is
+    resolved against the manifest's folder.
+    """
+    p = Path(path)
+    pq = p if p.suffix == ".parquet" else p.with_suffix(".parquet")
+    if not pq.is_file():
+        return None
+    try:
+        import pyarrow.parquet as papq
+
+        meta = papq.read_schema(pq).metadata or {}
+    except Exception:  # noqa: BLE001 - an unreadable file is reported by the reader
+        return None
+    ref = meta.get(ROOT_KEY)
+    if not ref:
+        return None
+    r = Path(ref.decode("utf-8"))
+    return r if r.is_absolute() else p.parent / r
+
+
+def data_root(path: str | os.PathLike) -> tuple[Path, str]:
+    """The folder a manifest file's paths are relative to, and a phrase saying where it came from."""
+    rec = recorded_root(path)
+    if rec is not None:
+        return rec, f"recorded in {Path(path).with_suffix('.parquet').name}"
+    return Path(path).parent, "the manifest's folder (no root recorded)"
 
 
 def manifest_with_root(
@@ -223,8 +331,8 @@ def manifest_with_root(
     A DataFrame needs ``root``; ``what`` names the caller in that error.
     """
     if isinstance(manifest, (str, os.PathLike)):
-        r = Path(root) if root is not None else Path(manifest).parent
-        return load_manifest(manifest, root=r), r
+        r = Path(root) if root is not None else data_root(manifest)[0]
+        return load_manifest(manifest, root=root), r
     if root is None:
         raise InputError(f"{what}: pass the root folder the manifest's paths are relative to")
     return validate_manifest(manifest, root), Path(root)

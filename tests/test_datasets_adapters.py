@@ -287,9 +287,14 @@ def test_ingest_track_into_a_read_only_root_is_one_line_before_any_work(tmp_path
 
     monkeypatch.setattr(mio.tempfile, "mkstemp", deny)
     called = []
-    monkeypatch.setattr(adapters, "ingest", lambda *a, **k: called.append(1))
-    out = tmp_path / "elsewhere" / "m.parquet"
-    assert main(["dataset", "ingest", "am2k", str(root), "--out", str(out), "--track", "t"]) == 2
+    real_ingest = adapters.ingest
+    monkeypatch.setattr(adapters, "ingest", lambda *a, **k: called.append(1) or real_ingest(*a, **k))
+    # without --out the manifest would go into the read-only root: one line, before any work, naming --out
+    assert main(["dataset", "ingest", "am2k", str(root), "--track", "t"]) == 2
     err = capsys.readouterr().err
-    assert "--track" in err and "cannot write there" in err and str(root) in err
-    assert not called and not out.exists()
+    assert "cannot write there" in err and str(root) in err and "--out" in err
+    assert not called and not list(root.glob("t.*")) and not list(root.glob("t_*"))
+    # with --out elsewhere the track (manifest + descriptor) lives there: issue 18
+    out = tmp_path / "elsewhere" / "m.parquet"
+    assert main(["dataset", "ingest", "am2k", str(root), "--out", str(out), "--track", "t"]) == 0
+    assert called and out.is_file() and (out.parent / "t.track.json").is_file()

@@ -122,16 +122,19 @@ def test_cli_ingest_split(tmp_path, capsys):
     for p in (root / "image").iterdir():
         p.rename(root / "images" / p.name)
     (root / "alpha").rename(root / "alphas")
+    # a track may live outside the dataset (issue 18): its descriptor records the data root
     assert main(["dataset", "ingest", "folders", str(root), "--out", str(tmp_path / "m.parquet"),
-                 "--track", "mine"]) == 2  # a track needs its manifest inside the dataset root
+                 "--track", "mine"]) == 0
+    assert load_track(tmp_path / "mine.track.json").root.resolve() == root.resolve()
     capsys.readouterr()
     # the tree holds a manifest that ingest did not write: it is not overwritten (issue 13)
-    assert main(["dataset", "ingest", "folders", str(root), "--track", "mine"]) == 2
+    assert main(["dataset", "ingest", "folders", str(root)]) == 2
     assert "not an earlier ingest's manifest" in capsys.readouterr().err
     for f in ("manifest.parquet", "manifest.csv"):
         (root / f).unlink()
+    assert main(["dataset", "ingest", "folders", str(root)]) == 0
     assert main(["dataset", "ingest", "folders", str(root), "--track", "mine"]) == 0
-    assert load_track(root).kind == "ORI"
+    assert load_track(root).kind == "ORI" and (root / "mine.parquet").is_file()
     assert main(["dataset", "split", str(root / "manifest.parquet"), "--sizes", "train=4,test=2",
                  "--stratify", "none", "--seed", "2", "--trimap-scheme", "dim"]) == 0
     out = capsys.readouterr().out

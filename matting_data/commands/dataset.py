@@ -41,7 +41,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q = dsub.add_parser("ingest", help="read a dataset layout into a manifest; report every problem at once")
     q.add_argument("layout", choices=list(LAYOUTS), help="dataset layout")
     q.add_argument("root", help="dataset root folder")
-    q.add_argument("--out", help="manifest path (default: ROOT/manifest.parquet; paths stay relative to ROOT)")
+    q.add_argument("--out", help="manifest path, anywhere (default: ROOT/manifest.parquet, or ROOT/NAME.parquet with "
+                   "--track NAME); its paths stay relative to ROOT, which the manifest records")
+    q.add_argument("--absolute-root", action="store_true",
+                   help="record ROOT as an absolute path (default: relative to the manifest's folder)")
     q.add_argument("--report", help="validation report path (.json or .csv; default: beside the manifest)")
     q.add_argument("--allow-problems", action="store_true",
                    help="write the manifest of the good samples even when problems were found")
@@ -50,9 +53,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--resolution", default="lowres", choices=["lowres", "highres"], help="alphamatting set")
     q.add_argument("--trimap", default="Trimap1", choices=["Trimap1", "Trimap2"], help="alphamatting trimap")
     q.add_argument("--split", default="", help="split name for every row (folders layout)")
-    q.add_argument("--track", metavar="NAME", help="also save an ORI track descriptor ROOT/track.json")
+    q.add_argument("--track", metavar="NAME", help="also save an ORI track: NAME.track.json beside the manifest "
+                   "(several tracks may share a folder; an existing track is never replaced by other settings)")
     q.add_argument("--workers", type=int, default=1, help="worker processes for checking files")
     add_backend_arguments(q)
+    q.add_argument("--no-progress", action="store_true", help="hide progress bars")
     q.set_defaults(func=run_ingest)
 
     s = dsub.add_parser("split", help="seeded, category-stratified split with fixed evaluation trimaps")
@@ -68,6 +73,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--trimap-kernel", type=int, help="kernel size in px (default: the scheme's)")
     s.add_argument("--workers", type=int, default=1)
     add_backend_arguments(s)
+    s.add_argument("--no-progress", action="store_true", help="hide progress bars")
     s.set_defaults(func=run_split)
 
     v = dsub.add_parser("privacy", help="P3M-style face obfuscation: train_B/train_N/test_P/test_NP splits")
@@ -83,6 +89,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--test-splits", default="test,val", help="splits used for testing (default: %(default)s)")
     v.add_argument("--workers", type=int, default=1)
     add_backend_arguments(v)
+    v.add_argument("--no-progress", action="store_true", help="hide progress bars")
     v.set_defaults(func=run_privacy)
 
     e = dsub.add_parser("export", help="export to a HuggingFace DatasetDict (save_to_disk + Hub Parquet + card)")
@@ -95,6 +102,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--splits", help="comma list of splits to export (default: all)")
     e.add_argument("--default-split", default="train", help="split for rows without one")
     e.add_argument("--max-shard-mb", type=float, default=500.0, help="Parquet shard size (default: %(default)s)")
+    e.add_argument("--no-progress", action="store_true", help="hide progress bars")
     e.set_defaults(func=run_export)
 
 
@@ -103,7 +111,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     from ..datasets.track import ori_track
     from ..manifest import save_manifest
 
-    kw: dict = {"workers": args.workers, "progress": True}
+    kw: dict = {"workers": args.workers, "progress": not args.no_progress}
     if args.layout in ("am2k", "folders"):
         kw["categories"] = args.categories
     if args.layout == "folders":
@@ -112,9 +120,11 @@ def run_ingest(args: argparse.Namespace) -> int:
         kw["types_json"] = args.types_json
     if args.layout == "alphamatting":
         kw |= {"resolution": args.resolution, "trimap": args.trimap}
-    out = Path(args.out) if args.out else Path(args.root) / "manifest.parquet"
+    default = f"{args.track}.parquet" if args.track else "manifest.parquet"
+    out = Path(args.out) if args.out else Path(args.root) / default
     report = Path(args.report) if args.report else out.with_name(out.stem + "_report.json")
     _check_ingest_outputs(args, out, report)
+    desc = _check_track_descriptor(args, out)
     ing = ingest(args.layout, args.root, **kw)
     ing.report.save(report)
     if not ing.report.ok:
@@ -124,14 +134,58 @@ def run_ingest(args: argparse.Namespace) -> int:
                              "(pass --allow-problems to write the manifest of the good samples)")
     if ing.manifest.empty:
         raise InputError(f"{args.root}: no usable samples found for layout {args.layout}; report: {report}")
-    pq, _ = save_manifest(ing.manifest, out)
-    print(f"{len(ing.manifest)} samples -> {pq} (paths relative to {ing.root}); report: {report}")
-    if args.track:
-        if Path(pq).resolve().parent != ing.root.resolve():
-            raise InputError("--track needs the manifest in the dataset root (omit --out)")
-        ori_track(args.track, ing.root, manifest=Path(pq).name)
-        print(f"ORI track {args.track!r} -> {ing.root / 'track.json'}")
+    _check_tracks_kept(out, ing.manifest)
+    pq, _ = save_manifest(ing.manifest, out, root=ing.root, absolute_root=args.absolute_root)
+    print(f"{len(ing.manifest)} samples -> {pq} (paths relative to {ing.root}, recorded in it); report: {report}")
+    if args.track and desc is not None:
+        ori_track(args.track, ing.root, manifest=Path(pq).name, home=Path(pq).parent, descriptor=desc,
+                  absolute_root=args.absolute_root, replace=False)
+        print(f"ORI track {args.track!r} -> {desc}")
     return 0
+
+
+def _check_track_descriptor(args: argparse.Namespace, out: Path) -> Path | None:
+    """Before any work: ``--track NAME``'s descriptor ``NAME.track.json`` beside the manifest may exist only
+    when it describes this very manifest and data root (a rerun)."""
+    from ..datasets.track import load_track, track_file
+
+    if not args.track:
+        return None
+    desc = track_file(out.parent, args.track)
+    if desc.exists():
+        old = load_track(desc)
+        stem = out.with_suffix("") if out.suffix else out
+        same_manifest = Path(old.manifest).with_suffix("").name == stem.name
+        if not same_manifest or Path(old.root).resolve() != Path(args.root).resolve():
+            raise InputError(f"{desc}: track {args.track!r} already exists over {old.home / old.manifest} "
+                             f"(data root {old.root}); not replaced: choose another --track name")
+    return desc
+
+
+def _check_tracks_kept(out: Path, new) -> None:
+    """A manifest that a saved track reads is replaced only by the same samples (same files and hashes):
+    re-ingesting with other settings (another --trimap) must not silently change a track."""
+    import pandas as pd
+
+    from ..datasets.track import tracks_using
+    from ..manifest import normalise, path_columns
+
+    users = tracks_using(out)
+    pq = (out.with_suffix("") if out.suffix else out).with_suffix(".parquet")
+    if not users or not pq.is_file():
+        return
+    old = normalise(pd.read_parquet(pq))
+    cols = sorted({"id", "split", *path_columns(old), *path_columns(new)})
+    cols = [c for c in cols if c in old.columns or c in new.columns]
+    cols += [f"{c}_hash" for c in cols if f"{c}_hash" in old.columns or f"{c}_hash" in new.columns]
+
+    def key(df: pd.DataFrame) -> list:
+        return sorted(tuple(str(r.get(c, "")) for c in cols) for r in df.to_dict("records"))
+
+    if key(old) != key(new):
+        names = ", ".join(p.name for p in users)
+        raise InputError(f"{pq}: is the manifest of track(s) {names}, and this ingest gives other samples or "
+                         "files (e.g. another --trimap); not replaced: pass another --out or --track name")
 
 
 def _check_ingest_outputs(args: argparse.Namespace, out: Path, report: Path) -> None:
@@ -141,9 +195,8 @@ def _check_ingest_outputs(args: argparse.Namespace, out: Path, report: Path) -> 
 
     if not Path(args.root).is_dir():
         return  # the adapter names the missing folder
-    check_writable_dir(out.parent, what="manifest folder" if args.out else "dataset folder (default --out)")
-    if args.track:
-        check_writable_dir(args.root, what="--track needs to write ROOT/track.json; dataset folder")
+    check_writable_dir(out.parent, what="manifest folder" if args.out else
+                       "dataset folder (default --out; pass --out DIR/manifest.parquet for a read-only dataset)")
     if out.suffix not in (".parquet", ".csv", ""):
         raise InputError(f"--out {out}: a manifest path ends in .parquet or .csv")
     stem = out.with_suffix("") if out.suffix else out
@@ -160,7 +213,7 @@ def run_split(args: argparse.Namespace) -> int:
     sp = build_split(args.manifest, args.root, sizes=_sizes(args.sizes), seed=args.seed, stratify=stratify,
                      name=args.name, out_root=args.out_root, eval_splits=_csv(args.eval_splits),
                      trimap_scheme=args.trimap_scheme, trimap_kernel=args.trimap_kernel, workers=args.workers,
-                     progress=True)
+                     progress=not args.no_progress)
     counts = ", ".join(f"{k} {v}" for k, v in sp.info["counts"].items())
     print(f"split {args.name!r} (seed {args.seed}): {counts} -> {sp.path}")
     return 0
@@ -172,7 +225,7 @@ def run_privacy(args: argparse.Namespace) -> int:
     df = build_privacy_splits(args.manifest, args.root, args.out, train_splits=_csv(args.train_splits),
                               test_splits=_csv(args.test_splits), method=args.method, strength=args.strength,
                               expand=args.expand, margin=args.margin, detectors=_csv(args.detectors),
-                              workers=args.workers, progress=True)
+                              workers=args.workers, progress=not args.no_progress)
     counts = ", ".join(f"{k} {v}" for k, v in df.groupby("split").size().items())
     print(f"privacy splits: {counts} -> {Path(args.out) / 'manifest.parquet'}; record: {Path(args.out) / RECORD}")
     return 0

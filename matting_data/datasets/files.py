@@ -17,7 +17,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..io import confine
-from ..manifest import PATH_COLUMNS
+from ..manifest import path_columns as _path_columns
 
 MODES = ("link", "copy")
 
@@ -62,9 +62,9 @@ def place_file(src: Path, dst: Path, mode: str = "link") -> Path:
 
 
 def path_columns(df: pd.DataFrame) -> list[str]:
-    """Standard path columns plus extra ones whose ``<col>_hash`` column exists (``trimap2``, ``usr``)."""
-    extra = [c for c in df.columns if c not in PATH_COLUMNS and f"{c}_hash" in df.columns]
-    return [*PATH_COLUMNS, *extra]
+    """Standard path columns plus every trimap set (``trimap2``, ...) and extra ones with a ``<col>_hash``
+    column (``usr``): :func:`matting_data.manifest.path_columns`."""
+    return _path_columns(df)
 
 
 def place_files(
