@@ -54,6 +54,9 @@ def _label(mask8: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     except cv2.error:
         n, labels = cv2.connectedComponents(mask8, connectivity=4, ltype=cv2.CV_32S)
         return n, labels, np.bincount(labels.ravel(), minlength=n)
+    if n <= 2:  # at most one component: its area is the mask's count
+        cnt = int(cv2.countNonZero(mask8))
+        return n, labels, np.array([mask8.size - cnt, cnt][:n], np.int64)
     if labels.size < _HIST_LIMIT:
         areas = cv2.calcHist([labels], [0], None, [n], [0, n]).ravel().astype(np.int64)
     else:
@@ -107,14 +110,17 @@ def largest_component(mask: np.ndarray, order: str = "F") -> np.ndarray:
     return labels == best
 
 
-def _largest(mask8: np.ndarray, order: str) -> tuple[np.ndarray, int, int, int]:
-    """Labels of a contiguous uint8 0/1 mask, the chosen label, its area and the largest other area.
+def _largest(mask8: np.ndarray, order: str) -> tuple[np.ndarray, int, int, np.ndarray, int]:
+    """The largest 4-connected component of a contiguous uint8 0/1 mask.
 
-    ``best = 0`` and both areas 0 when the mask is empty; ties follow ``order`` as in :func:`label_largest`.
+    Returns ``(omega, area, other, labels, best)``: ``omega`` the component as a
+    uint8 0/1 mask (``mask8`` itself when it is the only one), its area, the
+    largest other area, the label image and the component's label (``best = 0``,
+    areas 0 when the mask is empty).  Ties follow ``order`` as in :func:`label_largest`.
     """
     n, labels, areas = _label(mask8)
-    if n <= 1:
-        return labels, 0, 0, 0
+    if n <= 2:  # empty, or one component: the mask itself
+        return mask8, int(areas[1]) if n == 2 else 0, 0, labels, n - 1
     areas[0] = -1
     best = int(np.argmax(areas))
     area = int(areas[best])
@@ -129,7 +135,7 @@ def _largest(mask8: np.ndarray, order: str) -> tuple[np.ndarray, int, int, int]:
             row, col = divmod(int(np.argmax(hit.ravel())), labels.shape[1])
         best = int(labels[row, col])
     areas[best] = -1
-    return labels, best, area, max(int(areas.max()), 0)
+    return _equal(labels, best), area, max(int(areas.max()), 0), labels, best
 
 
 Box = tuple[int, int, int, int]
@@ -146,10 +152,11 @@ def _crop(a: np.ndarray, box: Box) -> np.ndarray:
 
 
 def _equal(labels: np.ndarray, best: int) -> np.ndarray:
-    """uint8 0/255 mask of ``labels == best`` (OpenCV takes a 1x1 image for a scalar: numpy there)."""
+    """uint8 0/1 mask of ``labels == best`` (OpenCV takes a 1x1 image for a scalar: numpy there)."""
     if labels.size < 16:
-        return (labels == best).astype(np.uint8) * np.uint8(255)
+        return (labels == best).view(np.uint8)
     out: np.ndarray = cv2.compare(labels, np.array([float(best)]), cv2.CMP_EQ)
+    out >>= 7
     return out
 
 
@@ -160,27 +167,27 @@ def _at_least(passed: np.ndarray, k: int) -> np.ndarray:
 
 def _next_omega(
     passed: np.ndarray, k: int, box: Box, omega: np.ndarray, bound: int, order: str
-) -> tuple[np.ndarray, int, Box, int] | None:
-    """``omega_k`` from ``omega_{k-1}`` (0/255 in ``box`` coordinates), or None where the chain breaks.
+) -> tuple[np.ndarray, Box, int] | None:
+    """``omega_k`` from ``omega_{k-1}`` (0/1 in ``box`` coordinates), or None where the chain breaks.
 
-    Returns ``(labels, best, box, bound)`` for threshold k; see :func:`level_map`.
+    Returns ``(omega, box, bound)`` for threshold k; see :func:`level_map`.
     """
     cand = cv2.bitwise_and(_at_least(_crop(passed, box), k), omega)
     sub = _box(cand)
     if sub[1] == sub[0]:  # S_k (not empty) misses omega_{k-1}: omega_k lies elsewhere
         return None
     inner = (box[0] + sub[0], box[0] + sub[1], box[2] + sub[2], box[2] + sub[3])
-    labels, best, area, other = _largest(np.ascontiguousarray(_crop(cand, sub)), order)
+    omega, area, other, _, _ = _largest(np.ascontiguousarray(_crop(cand, sub)), order)
     if area > bound:
-        return labels, best, inner, max(bound, other)
+        return omega, inner, max(bound, other)
     # a component of S_k outside omega_{k-1} may be as large: label S_k whole, as the definition says
     whole = _at_least(passed, k)
     wbox = _box(whole)
-    wlabels, wbest, _, wother = _largest(np.ascontiguousarray(_crop(whole, wbox)), order)
-    r, c = divmod(int(np.argmax(labels.ravel() == best)), labels.shape[1])
+    _, _, wother, wlabels, wbest = _largest(np.ascontiguousarray(_crop(whole, wbox)), order)
+    r, c = divmod(int(np.argmax(omega.ravel())), omega.shape[1])  # a pixel of the candidate
     if wlabels[inner[0] + r - wbox[0], inner[2] + c - wbox[2]] != wbest:
         return None
-    return labels, best, inner, wother
+    return omega, inner, wother
 
 
 def level_map(
@@ -210,20 +217,18 @@ def level_map(
     if top == 0:  # S_1 empty: dim drops every pixel at t_1, gfm skips every threshold
         return level + np.uint8(n_thresholds) if skip_empty else level
     box = _box(passed)
-    labels, best, _, bound = _largest(_at_least(np.ascontiguousarray(_crop(passed, box)), 1), order)
-    omega = _equal(labels, best)
+    omega, _, bound, _, _ = _largest(_at_least(np.ascontiguousarray(_crop(passed, box)), 1), order)
     stop = top if last is None else min(top, max(last, 1))
     for k in range(1, stop + 1):
         if k > 1:
             nxt = _next_omega(passed, k, box, omega, bound, order)
             if nxt is None:
                 return level
-            labels, best, box, bound = nxt
-            omega = _equal(labels, best)
+            omega, box, bound = nxt
         region = _crop(level, box)
-        region += omega >> 7
+        region += omega
     if skip_empty and stop == top < n_thresholds:  # gfm: the empty thresholds are skipped, omega_top never drops
-        region += (omega >> 7) * np.uint8(n_thresholds - top)
+        region += omega * np.uint8(n_thresholds - top)
     return level
 
 
