@@ -186,3 +186,35 @@ def test_placing_files_never_deletes_a_different_file_in_the_output(tmp_path):
     with pytest.raises(InputError, match="exists with other content"):
         build_split(root / "manifest.parquet", sizes={"train": 2, "test": 2}, stratify=None, out_root=out)
     assert victim.read_bytes() == b"x" * victim.stat().st_size
+
+
+# --------------------------------------------------------------------------- issue 18
+def test_split_stratifies_only_when_categories_exist_and_says_so(tmp_path, capsys):
+    root = tmp_path / "ds"
+    _tree(root, n=8)
+    assert main(["dataset", "split", str(root / "manifest.parquet"), "--sizes", "train=6,val=2",
+                 "--out-root", str(tmp_path / "a"), "--no-progress"]) == 0
+    assert "stratified by category (2 values)" in capsys.readouterr().out
+    info = json.loads((tmp_path / "a" / "split.json").read_text())
+    assert info["stratify"] == "category" and set(info["counts_by_category"]) == {"a", "b"}
+    # a manifest without categories: no stratification, and the record and the output say so
+    df = load_manifest(root / "manifest.parquet")
+    save_manifest(df.assign(category=""), root / "nocat.parquet")
+    assert main(["dataset", "split", str(root / "nocat.parquet"), "--sizes", "train=6,val=2",
+                 "--out-root", str(tmp_path / "b"), "--no-progress"]) == 0
+    assert "not stratified: the manifest's 'category' column is empty" in capsys.readouterr().out
+    info = json.loads((tmp_path / "b" / "split.json").read_text())
+    assert info["stratify"] is None and info["counts_by_category"] == {}
+    assert info["stratify_note"].startswith("not stratified")
+
+
+def test_split_record_names_only_folders_that_exist(tmp_path):
+    root = tmp_path / "ds"
+    _tree(root, n=4)
+    sp = build_split(root / "manifest.parquet", sizes={"train": 2, "val": 2}, stratify=None,
+                     out_root=tmp_path / "with")
+    assert sp.info["trimaps"] == "split_trimaps" and (tmp_path / "with" / "split_trimaps").is_dir()
+    sp = build_split(root / "manifest.parquet", sizes={"train": 2, "val": 2}, stratify=None, eval_splits=(),
+                     out_root=tmp_path / "without")
+    assert sp.info["trimaps"] is None and not (tmp_path / "without" / "split_trimaps").exists()
+    assert json.loads((tmp_path / "without" / "split.json").read_text())["trimaps"] is None

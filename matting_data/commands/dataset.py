@@ -215,7 +215,7 @@ def run_split(args: argparse.Namespace) -> int:
                      trimap_scheme=args.trimap_scheme, trimap_kernel=args.trimap_kernel, workers=args.workers,
                      progress=not args.no_progress)
     counts = ", ".join(f"{k} {v}" for k, v in sp.info["counts"].items())
-    print(f"split {args.name!r} (seed {args.seed}): {counts} -> {sp.path}")
+    print(f"split {args.name!r} (seed {args.seed}): {counts}; {sp.info['stratify_note']} -> {sp.path}")
     return 0
 
 

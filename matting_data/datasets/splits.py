@@ -171,7 +171,8 @@ def build_split(
     manifest : a manifest DataFrame (with ``root``) or a manifest file.
     sizes : split name -> fraction or count (default ``{"train": 0.9, "val": 0.1}``).
     seed : the split seed (recorded in the manifest column ``split_seed`` and in ``<name>.json``).
-    stratify : column to stratify on (``None``: no stratification).
+    stratify : column to stratify on (``None``: no stratification).  A column that is empty for
+        every sample (no categories) is not used; ``info["stratify_note"]`` says which happened.
     out_root : where the split goes (default: ``root``); the manifest's files
         are hard-linked (else copied) there so paths stay relative.
     eval_splits : splits that get evaluation trimaps, written to
@@ -184,6 +185,8 @@ def build_split(
     Writes ``<out_root>/<name>.parquet`` + ``.csv`` and ``<out_root>/<name>.json``.
     """
     df, root = manifest_with_root(manifest, root, "build_split")
+    if out_root is None and not os.access(root, os.W_OK):
+        raise InputError(f"{root}: the data root is read-only; pass --out-root DIR (out_root=) for the split")
     out = Path(out_root) if out_root is not None else root
     _check_split_outputs(out, name, manifest)
     if trimap_scheme not in TRIMAP_SCHEMES:
@@ -191,6 +194,12 @@ def build_split(
     sizes = dict(sizes or {"train": 0.9, "val": 0.1})
     if stratify is not None and stratify not in df.columns:
         raise InputError(f"cannot stratify on {stratify!r}: the manifest has no such column")
+    stratify_note = f"stratified by {stratify}" if stratify else "not stratified (asked for none)"
+    if stratify is not None and not (df[stratify].astype(str).str.strip() != "").any():
+        stratify_note = f"not stratified: the manifest's {stratify!r} column is empty for every sample"
+        stratify = None
+    elif stratify is not None:
+        stratify_note = f"stratified by {stratify} ({df[stratify].nunique()} values)"
     cats = df[stratify].tolist() if stratify else None
     info_path = out / f"{name}.json"
     settings = {"seed": int(seed), "trimap_scheme": trimap_scheme, "trimap_kernel": trimap_kernel}
@@ -224,10 +233,13 @@ def build_split(
     by_cat = (df.groupby([stratify, "split"]).size().unstack(fill_value=0).to_dict(orient="index")
               if stratify else {})
     info = {
-        "name": name, **settings, "sizes": sizes, "stratify": stratify, "eval_splits": list(eval_splits),
+        "name": name, **settings, "sizes": sizes, "stratify": stratify, "stratify_note": stratify_note,
+        "eval_splits": list(eval_splits),
         "counts": {k: int(v) for k, v in counts.items()},
         "counts_by_category": {str(c): {s: int(v) for s, v in d.items()} for c, d in by_cat.items()},
-        "manifest": path.name, "trimaps": tri_dir, "tool": "matting-data", "tool_version": __version__,
+        # only a folder that exists: None when every evaluation sample kept the dataset's own trimap
+        "manifest": path.name, "trimaps": tri_dir if (out / tri_dir).is_dir() else None,
+        "tool": "matting-data", "tool_version": __version__,
     }
     write_text_atomic(info_path, json.dumps(info, indent=2, sort_keys=True) + "\n")
     return Split(df, path, info)
