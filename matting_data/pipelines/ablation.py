@@ -510,7 +510,10 @@ def summarise(cells: list[dict[str, Any]], g: Grid) -> tuple[pd.DataFrame, dict[
         ref_name = g.reference_row
         ref = groups.get((test, ref_name))
         reference[test] = ref_name if ref is not None else ""
+        is_ref = ref is group
         cmp = paired(_per_image_mean(group, proto), _per_image_mean(ref, proto)) if ref is not None else {}
+        if is_ref:  # the reference against itself: difference 0, nothing to test
+            cmp = {"diff": 0.0, "diff_ci95": float("nan"), "p": float("nan"), "wins": float("nan")}
         r[f"gap_{g.metric}"] = cmp.get("diff", float("nan"))
         r[f"gap_{g.metric}_ci95"] = cmp.get("diff_ci95", float("nan"))
         base = float(np.nanmean([c["metrics"][proto][g.metric] for c in ref])) if ref else float("nan")
