@@ -202,7 +202,7 @@ def test_changed_settings_recompute_cells(setup):
                           report=lambda s: None)
     from matting_data.io import file_hash
 
-    rec = json.loads((out / "eval" / "real-test" / "predictions" / "naive__s0" / "model.json").read_text())
+    rec = json.loads((out / "eval" / "real-test" / "predictions" / "naive__s0" / "predictions.json").read_text())
     assert rec["model"]["weights_hash"] == file_hash(out / "models" / "naive" / "s0" / "last.safetensors")
     assert first.table.loc[0, "sad"] != second.table.loc[0, "sad"]
     state = json.loads((out / "models" / "naive" / "s0" / "last.state.json").read_text())
