@@ -51,7 +51,12 @@ def test_real_alphamatting_adapter_split_export_roundtrip(tmp_path, alphamatting
         dd = load_hf(where, cache_dir=tmp_path / "cache")
         assert {k: len(v) for k, v in dd.items()} == {"test": 3, "train": 7}
         assert _check_same_pixels(dd, sp.manifest, root) == 10
+        assert type(dd["train"].features["trimap2"]).__name__ == "Image"  # Trimap2: a second trimap set
+        by_id = sp.manifest.set_index("id")
+        ex = dd["test"][0]
+        assert np.array_equal(np.asarray(ex["trimap2"]), read_trimap(root / by_id.loc[ex["id"], "trimap2"]))
     card = paths["card"].read_text()
+    assert "@inproceedings{rhemann2009perceptually" in card and "alphamatting.com training set" in card
     meta = yaml.safe_load(card.split("---")[1])
     assert meta["license"] == "other"
     assert {c["split"] for c in meta["configs"][0]["data_files"]} == {"train", "test"}
@@ -140,4 +145,89 @@ def test_export_refuses_a_symlink_leaving_the_root(tmp_path):
     (tmp_path / "ds" / "img" / "s0.png").symlink_to(secret / "s0.png")
     with pytest.raises(InputError, match="outside"):
         export_hf(m, None, tmp_path / "out")
+    assert not (tmp_path / "out" / "hub").exists()
+
+
+# --------------------------------------------------------------------------- issue 18
+def _comp_track(root):
+    """A COMP-track-like manifest: composites with fg, bg, two trimap sets, a recipe and a val split."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(4):
+        for sub, arr in (("comp", rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)),
+                         ("fg", rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)),
+                         ("bg", rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)),
+                         ("alpha", rng.integers(0, 256, (6, 8), dtype=np.uint8)),
+                         ("tri1", rng.choice(np.array([0, 128, 255], np.uint8), (6, 8))),
+                         ("tri2", rng.choice(np.array([0, 128, 255], np.uint8), (6, 8)))):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(root / sub / f"c{i}.png"), arr)
+        rows.append({"id": f"c{i}", "split": "val" if i == 3 else "train", "image": f"comp/c{i}.png",
+                     "alpha": f"alpha/c{i}.png", "fg": f"fg/c{i}.png", "bg": f"bg/c{i}.png",
+                     "trimap": f"tri1/c{i}.png", "trimap2": f"tri2/c{i}.png", "trimap2_hash": f"h{i}",
+                     "width": 8, "height": 6, "source": "comp:rssn" if i else "alphamatting.com",
+                     "recipe": "rssn" if i else "", "seed": "7" if i else ""})
+    df = new_manifest(rows)
+    save_manifest(df, root / "manifest")
+    return df
+
+
+def test_export_fg_bg_and_every_trimap_set_are_images_and_val_is_validation(tmp_path):
+    from datasets import Image
+
+    root = tmp_path / "comp"
+    df = _comp_track(root)
+    paths = export_hf(root / "manifest.parquet", None, tmp_path / "out", name="comp", progress=False)
+    for where in (paths["disk"], paths["hub"]):
+        dd = load_hf(where, cache_dir=tmp_path / "cache")
+        assert sorted(dd) == ["train", "validation"]  # the same names in save_to_disk and Parquet
+        assert {k: len(v) for k, v in dd.items()} == {"train": 3, "validation": 1}
+        feats = dd["train"].features
+        for col, mode in (("image", None), ("fg", None), ("bg", None), ("alpha", "L"), ("trimap", "L"),
+                          ("trimap2", "L")):
+            assert isinstance(feats[col], Image), col
+            if where == paths["disk"]:  # the card's YAML features carry no mode; the PNGs are grey anyway
+                assert feats[col].mode == mode, col
+        by_id = df.set_index("id")
+        for ex in [*dd["train"], *dd["validation"]]:
+            row = by_id.loc[ex["id"]]
+            for col in ("fg", "bg"):
+                assert np.array_equal(np.asarray(ex[col].convert("RGB")), _u8(read_image(root / row[col])))
+            for col in ("trimap", "trimap2"):
+                assert ex[col].mode == "L" and np.array_equal(np.asarray(ex[col]), read_trimap(root / row[col]))
+            assert ex["trimap2_path"] == row["trimap2"] and ex["trimap2_hash"] == row["trimap2_hash"]
+            assert ex["recipe"] == row["recipe"]
+    shards = sorted(p.name for p in (paths["hub"] / "data").iterdir())
+    assert shards == ["train-00000-of-00001.parquet", "validation-00000-of-00001.parquet"]
+    # only the requested split, named either way
+    p2 = export_hf(root / "manifest.parquet", None, tmp_path / "out2", splits=["val"], progress=False)
+    assert list(load_hf(p2["disk"])) == ["validation"]
+
+
+def test_export_card_cites_the_sources_and_states_version_and_recipe(tmp_path):
+    from matting_data import __version__
+    from matting_data.datasets.sources import SOURCES
+
+    root = tmp_path / "comp"
+    _comp_track(root)
+    card = export_hf(root / "manifest.parquet", None, tmp_path / "out", name="comp", license="cc-by-nc-4.0",
+                     progress=False)["card"].read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    assert {c["split"] for c in meta["configs"][0]["data_files"]} == {"train", "validation"}
+    assert {"name": "fg", "dtype": "image"} in meta["dataset_info"]["features"]
+    assert {"name": "trimap2", "dtype": "image"} in meta["dataset_info"]["features"]
+    am = SOURCES["alphamatting.com"]
+    assert am.terms in card and "@inproceedings{rhemann2009perceptually" in card  # the source, not only GFM
+    assert "@article{li2022bridging" in card
+    assert f"matting-data {__version__}" in card
+    assert "`rssn` (3 examples); seeds: 7" in card and "`comp:rssn` (3 examples)" in card
+    assert "This export: `cc-by-nc-4.0`" in card
+
+
+@pytest.mark.parametrize("mb", ["abc", "inf", "1e400"])
+def test_export_shard_size_must_be_a_finite_number(tmp_path, capsys, mb):
+    m = _toy(tmp_path / "ds")
+    assert main(["dataset", "export", str(m), str(tmp_path / "out"), "--max-shard-mb", mb, "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "--max-shard-mb" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out" / "hub").exists()

@@ -101,7 +101,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--description", default="", help="card description")
     e.add_argument("--splits", help="comma list of splits to export (default: all)")
     e.add_argument("--default-split", default="train", help="split for rows without one")
-    e.add_argument("--max-shard-mb", type=float, default=500.0, help="Parquet shard size (default: %(default)s)")
+    e.add_argument("--max-shard-mb", default="500", help="Parquet shard size in MB, > 0 (default: %(default)s)")
     e.add_argument("--no-progress", action="store_true", help="hide progress bars")
     e.set_defaults(func=run_export)
 
@@ -234,8 +234,13 @@ def run_privacy(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from ..datasets.hf_export import export_hf
 
+    try:
+        shard_mb = float(args.max_shard_mb)
+    except ValueError:
+        raise InputError(f"--max-shard-mb must be a number > 0, got {args.max_shard_mb!r}") from None
     paths = export_hf(args.manifest, args.root, args.out, name=args.name, license=args.license,
                       description=args.description, default_split=args.default_split,
-                      splits=_csv(args.splits) if args.splits else None, max_shard_mb=args.max_shard_mb)
+                      splits=_csv(args.splits) if args.splits else None, max_shard_mb=shard_mb,
+                      progress=not args.no_progress)
     print(f"exported: {paths['disk']} (save_to_disk), {paths['hub']} (Parquet + dataset card)")
     return 0

@@ -1,9 +1,15 @@
 """Export a manifest (or split) to a HuggingFace ``datasets.DatasetDict``, on disk and as Hub-style Parquet.
 
-Columns: ``id``, ``image`` (``Image()``), ``alpha`` and ``trimap``
-(``Image(mode="L")``), ``category``, ``width``, ``height`` and provenance
-(``source``, the original relative paths ``*_path`` and content hashes
-``*_hash``, plus any extra manifest columns as strings).
+Columns: ``id``, ``image`` (``Image()``), ``alpha`` (``Image(mode="L")``), the
+foreground and background of COMP tracks ``fg`` and ``bg`` (``Image()``, when the
+manifest has them), every trimap set ``trimap``, ``trimap2``, ... and other
+trimap-like path columns such as AIM-500's ``usr`` (``Image(mode="L")``),
+``category``, ``width``, ``height`` and provenance (``source``, the original
+relative paths ``*_path`` and content hashes ``*_hash``, plus any extra manifest
+columns as strings).
+
+Split names are HuggingFace's: the manifest's ``val`` is exported as ``validation``,
+the same through ``load_from_disk`` and the Parquet layout.
 
 * ``image`` keeps the original file's bytes when it is an 8-bit RGB PNG or
   JPEG (so it decodes to the very same pixels), otherwise it is re-encoded as
@@ -53,7 +59,7 @@ from ..io import (
     read_trimap,
     write_text_atomic,
 )
-from ..manifest import PATH_COLUMNS, manifest_with_root, resolve
+from ..manifest import data_root, manifest_with_root, path_columns, resolve, trimap_columns
 
 GFM_CITATION = """@article{li2022bridging,
   title   = {Bridging Composite and Real: Towards End-to-end Deep Image Matting},
@@ -66,6 +72,8 @@ GFM_CITATION = """@article{li2022bridging,
   doi     = {10.1007/s11263-021-01541-0}
 }"""
 _SPLIT_OK = re.compile(r"^\w+(\.\w+)*$")
+SPLIT_NAMES = {"val": "validation"}  # manifest split name -> HuggingFace split name
+_RGB = ("image", "fg", "bg")
 
 
 def _image_bytes(path: Path) -> bytes:
@@ -78,40 +86,56 @@ def _image_bytes(path: Path) -> bytes:
     return encode_png(quantize(read_image(path)))
 
 
-def _example(row: dict[str, Any], root: Path, extra: Sequence[str], with_trimap: bool) -> dict[str, Any]:
-    img_p = resolve(root, row["image"])
-    ex: dict[str, Any] = {
-        "id": row["id"],
-        "image": {"bytes": _image_bytes(img_p), "path": Path(row["image"]).name},
-        "alpha": {"bytes": encode_png(quantize(read_alpha(resolve(root, row["alpha"])))),
-                  "path": Path(row["alpha"]).with_suffix(".png").name},
-    }
-    if with_trimap:
-        ex["trimap"] = ({"bytes": encode_png(read_trimap(resolve(root, row["trimap"]))),
-                         "path": Path(row["trimap"]).with_suffix(".png").name} if row["trimap"] else None)
+def _text(v: Any) -> str:
+    return "" if v is None or (isinstance(v, float) and pd.isna(v)) else str(v)
+
+
+def _encoded(column: str, path: Path, rel: str) -> dict[str, Any]:
+    """One image feature value: RGB for ``image``/``fg``/``bg``, 8-bit grey for the alpha and trimaps."""
+    if column in _RGB:
+        return {"bytes": _image_bytes(path), "path": Path(rel).name}
+    grey = quantize(read_alpha(path)) if column == "alpha" else read_trimap(path)
+    return {"bytes": encode_png(grey), "path": Path(rel).with_suffix(".png").name}
+
+
+def _example(row: dict[str, Any], root: Path, extra: Sequence[str], images: Sequence[str],
+             paths: Sequence[str]) -> dict[str, Any]:
+    ex: dict[str, Any] = {"id": row["id"]}
+    for c in images:
+        rel = _text(row.get(c))
+        ex[c] = _encoded(c, resolve(root, rel), rel) if rel else None
     ex |= {"category": row["category"], "width": int(row["width"]), "height": int(row["height"]),
            "source": row["source"]}
-    for c in PATH_COLUMNS:
-        ex[f"{c}_path"] = row[c]
-        ex[f"{c}_hash"] = row[f"{c}_hash"]
+    for c in paths:
+        ex[f"{c}_path"] = _text(row.get(c))
+        ex[f"{c}_hash"] = _text(row.get(f"{c}_hash"))
     for c in extra:
-        ex[c] = "" if pd.isna(row[c]) else str(row[c])
+        ex[c] = _text(row[c])
     return ex
 
 
-def _generate(rows: list[dict[str, Any]], root: str, extra: tuple[str, ...], with_trimap: bool):
+def _generate(rows: list[dict[str, Any]], root: str, extra: tuple[str, ...], images: tuple[str, ...],
+              paths: tuple[str, ...]):
     for r in rows:
-        yield _example(r, Path(root), extra, with_trimap)
+        yield _example(r, Path(root), extra, images, paths)
 
 
-def _features(extra: Sequence[str], with_trimap: bool):
+def image_columns(df: pd.DataFrame) -> list[str]:
+    """The manifest columns exported as ``Image`` features: ``image``, ``alpha``, then ``fg`` and ``bg``
+    and every trimap set (``trimap``, ``trimap2``, ...) and other path column (``usr``) with any file."""
+    used = [c for c in path_columns(df) if c in ("image", "alpha") or df[c].map(_text).ne("").any()]
+    order = ["image", "alpha", "fg", "bg", *trimap_columns(df)]
+    return [c for c in order if c in used] + [c for c in used if c not in order]
+
+
+def _features(extra: Sequence[str], images: Sequence[str], paths: Sequence[str]):
     from datasets import Features, Image, Value
 
-    f: dict[str, Any] = {"id": Value("string"), "image": Image(), "alpha": Image(mode="L")}
-    if with_trimap:
-        f["trimap"] = Image(mode="L")
+    f: dict[str, Any] = {"id": Value("string")}
+    for c in images:
+        f[c] = Image() if c in _RGB else Image(mode="L")
     f |= {"category": Value("string"), "width": Value("int64"), "height": Value("int64"), "source": Value("string")}
-    for c in PATH_COLUMNS:
+    for c in paths:
         f[f"{c}_path"] = Value("string")
         f[f"{c}_hash"] = Value("string")
     for c in extra:
@@ -137,27 +161,31 @@ def to_hf(
     df, r = manifest_with_root(manifest, root)
     df = df.copy()
     df.loc[df["split"] == "", "split"] = default_split
+    df["split"] = df["split"].replace(SPLIT_NAMES)
     if splits is not None:
-        missing = sorted(set(splits) - set(df["split"]))
+        wanted = [SPLIT_NAMES.get(s, s) for s in splits]
+        missing = sorted(set(wanted) - set(df["split"]))
         if missing:
             raise InputError(f"split(s) {missing} not in the manifest (it has {sorted(set(df['split']))})")
-        df = df[df["split"].isin(splits)]
+        df = df[df["split"].isin(wanted)]
     if df.empty:
         raise InputError("nothing to export: the manifest is empty")
     bad = sorted(s for s in set(df["split"]) if not _SPLIT_OK.match(s))
     if bad:
         raise InputError(f"split names {bad} are not valid HuggingFace split names (letters, digits, _ and .)")
-    hashes = [f"{c}_hash" for c in PATH_COLUMNS]
-    extra = [c for c in df.columns if c not in (*PATH_COLUMNS, *hashes, "id", "split", "category", "source",
+    paths = path_columns(df)
+    images = image_columns(df)
+    hashes = [f"{c}_hash" for c in paths]
+    extra = [c for c in df.columns if c not in (*paths, *hashes, "id", "split", "category", "source",
                                                  "width", "height")]
-    with_trimap = bool((df["trimap"] != "").any())
-    feats = _features(extra, with_trimap)
+    feats = _features(extra, images, paths)
     out = {}
     for split, part in df.groupby("split", sort=True):
         rows = part.to_dict(orient="records")
         out[split] = Dataset.from_generator(
             _generate, features=feats, cache_dir=str(cache_dir) if cache_dir else None,
-            gen_kwargs={"rows": rows, "root": str(r.resolve()), "extra": tuple(extra), "with_trimap": with_trimap},
+            gen_kwargs={"rows": rows, "root": str(r.resolve()), "extra": tuple(extra), "images": tuple(images),
+                        "paths": tuple(paths)},
             split=split,
         )
     return DatasetDict(out)
@@ -171,11 +199,66 @@ def _yaml_features(features) -> list[dict[str, Any]]:
     return out
 
 
+def provenance(df: pd.DataFrame) -> dict[str, Any]:
+    """What a dataset card states about how a manifest was made: its sources, composition recipes and seeds,
+    and the split settings (from the manifest's ``source``, ``recipe``, ``seed``, ``split_*`` columns)."""
+    def counts(col: str) -> dict[str, int]:
+        if col not in df.columns:
+            return {}
+        vals = df[col].map(_text)
+        return {str(k): int(v) for k, v in vals[vals != ""].value_counts().sort_index().items()}
+
+    out: dict[str, Any] = {"sources": counts("source"), "recipes": counts("recipe")}
+    out["seeds"] = sorted(counts("seed"), key=lambda x: (len(x), x))
+    out["split"] = {k: sorted(counts(f"split_{k}")) for k in ("name", "seed") if counts(f"split_{k}")}
+    return out
+
+
+def _sources_text(prov: dict[str, Any]) -> tuple[str, list[str]]:
+    """The card's "Source datasets" section and the BibTeX entries it cites."""
+    from .sources import known_source
+
+    lines, cites = [], []
+    for src, n in prov.get("sources", {}).items():
+        known = known_source(src)
+        if known is not None:
+            lines.append(f"- **{known.name}** (`{src}`, {n} examples): {known.terms}.")
+            cites.append(known.bibtex)
+        elif src.startswith("comp:"):
+            lines.append(f"- `{src}` ({n} examples): composites made by matting-data recipe `{src[5:]}` from the "
+                         "foregrounds and backgrounds named in `fg_id` / `bg_source`; the terms of *their* datasets "
+                         "apply.")
+        else:
+            lines.append(f"- `{src}` ({n} examples): not a public dataset known to matting-data; its terms are "
+                         "the owner's (state them in the description).")
+    return "\n".join(lines) or "- not recorded (the manifest has no `source`).", cites
+
+
+def _made_text(prov: dict[str, Any]) -> str:
+    recipes = prov.get("recipes", {})
+    made = f"- Toolkit: matting-data {__version__}.\n"
+    if recipes:
+        seeds = ", ".join(prov.get("seeds", [])) or "not recorded"
+        made += ("- Composition recipe(s): " + ", ".join(f"`{r}` ({n} examples)" for r, n in recipes.items())
+                 + f"; seeds: {seeds}.\n")
+    else:
+        made += "- Composition recipe: none (the images are the source photos, not composites).\n"
+    split = prov.get("split", {})
+    if split:
+        made += ("- Split: " + "; ".join(f"{k} {', '.join(v)}" for k, v in split.items())
+                 + " (see the split's JSON record).\n")
+    return made
+
+
 def dataset_card(
     dd, *, name: str, license: str = "other", description: str = "", citation: str = GFM_CITATION,
-    source: str = "",
+    source: str = "", provenance: dict[str, Any] | None = None,
 ) -> str:
-    """The dataset card ``README.md``: YAML metadata (license, configs, features, splits) and a short text."""
+    """The dataset card ``README.md``: YAML metadata (license, configs, features, splits) and the text.
+
+    With ``provenance`` (see :func:`provenance`) the card cites every source dataset with its
+    terms of use, and states the toolkit version and the composition recipes and seeds.
+    """
     import yaml
 
     splits = list(dd.keys())
@@ -193,21 +276,33 @@ def dataset_card(
                          "splits": [{"name": s, "num_bytes": int(dd[s].data.nbytes), "num_examples": len(dd[s])}
                                     for s in splits]},
     }
+    prov = provenance or {"sources": {s: 0 for s in source.split(", ") if s}}
+    sources, cites = _sources_text(prov)
+    bib = [citation.strip()] + [c for c in dict.fromkeys(cites) if c.strip() != citation.strip()]
+    features = dd[splits[0]].features
+    grey = [c for c, f in features.items() if type(f).__name__ == "Image" and c not in ("image", "alpha")]
     counts = "\n".join(f"| {s} | {len(dd[s])} |" for s in splits)
     return (
         "---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\n\n"
         f"# {name}\n\n{description or 'An image-matting dataset exported with matting-data.'}\n\n"
-        f"Source: {source or 'see the `source` column'}. Exported with matting-data {__version__}.\n\n"
+        f"Exported with matting-data {__version__}.\n\n"
+        "## Source datasets\n\n" + sources + "\n\n"
+        "## How it was made\n\n" + _made_text(prov) + "\n"
         "## Splits\n\n| split | examples |\n|---|---|\n" + counts + "\n\n"
+        "The manifest's `val` split is named `validation` here (HuggingFace's name), in `save_to_disk` and "
+        "Parquet alike.\n\n"
         "## Columns\n\n"
-        "- `image`: the photo or composite (RGB); `alpha`: the alpha matte (8-bit grey, 255 = opaque);\n"
-        "  `trimap`: evaluation trimap (0 background, 128 unknown, 255 foreground) when present.\n"
-        "- `category`, `width`, `height`; provenance: `source`, `*_path` (original relative paths) and\n"
+        "- `image`: the photo or composite (RGB); `alpha`: the alpha matte (8-bit grey, 255 = opaque).\n"
+        + (f"- Also images: {', '.join(f'`{c}`' for c in grey)} (`fg`/`bg`: a composite's foreground and "
+           "background, RGB; `trimap`, `trimap2`, ...: one trimap set each, 0 background, 128 unknown, "
+           "255 foreground).\n" if grey else "")
+        + "- `category`, `width`, `height`; provenance: `source`, `*_path` (original relative paths) and\n"
         "  `*_hash` (sha256 of the original files).\n\n"
         "## Usage\n\n```python\nfrom datasets import load_dataset\n"
         "dd = load_dataset(\"path/to/this/folder\")  # or the Hub repo id after push_to_hub\n```\n\n"
-        f"## License\n\n`{license}`: check the license of the original dataset before redistributing.\n\n"
-        "## Citation\n\n```bibtex\n" + citation.strip() + "\n```\n"
+        f"## License\n\nThis export: `{license}`. The source datasets' own terms (above) apply to their images "
+        "and mattes: check them before redistributing.\n\n"
+        "## Citation\n\n```bibtex\n" + "\n\n".join(bib) + "\n```\n"
     )
 
 
@@ -238,6 +333,7 @@ def export_hf(
     default_split: str = "train",
     splits: Sequence[str] | None = None,
     max_shard_mb: float = 500.0,
+    progress: bool = True,
 ) -> dict[str, Path]:
     """Export to ``<out_dir>/hf`` (``save_to_disk``) and ``<out_dir>/hub`` (Parquet shards + ``README.md``).
 
@@ -245,22 +341,45 @@ def export_hf(
     ``{"disk": ..., "hub": ..., "card": ...}``.  An earlier export (its folders carry the
     :data:`EXPORT_MARKER` file) is replaced; ``hf``/``hub`` folders without the marker are
     the user's and are never deleted (:class:`InputError`).  ``out_dir`` may not be, hold
-    or lie inside the manifest or its root.
+    or lie inside the manifest or its root (by default the root the manifest records).
+    The card cites the source datasets and states the recipes (:func:`provenance`).
+    ``progress=False`` hides the ``datasets`` progress bars.
     """
-    from datasets import load_from_disk
-
-    if not (isinstance(max_shard_mb, (int, float)) and math.isfinite(max_shard_mb) and max_shard_mb > 0):
+    if not (isinstance(max_shard_mb, (int, float)) and not isinstance(max_shard_mb, bool)
+            and math.isfinite(max_shard_mb) and max_shard_mb > 0):
         raise InputError(f"--max-shard-mb must be a number > 0, got {max_shard_mb!r}")
     src = manifest if isinstance(manifest, (str, os.PathLike)) else None
-    check_output_dir(out_dir, src, root if root is not None else (Path(src).parent if src else None), what="out")
+    check_output_dir(out_dir, src, root if root is not None else (data_root(src)[0] if src else None), what="out")
     out = check_writable_dir(out_dir, what="out")
     disk, hub = out / "hf", out / "hub"
     for folder in (disk, hub, out / ".hf.part", out / ".hub.part"):
         _check_own_export(folder)
+    df, r = manifest_with_root(manifest, root, "export")
+    kept = df.assign(split=df["split"].replace("", default_split).replace(SPLIT_NAMES))
+    if splits is not None:
+        kept = kept[kept["split"].isin([SPLIT_NAMES.get(x, x) for x in splits])]
+    import datasets
+
+    was_on = datasets.is_progress_bar_enabled()
+    if not progress:
+        datasets.disable_progress_bars()
+    try:
+        return _export(df, r, out, provenance(kept), name=name, license=license, description=description,
+                       citation=citation, default_split=default_split, splits=splits, max_shard_mb=max_shard_mb)
+    finally:
+        if was_on:
+            datasets.enable_progress_bars()
+
+
+def _export(df: pd.DataFrame, root: Path, out: Path, prov: dict[str, Any], *, name: str, license: str,
+            description: str, citation: str, default_split: str, splits: Sequence[str] | None,
+            max_shard_mb: float) -> dict[str, Path]:
+    """The writing half of :func:`export_hf` (its checks done)."""
+    from datasets import load_from_disk
+
+    disk, hub = out / "hf", out / "hub"
     with tempfile.TemporaryDirectory(dir=out, prefix=".cache-") as tmp:
-        dd = to_hf(manifest, root, default_split=default_split, splits=splits, cache_dir=tmp)
-        src = dd.get(next(iter(dd)))
-        source = ", ".join(sorted(set(src["source"]))) if len(src) else ""
+        dd = to_hf(df, root, default_split=default_split, splits=splits, cache_dir=tmp)
         staging = out / ".hf.part"
         shutil.rmtree(staging, ignore_errors=True)
         dd.save_to_disk(str(staging))
@@ -280,7 +399,7 @@ def export_hf(
             ds.shard(n_shards, i, contiguous=True).to_parquet(
                 str(hub_part / "data" / f"{split}-{i:05d}-of-{n_shards:05d}.parquet"))
     write_text_atomic(hub_part / "README.md", dataset_card(dd, name=name, license=license, description=description,
-                                                           citation=citation, source=source))
+                                                           citation=citation, provenance=prov))
     shutil.rmtree(hub, ignore_errors=True)
     os.replace(hub_part, hub)
     return {"disk": disk, "hub": hub, "card": hub / "README.md"}
