@@ -12,6 +12,7 @@ from test_models import make_tiny_track
 
 from matting_data.cli import main
 from matting_data.errors import InputError, RecipeError
+from matting_data.models import ModelError
 from matting_data.pipelines.ablation import (
     check_distinct_recipes,
     load_grid,
@@ -207,3 +208,16 @@ def test_changed_settings_recompute_cells(setup):
     assert first.table.loc[0, "sad"] != second.table.loc[0, "sad"]
     state = json.loads((out / "models" / "naive" / "s0" / "last.state.json").read_text())
     assert state["config"]["steps"] == 4 and state["step"] == 4
+
+
+def test_a_grid_may_not_name_code(tmp_path):
+    evil = tmp_path / "evil.py"
+    evil.write_text("open(__file__ + '.ran', 'w').write('ran')\ndef predict(i, t):\n    return None\n")
+    for data in ({"recipes": ["naive"], "model": f"{evil}:predict"},
+                 {"recipes": ["naive"], "model": "tiny-net", "baselines": [f"{evil}:predict"]}):
+        with pytest.raises(ModelError, match=r"g\.toml.*evil\.py.*names code"):
+            parse_grid(data, "g.toml")
+    assert not (tmp_path / "evil.py.ran").exists()
+    g = parse_grid({"recipes": ["naive"], "model": "tiny-net", "baselines": ["trimap-flat"]}, "g.toml",
+                   allow_plugins=True)
+    assert g.baselines == ["trimap-flat"]

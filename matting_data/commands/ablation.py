@@ -32,6 +32,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--model-arg", action="append", default=[], metavar="NAME=VALUE", help="override a model argument")
     p.add_argument("--seeds", type=int, nargs="+", default=None, help="override the grid's training seeds")
     p.add_argument("--steps", type=int, default=None, help="override [train] steps")
+    p.add_argument("--allow-plugins", action="store_true",
+                   help="trust the grid file: let its model / baselines name code plug-ins (module:callable)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--workers", type=int, default=1, help="processes for composition, prediction and scoring")
     add_backend_arguments(p)
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from ..pipelines.ablation import load_grid, run_ablation
     from ..training.options import parse_model_args
 
-    grid = load_grid(args.grid)
+    grid = load_grid(args.grid, allow_plugins=args.allow_plugins)
     if args.model:
         grid.model, grid.model_args = args.model, {}
     if args.model_arg:

@@ -163,9 +163,18 @@ def _check_test(test: dict[str, Any], where: str) -> tuple[list[str], str]:
     return protos, metric
 
 
-def parse_grid(data: dict[str, Any], source: str = "", base: Path | None = None) -> Grid:
-    """Validate a grid table (unknown keys -> :class:`RecipeError` naming them)."""
+def parse_grid(data: dict[str, Any], source: str = "", base: Path | None = None, allow_plugins: bool = False) -> Grid:
+    """Validate a grid table (unknown keys -> :class:`RecipeError` naming them).
+
+    A grid is data: its ``model`` and ``baselines`` must be registered names; a code plug-in
+    (``module:callable``, ``file.py:callable``) is refused unless ``allow_plugins``.
+    """
+    from ..models.registry import check_spec_is_data
+
     where = source or "ablation grid"
+    check_spec_is_data(data.get("model", DEFAULT_MODEL[0]), where, allow_plugins)
+    for b in data.get("baselines", []):
+        check_spec_is_data(b, where, allow_plugins)
     check_keys(data, TOP_KEYS, where)
     train, test = dict(data.get("train", {})), dict(data.get("test", {}))
     check_keys(train, TRAIN_KEYS, f"{where} [train]")
@@ -200,10 +209,10 @@ def parse_grid(data: dict[str, Any], source: str = "", base: Path | None = None)
     return g
 
 
-def load_grid(name_or_path: str | PathLike) -> Grid:
-    """Load ``recipes/ablation/<name>.toml`` (or a path to a grid TOML)."""
+def load_grid(name_or_path: str | PathLike, allow_plugins: bool = False) -> Grid:
+    """Load ``recipes/ablation/<name>.toml`` (or a path to a grid TOML); plug-in models only with ``allow_plugins``."""
     data, path = load_recipe(name_or_path, "ablation")
-    return parse_grid(data, str(path), path.parent)
+    return parse_grid(data, str(path), path.parent, allow_plugins)
 
 
 def composition_signature(recipe: str) -> str:

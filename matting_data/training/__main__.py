@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..errors import InputError
+from ..errors import MattingDataError
 from .options import add_train_arguments, run_from_args
 
 
@@ -15,7 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         return run_from_args(args)
-    except InputError as exc:
+    except MattingDataError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
