@@ -115,6 +115,10 @@ def test_resume_after_a_stop_equals_an_uninterrupted_run(track, tmp_path):
     assert resumed.step == 5 and not resumed.stopped_early
     assert _same(_weights(resumed.model), _weights(full.model))  # bit for bit
     assert resumed.losses == full.losses  # the log continues the first part
+    rows = list(csv.DictReader(open(tmp_path / "cut" / "log.csv")))
+    secs = [float(r["seconds"]) for r in rows]
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4, 5] and secs == sorted(secs)  # time adds up
+    assert not torch.are_deterministic_algorithms_enabled()  # the global torch state is restored
     state = json.loads((tmp_path / "cut" / "last.state.json").read_text())
     assert state["step"] == 5 and state["config"]["steps"] == 5
     # the saved weights are a loadable model
@@ -122,6 +126,7 @@ def test_resume_after_a_stop_equals_an_uninterrupted_run(track, tmp_path):
     assert _same(_weights(m), _weights(full.model))
 
 
+@pytest.mark.slow
 def test_tiny_net_loss_goes_down_with_validation_logs_and_best_checkpoint(track, tmp_path):
     cfg = TrainingConfig(**{**TINY, "model_args": {"width": 8, "comp_loss": 0.0}}, train=str(track.root),
                          val=str(track.root), steps=40, lr=5e-3, val_every=20, out=str(tmp_path / "run"))

@@ -271,7 +271,7 @@ def _run(cfg: TrainingConfig, info: D.DistInfo, device: torch.device, out: Path 
     end = cfg.steps if stop_after is None else min(cfg.steps, int(stop_after))
     loader = _loader(dataset, DrawBatchSampler(start, end, cfg.batch, info.rank, info.world), cfg)
     extra = {"config": cfg.to_dict(), "backbone_init": backbone}
-    t0 = time.perf_counter()
+    t0 = time.perf_counter() - max((float(r.get("seconds", 0.0)) for r in log.rows), default=0.0)  # resumed
     bar = tqdm(total=cfg.steps, initial=start, desc=f"train {cfg.model}", unit="step",
                disable=not (progress and info.main))
     step = start
@@ -304,7 +304,7 @@ def _run(cfg: TrainingConfig, info: D.DistInfo, device: torch.device, out: Path 
     bar.close()
     D.barrier(info)
     net.eval()
-    seconds = time.perf_counter() - t0
+    seconds = time.perf_counter() - t0  # training time over all segments of a resumed run
     D.shutdown(info)
     return TrainResult(model=model, losses=log.losses(), step=step, seconds=seconds, config=cfg,
                        validation=history, best=best, out=out, stopped_early=step < cfg.steps)
