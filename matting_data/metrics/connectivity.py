@@ -276,13 +276,13 @@ def dim_passed(m8: np.ndarray) -> np.ndarray:
 def gfm_passed(m: np.ndarray) -> np.ndarray:
     """uint8 map of how many ``gfm`` thresholds (float64 ``arange(0, 1.1, 0.1)``) each value passes.
 
-    One exact float64 comparison per threshold (``cv2.compare``, 0/255), counted in uint8.
+    One exact float64 comparison per threshold, counted in uint8 (several times
+    faster than a binary search per pixel).
     """
-    m64 = np.ascontiguousarray(m, dtype=np.float64)
+    m64 = np.asarray(m, dtype=np.float64)
     acc = np.zeros(m64.shape, np.uint8)
     for t in GFM_THRESHOLDS[1:]:
-        ge: np.ndarray = cv2.compare(m64, np.array([float(t)]), cv2.CMP_GE)
-        acc += ge >> 7
+        acc += m64 >= t
     return acc
 
 

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import warnings
 
+import cv2
 import numpy as np
 
 from ..errors import InputError
 from ..io import check_same_size, check_trimap, check_unit_range, quantize
+
+#: ``_UNIT_LUT8[v] == v / 255.0`` (float64) for every 8-bit code v.
+_UNIT_LUT8 = np.arange(256) / 255.0
 
 
 class EmptyUnknownRegionWarning(UserWarning):
@@ -71,8 +75,9 @@ def as_unit64(x: np.ndarray, name: str = "matte") -> np.ndarray:
     re-quantisation.
     """
     a = _check_2d(x, name)
-    if a.dtype == np.uint8:
-        return a / 255.0
+    if a.dtype == np.uint8:  # a table of the 256 quotients: the same float64 values as ``a / 255.0``, faster
+        out: np.ndarray = cv2.LUT(a, _UNIT_LUT8)
+        return out
     if a.dtype == np.uint16:
         return a / 65535.0
     if a.dtype == np.bool_:
