@@ -365,12 +365,18 @@ def bench_end_to_end(repeats: int = 3) -> list[str]:
             "gfm-port": [sys.executable, __file__, "--gfm-port", str(tmp / "cases"), str(tmp / "port")],
             "evaluate --workers 1": _console_script() + ["evaluate", *folders, "--out", str(tmp / "w1"), "--workers", "1"],
             "evaluate (default workers)": _console_script() + ["evaluate", *folders, "--out", str(tmp / "wd")],
+            f"evaluate --workers {os.cpu_count()}": _console_script()
+            + ["evaluate", *folders, "--out", str(tmp / "wn"), "--workers", str(os.cpu_count())],
+            "evaluate --device cpu (torch)": _console_script()
+            + ["evaluate", *folders, "--out", str(tmp / "wt"), "--device", "cpu"],
+            "start-up only: matting-data --help": _console_script() + ["--help"],
+            "start-up only: python -c 'import numpy, cv2, pandas'": [sys.executable, "-c", "import numpy, cv2, pandas"],
         }
         (tmp / "port").mkdir()
         res: dict[str, list[tuple[float, float, float]]] = {k: [] for k in runs}
         for i in range(repeats):
             for k, cmd in runs.items():
-                if k == "gfm-port" and i >= 2:  # the slow reference: two runs are enough
+                if (k == "gfm-port" or "torch" in k) and i >= 2:  # the slow ones: two runs are enough
                     continue
                 res[k].append(_timed(cmd, env))
                 print(f"e2e {k}: wall {res[k][-1][0]:.2f} s cpu {res[k][-1][1]:.2f} s load {res[k][-1][2]:.2f}",
@@ -391,6 +397,9 @@ def bench_end_to_end(repeats: int = 3) -> list[str]:
         loads = "/".join(f"{r[2]:.1f}" for r in rs)
         lines.append(f"| {k} | {w:.2f} | {c:.2f} | {loads} | {port_wall / w:.1f}x | {port_cpu / c:.1f}x |")
     lines += [
+        "",
+        "The start-up rows run no evaluation: `matting-data --help` shows what every command pays before it "
+        "starts (the CLI imports every command's module, torch included).",
         "",
         "Largest relative difference per metric between `evaluate --workers 1` and the port: "
         + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()) + ".",
@@ -434,7 +443,7 @@ def conn_one(size: str, which: str) -> dict:
     p, g = pred8 / 255.0, gt8 / 255.0
     fns = {
         "opencv-port": lambda: opencv_conn_port(g, tri, p),
-        "dim_conn": lambda: dim_conn(pred8, gt8, unknown),
+        "dim_conn": lambda: dim_conn(pred8, gt8, unknown) / 1000,  # raw dim Conn is not divided
         "gfm_conn": lambda: gfm_conn(p, g),
     }
     fn = fns[which]
