@@ -53,10 +53,15 @@ def test_demo_runs_and_writes_report(tmp_path):
     assert results["compose"]["rssn"]["steps_applied"]["noise"] > 0
     assert results["dataset"]["export_pixels_identical"] is True
     ranking = results["leaderboard"]["ranking_dim"]
-    assert sorted(ranking) == ["tiny-net-naive", "tiny-net-rssn", "trimap-colour", "trimap-flat"]
+    assert sorted(ranking) == ["gfm-r34-tt-untrained", "modnet-untrained", "tiny-net-naive", "tiny-net-rssn",
+                               "trimap-colour", "trimap-flat"]
     assert ranking.index("trimap-colour") < ranking.index("trimap-flat")  # the colour model beats the floor
     assert results["leaderboard"]["ablation_rows"] == 4
     assert (out / "leaderboard" / "leaderboard.csv").is_file() and (out / "ablation" / "ablation.md").is_file()
+    assert (out / "leaderboard" / "leaderboard.html").is_file()
+    for label, ref in results["reference_models"].items():  # the released-checkpoint path, with untrained weights
+        assert ref["loads"] and ref["converted_identical"], label
+        assert ref["rule"] in ("hybrid", "modnet-reference-size") and ref["sad"] > 0
     for section in ("Leaderboard", "Ablation", "Background curation", "Trimaps and GFM targets", "COMP tracks", "HuggingFace export"):
         assert section in report
     assert (out / "sample" / "foregrounds" / "manifest.parquet").is_file()

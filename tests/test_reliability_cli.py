@@ -112,7 +112,6 @@ S = "{W}/sample"
 FG = "{W}/sample/foregrounds"
 MAN = "{W}/sample/foregrounds/manifest.parquet"
 BG = "{W}/sample/backgrounds"
-E_OWNS = pytest.mark.xfail(reason="owned by engineer E (ablation grid parser): needs check_spec_is_data", strict=False)
 
 # (case id, argv, words the one error line must hold)
 CASES = [
@@ -261,8 +260,7 @@ CASES = [
     # ablation (engineer E)
     pytest.param("ablation-grid-plugin", ["ablation", "--grid", "{W}/grid_plugin.toml", "--foregrounds", MAN,
                                           "--backgrounds", BG, "--test", "{W}/track_ok", "--out", "{O}"],
-                 ["grid_plugin.toml", "evil.py"],
-                 marks=E_OWNS),
+                 ["grid_plugin.toml", "evil.py"]),
     ("ablation-grid-missing", ["ablation", "--grid", "{W}/nope.toml", "--foregrounds", MAN, "--backgrounds", BG,
                                "--out", "{O}"], ["nope"]),
     # demo

@@ -18,78 +18,21 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import torch
 from torch.utils.data import Dataset, Sampler
 
 from ..compose import cached_foreground, compose, load_compose_recipe
+from ..compose.sources import list_backgrounds, load_foregrounds
 from ..datasets.track import Track, load_track
-from ..errors import InputError, MissingFileError
-from ..io import list_images, read_alpha, read_image, read_trimap
-from ..manifest import load_manifest, resolve
+from ..errors import InputError
+from ..io import read_alpha, read_image, read_trimap
+from ..manifest import resolve
 from ..seeding import rng_for
 from .augment import crop_sample
 from .config import TrainingConfig
 
 PathLike = str | os.PathLike
 CACHE_LIMIT = 512  # samples kept decoded in memory per process (small tracks)
-
-
-def read_foregrounds(src: PathLike) -> list[dict[str, str]]:
-    """Foreground rows ``{id, image, alpha, fg}`` (absolute paths; ``fg`` may be ``""``).
-
-    ``src``: a manifest (.parquet/.csv), a folder holding one, or a folder with
-    ``alpha/`` and ``fg/`` (or ``image/``) subfolders matched by file stem.
-    """
-    p = Path(src)
-    if p.is_dir():
-        for name in ("manifest.parquet", "manifest.csv"):
-            if (p / name).is_file():
-                p = p / name
-                break
-    if p.is_file():
-        df = load_manifest(p, root=p.parent)
-        rows = [{"id": str(r["id"]), "image": str(resolve(p.parent, r["image"])),
-                 "alpha": str(resolve(p.parent, r["alpha"])),
-                 "fg": str(resolve(p.parent, r["fg"])) if r["fg"] else ""} for _, r in df.iterrows()]
-    elif p.is_dir():
-        sub = "fg" if (p / "fg").is_dir() else "image"
-        if not (p / "alpha").is_dir() or not (p / sub).is_dir():
-            raise InputError(f"{p}: expected a manifest, or alpha/ and fg/ (or image/) subfolders")
-        alphas = {f.stem: f for f in list_images(p / "alpha")}
-        images = {f.stem: f for f in list_images(p / sub)}
-        if set(alphas) != set(images):
-            odd = sorted(set(alphas) ^ set(images))[:10]
-            raise InputError(f"{p}: files without a partner in alpha/ and {sub}/: {', '.join(odd)}")
-        rows = [{"id": k, "image": str(images[k]), "alpha": str(alphas[k]),
-                 "fg": str(images[k]) if sub == "fg" else ""} for k in sorted(alphas)]
-    else:
-        raise MissingFileError(f"{p}: foreground manifest or folder not found")
-    if not rows:
-        raise InputError(f"{src}: no foregrounds")
-    return rows
-
-
-def read_backgrounds(src: PathLike) -> list[Path]:
-    """Background files: a folder of images, a ``.txt`` list, or a manifest with an ``image``/``path`` column."""
-    p = Path(src)
-    if p.is_dir():
-        files = list_images(p)
-    elif p.is_file() and p.suffix == ".txt":
-        files = sorted(p.parent / s.strip() for s in p.read_text().splitlines() if s.strip())
-    elif p.is_file() and p.suffix in (".parquet", ".csv"):
-        df = pd.read_parquet(p) if p.suffix == ".parquet" else pd.read_csv(p, keep_default_na=False)
-        col = "image" if "image" in df.columns else "path" if "path" in df.columns else None
-        if col is None:
-            raise InputError(f"{p}: background list needs an 'image' or 'path' column")
-        if "keep" in df.columns:
-            df = df[df["keep"].astype(str).str.lower().isin(("true", "1"))]
-        files = sorted(p.parent / str(v) for v in df[col] if str(v))
-    else:
-        raise MissingFileError(f"{p}: background folder or list not found")
-    if not files:
-        raise InputError(f"{p}: no background images")
-    return files
 
 
 class TrackSource:
@@ -137,8 +80,8 @@ class CompositionSource:
 
     def __init__(self, foregrounds: PathLike, backgrounds: PathLike, recipe: str, seed: int,
                  fg_cache: PathLike | None = None) -> None:
-        self.rows = read_foregrounds(foregrounds)
-        self.backgrounds = read_backgrounds(backgrounds)
+        self.rows = load_foregrounds(foregrounds)
+        self.backgrounds = list_backgrounds(backgrounds)
         self.recipe = load_compose_recipe(recipe)
         self.seed = int(seed)
         self.fg_cache = Path(fg_cache) if fg_cache else None
