@@ -275,13 +275,7 @@ def load_manifest(
         raise MissingFileError(f"{p}: manifest not found")
     given = root is not None
     root, why = (Path(root), "the root passed") if root is not None else data_root(p)
-    try:
-        if p.suffix == ".parquet":
-            df = pd.read_parquet(p)
-        else:
-            df = pd.read_csv(p, dtype={c: str for c in STR_COLUMNS}, keep_default_na=False)
-    except Exception as exc:  # noqa: BLE001 - any parse failure is a bad file
-        raise ManifestError(f"{p}: unreadable manifest ({exc})") from None
+    df = read_table(p)
     try:
         return validate_manifest(df, root, check_files)
     except ManifestError as exc:
@@ -290,6 +284,20 @@ def load_manifest(
             hint = (f"\n  (the paths are read relative to the data root {root}: {why}; "
                     + ("is it the right folder?)" if given else "pass --root DIR (root=) if the data lives elsewhere)"))
         raise ManifestError(f"{p}: {exc}{hint}") from None
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """A manifest file's table as stored (.parquet or .csv), not validated: e.g. a background list, which
+    has no alpha column (use :func:`load_manifest` for matting samples)."""
+    p = Path(path)
+    if not p.is_file():
+        raise MissingFileError(f"{p}: manifest not found")
+    try:
+        if p.suffix == ".parquet":
+            return pd.read_parquet(p)
+        return pd.read_csv(p, dtype={c: str for c in STR_COLUMNS}, keep_default_na=False)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a bad file
+        raise ManifestError(f"{p}: unreadable manifest ({exc})") from None
 
 
 def recorded_root(path: str | os.PathLike) -> Path | None:

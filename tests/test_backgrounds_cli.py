@@ -131,3 +131,19 @@ def _recipe(tmp_path):
     r.write_text("[resolution]\nmin_short_side = 100\n[saliency]\nmax_concentration = -1\n"
                  "[detectors]\nfaces = false\npeople = false\n[duplicates]\nmax_hamming = 12\n")
     return r
+
+
+def test_filter_reads_a_bg20k_list_stored_apart_from_its_data(tmp_path, capsys):
+    """Issue 18: a BG-20k manifest (no alpha column) written elsewhere reads its images under the root it
+    records, with no --root."""
+    src = tmp_path / "BG-20k"
+    write_image(src / "train" / "h_stone.png", fractal(seed=1))
+    write_image(src / "testval" / "h_brick.png", photo("brick"))
+    m = tmp_path / "lists" / "bg.parquet"
+    assert main(["dataset", "ingest", "bg20k", str(src), "--out", str(m), "--no-progress"]) == 0
+    rc = main(["backgrounds", "filter", "--in", str(m), "--out", str(tmp_path / "cur"), "--recipe",
+               str(_recipe(tmp_path)), "--no-sheets", "--no-progress"])
+    assert rc == 0
+    df = pd.read_csv(tmp_path / "cur" / "manifest.csv", keep_default_na=False).set_index("name")
+    assert sorted(df.index) == ["testval/h_brick.png", "train/h_stone.png"]
+    assert (df["error"] == "").all() and list(df["width"]) == [512, 800]

@@ -104,22 +104,24 @@ def resolve_inputs(
     """``(path, name)`` pairs from a folder, a manifest (.csv/.parquet) or a list of paths.
 
     For a folder, names are file names.  For a manifest, the ``column`` of
-    paths is used (default ``bg`` when it has any entry, else ``image``) and
-    names are the relative paths.
+    paths is used (default ``bg`` when it has any entry, else ``image``), read
+    under the data root the manifest records (else its folder), and names are
+    the relative paths.
     """
     if isinstance(source, str | os.PathLike):
         p = Path(source)
         if p.is_dir():
             return [(str(f), f.name) for f in list_images(p)]
         if p.suffix.lower() in (".csv", ".parquet"):
-            from ..manifest import load_manifest, resolve
+            from ..manifest import data_root, read_table, resolve
 
-            df = load_manifest(p, check_files=False)
+            df = read_table(p)  # a background list needs no alpha; its paths are confined by resolve()
             col = column or ("bg" if "bg" in df and (df["bg"].astype(str) != "").any() else "image")
             if col not in df:
                 raise InputError(f"{p}: manifest has no column {col!r}")
             rels = [r for r in df[col].astype(str) if r]
-            return [(str(resolve(p.parent, r)), r) for r in dict.fromkeys(rels)]
+            root = data_root(p)[0]
+            return [(str(resolve(root, r)), r) for r in dict.fromkeys(rels)]
         if not p.exists():
             raise InputError(f"{p}: no such folder or manifest")
         raise InputError(f"{p}: expected a folder of images or a manifest (.csv or .parquet)")
