@@ -29,6 +29,10 @@ def _case(seed: int, shape: tuple[int, int]):
 
 SHAPES = [(30, 41), (25, 25), (41, 33)]
 
+#: the NumPy gfm Grad filters in float32 (scipy stores its first pass in float32 too), the torch path
+#: in double: they agree to ~1e-6 (both match the GFM reference to 1e-4 on the parity data); all else 1e-7.
+REL = {("gfm", "grad"): 1e-5}
+
 
 @pytest.mark.parametrize("protocol", ["dim", "gfm"])
 def test_padded_batch_matches_numpy(protocol):
@@ -39,7 +43,8 @@ def test_padded_batch_matches_numpy(protocol):
     for i, (p, g, t) in enumerate(cases):
         ref = evaluate_arrays(p, g, t, protocol)
         for k, v in ref.items():
-            assert float(res[k][i]) == pytest.approx(v, rel=1e-7, abs=1e-12), (protocol, k, i)
+            rel = REL.get((protocol, k), 1e-7)
+            assert float(res[k][i]) == pytest.approx(v, rel=rel, abs=1e-12), (protocol, k, i)
     assert all(np.array_equal(a, b) for a, b in zip(ps, copies, strict=True))
     assert CONN_LABELLER == "opencv-cpu"
 
