@@ -112,3 +112,28 @@ def test_symlink_leaving_the_root_is_refused(tmp_path):
 
     with pytest.raises(InputError):
         resolve(root, "link/secret.png")
+
+
+# --------------------------------------------------------------------------- issue 18
+def _one_sample(root):
+    write_image(root / "img" / "a.png", np.full((4, 5, 3), 0.5, np.float32))
+    write_alpha(root / "alpha" / "a.png", np.full((4, 5), 0.25, np.float32))
+    return new_manifest([{"id": "a", "image": "img/a.png", "alpha": "alpha/a.png", "width": 5, "height": 4,
+                          "trimap10": "", "trimap2": ""}])
+
+
+def test_manifest_records_its_root_relative_or_absolute(tmp_path):
+    from matting_data.manifest import data_root, read_table, recorded_root, trimap_columns
+
+    df = _one_sample(tmp_path / "data")
+    rel_pq, rel_csv = save_manifest(df, tmp_path / "lists" / "m", root=tmp_path / "data")
+    assert recorded_root(rel_pq) == tmp_path / "lists" / ".." / "data"
+    assert recorded_root(rel_csv) == recorded_root(rel_pq)  # the CSV reads its Parquet twin's record
+    assert list(load_manifest(rel_csv)["id"]) == ["a"]
+    abs_pq, _ = save_manifest(df, tmp_path / "abs" / "m", root=tmp_path / "data", absolute_root=True)
+    assert recorded_root(abs_pq) == (tmp_path / "data").resolve()
+    plain, _ = save_manifest(df, tmp_path / "data" / "plain")
+    assert recorded_root(plain) is None and data_root(plain)[0] == tmp_path / "data"
+    assert "no root recorded" in data_root(plain)[1]
+    assert list(read_table(abs_pq).columns) == list(load_manifest(abs_pq).columns)
+    assert trimap_columns(df) == ["trimap", "trimap2", "trimap10"]

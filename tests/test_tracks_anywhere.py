@@ -223,3 +223,10 @@ def test_real_alphamatting_tracks_leave_the_shared_folder_untouched(tmp_path):
     assert _snapshot(AM) == before
     t1, t2 = load_track(tmp_path / "am-t1.track.json"), load_track(tmp_path / "am-t2.track.json")
     assert len(t1.samples()) == 10 and list(t2.samples()["trimap"]) == list(t1.samples()["trimap2"])
+
+
+@pytest.mark.parametrize("action", ["ingest", "split", "privacy", "export"])
+def test_every_dataset_action_accepts_no_progress(action, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["dataset", action, "--help"])
+    assert info.value.code == 0 and "--no-progress" in capsys.readouterr().out
