@@ -196,13 +196,19 @@ def person_detection() -> tuple[str, dict[str, float]]:
     for r in rows:
         detail.append(f"| {r['name']} | {r['group']} | {'person' if r['label'] else 'no person'} | {r['hog']:.2f} | "
                       + " | ".join(str(r[f"faces{m}"]) for m in FACE_GRID) + " |")
+    missed = []
+    for (name, group, img, label), r in zip(items, rows, strict=True):
+        if label and group == "photo" and not (r["hog"] >= chosen_hog or r[f"faces{chosen_faces}"] > 0):
+            sal = any(x.startswith("salient-object") for x in signal_reasons(array_signals(img), RECIPE))
+            missed.append(f"{name} ({'still rejected by the saliency rule' if sal else 'KEPT by the full rule'})")
     agree = chosen_hog == PEOPLE_MIN_WEIGHT and chosen_faces == FACE_MIN_NEIGHBORS
     note = ("The defaults in `matting_data/backgrounds/detectors.py` are these values."
             if agree else f"NOTE: the defaults in detectors.py (HOG {PEOPLE_MIN_WEIGHT}, faces {FACE_MIN_NEIGHBORS}) "
             "differ from the values chosen here.")
     text = "\n".join(table) + (
         f"\n\nChosen: HOG people weight >= **{chosen_hog}** (the smallest grid value with no false positive on an "
-        f"object photo), Haar faces min_neighbors **{chosen_faces}** (best F1 over the whole set). {note}\n\n"
+        f"object photo), Haar faces min_neighbors **{chosen_faces}** (best F1 over the whole set). {note} "
+        f"Real photos of people the chosen detectors miss: {', '.join(missed) or 'none'}.\n\n"
         "### Labelled set (labels and per-image scores)\n\n" + "\n".join(detail))
     return (head + "\n" + text), {"hog": chosen_hog, "faces": chosen_faces}
 
