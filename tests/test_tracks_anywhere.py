@@ -230,3 +230,19 @@ def test_every_dataset_action_accepts_no_progress(action, capsys):
     with pytest.raises(SystemExit) as info:
         main(["dataset", action, "--help"])
     assert info.value.code == 0 and "--no-progress" in capsys.readouterr().out
+
+
+def test_leaderboard_scores_both_trimap_sets_of_a_track_stored_apart(read_only, tmp_path):
+    from matting_data.pipelines.leaderboard import run_leaderboard
+
+    desc = tmp_path / "tracks" / "am.track.json"
+    assert main(["dataset", "ingest", "alphamatting", str(read_only), "--out", str(desc.parent / "am.parquet"),
+                 "--track", "am", "--no-progress"]) == 0
+    before = _snapshot(read_only)
+    board = run_leaderboard(desc, ["trimap-flat"], tmp_path / "board", reports=("json",), progress=False)
+    assert board.trimap_sets == ("trimap", "trimap2")
+    sets = json.loads((tmp_path / "board" / "leaderboard.json").read_text())["trimap_sets"]
+    assert sets["trimap2"]["from_manifest"] == 3 and sets["trimap"]["generated"] == 0
+    sad = dict(zip(board.table["trimap_set"], board.table["sad"], strict=True))
+    assert set(sad) == {"trimap", "trimap2"} and sad["trimap"] != sad["trimap2"]  # Trimap2's wider band
+    assert _snapshot(read_only) == before
