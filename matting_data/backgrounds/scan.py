@@ -121,7 +121,10 @@ def resolve_inputs(
                 raise InputError(f"{p}: manifest has no column {col!r}")
             rels = [r for r in df[col].astype(str) if r]
             root = data_root(p)[0]
-            return [(str(resolve(root, r)), r) for r in dict.fromkeys(rels)]
+            try:
+                return [(str(resolve(root, r)), r) for r in dict.fromkeys(rels)]
+            except InputError as exc:
+                raise InputError(f"{p}: {exc}") from None
         if not p.exists():
             raise InputError(f"{p}: no such folder or manifest")
         raise InputError(f"{p}: expected a folder of images or a manifest (.csv or .parquet)")
