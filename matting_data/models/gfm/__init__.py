@@ -127,8 +127,8 @@ class GFM(TorchMattingModel):
         With ``hybrid`` / ``resize`` / RIM: evaluate every pass larger than this in overlapping
         windows of this side (a multiple of 32), blended -- for memory; recorded as not the
         authors' rule.  With ``tiled``: the window side (default 1024).  ``tile`` is an alias.
-    tile_overlap : int
-        Overlap of the windows in pixels (default 128).
+    tile_overlap : int or None
+        Overlap of the windows in pixels (default: ``min(128, tile_size // 4)``).
     max_short_side : int or None
         The official sample script's shorter-side limit (1080; ``none``: the AM-2k test script,
         which has no limit).
@@ -138,7 +138,7 @@ class GFM(TorchMattingModel):
     network_arguments: ClassVar[tuple[str, ...]] = ("backbone", "rosta")
     defaults: ClassVar[dict[str, Any]] = {
         "backbone": "r34", "rosta": "tt", "strategy": "hybrid", "tile_size": None,
-        "tile_overlap": DEFAULT_OVERLAP, "max_short_side": rule.SHORTER_PATH_LIMITATION,
+        "tile_overlap": None, "max_short_side": rule.SHORTER_PATH_LIMITATION,
     }
     needs_trimap = False
     trainable: ClassVar[bool] = True
@@ -156,7 +156,7 @@ class GFM(TorchMattingModel):
             if key in arguments:
                 arguments[key] = _opt_int(arguments[key], key)
         if "tile_overlap" in arguments:
-            arguments["tile_overlap"] = _opt_int(arguments["tile_overlap"], "tile_overlap") or 0
+            arguments["tile_overlap"] = _opt_int(arguments["tile_overlap"], "tile_overlap")
         # with a weights file every tensor is overwritten by the strict load: skip the random init
         self._skip_init = weights is not None
         super().__init__(weights=weights, device=device, half=half, seed=seed, name=name, **arguments)
@@ -207,13 +207,23 @@ class GFM(TorchMattingModel):
         if t is not None and (t < 32 or t % 32):
             raise ModelError(f"gfm: tile_size must be a positive multiple of 32, got {t!r}")
         ov = a["tile_overlap"]
-        if ov < 0 or ov >= (t or DEFAULT_TILE):
+        if ov is not None and (ov < 0 or ov >= (t or DEFAULT_TILE)):
             raise ModelError(f"gfm: tile_overlap must be in [0, tile_size), got {ov!r}")
         m = a["max_short_side"]
         if m is not None and m < 32:
             raise ModelError(f"gfm: max_short_side must be >= 32 or none, got {m!r}")
 
     # -- the rule ------------------------------------------------------------
+    def tile(self) -> int | None:
+        """Window side in effect (``None``: passes are not tiled)."""
+        a = self.arguments
+        return a["tile_size"] or (DEFAULT_TILE if a["strategy"] == "tiled" else None)
+
+    def overlap(self) -> int:
+        """Window overlap in effect."""
+        ov = self.arguments["tile_overlap"]
+        return int(ov) if ov is not None else min(DEFAULT_OVERLAP, (self.tile() or DEFAULT_TILE) // 4)
+
     def rule_name(self) -> str:
         a = self.arguments
         if a["strategy"] == "tiled":
@@ -238,7 +248,7 @@ class GFM(TorchMattingModel):
                 "label": "tiled: toolkit extension, not the authors' rule",
                 "passes": "one full-resolution pass (no 1/2 or 1/3 scaling, no 1080 / 1600 limits), bottom/right "
                           "padded to a multiple of 32 by symmetric reflection, in overlapping windows",
-                "tile_size": a["tile_size"] or DEFAULT_TILE, "tile_overlap": a["tile_overlap"],
+                "tile_size": self.tile(), "tile_overlap": self.overlap(),
                 "blend": "linear ramps over the overlap; glance probabilities, focus and fusion blended",
                 "output": "the RIM output" if rosta == "rim" else f"collaborative matting ({rosta.upper()}) of the "
                           "blended glance argmax and focus",
@@ -269,7 +279,7 @@ class GFM(TorchMattingModel):
         if a["tile_size"]:
             d.update({"label": "tiled passes: toolkit extension, not the authors' rule where a pass is larger "
                                "than one window",
-                      "tile_size": a["tile_size"], "tile_overlap": a["tile_overlap"]})
+                      "tile_size": self.tile(), "tile_overlap": self.overlap()})
         return d
 
     def _raw_maps(self, scale_img: np.ndarray) -> dict[str, np.ndarray]:
@@ -286,7 +296,7 @@ class GFM(TorchMattingModel):
     def _maps(self, scale_img: np.ndarray, tile: int | None) -> dict[str, np.ndarray]:
         h, w = scale_img.shape[:2]
         if tile and max(h, w) > tile:
-            maps = rule.tiled(self._raw_maps, scale_img, tile, self.arguments["tile_overlap"])
+            maps = rule.tiled(self._raw_maps, scale_img, tile, self.overlap())
             if self.arguments["rosta"] != "rim":  # the fusion of the blended glance and focus
                 g = torch.from_numpy(maps["glance"])[None]
                 f = torch.from_numpy(maps["focus"])[None]
@@ -310,7 +320,7 @@ class GFM(TorchMattingModel):
         if a["strategy"] == "tiled":
             src = img.astype(np.float32) if img.dtype == np.uint8 else (img * 255.0).astype(np.float32)
             padded, h, w = rule.pad_to_multiple(src)
-            maps = self._maps(padded, a["tile_size"] or DEFAULT_TILE)
+            maps = self._maps(padded, self.tile())
             if a["rosta"] == "rim":
                 out = maps["fusion"][0]
             else:
