@@ -283,7 +283,24 @@ def load_manifest(
         if "file not found" in str(exc):
             hint = (f"\n  (the paths are read relative to the data root {root}: {why}; "
                     + ("is it the right folder?)" if given else "pass --root DIR (root=) if the data lives elsewhere)"))
+            better = _root_elsewhere(df, root, [p.parent, Path.cwd()])
+            if better is not None:
+                hint += f"\n  (the files are found under {better}: pass --root {better})"
         raise ManifestError(f"{p}: {exc}{hint}") from None
+
+
+def _root_elsewhere(df: pd.DataFrame, root: Path, candidates: list[Path]) -> Path | None:
+    """A candidate folder under which the manifest's first missing image exists (the likely data root)."""
+    if "image" not in df.columns:
+        return None
+    missing = [str(r) for r in df["image"].tolist()[:50] if isinstance(r, str) and r and not _path_problem(r)
+               and not (root / r).is_file()]
+    if not missing:
+        return None
+    for c in candidates:
+        if c.resolve() != root.resolve() and (c / missing[0]).is_file():
+            return c
+    return None
 
 
 def read_table(path: str | os.PathLike) -> pd.DataFrame:

@@ -160,7 +160,7 @@ def test_later_commands_need_no_root(read_only, tmp_path, capsys):
     assert (out / sp["trimap2"].iloc[0]).is_file()  # every trimap set's files come along
 
 
-def test_missing_file_error_names_the_root(tmp_path):
+def test_missing_file_error_names_the_root(tmp_path, monkeypatch):
     root = make_alphamatting(tmp_path / "data")
     m = tmp_path / "tracks" / "am.parquet"
     assert main(["dataset", "ingest", "alphamatting", str(root), "--out", str(m), "--no-progress"]) == 0
@@ -173,6 +173,15 @@ def test_missing_file_error_names_the_root(tmp_path):
     text = str(info.value)
     assert "file not found" in text and "no root recorded" in text and "pass --root DIR" in text
     assert len(load_manifest(lone, root=root)) == 3
+    # when the files are found in the working folder, the error names it as the root to pass
+    monkeypatch.chdir(root)
+    with pytest.raises(ManifestError) as info:
+        load_manifest(lone)
+    assert f"the files are found under {root.resolve()}: pass --root {root.resolve()}" in str(info.value)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ManifestError) as info:
+        load_manifest(lone)
+    assert "the files are found under" not in str(info.value)
     # a recorded root that no longer holds the files says where the root came from
     shutil.move(root, tmp_path / "gone")
     with pytest.raises(ManifestError, match="recorded in am.parquet"):
