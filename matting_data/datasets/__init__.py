@@ -8,7 +8,9 @@ Modules (import the one you need; nothing heavy is imported here):
   and the pairing/checking engine behind the adapters;
 * :mod:`.splits` -- seeded, category-stratified splits with fixed evaluation trimaps;
 * :mod:`.privacy` -- P3M-style face obfuscation and the B/N, P/NP splits;
-* :mod:`.track` -- ORI and COMP tracks, "train on X, test on Y" pairs;
+* :mod:`.track` -- ORI and COMP tracks (stored anywhere, with their data root;
+  several per folder as ``<name>.track.json``), "train on X, test on Y" pairs;
+* :mod:`.sources` -- the public datasets' papers and terms, cited by the dataset card;
 * :mod:`.hf_export` -- HuggingFace ``DatasetDict`` export (disk + Hub Parquet + card);
 * :mod:`.files` -- bring a manifest's files under a new root (hard link or copy).
 """
