@@ -281,8 +281,10 @@ def gfm_passed(m: np.ndarray) -> np.ndarray:
     """
     m64 = np.asarray(m, dtype=np.float64)
     acc = np.zeros(m64.shape, np.uint8)
+    ge = np.empty(m64.shape, bool)  # one work buffer, not a fresh mask per threshold
     for t in GFM_THRESHOLDS[1:]:
-        acc += m64 >= t
+        np.greater_equal(m64, t, out=ge)
+        acc += ge
     return acc
 
 
