@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 from _results import write_results
 
-from matting_data.trimap import morphology as mo
 from matting_data import trimap as tm
 from matting_data.io import read_alpha
+from matting_data.trimap import morphology as mo
 from matting_data.trimap.gfm_targets import fuse, gfm_targets
 
 HERE = Path(__file__).resolve().parent

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import ndimage
 
-from matting_data.trimap import morphology as mo
 from matting_data.errors import InputError
+from matting_data.trimap import morphology as mo
 
 
 def _blobs(shape: tuple[int, int], seed: int, density: float = 0.75, sigma: float = 2.0) -> np.ndarray:
