@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import InputError
 from ..io import check_same_size
 from .morphology import dilate, erode
-from .schemes import BT_KERNEL, FT_KERNEL, TT_KERNEL, KernelSpec, alpha_regions, draw_size
+from .schemes import BT_KERNEL, FT_KERNEL, TT_KERNEL, KernelSpec, alpha_regions, draw_size, tt_trimap
 
 REPRESENTATIONS = ("tt", "ft", "bt")
 DEFAULT_KERNEL = {"tt": TT_KERNEL, "ft": FT_KERNEL, "bt": BT_KERNEL}
@@ -99,12 +99,10 @@ def gfm_targets(
     k = draw_size(DEFAULT_KERNEL[r] if kernel is None else kernel, rng)
     fg, some, a = alpha_regions(alpha, eight_bit, name)
     a64 = a.astype(np.float64)
-    if r == "tt":
-        e, d = erode(fg, k, shape), dilate(some, k, shape)
-        trans = d & ~e
-        glance = np.where(
-            e, np.uint8(FOREGROUND), np.where(trans, np.uint8(TRANSITION), np.uint8(BACKGROUND))
-        )
+    if r == "tt":  # the TT glance is the TT trimap (one definition: schemes.tt_trimap) as classes 0/1/2
+        tri = tt_trimap(alpha, k, shape=shape, eight_bit=eight_bit, name=name)
+        trans = tri == 128
+        glance = np.searchsorted(np.array([0, 128, 255]), tri).astype(np.uint8)
         focus = np.where(trans, a64, 0.0)
     elif r == "ft":
         e = erode(fg, k, shape)
