@@ -128,6 +128,10 @@ def test_bm3d_is_optional():
     except ImportError:
         with pytest.raises(RecipeError, match="pip install bm3d"):
             denoise_image(np.full((16, 16, 3), 0.5, np.float32), "bm3d", sigma=5.0)
+    else:  # installed: it runs and denoises
+        noisy = np.clip(0.5 + np.random.default_rng(0).normal(0, 0.05, (32, 32, 3)), 0, 1).astype(np.float32)
+        out, info = denoise_image(noisy, "bm3d", sigma=12.75)
+        assert info["method"] == "bm3d" and out.std() < noisy.std()
 
 
 @pytest.mark.parametrize("residual", [0.0, 6.0])
