@@ -47,7 +47,8 @@ def _two_steps_lower_the_loss(tmp_path, model: str, model_args: dict, size: int,
     res = train(cfg, progress=False)
     after = _loss_on(cfg, batch, res.model)
     assert len(res.losses) == 2 and np.isfinite(res.losses).all()
-    assert res.losses[0] == pytest.approx(before, rel=1e-4)  # the run starts from the same seeded weights
+    # the run starts from the same seeded weights (1e-3: thread counts differ between the two computations)
+    assert res.losses[0] == pytest.approx(before, rel=1e-3)
     assert after < before, (model, before, after)
 
 
