@@ -243,3 +243,14 @@ def test_cli_backend_dask_reaches_the_pipeline_and_gives_the_same_numbers(dirs, 
     assert seen
     pd.testing.assert_frame_equal(pd.read_csv(root / "loky" / "per_image.csv"),
                                   pd.read_csv(root / "dask" / "per_image.csv"))
+
+
+def test_auto_device_picks_the_numpy_path_without_a_gpu(tmp_path, monkeypatch):
+    import torch
+
+    from matting_data.pipelines import evaluate as ev
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert ev._fastest_device() == "numpy"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert ev._fastest_device() == "cuda"

@@ -15,7 +15,17 @@
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from .config import TrainingConfig
-from .engine import TrainResult, build_model, train, validate
 
 __all__ = ["TrainResult", "TrainingConfig", "build_model", "train", "validate"]
+_ENGINE = ("TrainResult", "build_model", "train", "validate")
+
+
+def __getattr__(name: str) -> Any:
+    """The engine (and torch) is imported on first use, so the CLI starts without importing torch."""
+    if name in _ENGINE:
+        return getattr(importlib.import_module(".engine", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
