@@ -201,3 +201,31 @@ def test_save_converted_roundtrip_identical(toy, tmp_path):
     img = np.random.default_rng(1).random((16, 16, 3), dtype=np.float32)
     assert np.array_equal(m.predict(img), back.predict(img))
     assert back.describe()["weights_hash"] != m.weights_hash  # file hash vs state hash, both recorded
+
+
+class _BatchToy(Toy):
+    """Toy with a batched path that counts its forward calls."""
+
+    calls = 0
+
+    def predict_batch(self, images):
+        type(self).calls += 1
+        return [self.predict(im) for im in images]
+
+
+def test_batched_predict_equals_single_and_batches(photos, tmp_path):
+    images, _ = photos
+    registry.register_model("toy-batch")(_BatchToy)
+    try:
+        with pytest.warns(UntrainedModelWarning):
+            m = get_model("toy-batch", seed=0)
+        predict_images(m, images, tmp_path / "one", fmt="npy", progress=False)
+        _BatchToy.calls = 0
+        predict_images(m, images, tmp_path / "two", fmt="npy", progress=False, batch_size=2)
+        assert _BatchToy.calls == 2  # 3 images in batches of 2
+        for s in ("im0", "im1", "im2"):
+            assert np.array_equal(np.load(tmp_path / "one" / f"{s}.npy"), np.load(tmp_path / "two" / f"{s}.npy"))
+        with pytest.raises(InputError, match="batch size"):
+            predict_images(m, images, tmp_path / "three", progress=False, batch_size=0)
+    finally:
+        registry._REGISTRY.pop("toy-batch", None)

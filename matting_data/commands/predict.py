@@ -25,6 +25,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--trimaps", default=None, help="folder of trimaps (0/128/255), matched by stem")
     p.add_argument("--backgrounds", default=None, help="folder of captured backgrounds (BGMv2), matched by stem")
     p.add_argument("--format", choices=("png16", "png8", "npy"), default="png16", help="output format")
+    p.add_argument("--batch-size", type=int, default=1,
+                   help="images per forward pass for models that batch (same-size images; e.g. MODNet on CUDA)")
     p.add_argument("--overwrite", action="store_true", help="predict again and replace another run's record")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {model.name} has seeded random weights (untrained); give --weights FILE")
     res = predict_images(
         model, args.images, args.out, trimaps=args.trimaps, backgrounds=args.backgrounds, fmt=args.format,
-        overwrite=args.overwrite, progress=not args.no_progress,
+        overwrite=args.overwrite, progress=not args.no_progress, batch_size=args.batch_size,
     )
     rule = desc.get("inference_rule", {})
     rule_name = rule.get("name", "model's own") if isinstance(rule, dict) else str(rule)

@@ -94,14 +94,24 @@ def predict_checked(
         out = model.predict(img.copy(), None if tri is None else tri.copy(), background=bg.copy())  # type: ignore[call-arg]
     else:
         out = model.predict(img.copy(), None if tri is None else tri.copy())
+    return check_prediction(model, out, img.shape[:2], name)
+
+
+def check_prediction(model: MattingModel, out: Any, shape: tuple[int, ...], name: str = "image") -> np.ndarray:
+    """A model's output as float32 (H, W) in [0, 1], or :class:`ModelError` naming the model and ``name``.
+
+    Wrong shape (``shape`` = (H, W) of the image), NaN/inf or values outside [0, 1] beyond 1e-3 are
+    errors; tiny overshoots are clipped.  Used by :func:`predict_checked` and batched prediction.
+    """
+    mname = getattr(model, "name", type(model).__name__)
     try:
         a = np.asarray(out, dtype=np.float32)
     except (TypeError, ValueError):
         raise ModelError(f"model {mname!r} on {name}: returned {type(out).__name__}, not an array") from None
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[:, :, 0]
-    if a.shape != img.shape[:2]:
-        raise ModelError(f"model {mname!r} on {name}: returned shape {a.shape}, expected {img.shape[:2]}")
+    if a.shape != tuple(shape):
+        raise ModelError(f"model {mname!r} on {name}: returned shape {a.shape}, expected {tuple(shape)}")
     if not np.isfinite(a).all():
         raise ModelError(f"model {mname!r} on {name}: {int((~np.isfinite(a)).sum())} NaN/inf alpha values")
     lo, hi = float(a.min()), float(a.max())

@@ -42,7 +42,7 @@ from ..io import (
     write_bytes_atomic,
     write_csv,
 )
-from ..models.base import MattingModel, predict_checked
+from ..models.base import MattingModel, check_prediction, predict_checked
 from ..records import check_run
 
 PathLike = str | os.PathLike
@@ -109,6 +109,7 @@ def predict_images(
     fmt: str = "png16",
     overwrite: bool = False,
     progress: bool = True,
+    batch_size: int = 1,
     extra_record: Mapping[str, Any] | None = None,
 ) -> PredictionRun:
     """Predict a matte for every image of a folder with ``model``; resumable.
@@ -129,6 +130,9 @@ def predict_images(
         Output format.
     overwrite : bool
         Predict every image again and replace the record of another run.
+    batch_size : int
+        Images per forward pass for models with ``predict_batch`` (same-size images are batched;
+        results equal one-by-one prediction); other models predict one image at a time.
     extra_record : mapping, optional
         Added to the record (e.g. the command line).
 
@@ -167,16 +171,30 @@ def predict_images(
               hint="use another --out folder, or --overwrite to replace them")
     files = {s: out_p / output_name(s, fmt) for s in stems}
     todo = [s for s in stems if overwrite or not files[s].is_file()]
+    if batch_size < 1:
+        raise InputError(f"batch size must be at least 1, got {batch_size}")
+    batched = batch_size > 1 and callable(getattr(model, "predict_batch", None)) and not tri and not bgs
+    step = batch_size if batched else 1
     rows = []
-    for s in tqdm(todo, desc=f"predict {model.name}", disable=not progress, unit="img"):
-        image = read_image(found[s])
-        t = read_trimap(tri[s]) if s in tri and getattr(model, "needs_trimap", True) else None
-        bg = read_image(bgs[s]) if s in bgs else None
+    bar = tqdm(total=len(todo), desc=f"predict {model.name}", disable=not progress, unit="img")
+    for k in range(0, len(todo), step):
+        chunk = todo[k : k + step]
+        arrays = [read_image(found[s]) for s in chunk]
         t0 = time.perf_counter()
-        alpha = predict_checked(model, image, t, name=str(found[s]), background=bg)
-        dt = time.perf_counter() - t0
-        write_prediction(files[s], alpha, fmt)
-        rows.append({"name": s, "seconds": dt, "megapixels": image.shape[0] * image.shape[1] / 1e6})
+        if batched:
+            alphas = [check_prediction(model, a, im.shape[:2], str(found[s]))
+                      for a, im, s in zip(model.predict_batch(arrays), arrays, chunk, strict=True)]  # type: ignore[attr-defined]
+        else:
+            s, image = chunk[0], arrays[0]
+            t = read_trimap(tri[s]) if s in tri and getattr(model, "needs_trimap", True) else None
+            bg = read_image(bgs[s]) if s in bgs else None
+            alphas = [predict_checked(model, image, t, name=str(found[s]), background=bg)]
+        dt = (time.perf_counter() - t0) / len(chunk)
+        for s, image, alpha in zip(chunk, arrays, alphas, strict=True):
+            write_prediction(files[s], alpha, fmt)
+            rows.append({"name": s, "seconds": dt, "megapixels": image.shape[0] * image.shape[1] / 1e6})
+        bar.update(len(chunk))
+    bar.close()
     timing = pd.DataFrame(rows, columns=["name", "seconds", "megapixels"])
     if rows:
         write_csv(out_p / "timing.csv", timing)
