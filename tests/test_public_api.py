@@ -46,3 +46,13 @@ def test_one_quantiser_for_writer_trimap_and_metrics():
 
     a = np.full((2, 2), 0.6098039, np.float32)
     assert quantize_alpha(a)[0, 0] == as_matte8(a)[0, 0] == matting_data.quantize(a)[0, 0] == 155
+
+
+def test_datasets_package_exports_its_entry_points():
+    import matting_data.datasets as ds
+    from matting_data.datasets.splits import build_split
+
+    assert {"ingest", "build_split", "export_hf", "Track", "obfuscate"} <= set(ds.__all__)
+    assert ds.build_split is build_split
+    for name in ds.__all__:
+        assert getattr(ds, name) is not None
