@@ -94,6 +94,15 @@ def build_decoder(in_channels: int, mid_channels_1: int, mid_channels_2: int, ou
     return nn.Sequential(*layers)
 
 
+#: decoder channels (in, mid1, mid2, out) per stage, as in the official ``core/gfm.py``
+_R34_DECODERS = {4: (1024, 512, 512, 256), 3: (512, 256, 256, 128), 2: (256, 128, 128, 64), 1: (128, 64, 64, 64)}
+_R34_2B_DECODERS = {6: (1024, 512, 512, 512), 5: (1024, 512, 512, 512), **_R34_DECODERS}
+_R101_DECODERS = {4: (4096, 2048, 1024, 1024), 3: (2048, 1024, 512, 512), 2: (1024, 512, 256, 256),
+                  1: (512, 256, 128, 64)}
+_D121_FOCUS_DECODERS = {4: (1024, 512, 512, 256), 3: (768, 256, 256, 128), 2: (384, 128, 128, 64),
+                        1: (192, 64, 64, 64)}
+
+
 class PSPModule(nn.Module):
     """Pyramid pooling: adaptive average pools + 1x1 convs, upsampled (align_corners=True), concatenated
     with the input, 1x1 bottleneck + ReLU."""
@@ -164,6 +173,26 @@ def collaborative_matting(rosta: str, glance: torch.Tensor, focus: torch.Tensor)
 class GFMNet(nn.Module):
     """GFM with the official module names; ``backbone`` in r34, r34_2b, d121, r101; ``rosta`` in tt, ft, bt, rim."""
 
+    # registered by _psp_branches / _decoders under the official names (r34_2b also has stages 5 and 6)
+    psp1: nn.Module
+    psp2: nn.Module
+    psp3: nn.Module
+    psp4: nn.Module
+    psp5: nn.Module
+    psp6: nn.Module
+    decoder1_g: nn.Module
+    decoder2_g: nn.Module
+    decoder3_g: nn.Module
+    decoder4_g: nn.Module
+    decoder5_g: nn.Module
+    decoder6_g: nn.Module
+    decoder1_f: nn.Module
+    decoder2_f: nn.Module
+    decoder3_f: nn.Module
+    decoder4_f: nn.Module
+    decoder5_f: nn.Module
+    decoder6_f: nn.Module
+
     def __init__(self, backbone: str = "r34", rosta: str = "tt") -> None:
         super().__init__()
         backbone, rosta = str(backbone).lower(), str(rosta).lower()
@@ -188,25 +217,10 @@ class GFMNet(nn.Module):
             self.encoder6 = nn.Sequential(nn.MaxPool2d(2, 2, ceil_mode=True),
                                           BasicBlock(512, 512), BasicBlock(512, 512), BasicBlock(512, 512))
             self.psp_module = PSPModule(512, 512, (1, 3, 5))
-            self.psp6 = conv_up_psp(512, 512, 2)
-            self.psp5 = conv_up_psp(512, 512, 4)
-            self.psp4 = conv_up_psp(512, 256, 8)
-            self.psp3 = conv_up_psp(512, 128, 16)
-            self.psp2 = conv_up_psp(512, 64, 32)
-            self.psp1 = conv_up_psp(512, 64, 32)  # in the released files; unused by the forward pass
-            self.decoder6_g = build_decoder(1024, 512, 512, 512, True, True)
-            self.decoder5_g = build_decoder(1024, 512, 512, 512, True, True)
-            self.decoder4_g = build_decoder(1024, 512, 512, 256, True, True)
-            self.decoder3_g = build_decoder(512, 256, 256, 128, True, True)
-            self.decoder2_g = build_decoder(256, 128, 128, 64, True, True)
-            self.decoder1_g = build_decoder(128, 64, 64, 64, True, False)
+            self._psp_branches(512, {6: 512, 5: 512, 4: 256, 3: 128, 2: 64, 1: 64})  # psp1: in the files, unused
+            self._decoders("g", _R34_2B_DECODERS, last_upsample=False)
             self.bridge_block = build_bb(512, 512, 512)
-            self.decoder6_f = build_decoder(1024, 512, 512, 512, True, True)
-            self.decoder5_f = build_decoder(1024, 512, 512, 512, True, True)
-            self.decoder4_f = build_decoder(1024, 512, 512, 256, True, True)
-            self.decoder3_f = build_decoder(512, 256, 256, 128, True, True)
-            self.decoder2_f = build_decoder(256, 128, 128, 64, True, True)
-            self.decoder1_f = build_decoder(128, 64, 64, 64, True, False)
+            self._decoders("f", _R34_2B_DECODERS, last_upsample=False)
             if rim:
                 self.decoder0_g_tt = nn.Sequential(nn.Conv2d(64, 3, 3, padding=1))
                 self.decoder0_g_ft = nn.Sequential(nn.Conv2d(64, 2, 3, padding=1))
@@ -227,34 +241,16 @@ class GFMNet(nn.Module):
             self.encoder4 = self.resnet.layer4
             if backbone == "r34":
                 self.psp_module = PSPModule(512, 512, (1, 3, 5))
-                self.psp4 = conv_up_psp(512, 256, 2)
-                self.psp3 = conv_up_psp(512, 128, 4)
-                self.psp2 = conv_up_psp(512, 64, 8)
-                self.psp1 = conv_up_psp(512, 64, 16)
-                self.decoder4_g = build_decoder(1024, 512, 512, 256, True, True)
-                self.decoder3_g = build_decoder(512, 256, 256, 128, True, True)
-                self.decoder2_g = build_decoder(256, 128, 128, 64, True, True)
-                self.decoder1_g = build_decoder(128, 64, 64, 64, True, True)
+                self._psp_branches(512, {4: 256, 3: 128, 2: 64, 1: 64})
+                self._decoders("g", _R34_DECODERS)
                 self.bridge_block = build_bb(512, 512, 512)
-                self.decoder4_f = build_decoder(1024, 512, 512, 256, True, True)
-                self.decoder3_f = build_decoder(512, 256, 256, 128, True, True)
-                self.decoder2_f = build_decoder(256, 128, 128, 64, True, True)
-                self.decoder1_f = build_decoder(128, 64, 64, 64, True, True)
+                self._decoders("f", _R34_DECODERS)
             else:  # r101: the official code registers the bridge block before the PPM branches
                 self.psp_module = PSPModule(2048, 2048, (1, 3, 5))
                 self.bridge_block = build_bb(2048, 2048, 2048)
-                self.psp4 = conv_up_psp(2048, 1024, 2)
-                self.psp3 = conv_up_psp(2048, 512, 4)
-                self.psp2 = conv_up_psp(2048, 256, 8)
-                self.psp1 = conv_up_psp(2048, 64, 16)
-                self.decoder4_g = build_decoder(4096, 2048, 1024, 1024, True, True)
-                self.decoder3_g = build_decoder(2048, 1024, 512, 512, True, True)
-                self.decoder2_g = build_decoder(1024, 512, 256, 256, True, True)
-                self.decoder1_g = build_decoder(512, 256, 128, 64, True, True)
-                self.decoder4_f = build_decoder(4096, 2048, 1024, 1024, True, True)
-                self.decoder3_f = build_decoder(2048, 1024, 512, 512, True, True)
-                self.decoder2_f = build_decoder(1024, 512, 256, 256, True, True)
-                self.decoder1_f = build_decoder(512, 256, 128, 64, True, True)
+                self._psp_branches(2048, {4: 1024, 3: 512, 2: 256, 1: 64})
+                self._decoders("g", _R101_DECODERS)
+                self._decoders("f", _R101_DECODERS)
             self._build_heads(rim)
 
         else:  # d121
@@ -267,23 +263,24 @@ class GFMNet(nn.Module):
             self.encoder4 = nn.Sequential(f["denseblock4"], nn.Conv2d(1024, 512, 3, padding=1), nn.BatchNorm2d(512),
                                           nn.ReLU(inplace=True), nn.MaxPool2d(2, 2, ceil_mode=True))
             self.psp_module = PSPModule(512, 512, (1, 3, 5))
-            self.psp4 = conv_up_psp(512, 256, 2)
-            self.psp3 = conv_up_psp(512, 128, 4)
-            self.psp2 = conv_up_psp(512, 64, 8)
-            self.psp1 = conv_up_psp(512, 64, 16)
-            self.decoder4_g = build_decoder(1024, 512, 512, 256, True, True)
-            self.decoder3_g = build_decoder(512, 256, 256, 128, True, True)
-            self.decoder2_g = build_decoder(256, 128, 128, 64, True, True)
-            self.decoder1_g = build_decoder(128, 64, 64, 64, True, True)
+            self._psp_branches(512, {4: 256, 3: 128, 2: 64, 1: 64})
+            self._decoders("g", _R34_DECODERS)
             self.bridge_block = build_bb(512, 512, 512)
-            self.decoder4_f = build_decoder(1024, 512, 512, 256, True, True)
-            self.decoder3_f = build_decoder(768, 256, 256, 128, True, True)
-            self.decoder2_f = build_decoder(384, 128, 128, 64, True, True)
-            self.decoder1_f = build_decoder(192, 64, 64, 64, True, True)
+            self._decoders("f", _D121_FOCUS_DECODERS)
             self._build_heads(rim)
 
         if rim:
             self.rim = nn.Sequential(nn.Conv2d(3, 16, 1), SELayer(16), nn.Conv2d(16, 1, 1))
+
+    def _psp_branches(self, channels: int, outs: dict[int, int]) -> None:
+        """``psp<i>``: the PPM output brought to stage ``i`` (up-sampled 2, 4, 8 ... times, capped at 32)."""
+        for k, (i, out) in enumerate(outs.items()):
+            setattr(self, f"psp{i}", conv_up_psp(channels, out, min(2 ** (k + 1), 32)))
+
+    def _decoders(self, branch: str, specs: dict[int, tuple[int, int, int, int]], last_upsample: bool = True) -> None:
+        """``decoder<i>_<branch>`` for the stages in ``specs`` (in, mid1, mid2, out channels), deepest first."""
+        for i, (cin, m1, m2, cout) in specs.items():
+            setattr(self, f"decoder{i}_{branch}", build_decoder(cin, m1, m2, cout, True, last_upsample or i != 1))
 
     def _build_heads(self, rim: bool) -> None:
         if rim:
