@@ -60,17 +60,10 @@ from ..io import (
     write_text_atomic,
 )
 from ..manifest import data_root, manifest_with_root, path_columns, resolve, trimap_columns
+from .sources import GFM_BIBTEX
 
-GFM_CITATION = """@article{li2022bridging,
-  title   = {Bridging Composite and Real: Towards End-to-end Deep Image Matting},
-  author  = {Li, Jizhizi and Zhang, Jing and Maybank, Stephen J. and Tao, Dacheng},
-  journal = {International Journal of Computer Vision},
-  volume  = {130},
-  number  = {2},
-  pages   = {246--266},
-  year    = {2022},
-  doi     = {10.1007/s11263-021-01541-0}
-}"""
+GFM_CITATION = GFM_BIBTEX  # the toolkit's paper, cited by every card
+
 _SPLIT_OK = re.compile(r"^\w+(\.\w+)*$")
 SPLIT_NAMES = {"val": "validation"}  # manifest split name -> HuggingFace split name
 _RGB = ("image", "fg", "bg")

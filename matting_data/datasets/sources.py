@@ -20,7 +20,7 @@ class SourceDataset:
     bibtex: str
 
 
-_GFM = """@article{li2022bridging,
+GFM_BIBTEX = """@article{li2022bridging,
   title   = {Bridging Composite and Real: Towards End-to-end Deep Image Matting},
   author  = {Li, Jizhizi and Zhang, Jing and Maybank, Stephen J. and Tao, Dacheng},
   journal = {International Journal of Computer Vision},
@@ -34,10 +34,10 @@ _GFM = """@article{li2022bridging,
 SOURCES: dict[str, SourceDataset] = {
     "am-2k": SourceDataset(
         "AM-2k", "non-commercial research use under the AM-2k release agreement (https://github.com/JizhiziLi/GFM)",
-        _GFM),
+        GFM_BIBTEX),
     "bg-20k": SourceDataset(
         "BG-20k", "non-commercial research use under the BG-20k release agreement "
-        "(https://github.com/JizhiziLi/GFM)", _GFM),
+        "(https://github.com/JizhiziLi/GFM)", GFM_BIBTEX),
     "p3m-10k": SourceDataset(
         "P3M-10k", "the P3M-10k Dataset Release Agreement (https://github.com/JizhiziLi/P3M)",
         """@inproceedings{li2021privacy,
