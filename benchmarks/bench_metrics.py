@@ -399,7 +399,7 @@ def bench_end_to_end(repeats: int = 3) -> list[str]:
     lines += [
         "",
         "The start-up rows run no evaluation: `matting-data --help` shows what every command pays before it "
-        "starts (the CLI imports every command's module, torch included).",
+        "starts (the CLI imports every command's module; torch is imported only when a command needs it).",
         "",
         "Largest relative difference per metric between `evaluate --workers 1` and the port: "
         + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()) + ".",

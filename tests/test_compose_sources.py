@@ -47,3 +47,13 @@ def test_compose_check_writes_quality_table_and_sheets(tmp_path):
     assert len(table) == 2 and {"id", "flags", "bleed", "edge_ratio", "fg_invalid"} <= set(table.columns)
     assert (table["fg_invalid"] == 0).all()
     assert list((out / "quality").glob("*.png"))
+
+
+def test_a_recipe_name_is_not_shadowed_by_a_folder_of_that_name(tmp_path, monkeypatch):
+    from matting_data.recipes import find_recipe
+
+    (tmp_path / "demo").mkdir()  # e.g. `matting-data demo --out demo` run from this folder
+    (tmp_path / "rssn").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert find_recipe("demo", "ablation").name == "demo.toml"
+    assert find_recipe("rssn", "compose").parent.name == "compose"

@@ -33,7 +33,7 @@ def recipe_dirs() -> list[Path]:
 def find_recipe(name_or_path: str | os.PathLike, kind: str = "") -> Path:
     """Resolve a recipe name (e.g. ``"rssn"``) or a path to an existing TOML file."""
     p = Path(name_or_path)
-    if p.suffix == ".toml" or p.exists():
+    if p.suffix == ".toml" or p.is_file():  # a path (a folder that happens to share a name is not one)
         if not p.is_file():
             raise RecipeError(f"{p}: recipe file not found")
         return p
