@@ -351,3 +351,17 @@ def test_empty_unknown_region_warns_like_evaluate_and_means_skip_it(tmp_path):
     assert np.isnan(per.loc["s01", "mse"]) and not np.isnan(per.loc["s00", "mse"])
     row = board.table.iloc[0]
     assert row["mse"] == pytest.approx(np.nanmean(per["mse"]), rel=1e-12)
+
+
+def test_submission_made_by_predict_keeps_its_provenance(track, tmp_path):
+    from matting_data.io import write_json
+
+    perfect = _folder(track, tmp_path / "perfect", lambda a: a)
+    write_json(perfect / "predictions.json", {"model": {"architecture": "gfm", "weights_hash": "sha256:abc",
+                                                        "inference_rule": {"name": "hybrid"},
+                                                        "arguments": {"backbone": "r34"}}, "format": "png16"})
+    board = run_leaderboard(track, [], tmp_path / "out", pred_dirs={"gfm-r34": perfect}, progress=False)
+    row = board.table.set_index("model").loc["gfm-r34"]
+    row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
+    assert row["weights_hash"] == "sha256:abc" and "hybrid" in row["inference_rule"]
+    assert "predictions.json" in row["input"]

@@ -53,6 +53,7 @@ from ..stats import DEFAULT_RESAMPLES, bootstrap_ci, compare_to_best
 from ..tables import nanmean
 from ..trimap.files import write_eval_trimaps
 from .evaluate import MATTE_SUFFIXES
+from .predict import RECORD as PREDICTION_RECORD
 from .report.data import RESULTS
 from .scoring import ScoreItem, metric_columns, score_items
 
@@ -659,6 +660,12 @@ def _submission(run: _Run, e: Entry) -> dict[str, dict[str, Path]]:
     preds = validate_submission(e, run.samples[run.sets[0]])
     run.entries[e.name] = {"source": "submission", "model": e.name, "folder": str(e.pred_dir),
                            "input": "predictions made elsewhere", "validated": True, "s_per_mp": math.nan}
+    record = read_record(Path(str(e.pred_dir)) / PREDICTION_RECORD) or {}  # written by `matting-data predict`
+    made_by = record.get("model")
+    if isinstance(made_by, dict):
+        run.entries[e.name].update(
+            {k: made_by[k] for k in ("weights_hash", "inference_rule", "arguments", "architecture") if k in made_by},
+            input="predictions made elsewhere (record: predictions.json)")
     run.predictions[e.name] = {s: str(e.pred_dir) for s in run.sets}
     return {s: preds for s in run.sets}
 
