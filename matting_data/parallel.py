@@ -44,6 +44,11 @@ def parallel_config(backend: str | None = None, scheduler: str | None = None) ->
         _CONFIG.update(old)
 
 
+def active_backend() -> str:
+    """The backend :func:`run_jobs` uses when none is given (``"loky"`` or ``"dask"``)."""
+    return "dask" if _CONFIG["scheduler"] else str(_CONFIG["backend"])
+
+
 def run_jobs(
     func: Callable[[T], R],
     items: Sequence[T] | Iterable[T],

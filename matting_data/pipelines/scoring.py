@@ -30,7 +30,7 @@ from ..errors import SizeMismatchError
 from ..io import read_matte, read_trimap
 from ..metrics import EmptyUnknownRegionWarning, evaluate_arrays, get_protocol
 from ..metrics.protocols import Protocol
-from ..parallel import run_jobs
+from ..parallel import active_backend, run_jobs
 from ..stats import DEFAULT_RESAMPLES, bootstrap_ci
 
 PathLike = str | os.PathLike
@@ -71,7 +71,14 @@ def score_file(args: tuple[ScoreItem, str]) -> tuple[dict[str, float], list[str]
     worker process would be lost; :func:`score_items` re-emits them.
     """
     item, protocol = args
-    pred, gt, tri = load_item(item)
+    return score_loaded(item, load_item(item), protocol)
+
+
+def score_loaded(
+    item: ScoreItem, arrays: tuple[np.ndarray, np.ndarray, np.ndarray | None], protocol: str
+) -> tuple[dict[str, float], list[str]]:
+    """:func:`score_file` on arrays already read by :func:`load_item`."""
+    pred, gt, tri = arrays
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EmptyUnknownRegionWarning)
         values = dict(evaluate_arrays(pred, gt, tri, protocol, name=str(item.pred)))
@@ -90,11 +97,37 @@ def score_items(
 ) -> pd.DataFrame:
     """Per-image values: column ``name`` then one column per metric (report scale), in item order."""
     proto = get_protocol(protocol)
-    results = run_jobs(score_file, [(it, proto.name) for it in items], workers=workers, desc=desc, progress=progress)
+    if workers == 1 and active_backend() != "dask":
+        results = _score_prefetching(items, proto.name, desc, progress)
+    else:
+        results = run_jobs(score_file, [(it, proto.name) for it in items], workers=workers, desc=desc,
+                           progress=progress)
     emit_empty_unknown([m for _, msgs in results for m in msgs])
     df = pd.DataFrame([values for values, _ in results])
     df.insert(0, "name", [it.name for it in items])
     return df
+
+
+def _score_prefetching(
+    items: Sequence[ScoreItem], protocol: str, desc: str, progress: bool, ahead: int = 4
+) -> list[tuple[dict[str, float], list[str]]]:
+    """Score in this process while a thread reads the next ``ahead`` items (decoding releases the GIL).
+
+    Items are scored in order and a read error is raised at its item, as in the serial loop.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm.auto import tqdm
+
+    out = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = {i: pool.submit(load_item, it) for i, it in enumerate(items[:ahead])}
+        for i, it in enumerate(tqdm(items, desc=desc, disable=not progress, unit="job")):
+            arrays = pending.pop(i).result()
+            if i + ahead < len(items):
+                pending[i + ahead] = pool.submit(load_item, items[i + ahead])
+            out.append(score_loaded(it, arrays, protocol))
+    return out
 
 
 def metric_columns(per_image: pd.DataFrame) -> list[str]:
