@@ -254,3 +254,20 @@ def test_auto_device_picks_the_numpy_path_without_a_gpu(tmp_path, monkeypatch):
     assert ev._fastest_device() == "numpy"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert ev._fastest_device() == "cuda"
+
+
+def test_prefetching_serial_path_equals_per_file_scoring_and_fails_in_order(dirs):
+    from matting_data.errors import InputError
+    from matting_data.pipelines.evaluate import match_files
+    from matting_data.pipelines.scoring import score_file, score_items
+
+    root = dirs[0]
+    items = match_files(root / "pred", root / "gt", root / "tri")
+    df = score_items(items, "gfm", workers=1, progress=False)  # reads ahead in a thread
+    for k, it in enumerate(items):
+        values, _ = score_file((it, "gfm"))
+        assert df.iloc[k]["name"] == it.name
+        assert all(df.iloc[k][m] == v for m, v in values.items())
+    (root / "pred" / "s1.png").write_bytes(b"not a png")  # a bad file in the middle
+    with pytest.raises(InputError, match="s1.png"):
+        score_items(items, "gfm", workers=1, progress=False)
