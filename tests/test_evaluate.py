@@ -267,7 +267,9 @@ def test_prefetching_serial_path_equals_per_file_scoring_and_fails_in_order(dirs
     for k, it in enumerate(items):
         values, _ = score_file((it, "gfm"))
         assert df.iloc[k]["name"] == it.name
-        assert all(df.iloc[k][m] == v for m, v in values.items())
+        # Grad filters in float32 (OpenCV): its last bits follow memory alignment (seen: 1e-12 relative)
+        bad = {m: (df.iloc[k][m], v) for m, v in values.items() if df.iloc[k][m] != pytest.approx(v, rel=1e-9)}
+        assert not bad, bad
     (root / "pred" / "s1.png").write_bytes(b"not a png")  # a bad file in the middle
     with pytest.raises(InputError, match="s1.png"):
         score_items(items, "gfm", workers=1, progress=False)
