@@ -260,3 +260,15 @@ def test_real_image_crop_keeps_the_trimap_known_regions():
     a = predict_checked(_tiny(refine=True), img, tri)
     assert a.shape == (80, 72)
     assert np.all(a[tri == 0] == 0) and np.all(a[tri == 255] == 1)
+
+
+def test_traceable_unpooling_equals_max_unpool2d():
+    """The decoder's unpooling (tensor ops only, for the ONNX export) gives exactly F.max_unpool2d's values."""
+    from matting_data.models.dim.network import max_unpool_2x2
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 3, 8, 12, generator=g)
+    pooled, idx = torch.nn.functional.max_pool2d(x, 2, 2, return_indices=True)
+    out = max_unpool_2x2(pooled, idx)
+    assert torch.equal(out, torch.nn.functional.max_unpool2d(pooled, idx, 2, 2))
+    assert int((out != 0).sum()) == pooled.numel()

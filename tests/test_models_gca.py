@@ -241,3 +241,28 @@ def test_real_image_crop_keeps_the_trimap_known_regions():
     assert a.shape == tri.shape
     assert np.all(a[tri == 0] == 0) and np.all(a[tri == 255] == 1)
     assert 0 <= a[tri == 128].min() and a[tri == 128].max() <= 1
+
+
+def test_exportable_attention_pieces_equal_the_loop(monkeypatch):
+    """Patches from slices equal unfold's; the batched (traced) attention equals the per-sample loop."""
+    from torch.nn import functional as F
+
+    from matting_data.models.gca import network
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(2, 5, 8, 12, generator=g)
+    for k, s in ((3, 1), (4, 2)):
+        left, right = (k - s + 1) // 2, (k - s) // 2
+        p = F.pad(x, (left, right, left, right), mode="reflect").unfold(2, k, s).unfold(3, k, s)
+        ref = p.permute(0, 2, 3, 1, 4, 5).reshape(2, -1, 5, k, k)
+        assert torch.equal(network._patches(x, k, s), ref)
+    att = network.GuidedCxtAtten(16, 32).eval()
+    torch.nn.init.ones_(att.W[1].weight)  # show the attention itself, not 1e-3 of it
+    f, a = torch.randn(2, 32, 8, 12, generator=g), torch.randn(2, 16, 8, 12, generator=g)
+    unknown = (torch.rand(2, 1, 8, 12, generator=g) > 0.5).float()
+    with torch.no_grad():
+        loop = att(f, a, unknown)
+        monkeypatch.setattr(torch.jit, "is_tracing", lambda: True)
+        batched = att(f, a, unknown)
+    assert float((loop - a).abs().max()) > 0.1
+    torch.testing.assert_close(batched, loop, atol=1e-5, rtol=0)

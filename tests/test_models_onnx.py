@@ -243,3 +243,116 @@ def test_onnx_model_reflect_fit_and_trimap_input(tmp_path: Path) -> None:
         predict_checked(m, img)
     with pytest.raises(ModelError, match="fit"):
         OnnxModel(f, inputs="image,trimap", fit="crop")
+
+
+# -- the trimap-based reference models: DIM, GCA, ViTMatte (the whole test rule in the graph) ------------------
+
+
+def _image_trimap(h: int, w: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    img = rng.random((h, w, 3), dtype=np.float32)
+    tri = rng.choice(np.array([0, 128, 255], np.uint8), size=(h, w), p=[0.2, 0.6, 0.2])
+    return img, tri
+
+
+def _check_trimap_file(m: TorchMattingModel, f: Path, h: int = 70, w: int = 90) -> np.ndarray:
+    """The exported file through the ``onnx`` model on an odd-sized image + trimap equals the torch rule."""
+    o = get_model("onnx", weights=f, device="cpu")
+    assert isinstance(o, OnnxModel) and o.needs_trimap and o.roles == ("image", "trimap") and o.multiple == 1
+    img, tri = _image_trimap(h, w, seed=7)
+    got, ref = predict_checked(o, img, tri), m.predict(img, tri)
+    np.testing.assert_allclose(got, ref, atol=TOL)
+    unknown = ref[tri == 128]
+    assert float(unknown.std()) > 1e-3  # the network's output, not a constant
+    with pytest.raises(ModelError, match="needs a trimap"):
+        predict_checked(o, img)
+    return got
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("refine", [False, True])
+def test_dim_export_matches_torch(tmp_path: Path, refine: bool) -> None:
+    m = _quiet(get_model, "dim", width=8, refine=refine, seed=0)
+    with torch.no_grad():  # the tiny random network's logits are ~1e-5: spread the sigmoid
+        m.network.backbone.decoder.deconv1.weight.mul_(1e4)
+    info = export_onnx(m, tmp_path / "dim.onnx")
+    assert info["inputs"] == ["image", "trimap"] and info["multiple"] == 1 and len(info["checked"]) == 2, info
+    assert info["max_abs_diff"] < TOL, info
+    print(f"dim refine={refine}: max |onnxruntime - torch| = {info['max_abs_diff']:.3g}")
+    meta = read_metadata(tmp_path / "dim.onnx")
+    assert meta["architecture"] == "dim" and meta["inputs"] == "image,trimap"
+    got = _check_trimap_file(m, tmp_path / "dim.onnx")
+    _, tri = _image_trimap(70, 90, seed=7)
+    assert np.all(got[tri == 255] == 1.0) and np.all(got[tri == 0] == 0.0)  # known regions restored in the graph
+
+
+def _calibrated_gca() -> TorchMattingModel:
+    """A width-16 GCA whose batch norms carry the statistics of one random batch (random weights alone
+    drive the activations to ~1e11 and the alpha to exactly 0 / 1, which would compare nothing)."""
+    m = _quiet(get_model, "gca", width=16, seed=0)
+    net = m.network
+    for mod in net.modules():
+        if isinstance(mod, nn.BatchNorm2d):
+            mod.momentum = None
+            mod.reset_running_stats()
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(2, 3, 64, 64, generator=g)
+    onehot = nn.functional.one_hot(torch.randint(0, 3, (2, 64, 64), generator=g), 3).permute(0, 3, 1, 2).float()
+    net.train()
+    with torch.no_grad():
+        net(x, onehot)
+    net.eval()
+    return m
+
+
+@pytest.mark.slow
+def test_gca_export_matches_torch(tmp_path: Path) -> None:
+    m = _calibrated_gca()
+    info = export_onnx(m, tmp_path / "gca.onnx")
+    assert info["inputs"] == ["image", "trimap"] and len(info["checked"]) == 2, info
+    assert info["max_abs_diff"] < TOL, info
+    print(f"gca: max |onnxruntime - torch| = {info['max_abs_diff']:.3g}")
+    got = _check_trimap_file(m, tmp_path / "gca.onnx")
+    _, tri = _image_trimap(70, 90, seed=7)
+    assert np.all(got[tri >= 170] == 1.0) and np.all(got[tri < 85] == 0.0)
+    # the traced attention is batched: a batch of two in one run equals the two single runs
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(tmp_path / "gca.onnx"), providers=["CPUExecutionProvider"])
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(2, 3, 64, 96, generator=g)
+    t = torch.randint(0, 3, (2, 1, 64, 96), generator=g).float() / 2.0
+    both = sess.run(["alpha"], {"image": x.numpy(), "trimap": t.numpy()})[0]
+    for i in range(2):
+        one = sess.run(["alpha"], {"image": x[i:i + 1].numpy(), "trimap": t[i:i + 1].numpy()})[0]
+        np.testing.assert_allclose(both[i:i + 1], one, atol=TOL)
+
+
+def _tiny_vitmatte(**kw: Any) -> TorchMattingModel:
+    pytest.importorskip("transformers", reason="ViTMatte needs the optional extra 'vitmatte' (transformers)")
+    from test_models_vitmatte import TINY
+
+    m = _quiet(get_model, "vitmatte", config=TINY, seed=0, **kw)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # large enough weights that the output depends on the input
+        for p in m.network.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.2)
+    return m
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("normalization,padding", [("imagenet", "original"), ("hub", "hub")])
+def test_vitmatte_export_matches_torch(tmp_path: Path, normalization: str, padding: str) -> None:
+    m = _tiny_vitmatte(normalization=normalization, padding=padding)
+    info = export_onnx(m, tmp_path / "vitmatte.onnx")
+    assert info["inputs"] == ["image", "trimap"] and info["max_abs_diff"] < TOL, info
+    print(f"vitmatte {normalization}/{padding}: max |onnxruntime - torch| = {info['max_abs_diff']:.3g}")
+    _check_trimap_file(m, tmp_path / "vitmatte.onnx")
+    _check_trimap_file(m, tmp_path / "vitmatte.onnx", 64, 90)  # original rule: 64 grows to 96 as well
+
+
+@pytest.mark.slow
+def test_vitmatte_tiled_mode_is_not_exported(tmp_path: Path) -> None:
+    m = _tiny_vitmatte(normalization="imagenet", tile=64, tile_overlap=16)
+    with pytest.raises(ModelError, match="vitmatte.*tile=0"):
+        export_onnx(m, tmp_path / "tiled.onnx")

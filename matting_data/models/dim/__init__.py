@@ -31,7 +31,7 @@ from ..base import ModelError
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
 from . import inference, losses
-from .network import DIMNet
+from .network import DIMExport, DIMNet
 
 __all__ = ["DIMModel", "DIMNet"]
 
@@ -106,6 +106,11 @@ class DIMModel(TorchMattingModel):
         alpha, refined = self.network(x, refine=bool(self.arguments["refine"]))
         out = refined if refined is not None else alpha
         return inference.postprocess(out[0, 0].float().cpu().numpy(), np.asarray(trimap))
+
+    def onnx_module(self) -> tuple[nn.Module, tuple[str, ...], int]:
+        """ONNX export hook: image + trimap / 255 -> alpha, the whole rule (padding included) in the graph."""
+        net: Any = self.network
+        return DIMExport(net, bool(self.arguments["refine"]), inference.MEAN, inference.STD), ("image", "trimap"), 1
 
     # -- training ------------------------------------------------------------
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

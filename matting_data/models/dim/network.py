@@ -20,9 +20,10 @@ channel counts for tiny test networks (``width=64`` is the released network).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 
 class VGG16Encoder(nn.Module):
@@ -56,6 +57,20 @@ class VGG16Encoder(nn.Module):
         return self.relu(self.conv6(x)), indices
 
 
+def max_unpool_2x2(x: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """``F.max_unpool2d(x, indices, 2, 2)`` with tensor ops only (traceable, dynamic sizes; same values).
+
+    Each value of ``x`` is repeated over its 2x2 window and kept only where its pooling index
+    (a position in the flattened (2h, 2w) plane) equals the position: the windows do not
+    overlap, so this is exactly max-unpooling, with no arithmetic on the values.
+    """
+    n, c, h, w = x.shape
+    up = x[:, :, :, None, :, None].expand(n, c, h, 2, w, 2).reshape(n, c, 2 * h, 2 * w)
+    idx = indices[:, :, :, None, :, None].expand(n, c, h, 2, w, 2).reshape(n, c, 2 * h, 2 * w)
+    pos = torch.arange(4 * h * w, device=x.device).reshape(2 * h, 2 * w)
+    return torch.where(idx == pos, up, torch.zeros_like(up))
+
+
 class PlainDecoder(nn.Module):
     """mmagic ``PlainDecoder``: 1x1 + five 5x5 convs with max-unpooling, then a 5x5 conv to raw alpha."""
 
@@ -78,7 +93,7 @@ class PlainDecoder(nn.Module):
     def forward(self, x: torch.Tensor, indices: list[torch.Tensor]) -> torch.Tensor:
         steps = (self.deconv6_1, self.deconv5_1, self.deconv4_1, self.deconv3_1, self.deconv2_1)
         for conv, idx in zip(steps, reversed(indices), strict=True):
-            x = F.max_unpool2d(self.relu(conv(x)), idx, kernel_size=(2, 2), stride=(2, 2))
+            x = max_unpool_2x2(self.relu(conv(x)), idx)
         return self.deconv1(self.relu(self.deconv1_1(x)))
 
 
@@ -137,3 +152,35 @@ class DIMNet(nn.Module):
         if refine and self.refiner is not None:
             return alpha, self.refiner(torch.cat((x[:, :3], alpha), 1), raw)
         return alpha, None
+
+
+class DIMExport(nn.Module):
+    """The whole test rule of :mod:`.inference` as one traceable module (the ONNX export).
+
+    ``forward(image, trimap)``: RGB (N, 3, H, W) in [0, 1] and trimap / 255 (N, 1, H, W) ->
+    alpha (N, 1, H, W): normalisation, reflect padding (bottom / right, to a multiple of 32,
+    amounts computed from the input size), the network (refined alpha when ``refine``),
+    crop, clamp and the known regions restored (trimap 255 -> 1, 0 -> 0).
+    """
+
+    mean: Any
+    std: Any
+
+    def __init__(self, network: DIMNet, refine: bool, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        super().__init__()
+        self.network = network
+        self.refine = refine
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
+        from ..onnx.export import side_padding
+
+        h, w = image.shape[-2], image.shape[-1]
+        x = torch.cat(((image * 255.0 - self.mean) / self.std, trimap), dim=1)
+        x = nn.functional.pad(x, side_padding(x, 32), mode="reflect")
+        alpha, refined = self.network(x, refine=self.refine)
+        out = (refined if refined is not None else alpha)[:, :, :h, :w].clamp(0.0, 1.0)
+        level = torch.round(trimap * 255.0)
+        out = torch.where(level == 255, torch.ones_like(out), out)
+        return torch.where(level == 0, torch.zeros_like(out), out)

@@ -28,7 +28,7 @@ from ..base import ModelError
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
 from . import inference, losses
-from .network import GCAGenerator
+from .network import GCAExport, GCAGenerator
 
 __all__ = ["GCAModel", "GCAGenerator"]
 
@@ -82,6 +82,11 @@ class GCAModel(TorchMattingModel):
         t = self.to_tensor(inference.one_hot(classes))
         alpha = self.network(x, t)[0, 0].float().cpu().numpy()
         return inference.crop(inference.force_known(alpha, classes), h, w)
+
+    def onnx_module(self) -> tuple[nn.Module, tuple[str, ...], int]:
+        """ONNX export hook: image + trimap / 255 -> alpha, the whole demo rule (padding included) in the graph."""
+        net: Any = self.network
+        return GCAExport(net, inference.IMAGENET_MEAN, inference.IMAGENET_STD), ("image", "trimap"), 1
 
     # -- training ------------------------------------------------------------
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

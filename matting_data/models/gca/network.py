@@ -95,9 +95,34 @@ def _patches(x: torch.Tensor, kernel: int, stride: int) -> torch.Tensor:
     """Reflect-padded patches: (N, C, H, W) -> (N, L, C, kernel, kernel), L = (H / stride) * (W / stride)."""
     left, right = (kernel - stride + 1) // 2, (kernel - stride) // 2
     x = F.pad(x, (left, right, left, right), mode="reflect")
-    p = x.unfold(2, kernel, stride).unfold(3, kernel, stride)  # N, C, h, w, k, k
-    n, c, h, w = p.shape[:4]
-    return p.permute(0, 2, 3, 1, 4, 5).reshape(n, h * w, c, kernel, kernel)
+    # the same values as x.unfold(2, k, s).unfold(3, k, s), from strided slices whose ends are relative
+    # to the padded size, so that the ONNX exporter handles dynamic sizes (it cannot export unfold)
+    cuts = [x[:, :, a:(a - kernel + 1) or None:stride, b:(b - kernel + 1) or None:stride]
+            for a in range(kernel) for b in range(kernel)]
+    p = torch.stack(cuts, dim=2)  # N, C, k * k, h, w
+    n, c, _, h, w = p.shape
+    return p.reshape(n, c, kernel, kernel, h, w).permute(0, 4, 5, 1, 2, 3).reshape(n, h * w, c, kernel, kernel)
+
+
+def _paste_4x4_stride2(z: torch.Tensor) -> torch.Tensor:
+    """``conv_transpose2d`` pasting of 4x4 patches at stride 2, padding 1, as sums of shifted grids.
+
+    ``z`` (N, h, w, C, 4, 4): the patch contributed at each position -> (N, C, 2h, 2w).  Row
+    ``2y + a - 1`` gets patch row ``a``; with ``a = 2q + r`` it lies on the parity-``r`` grid
+    at ``y + q``.  Used only when tracing (a conv with a data-dependent kernel does not export).
+    """
+    n, h, w, c = z.shape[:4]
+    grids = []
+    for r in range(2):
+        row = []
+        for s in range(2):
+            parts = [F.pad(z[:, :, :, :, 2 * q + r, 2 * p + s].permute(0, 3, 1, 2), (p, 1 - p, q, 1 - q))
+                     for q in range(2) for p in range(2)]
+            row.append(parts[0] + parts[1] + parts[2] + parts[3])
+        grids.append(torch.stack(row, dim=-1))  # N, C, h + 1, w + 1, 2 (s)
+    canvas = torch.stack(grids, dim=3)  # N, C, h + 1, 2 (r), w + 1, 2 (s)
+    canvas = canvas.reshape(n, c, 2 * h + 2, 2 * w + 2)
+    return canvas[:, :, 1:-1, 1:-1]
 
 
 class GuidedCxtAtten(nn.Module):
@@ -145,6 +170,8 @@ class GuidedCxtAtten(nn.Module):
             raise ValueError(f"GCA: unknown mask {tuple(unknown.shape[2:])} does not match features {(h, w)}")
         scales = self._scales(unknown).to(alpha)
         unknown_patch = _patches(unknown, 3, 1).mean(dim=(3, 4)).reshape(n, big_l) > 0  # N, L
+        if torch.jit.is_tracing():
+            return self.W(self._attend_batched(f, f_w, alpha_w, scales, unknown_patch.to(alpha))) + alpha
         diag = torch.arange(big_l, device=alpha.device)
         outs = []
         for i in range(n):
@@ -160,6 +187,30 @@ class GuidedCxtAtten(nn.Module):
             outs.append(F.conv_transpose2d(yi, alpha_w[i], stride=rate, padding=1) / 4.0)
         y = torch.cat(outs, dim=0)
         return self.W(y) + alpha
+
+
+    @staticmethod
+    def _attend_batched(f: torch.Tensor, f_w: torch.Tensor, alpha_w: torch.Tensor, scales: torch.Tensor,
+                        mm: torch.Tensor) -> torch.Tensor:
+        """The loop of :meth:`forward` with matrix products (exportable; equal up to rounding).
+
+        The correlation of the normalised source patches with every reflect-padded 3x3 window is
+        ``P_n @ P^T`` (P = the patches, one row per position), and the transposed-conv pasting of
+        the alpha patches is a product followed by :func:`_paste_4x4_stride2`.
+        """
+        n, big_l = f_w.shape[:2]
+        h, w = f.shape[2], f.shape[3]
+        pf = f_w.reshape(n, big_l, -1)
+        norm = pf.pow(2).sum(dim=2, keepdim=True).sqrt()
+        y = torch.matmul(pf / torch.clamp(norm, min=1e-4), pf.transpose(1, 2))  # N, L (source), L (position)
+        scale = scales[:, 0:1] * mm + scales[:, 1:2] * (1 - mm)
+        y = y * scale[:, :, None]
+        pos = torch.arange(big_l, device=f.device)
+        eye = (pos[:, None] == pos[None, :]).to(y)
+        y = F.softmax(y + eye[None] * (-1e4 * mm)[:, None, :], dim=1)
+        c = alpha_w.shape[2]
+        z = torch.matmul(y.transpose(1, 2), alpha_w.reshape(n, big_l, -1))  # N, L (position), C * 16
+        return _paste_4x4_stride2(z.reshape(n, h, w, c, 4, 4)) / 4.0
 
 
 class EncoderBlock(nn.Module):
@@ -332,3 +383,38 @@ class GCAGenerator(nn.Module):
     def forward(self, image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
         embedding, mid = self.encoder(torch.cat((image, trimap), dim=1))
         return self.decoder(embedding, mid)
+
+
+class GCAExport(nn.Module):
+    """The demo's test rule (:mod:`.inference`) as one traceable module (the ONNX export).
+
+    ``forward(image, trimap)``: RGB (N, 3, H, W) in [0, 1] and trimap / 255 (N, 1, H, W) ->
+    alpha (N, 1, H, W): classes (< 85, >= 170 of the 0..255 trimap) and one-hot, ImageNet
+    normalisation, reflect padding (32 px on every side plus bottom / right to a multiple of 32,
+    amounts from the input size; sides need more than the padding, as torch's reflect), the
+    generator, known regions forced, crop.
+    """
+
+    mean: Any
+    std: Any
+
+    def __init__(self, network: GCAGenerator, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+        super().__init__()
+        self.network = network
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
+        from ..onnx.export import side_padding
+
+        h, w = image.shape[-2], image.shape[-1]
+        level = torch.round(trimap * 255.0)
+        fg, bg = (level >= 170).to(image.dtype), (level < 85).to(image.dtype)
+        onehot = torch.cat((bg, 1.0 - fg - bg, fg), dim=1)
+        pad = side_padding(image, 32, border=32)
+        x = F.pad((image - self.mean) / self.std, pad, mode="reflect")
+        t = F.pad(onehot, pad, mode="reflect")
+        alpha = self.network(x, t)
+        alpha = torch.where(t[:, 2:3] > 0.5, torch.ones_like(alpha), alpha)
+        alpha = torch.where(t[:, 0:1] > 0.5, torch.zeros_like(alpha), alpha)
+        return alpha[:, :, 32:, 32:][:, :, :h, :w]

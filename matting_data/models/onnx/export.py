@@ -83,6 +83,25 @@ class MatrixAdaptiveAvgPool2d(nn.Module):
         return torch.einsum("ih,nchw,jw->ncij", mh, x, mw)
 
 
+def side_padding(x: torch.Tensor, multiple: int, border: int = 0, mode: str = "next") -> Any:
+    """``F.pad`` amounts (left, right, top, bottom) as tensors computed from ``x``'s size, so a traced graph
+    keeps them dynamic: ``border`` on every side plus bottom / right up to a multiple of ``multiple``.
+
+    ``mode="next"``: each side to its next multiple (nothing when divisible); ``mode="vitmatte"``:
+    ViTMatte's original rule -- when either side is not a multiple, both sides get
+    ``multiple - side % multiple`` (a side already divisible grows by a whole ``multiple``).
+    """
+    rh = torch.remainder(torch.as_tensor(x.shape[-2]), multiple)
+    rw = torch.remainder(torch.as_tensor(x.shape[-1]), multiple)
+    if mode == "vitmatte":
+        need = ((rh + rw) > 0).to(rh.dtype)
+        ph, pw = need * (multiple - rh), need * (multiple - rw)
+    else:
+        ph, pw = torch.remainder(multiple - rh, multiple), torch.remainder(multiple - rw, multiple)
+    b = torch.zeros_like(rh) + border
+    return [b, b + pw, b, b + ph]
+
+
 def exportable(module: nn.Module) -> nn.Module:
     """A deep copy of ``module`` with every ``nn.AdaptiveAvgPool2d`` replaced by :class:`MatrixAdaptiveAvgPool2d`."""
     m = copy.deepcopy(module)

@@ -48,7 +48,16 @@ from ..checkpoint import CheckpointError
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
 from . import inference
-from .network import PATCH_KEY, VARIANTS, build, clean_config, config_of, require_transformers, variant_config
+from .network import (
+    PATCH_KEY,
+    VARIANTS,
+    ViTMatteExport,
+    build,
+    clean_config,
+    config_of,
+    require_transformers,
+    variant_config,
+)
 
 __all__ = ["ViTMatteModel"]
 
@@ -139,6 +148,15 @@ class ViTMatteModel(TorchMattingModel):
     def inference_rule(self) -> dict[str, Any]:
         a = self.arguments
         return inference.rule(a["normalization"], a["padding"], int(a["tile"]), int(a["tile_overlap"]))
+
+    def onnx_module(self) -> tuple[nn.Module, tuple[str, ...], int]:
+        """ONNX export hook: image + trimap / 255 -> alpha; normalisation and padding in the graph, no tiling."""
+        a = self.arguments
+        if int(a["tile"]):
+            raise ModelError("model 'vitmatte': the ONNX graph runs the whole image; build the model with tile=0 "
+                             "to export it (the tiled mode stays a torch-side rule)")
+        mean, std = inference.NORMALIZATIONS[a["normalization"]]
+        return ViTMatteExport(self.network, mean, std, a["padding"]), ("image", "trimap"), 1
 
     def _run(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
         """Steps 1-3 of the rule on one window: float32 (h, w) alpha."""

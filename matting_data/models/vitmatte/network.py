@@ -101,3 +101,34 @@ def config_of(network: nn.Module) -> dict[str, Any]:
     """The clean config dict of a built network (recorded and written to converted sidecars)."""
     cfg: Any = getattr(network, "config")  # noqa: B009
     return clean_config(cfg.to_dict())
+
+
+class ViTMatteExport(nn.Module):
+    """ViTMatte's test rule (:mod:`.inference`, untiled) as one traceable module (the ONNX export).
+
+    ``forward(image, trimap)``: RGB (N, 3, H, W) in [0, 1] and trimap / 255 (N, 1, H, W) ->
+    alpha (N, 1, H, W): normalisation, zero padding after normalisation by the ``padding`` rule
+    (amounts from the input size), the network, crop.
+    """
+
+    mean: Any
+    std: Any
+
+    def __init__(self, network: nn.Module, mean: tuple[float, ...], std: tuple[float, ...], padding: str) -> None:
+        import torch
+
+        super().__init__()
+        self.network = network
+        self.mode = "vitmatte" if padding == "original" else "next"
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+
+    def forward(self, image: Any, trimap: Any) -> Any:
+        import torch
+
+        from ..onnx.export import side_padding
+
+        h, w = image.shape[-2], image.shape[-1]
+        x = torch.cat(((image - self.mean) / self.std, trimap), dim=1)
+        x = nn.functional.pad(x, side_padding(x, 32, mode=self.mode))
+        return self.network(pixel_values=x).alphas[:, :, :h, :w]
