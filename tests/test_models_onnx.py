@@ -280,7 +280,7 @@ def test_dim_export_matches_torch(tmp_path: Path, refine: bool) -> None:
     assert info["max_abs_diff"] < TOL, info
     print(f"dim refine={refine}: max |onnxruntime - torch| = {info['max_abs_diff']:.3g}")
     meta = read_metadata(tmp_path / "dim.onnx")
-    assert meta["architecture"] == "dim" and meta["inputs"] == "image,trimap"
+    assert meta["architecture"] == "dim" and meta["inputs"] == "image,trimap" and "17 px" in meta["note"]
     got = _check_trimap_file(m, tmp_path / "dim.onnx")
     _, tri = _image_trimap(70, 90, seed=7)
     assert np.all(got[tri == 255] == 1.0) and np.all(got[tri == 0] == 0.0)  # known regions restored in the graph
@@ -312,9 +312,13 @@ def test_gca_export_matches_torch(tmp_path: Path) -> None:
     assert info["inputs"] == ["image", "trimap"] and len(info["checked"]) == 2, info
     assert info["max_abs_diff"] < TOL, info
     print(f"gca: max |onnxruntime - torch| = {info['max_abs_diff']:.3g}")
+    assert "49 px" in info["note"] and "49 px" in read_metadata(tmp_path / "gca.onnx")["note"]
     got = _check_trimap_file(m, tmp_path / "gca.onnx")
     _, tri = _image_trimap(70, 90, seed=7)
     assert np.all(got[tri >= 170] == 1.0) and np.all(got[tri < 85] == 0.0)
+    small, small_tri = _image_trimap(40, 64, seed=8)  # under the 49 px of the note: a clear error, not garbage
+    with pytest.raises(ModelError, match="onnxruntime failed"):
+        get_model("onnx", weights=tmp_path / "gca.onnx", device="cpu").predict(small, small_tri)
     # the traced attention is batched: a batch of two in one run equals the two single runs
     import onnxruntime as ort
 

@@ -107,10 +107,11 @@ class DIMModel(TorchMattingModel):
         out = refined if refined is not None else alpha
         return inference.postprocess(out[0, 0].float().cpu().numpy(), np.asarray(trimap))
 
-    def onnx_module(self) -> tuple[nn.Module, tuple[str, ...], int]:
+    def onnx_module(self) -> tuple[nn.Module, tuple[str, ...], int, str]:
         """ONNX export hook: image + trimap / 255 -> alpha, the whole rule (padding included) in the graph."""
         net: Any = self.network
-        return DIMExport(net, bool(self.arguments["refine"]), inference.MEAN, inference.STD), ("image", "trimap"), 1
+        module = DIMExport(net, bool(self.arguments["refine"]), inference.MEAN, inference.STD)
+        return module, ("image", "trimap"), 1, "sides of at least 17 px (the graph's reflect padding is one reflection)"
 
     # -- training ------------------------------------------------------------
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -83,10 +83,11 @@ class GCAModel(TorchMattingModel):
         alpha = self.network(x, t)[0, 0].float().cpu().numpy()
         return inference.crop(inference.force_known(alpha, classes), h, w)
 
-    def onnx_module(self) -> tuple[nn.Module, tuple[str, ...], int]:
+    def onnx_module(self) -> tuple[nn.Module, tuple[str, ...], int, str]:
         """ONNX export hook: image + trimap / 255 -> alpha, the whole demo rule (padding included) in the graph."""
         net: Any = self.network
-        return GCAExport(net, inference.IMAGENET_MEAN, inference.IMAGENET_STD), ("image", "trimap"), 1
+        return (GCAExport(net, inference.IMAGENET_MEAN, inference.IMAGENET_STD), ("image", "trimap"), 1,
+                "sides of at least 49 px (the graph's reflect padding, 32 px plus up to 31, is one reflection)")
 
     # -- training ------------------------------------------------------------
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

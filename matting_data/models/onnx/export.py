@@ -16,7 +16,10 @@ The file's ``metadata_props`` record the architecture, arguments, input names, l
 normalisation (``"none"``: done inside the graph), the multiple and the torch inference rule, and
 the ``onnx`` model reads them.  Models supported: ``bgmv2``, ``ppmatting``, ``bisenetv2``,
 ``modnet`` (``inference_module()``), ``gfm``, and any :class:`TorchMattingModel` with an
-``onnx_module()`` method returning ``(module, inputs, multiple)``.
+``onnx_module()`` method returning ``(module, inputs, multiple)`` or ``(module, inputs, multiple,
+note)``: ``dim``, ``gca`` and ``vitmatte`` (inputs ``image``, ``trimap`` = trimap / 255, multiple 1:
+their whole test rule -- trimap encoding, normalisation, padding computed from the input size,
+crop and, for DIM / GCA, the known regions -- is inside the graph; ViTMatte's tiled mode is not).
 """
 
 from __future__ import annotations
@@ -166,8 +169,8 @@ def onnx_spec(model: TorchMattingModel) -> OnnxSpec:
     """The :class:`OnnxSpec` of ``model`` (its ``onnx_module()`` hook, else a built-in adapter)."""
     hook = getattr(model, "onnx_module", None)
     if callable(hook):
-        module, inputs, multiple = hook()
-        return OnnxSpec(module, tuple(inputs), int(multiple))
+        module, inputs, multiple, *note = hook()
+        return OnnxSpec(module, tuple(inputs), int(multiple), str(note[0]) if note else "")
     adapter = ADAPTERS.get(model.architecture)
     if adapter is None:
         raise ModelError(f"model {model.architecture!r}: no ONNX export (supported: {sorted(ADAPTERS)}, "
