@@ -22,7 +22,8 @@ them explicitly):
     Both sides fed to the graph are multiples of this (default: metadata, else 32).
 ``fit``
     ``"resize"`` (bilinear down to the multiple and back, default), ``"pad"`` (replicate-pad the
-    bottom / right edge and crop back; BGMv2's files declare it) or ``"reflect"`` (reflect-pad, as DIM).
+    bottom / right edge and crop back; BGMv2's files declare it) or ``"reflect"`` (reflect-pad the bottom / right;
+    the exported DIM / GCA / ViTMatte files pad inside the graph and declare multiple 1).
 ``ref_size``
     Optional working short side: the image is first scaled so its short side is ``ref_size``.
 ``device``
