@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from matting_cases import image_and_trimap as _case
 from torch import nn
 
 from matting_data.models.base import ModelError, predict_checked
@@ -25,15 +26,6 @@ def _tiny(**kw) -> GCAModel:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UntrainedModelWarning)
         return get_model("gca", width=16, **kw)  # type: ignore[return-value]
-
-
-def _case(h: int = 64, w: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    img = rng.random((h, w, 3), dtype=np.float32)
-    tri = np.full((h, w), 128, np.uint8)
-    tri[: h // 4] = 0
-    tri[-h // 4:] = 255
-    return img, tri
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from matting_cases import image_and_trimap as _case
 from torch import nn
 
 from matting_data.errors import MissingFileError
@@ -44,15 +45,6 @@ TINY = {
     },
     "hidden_size": 32, "convstream_hidden_sizes": [8, 16, 16], "fusion_hidden_sizes": [16, 16, 8, 8],
 }
-
-
-def _case(h: int = 64, w: int = 64, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    img = rng.random((h, w, 3), dtype=np.float32)
-    tri = np.full((h, w), 128, np.uint8)
-    tri[: h // 4] = 0
-    tri[-h // 4:] = 255
-    return img, tri
 
 
 @pytest.fixture(scope="module")
