@@ -13,3 +13,19 @@ def image_and_trimap(h: int = 64, w: int = 64, seed: int = 0) -> tuple[np.ndarra
     tri[: h // 4] = 0
     tri[-h // 4:] = 255
     return img, tri
+
+
+def composite_batch(n: int = 2, size: int = 64, seed: int = 0) -> dict:
+    """A training batch (torch): a square foreground with a soft edge composited on random colours.
+
+    Keys ``image``, ``alpha``, ``fg``, ``bg`` as the trainer passes them (float32 N x C x H x W in [0, 1]).
+    """
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    q = size // 4
+    alpha = torch.zeros(n, 1, size, size)
+    alpha[:, :, q : 3 * q, q : 3 * q] = 1
+    alpha[:, :, q - 2 : q + 2, q - 2 : 3 * q + 2] = 0.5
+    fg, bg = torch.rand(n, 3, size, size, generator=g), torch.rand(n, 3, size, size, generator=g)
+    return {"image": alpha * fg + (1 - alpha) * bg, "alpha": alpha, "fg": fg, "bg": bg}

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from matting_cases import composite_batch
 
 from matting_data.models.base import ModelError, predict_checked
 from matting_data.models.bisenetv2 import BiSeNetV2, BiSeNetV2Matting
@@ -102,12 +103,7 @@ def test_one_training_step_lowers_loss() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m = BiSeNetV2(seed=2)
-    g = torch.Generator().manual_seed(0)
-    alpha = torch.zeros(2, 1, 64, 64)
-    alpha[:, :, 16:48, 16:48] = 1
-    alpha[:, :, 14:18, 14:50] = 0.5
-    fg, bg = torch.rand(2, 3, 64, 64, generator=g), torch.rand(2, 3, 64, 64, generator=g)
-    batch = {"image": alpha * fg + (1 - alpha) * bg, "alpha": alpha, "fg": fg, "bg": bg}
+    batch = composite_batch()
     net = m.network.train()
     net.head.drop.p = 0.0  # deterministic forward for the before / after comparison
     for h in (net.aux2, net.aux3, net.aux4, net.aux5_4):

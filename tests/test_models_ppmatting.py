@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from matting_cases import composite_batch
 
 from matting_data.models.backbones.hrnet import ConvBN, hrnet, paddle_to_torch_key
 from matting_data.models.checkpoint import CheckpointError
@@ -174,12 +175,7 @@ def test_one_training_step_lowers_loss() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m = PPMatting(seed=1)
-    g = torch.Generator().manual_seed(0)
-    alpha = torch.zeros(2, 1, 64, 64)
-    alpha[:, :, 16:48, 16:48] = 1
-    alpha[:, :, 14:18, 14:50] = 0.5
-    fg, bg = torch.rand(2, 3, 64, 64, generator=g), torch.rand(2, 3, 64, 64, generator=g)
-    batch = {"image": alpha * fg + (1 - alpha) * bg, "alpha": alpha, "fg": fg, "bg": bg}
+    batch = composite_batch()
     net = m.network.train()
     opt, _ = m.default_optimizer(net.parameters(), 10)  # the paper's SGD, lr 0.01
     loss0, _ = m.loss(m.forward_train(batch), batch)

@@ -229,3 +229,13 @@ def test_batched_predict_equals_single_and_batches(photos, tmp_path):
             predict_images(m, images, tmp_path / "three", progress=False, batch_size=0)
     finally:
         registry._REGISTRY.pop("toy-batch", None)
+
+
+def test_parse_pairs_one_parser_for_name_value_flags():
+    from matting_data.commands import parse_pairs
+
+    assert parse_pairs(["a=x", "b=y=z"], "--pred-dir") == {"a": "x", "b": "y=z"}
+    assert parse_pairs(None, "--pred-dir") == {}
+    for bad in ("a", "=x", "a="):
+        with pytest.raises(InputError, match="--recipe-backgrounds.*NAME=VALUE"):
+            parse_pairs([bad], "--recipe-backgrounds")

@@ -8,7 +8,7 @@ from typing import Any
 from ..models.arguments import parse_model_args
 from ..parallel import BACKENDS
 
-__all__ = ["add_backend_arguments", "add_model_arguments", "build_model", "parse_model_args"]
+__all__ = ["add_backend_arguments", "add_model_arguments", "build_model", "parse_model_args", "parse_pairs"]
 
 
 def add_backend_arguments(p: argparse.ArgumentParser) -> None:
@@ -52,3 +52,16 @@ def build_model(args: argparse.Namespace) -> Any:
     if args.half:
         kwargs["half"] = True
     return get_model(args.model, **kwargs)
+
+
+def parse_pairs(items: list[str] | None, flag: str) -> dict[str, str]:
+    """``["a=x", "b=y"]`` from a repeatable ``flag`` -> ``{"a": "x", "b": "y"}``; a bad item is one clear error."""
+    from ..errors import InputError
+
+    out: dict[str, str] = {}
+    for item in items or []:
+        name, eq, value = item.partition("=")
+        if not eq or not name or not value:
+            raise InputError(f"{flag} {item!r}: expected NAME=VALUE")
+        out[name] = value
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import add_backend_arguments
+from . import add_backend_arguments, parse_pairs
 
 
 def add_parser(subparsers) -> None:
@@ -41,18 +41,6 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _pairs(items: list[str], flag: str) -> dict[str, str]:
-    from ..errors import InputError
-
-    out = {}
-    for it in items:
-        k, sep, v = it.partition("=")
-        if not sep or not k or not v:
-            raise InputError(f"{flag} expects NAME=VALUE, got {it!r}")
-        out[k] = v
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     from ..pipelines.ablation import load_grid, run_ablation
     from ..training.options import parse_model_args
@@ -67,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     grid.train_config()
     res = run_ablation(
         grid, args.foregrounds, args.backgrounds, args.out, tests=args.test or None, ori_train=args.ori_train,
-        recipe_backgrounds=_pairs(args.recipe_backgrounds, "--recipe-backgrounds"), seeds=args.seeds,
+        recipe_backgrounds=parse_pairs(args.recipe_backgrounds, "--recipe-backgrounds"), seeds=args.seeds,
         workers=args.workers, progress=not args.no_progress,
     )
     print(res.markdown())

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import add_backend_arguments
+from . import add_backend_arguments, parse_pairs
 
 
 def add_parser(subparsers) -> None:
@@ -67,18 +67,6 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _pairs(items: list[str], flag: str) -> dict[str, str]:
-    from ..errors import InputError
-
-    out = {}
-    for item in items:
-        name, eq, folder = item.partition("=")
-        if not eq or not name or not folder:
-            raise InputError(f"{flag} {item!r}: expected NAME=DIR")
-        out[name] = folder
-    return out
-
-
 def collect_entries(args: argparse.Namespace) -> tuple[list[Any], dict[str, dict[str, Any]], dict[str, str]]:
     """``(models and entries, model kwargs of --models, prediction folders)`` from the command line."""
     from ..models.arguments import parse_model_args
@@ -91,7 +79,7 @@ def collect_entries(args: argparse.Namespace) -> tuple[list[Any], dict[str, dict
     models += [parse_entry(e) for e in args.entry]
     if args.entries:
         models += read_entries_file(args.entries, allow_plugins=args.allow_plugins)
-    return models, kwargs, _pairs(args.pred_dir, "--pred-dir")
+    return models, kwargs, parse_pairs(args.pred_dir, "--pred-dir")
 
 
 def _list_models() -> int:
