@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from . import __version__
 from .errors import MattingDataError
 from .parallel import parallel_config
+from .runtime import keep_freed_memory
 
 # Order = order in ``matting-data --help``.
 COMMAND_MODULES = [
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    keep_freed_memory()  # per-image jobs free and reallocate the same few MB: keep them mapped
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

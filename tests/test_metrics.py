@@ -266,7 +266,12 @@ def test_inputs_not_modified_and_dtypes_agree(soft_alpha):
     ref = evaluate_arrays(p8, g8, t, "dim")
     assert evaluate_arrays(p, g, t, "dim") == ref
     assert evaluate_arrays(p16, g8, t, "dim") == ref
-    assert evaluate_arrays(p16, g8, t, "gfm") == evaluate_arrays(p8, g8, t, "gfm")
+    # two 8-bit mattes are summed as exact integers, the float64 path in double: they agree to rounding
+    # (Grad's float32 filters also vary in the 12th digit with memory alignment)
+    v16, v8 = evaluate_arrays(p16, g8, t, "gfm"), evaluate_arrays(p8, g8, t, "gfm")
+    assert v16.keys() == v8.keys()
+    for k in v8:
+        assert v16[k] == pytest.approx(v8[k], rel=1e-9 if k == "grad" else 1e-12, abs=0), k
 
 
 def test_bad_inputs_are_named():

@@ -140,6 +140,12 @@ def _tie_and_break_cases():
     b[7:10, 1:4] = 6
     b[7:10, 7:10] = 3
     yield "tie_orders", b
+    # exactly two equal blobs: the deepest pixel's blob holds half the pixels, not more, so the
+    # flood-fill shortcut must give way to the tie rule
+    b2 = b.copy()
+    b2[7:10, 7:10] = 0
+    b2[2, 8] = 7  # the deepest pixel (the fill's seed) sits in the blob that F order rejects
+    yield "two_equal_blobs", b2
     # omega_{k-1} and another component tie exactly at level k (the bound case)
     c = np.zeros((10, 30), np.uint8)
     c[1:9, 1:9] = 4
@@ -163,6 +169,27 @@ def test_ties_and_breaks(name, arr):
     _check(arr)
     _check(arr.T)
     _check(arr[::-1, ::-1])
+
+
+def test_seed_component_only_when_it_holds_more_than_half():
+    from matting_data.metrics.connectivity import _seed_component
+
+    m = np.zeros((6, 9), np.uint8)
+    m[1:4, 0:3] = 1  # 9 px
+    m[1:4, 5:8] = 1  # 9 px: a tie
+    assert _seed_component(m.copy(), (1, 0)) is None
+    work = m.copy()
+    _seed_component(work, (1, 0))
+    assert np.array_equal(work, m)  # a refused fill leaves the mask as it was
+    m[5, 0:4] = 1  # 4 more px elsewhere: 9 of 22 is not a majority either
+    assert _seed_component(m.copy(), (1, 5)) is None
+    m[1:4, 5:8] = 0
+    m[0:5, 5:8] = 1  # 15 px of 28: the majority
+    omega, area, rest = _seed_component(m.copy(), (2, 6))
+    assert (area, rest) == (15, 13)
+    assert np.array_equal(omega, np.pad(np.ones((5, 3), np.uint8), ((0, 1), (5, 1))))
+    assert _seed_component(m.copy(), (4, 0)) is None  # seed outside the mask
+    assert _seed_component(m.copy(), (9, 9)) is None  # seed outside the image
 
 
 def test_selection_and_order_validation():

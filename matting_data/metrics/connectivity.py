@@ -30,6 +30,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .inputs import UNIT_LUT8
+
 #: thresholds t_0..t_10 (MATLAB ``0:0.1:1`` and numpy ``arange(0, 1.1, 0.1)``).
 GFM_THRESHOLDS = np.arange(0, 1.1, 0.1)
 DIM_THRESHOLDS = np.array([k / 10 for k in range(11)], dtype=np.float64)
@@ -165,8 +167,43 @@ def _at_least(passed: np.ndarray, k: int) -> np.ndarray:
     return cv2.threshold(passed, k - 1, 1, cv2.THRESH_BINARY)[1]
 
 
+def _seed_component(mask8: np.ndarray, seed: tuple[int, int]) -> tuple[np.ndarray, int, int] | None:
+    """The component of ``mask8`` holding ``seed`` when it holds more than half of the mask's pixels.
+
+    Such a component is larger than all the others together, so it is the
+    largest with no tie, and ``rest`` (the other pixels) bounds every other
+    component.  One flood fill finds it, several times cheaper than labelling
+    the mask.  Returns ``(omega, area, rest)`` -- ``omega`` is ``mask8`` itself,
+    rewritten as the component's 0/1 mask -- or None (``mask8`` unchanged)
+    when the seed is outside the mask or its component is not that large.
+    """
+    r, c = seed
+    if not (0 <= r < mask8.shape[0] and 0 <= c < mask8.shape[1]) or mask8[r, c] == 0:
+        return None
+    total = int(cv2.countNonZero(mask8))
+    area = int(cv2.floodFill(mask8, None, (c, r), 2, 0, 0, 4)[0])  # 4-connected, exact value 1
+    if 2 * area > total:
+        np.right_shift(mask8, 1, out=mask8)  # 2 -> 1 (the component), 1 -> 0 (the others)
+        return mask8, area, total - area
+    np.minimum(mask8, 1, out=mask8)  # undo: 2 -> 1
+    return None
+
+
+def _largest_from(mask8: np.ndarray, seed: tuple[int, int], order: str) -> tuple[np.ndarray, int, int]:
+    """``(omega, area, bound)``: the largest component and an upper bound of every other one.
+
+    Tries :func:`_seed_component` first (the bound is then the other pixels'
+    count), else labels the mask (the bound is the second largest area).
+    """
+    found = _seed_component(mask8, seed)
+    if found is not None:
+        return found
+    omega, area, other, _, _ = _largest(mask8, order)
+    return omega, area, other
+
+
 def _next_omega(
-    passed: np.ndarray, k: int, box: Box, omega: np.ndarray, bound: int, order: str
+    passed: np.ndarray, k: int, box: Box, omega: np.ndarray, bound: int, order: str, seed: tuple[int, int]
 ) -> tuple[np.ndarray, Box, int] | None:
     """``omega_k`` from ``omega_{k-1}`` (0/1 in ``box`` coordinates), or None where the chain breaks.
 
@@ -177,7 +214,8 @@ def _next_omega(
     if sub[1] == sub[0]:  # S_k (not empty) misses omega_{k-1}: omega_k lies elsewhere
         return None
     inner = (box[0] + sub[0], box[0] + sub[1], box[2] + sub[2], box[2] + sub[3])
-    omega, area, other, _, _ = _largest(np.ascontiguousarray(_crop(cand, sub)), order)
+    local = (seed[0] - inner[0], seed[1] - inner[2])
+    omega, area, other = _largest_from(np.ascontiguousarray(_crop(cand, sub)), local, order)
     if area > bound:
         return omega, inner, max(bound, other)
     # a component of S_k outside omega_{k-1} may be as large: label S_k whole, as the definition says
@@ -217,11 +255,14 @@ def level_map(
     if top == 0:  # S_1 empty: dim drops every pixel at t_1, gfm skips every threshold
         return level + np.uint8(n_thresholds) if skip_empty else level
     box = _box(passed)
-    omega, _, bound, _, _ = _largest(_at_least(np.ascontiguousarray(_crop(passed, box)), 1), order)
+    seed = divmod(int(np.argmax(passed)), passed.shape[1])  # a deepest pixel: likely in every omega_k
+    omega, _, bound = _largest_from(
+        _at_least(np.ascontiguousarray(_crop(passed, box)), 1), (seed[0] - box[0], seed[1] - box[2]), order
+    )
     stop = top if last is None else min(top, max(last, 1))
     for k in range(1, stop + 1):
         if k > 1:
-            nxt = _next_omega(passed, k, box, omega, bound, order)
+            nxt = _next_omega(passed, k, box, omega, bound, order, seed)
             if nxt is None:
                 return level
             omega, box, bound = nxt
@@ -276,9 +317,12 @@ def dim_passed(m8: np.ndarray) -> np.ndarray:
 def gfm_passed(m: np.ndarray) -> np.ndarray:
     """uint8 map of how many ``gfm`` thresholds (float64 ``arange(0, 1.1, 0.1)``) each value passes.
 
-    One exact float64 comparison per threshold, counted in uint8 (several times
-    faster than a binary search per pixel).
+    ``m``: float64 in [0, 1] -- one exact float64 comparison per threshold,
+    counted in uint8 (several times faster than a binary search per pixel) --
+    or uint8 codes ``v`` standing for ``v / 255`` (a table of the same comparisons).
     """
+    if m.dtype == np.uint8:
+        return cv2.LUT(m, _GFM_PASSED8)
     m64 = np.asarray(m, dtype=np.float64)
     acc = np.zeros(m64.shape, np.uint8)
     ge = np.empty(m64.shape, bool)  # one work buffer, not a fresh mask per threshold
@@ -286,6 +330,10 @@ def gfm_passed(m: np.ndarray) -> np.ndarray:
         np.greater_equal(m64, t, out=ge)
         acc += ge
     return acc
+
+
+#: ``_GFM_PASSED8[v]`` = number of ``gfm`` thresholds ``v / 255.0`` passes (float64 comparisons).
+_GFM_PASSED8 = (UNIT_LUT8[:, None] >= GFM_THRESHOLDS[None, 1:]).sum(axis=1).astype(np.uint8)
 
 
 _DIM_L32 = DIM_THRESHOLDS.astype(np.float32)
@@ -313,13 +361,33 @@ def dim_conn(p8: np.ndarray, g8: np.ndarray, unknown: np.ndarray) -> float:
     return float(np.abs(phi_p - phi_g).sum(dtype=np.float64))
 
 
+def _phi_table(levels: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``phi = 1 - d * [d >= 0.15]`` with ``d = values[v] - levels[k]`` for every (k, v), flattened k-major."""
+    d = values[None, :] - levels[:, None]
+    return (1.0 - d * (d >= 0.15)).ravel()
+
+
+#: gfm's phi of every (level k, 8-bit code v), the same float64 operations as on float inputs.
+_GFM_PHI8 = _phi_table(_GFM_L32.astype(np.float64), UNIT_LUT8)
+
+
 def gfm_conn(p: np.ndarray, g: np.ndarray) -> float:
-    """Raw ``gfm`` Conn: whole-image sum of |phi_p - phi_g| / 1000 (float64 inputs in [0, 1])."""
+    """Raw ``gfm`` Conn: whole-image sum of |phi_p - phi_g| / 1000.
+
+    ``p``, ``g``: (H, W) float64 in [0, 1], or both uint8 codes standing for
+    ``v / 255``: then each phi is read from a table of the same float64
+    operations, indexed by (level, code) -- an identical result.
+    """
     sel = np.flatnonzero(p != g)  # equal values give equal phi: no contribution
     if sel.size == 0:
         return 0.0
     passed = gfm_passed(np.minimum(p, g))
     level = connectivity_levels(passed, sel, order="C", skip_empty=True)
+    if p.dtype == np.uint8:
+        key = level.view(np.uint8).astype(np.uint16) << 8
+        phi_p = _GFM_PHI8[key | p.ravel()[sel]]
+        phi_p -= _GFM_PHI8[key | g.ravel()[sel]]
+        return float(np.abs(phi_p, out=phi_p).sum()) / 1000.0
     lv = _GFM_L32[level].astype(np.float64)
     dp = p.ravel()[sel] - lv
     dg = g.ravel()[sel] - lv

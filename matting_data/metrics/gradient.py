@@ -21,6 +21,8 @@ from typing import cast
 import cv2
 import numpy as np
 
+from .inputs import UNIT_LUT8
+
 DIM_SIGMA = 1.4
 GFM_SIGMA = 1.4
 GFM_TRUNCATE = 4.0
@@ -127,16 +129,25 @@ def _gfm_amplitude(x: np.ndarray, x32: np.ndarray, gy: np.ndarray, out: np.ndarr
 
     scipy itself stores the first (row) pass in the float32 output before the
     second; filtering in float32 changes the error sum by about 1e-6 relative
-    (the parity tolerance for Grad is 1e-4).  ``x32`` and ``gy`` are float32
-    work buffers of ``x``'s shape (reused: fresh full-size arrays cost page faults).
+    (the parity tolerance for Grad is 1e-4).  ``x`` is float64 in [0, 1] or
+    uint8 codes (``v / 255``, cast to float32 through a table: the same values).
+    ``x32`` and ``gy`` are float32 work buffers of ``x``'s shape (reused: fresh
+    full-size arrays cost page faults).
     """
     phi, d1 = gfm_kernels_f32()
-    np.copyto(x32, x, casting="same_kind")
+    if x.dtype == np.uint8:
+        cv2.LUT(x, _UNIT32_LUT8, dst=x32.reshape(x.shape))
+    else:
+        np.copyto(x32, x, casting="same_kind")
     # scipy: order=[1, 0] differentiates along axis 0 (rows), [0, 1] along axis 1.
     cv2.sepFilter2D(x32, cv2.CV_32F, phi, d1, dst=gy, borderType=cv2.BORDER_REFLECT)
     cv2.sepFilter2D(x32, cv2.CV_32F, d1, phi, dst=out, borderType=cv2.BORDER_REFLECT)
     cv2.magnitude(out, gy, out)  # in place: element-wise
     return out
+
+
+#: ``float32(v / 255.0)`` for every 8-bit code v (the float64 quotient rounded once, as ``copyto`` does).
+_UNIT32_LUT8 = UNIT_LUT8.astype(np.float32)
 
 
 @lru_cache(maxsize=8)
@@ -147,7 +158,11 @@ def gfm_kernels_f32() -> tuple[np.ndarray, np.ndarray]:
 
 
 def gfm_grad(p: np.ndarray, g: np.ndarray) -> float:
-    """Raw ``gfm`` Grad: whole-image sum of (|grad p| - |grad g|)^2 / 10 (float64 inputs in [0, 1])."""
+    """Raw ``gfm`` Grad: whole-image sum of (|grad p| - |grad g|)^2 / 10.
+
+    ``p``, ``g``: (H, W) float64 in [0, 1], or uint8 codes standing for ``v / 255``
+    (identical values: the filters run on the same float32 inputs).
+    """
     x32, gy, amp_p, amp_g = (np.empty(p.shape, np.float32) for _ in range(4))
     _gfm_amplitude(p, x32, gy, amp_p)
     _gfm_amplitude(g, x32, gy, amp_g)

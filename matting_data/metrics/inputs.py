@@ -15,8 +15,8 @@ import numpy as np
 from ..errors import InputError
 from ..io import check_same_size, check_trimap, check_unit_range, quantize
 
-#: ``_UNIT_LUT8[v] == v / 255.0`` (float64) for every 8-bit code v.
-_UNIT_LUT8 = np.arange(256) / 255.0
+#: ``UNIT_LUT8[v] == v / 255.0`` (float64) for every 8-bit code v: what the GFM scripts read from an 8-bit PNG.
+UNIT_LUT8 = np.arange(256) / 255.0
 
 
 class EmptyUnknownRegionWarning(UserWarning):
@@ -76,7 +76,7 @@ def as_unit64(x: np.ndarray, name: str = "matte") -> np.ndarray:
     """
     a = _check_2d(x, name)
     if a.dtype == np.uint8:  # a table of the 256 quotients: the same float64 values as ``a / 255.0``, faster
-        out: np.ndarray = cv2.LUT(a, _UNIT_LUT8)
+        out: np.ndarray = cv2.LUT(a, UNIT_LUT8)
         return out
     if a.dtype == np.uint16:
         return a / 65535.0
@@ -89,6 +89,20 @@ def as_unit64(x: np.ndarray, name: str = "matte") -> np.ndarray:
         _check_float_values(a, name)
         return a.astype(np.float64)
     raise InputError(f"{name}: unsupported dtype {a.dtype}")
+
+
+def as_gfm_pair(pred: np.ndarray, gt: np.ndarray, name: str = "pred") -> tuple[np.ndarray, np.ndarray]:
+    """Prediction and ground truth as the ``gfm`` functions take them.
+
+    Two ``uint8`` mattes are returned as they are: every ``gfm`` function reads
+    a code ``v`` as ``v / 255`` in float64 (the GFM scripts' ``png / 255.``), so
+    the values are those of :func:`as_unit64` and no float64 copy is made.
+    Any other pair is converted with :func:`as_unit64`.
+    """
+    p, g = _check_2d(pred, name), _check_2d(gt, f"{name} ground truth")
+    if p.dtype == np.uint8 and g.dtype == np.uint8:
+        return p, g
+    return as_unit64(p, name), as_unit64(g, f"{name} ground truth")
 
 
 def as_trimap(trimap: np.ndarray, name: str = "trimap") -> np.ndarray:

@@ -35,20 +35,43 @@ def dim_regions(p8: np.ndarray, g8: np.ndarray, unknown: np.ndarray) -> dict[str
     return {"sad": sad, "mse": sq_sum / (255.0 * 255.0) / n, "mad": abs_sum / 255.0 / n}
 
 
-def gfm_whole(p: np.ndarray, g: np.ndarray) -> dict[str, float]:
-    """SAD / MSE / MAD of the ``gfm`` protocol over the whole image (float64 in [0, 1]).
+def codes8(p: np.ndarray, g: np.ndarray) -> bool:
+    """True when both mattes are uint8 codes (each ``gfm`` function then reads ``v`` as ``v / 255``)."""
+    return p.dtype == np.uint8 and g.dtype == np.uint8
 
+
+def gfm_whole(p: np.ndarray, g: np.ndarray) -> dict[str, float]:
+    """SAD / MSE / MAD of the ``gfm`` protocol over the whole image.
+
+    Parameters
+    ----------
+    p, g : (H, W) float64 in [0, 1], or both uint8 codes ``v`` standing for
+        ``v / 255`` (the GFM scripts' ``png / 255.``; see :func:`codes8`).
+
+    Returns
+    -------
     ``sad``: sum |p - g| / 1000; ``mse``: mean (p - g)^2; ``mad``: mean |p - g|.
-    Each sum is one pass without temporaries (``cv2.norm``, accumulated in double).
+    Each sum is one pass without temporaries (``cv2.norm``, accumulated in
+    double); on codes the sums are exact integers, divided by 255 (255^2) once.
     """
-    s = float(cv2.norm(p, g, cv2.NORM_L1))
     n = p.size
+    if codes8(p, g):
+        s = float(cv2.norm(p, g, cv2.NORM_L1)) / 255.0
+        return {"sad": s / 1000.0, "mse": float(cv2.norm(p, g, cv2.NORM_L2SQR)) / (255.0 * 255.0) / n, "mad": s / n}
+    s = float(cv2.norm(p, g, cv2.NORM_L1))
     return {"sad": s / 1000.0, "mse": float(cv2.norm(p, g, cv2.NORM_L2SQR)) / n, "mad": s / n}
 
 
 def gfm_trimap(p: np.ndarray, g: np.ndarray, trimap: np.ndarray) -> dict[str, float]:
     """Trimap variants of the ``gfm`` protocol (GFM ``calculate_sad_mse_mad`` / ``calculate_sad_fgbg``).
 
+    Parameters
+    ----------
+    p, g : (H, W) float64 in [0, 1], or both uint8 codes (see :func:`gfm_whole`).
+    trimap : uint8 (H, W), 0/128/255.
+
+    Returns
+    -------
     ``sad_trans``: p forced to 1 on trimap 255 and 0 on trimap 0, whole-image sum / 1000;
     ``mse_trans`` / ``mad_trans``: the same forced sums divided by the number of unknown
     pixels (NaN when there is none); ``sad_fg`` / ``sad_bg``: sum |p - g| over trimap 255 / 0,
@@ -62,8 +85,23 @@ def gfm_trimap(p: np.ndarray, g: np.ndarray, trimap: np.ndarray) -> dict[str, fl
     bg = (trimap == 0).view(np.uint8)
     rest = ((fg | bg) == 0).view(np.uint8)
     n = int(np.count_nonzero(rest))
-    sad_fg = float(cv2.norm(p, g, cv2.NORM_L1, mask=fg))
-    sad_bg = float(cv2.norm(p, g, cv2.NORM_L1, mask=bg))
+    abs_forced, sq_forced, sad_fg, sad_bg = (_forced_sums8 if codes8(p, g) else _forced_sums)(p, g, fg, bg, rest)
+    out = {"sad_trans": abs_forced / 1000.0}
+    if n:
+        out["mse_trans"] = sq_forced / n
+        out["mad_trans"] = abs_forced / n
+    else:
+        out["mse_trans"] = float("nan")
+        out["mad_trans"] = float("nan")
+    out["sad_fg"] = sad_fg / 1000.0
+    out["sad_bg"] = sad_bg / 1000.0
+    return out
+
+
+def _forced_sums(
+    p: np.ndarray, g: np.ndarray, fg: np.ndarray, bg: np.ndarray, rest: np.ndarray
+) -> tuple[float, float, float, float]:
+    """(sum |forced|, sum forced^2, SAD over fg, SAD over bg) on float64 mattes."""
     one_minus_g = 1.0 - g
     abs_forced = (
         float(cv2.norm(p, g, cv2.NORM_L1, mask=rest))
@@ -75,13 +113,29 @@ def gfm_trimap(p: np.ndarray, g: np.ndarray, trimap: np.ndarray) -> dict[str, fl
         + float(cv2.norm(one_minus_g, cv2.NORM_L2SQR, mask=fg))
         + float(cv2.norm(g, cv2.NORM_L2SQR, mask=bg))
     )
-    out = {"sad_trans": abs_forced / 1000.0}
-    if n:
-        out["mse_trans"] = sq_forced / n
-        out["mad_trans"] = abs_forced / n
-    else:
-        out["mse_trans"] = float("nan")
-        out["mad_trans"] = float("nan")
-    out["sad_fg"] = sad_fg / 1000.0
-    out["sad_bg"] = sad_bg / 1000.0
-    return out
+    sad_fg = float(cv2.norm(p, g, cv2.NORM_L1, mask=fg))
+    sad_bg = float(cv2.norm(p, g, cv2.NORM_L1, mask=bg))
+    return abs_forced, sq_forced, sad_fg, sad_bg
+
+
+def _forced_sums8(
+    p8: np.ndarray, g8: np.ndarray, fg: np.ndarray, bg: np.ndarray, rest: np.ndarray
+) -> tuple[float, float, float, float]:
+    """:func:`_forced_sums` on uint8 codes: exact integer sums, scaled once.
+
+    On trimap 255 the forced difference is ``(255 - g) / 255``: its sums follow
+    from the count, the sum and the sum of squares of ``g`` there.
+    """
+    n_fg = float(cv2.countNonZero(fg))
+    g_fg, g2_fg = float(cv2.norm(g8, cv2.NORM_L1, mask=fg)), float(cv2.norm(g8, cv2.NORM_L2SQR, mask=fg))
+    abs_int = float(cv2.norm(p8, g8, cv2.NORM_L1, mask=rest)) + (255.0 * n_fg - g_fg) + float(
+        cv2.norm(g8, cv2.NORM_L1, mask=bg)
+    )
+    sq_int = (
+        float(cv2.norm(p8, g8, cv2.NORM_L2SQR, mask=rest))
+        + (65025.0 * n_fg - 510.0 * g_fg + g2_fg)
+        + float(cv2.norm(g8, cv2.NORM_L2SQR, mask=bg))
+    )
+    sad_fg = float(cv2.norm(p8, g8, cv2.NORM_L1, mask=fg)) / 255.0
+    sad_bg = float(cv2.norm(p8, g8, cv2.NORM_L1, mask=bg)) / 255.0
+    return abs_int / 255.0, sq_int / (255.0 * 255.0), sad_fg, sad_bg

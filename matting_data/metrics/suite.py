@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import InputError
 from .connectivity import dim_conn, gfm_conn
 from .gradient import dim_grad, gfm_grad
-from .inputs import as_matte8, as_trimap, as_unit64, check_inputs, warn_empty_unknown
+from .inputs import as_gfm_pair, as_matte8, as_trimap, check_inputs, warn_empty_unknown
 from .protocols import GFM, Protocol, check_scale, get_protocol, select_metrics, to_report
 from .regions import dim_regions, gfm_trimap, gfm_whole
 
@@ -56,8 +56,7 @@ def _dim_values(pred: np.ndarray, gt: np.ndarray, t: np.ndarray | None, want: se
 
 def _gfm_values(pred: np.ndarray, gt: np.ndarray, t: np.ndarray | None, want: set[str], name: str) -> dict[str, float]:
     """Raw ``gfm`` values (mirrored by :func:`.torch_backend._gfm_values`)."""
-    p = as_unit64(pred, name)
-    g = as_unit64(gt, f"{name} ground truth")
+    p, g = as_gfm_pair(pred, gt, name)  # two 8-bit mattes stay uint8 codes (read as v / 255: same values)
     out: dict[str, float] = {}
     if {"sad", "mse", "mad"} & want:
         out.update(gfm_whole(p, g))

@@ -31,6 +31,7 @@ from ..io import read_matte, read_trimap
 from ..metrics import EmptyUnknownRegionWarning, evaluate_arrays, get_protocol
 from ..metrics.protocols import Protocol
 from ..parallel import active_backend, run_jobs
+from ..runtime import opencv_threads
 from ..stats import DEFAULT_RESAMPLES, bootstrap_ci
 
 PathLike = str | os.PathLike
@@ -71,7 +72,8 @@ def score_file(args: tuple[ScoreItem, str]) -> tuple[dict[str, float], list[str]
     worker process would be lost; :func:`score_items` re-emits them.
     """
     item, protocol = args
-    return score_loaded(item, load_item(item), protocol)
+    with opencv_threads(1):
+        return score_loaded(item, load_item(item), protocol)
 
 
 def score_loaded(
@@ -120,7 +122,7 @@ def _score_prefetching(
     from tqdm.auto import tqdm
 
     out = []
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=1) as pool, opencv_threads(1):
         pending = {i: pool.submit(load_item, it) for i, it in enumerate(items[:ahead])}
         for i, it in enumerate(tqdm(items, desc=desc, disable=not progress, unit="job")):
             arrays = pending.pop(i).result()
