@@ -3,7 +3,8 @@ and time per image / peak memory at 0.5, 2 and 8 MP.
 
 Run: ``python benchmarks/bench_metrics.py [--skip-suite]`` (prints markdown, writes
 ``benchmarks/results/metrics.md``).  Every measurement runs in a fresh subprocess
-with ONE thread (OMP/MKL/OpenCV/torch), so the figures are per core.
+with ONE thread (OMP/MKL/OpenCV/torch) unless its row names threads or
+processes, so the figures are per core.
 
 1. **End to end** (issue 18): the whole process, from start-up to written
    results, on the 90 parity cases of ``../shared/parity`` (predictions,
@@ -16,8 +17,14 @@ with ONE thread (OMP/MKL/OpenCV/torch), so the figures are per core.
      ``regionprops`` and the distance maps it computes and never uses), inputs read
      as the GFM test script reads them (PIL, ``/ 255.``), one log line per image
      and a CSV at the end: this script run with ``--gfm-port``;
+   * the same port with glibc keeping freed memory (``MALLOC_MMAP_THRESHOLD_`` /
+     ``MALLOC_TRIM_THRESHOLD_`` as :func:`matting_data.runtime.keep_freed_memory`
+     sets them in the CLI), so the allocator's share of the gain is visible;
    * ``matting-data evaluate --protocol gfm`` (the console script) with
-     ``--workers 1`` and with its default worker count.
+     ``--workers 1`` (one process), its default (one thread per core) and
+     ``--workers N`` processes; and the torch CPU path.
+
+   A breakdown of one case's time by stage follows (in process, one thread).
 
    Both are timed as wall clock and as CPU time (user + sys of the child). The
    machine is shared: under load the wall clock is inflated by waiting for a
@@ -60,6 +67,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from matting_data.runtime import MMAP_THRESHOLD, TRIM_THRESHOLD, usable_cores
 
 ROOT = Path(__file__).resolve().parent.parent
 PARITY = ROOT.parent / "shared" / "parity"
@@ -361,33 +370,48 @@ def bench_end_to_end(repeats: int = 3) -> list[str]:
         n = _case_folders(tmp / "cases")
         folders = ["--pred", str(tmp / "cases" / "pred"), "--gt", str(tmp / "cases" / "gt"),
                    "--trimap", str(tmp / "cases" / "trimap"), "--protocol", "gfm", "--no-progress"]
+        cores = usable_cores()
         runs = {
             "gfm-port": [sys.executable, __file__, "--gfm-port", str(tmp / "cases"), str(tmp / "port")],
+            "gfm-port, glibc keeping freed memory as the CLI does": [
+                sys.executable, __file__, "--gfm-port", str(tmp / "cases"), str(tmp / "port_malloc")],
             "evaluate --workers 1": _console_script() + ["evaluate", *folders, "--out", str(tmp / "w1"), "--workers", "1"],
-            "evaluate (default workers)": _console_script() + ["evaluate", *folders, "--out", str(tmp / "wd")],
-            f"evaluate --workers {os.cpu_count()}": _console_script()
-            + ["evaluate", *folders, "--out", str(tmp / "wn"), "--workers", str(os.cpu_count())],
+            f"evaluate (default: {cores} threads)": _console_script()
+            + ["evaluate", *folders, "--out", str(tmp / "wd")],
+            f"evaluate --workers {cores} (processes)": _console_script()
+            + ["evaluate", *folders, "--out", str(tmp / "wn"), "--workers", str(cores)],
             "evaluate --device cpu (torch)": _console_script()
             + ["evaluate", *folders, "--out", str(tmp / "wt"), "--device", "cpu"],
             "start-up only: matting-data --help": _console_script() + ["--help"],
             "start-up only: python -c 'import numpy, cv2, pandas'": [sys.executable, "-c", "import numpy, cv2, pandas"],
         }
+        envs = {k: env for k in runs}
+        envs["gfm-port, glibc keeping freed memory as the CLI does"] = {
+            **env, "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD), "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD)}
         (tmp / "port").mkdir()
+        (tmp / "port_malloc").mkdir()
         res: dict[str, list[tuple[float, float, float]]] = {k: [] for k in runs}
         for i in range(repeats):
             for k, cmd in runs.items():
-                if (k == "gfm-port" or "torch" in k) and i >= 2:  # the slow ones: two runs are enough
+                if (k.startswith("gfm-port") or "torch" in k) and i >= 2:  # the slow ones: two runs are enough
                     continue
-                res[k].append(_timed(cmd, env))
+                res[k].append(_timed(cmd, envs[k]))
                 print(f"e2e {k}: wall {res[k][-1][0]:.2f} s cpu {res[k][-1][1]:.2f} s load {res[k][-1][2]:.2f}",
                       file=sys.stderr)
         diffs = _max_rel_diff(tmp / "w1" / "per_image.csv", tmp / "port" / "per_image.csv")
+        same = {k: _max_rel_diff(tmp / k / "per_image.csv", tmp / "w1" / "per_image.csv") for k in ("wd", "wn")}
+        breakdown = _breakdown(tmp / "cases")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     port_wall = min(r[0] for r in res["gfm-port"])
     port_cpu = min(r[1] for r in res["gfm-port"])
     lines = [
-        f"## End to end on the {n} parity cases (whole process, one thread per process)",
+        f"## End to end on the {n} parity cases (whole process)",
+        "",
+        "OMP/MKL/BLAS on one thread in every run; OpenCV on one thread while `evaluate` scores. "
+        "`--workers 1`: one process, one scoring thread while a second thread reads the next images; "
+        "default: one thread per core in one process, each reading and scoring its own images; "
+        "`--workers N`: N joblib processes.  CPU = user + system time of the process and its children.",
         "",
         "| run | wall s (min) | CPU s (min) | load avg at start | ratio to gfm-port, wall | ratio, CPU |",
         "|---|---|---|---|---|---|",
@@ -402,10 +426,58 @@ def bench_end_to_end(repeats: int = 3) -> list[str]:
         "starts (the CLI imports every command's module; torch is imported only when a command needs it).",
         "",
         "Largest relative difference per metric between `evaluate --workers 1` and the port: "
-        + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()) + ".",
+        + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()) + " (the CSVs hold 10 significant digits). "
+        + "Default threads and processes against `--workers 1`: largest "
+        + ", ".join(f"{k} {max(v.values()):.1e}" for k, v in same.items()) + ".",
+        "",
+        f"Where the time of one case goes (in one process, one thread, mean over the {n} cases, ms):",
+        "",
+        "| " + " | ".join(breakdown) + " |",
+        "|" + "---|" * len(breakdown),
+        "| " + " | ".join(f"{v:.2f}" for v in breakdown.values()) + " |",
         "",
     ]
     return lines
+
+
+def _breakdown(cases: Path) -> dict[str, float]:
+    """ms per case of each stage of ``evaluate --protocol gfm`` (a fresh one-thread subprocess)."""
+    out = subprocess.run([sys.executable, __file__, "--breakdown", str(cases)], capture_output=True, text=True,
+                         check=True, env={**os.environ, **ONE_THREAD})
+    return json.loads(out.stdout)
+
+
+def breakdown_main(cases: str) -> dict[str, float]:
+    import cv2
+
+    from matting_data.metrics.connectivity import gfm_conn
+    from matting_data.metrics.gradient import gfm_grad
+    from matting_data.metrics.regions import gfm_trimap, gfm_whole
+    from matting_data.metrics.suite import evaluate_arrays
+    from matting_data.pipelines.evaluate import match_files
+    from matting_data.pipelines.scoring import load_item
+
+    cv2.setNumThreads(1)
+    items = match_files(Path(cases) / "pred", Path(cases) / "gt", Path(cases) / "trimap")
+    loaded = [load_item(it) for it in items]
+    stages = {
+        "read 3 PNGs": lambda it, a: load_item(it),
+        "SAD/MSE/MAD": lambda it, a: gfm_whole(a[0], a[1]),
+        "trimap variants": lambda it, a: gfm_trimap(a[0], a[1], a[2]),
+        "Grad": lambda it, a: gfm_grad(a[0], a[1]),
+        "Conn": lambda it, a: gfm_conn(a[0], a[1]),
+        "whole suite (evaluate_arrays)": lambda it, a: evaluate_arrays(a[0], a[1], a[2], "gfm"),
+    }
+    res = {}
+    for name, fn in stages.items():
+        best = float("inf")
+        for _ in range(3):
+            t0 = time.perf_counter()
+            for it, a in zip(items, loaded, strict=True):
+                fn(it, a)
+            best = min(best, time.perf_counter() - t0)
+        res[name] = 1000 * best / len(items)
+    return res
 
 
 # ---------------------------------------------------------------- 2. Conn against the OpenCV port
@@ -549,6 +621,8 @@ if __name__ == "__main__":
         print(json.dumps(run_one(sys.argv[2], sys.argv[3], sys.argv[4])))
     elif len(sys.argv) > 1 and sys.argv[1] == "--conn":
         print(json.dumps(conn_one(sys.argv[2], sys.argv[3])))
+    elif len(sys.argv) > 1 and sys.argv[1] == "--breakdown":
+        print(json.dumps(breakdown_main(sys.argv[2])))
     elif len(sys.argv) > 1 and sys.argv[1] == "--gfm-port":
         gfm_port_main(sys.argv[2], sys.argv[3])
     else:

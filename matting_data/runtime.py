@@ -6,6 +6,7 @@
   90 parity cases the metric suite takes about 15 % less CPU time and no more
   wall time), and parallelism comes from worker processes, which must not each
   start a pool as large as the machine.
+* :func:`usable_cores` -- the cores this process may run on (its CPU affinity).
 * :func:`keep_freed_memory` -- ask glibc to keep freed memory for reuse.  By
   default it hands blocks of a few MB back to the kernel when they are freed and
   takes them back with one page fault per 4 KiB page on the next image; scoring
@@ -39,6 +40,14 @@ def opencv_threads(n: int) -> Iterator[None]:
         yield
     finally:
         cv2.setNumThreads(old)
+
+
+def usable_cores() -> int:
+    """Number of CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
 
 
 def keep_freed_memory() -> bool:

@@ -273,3 +273,44 @@ def test_prefetching_serial_path_equals_per_file_scoring_and_fails_in_order(dirs
     (root / "pred" / "s1.png").write_bytes(b"not a png")  # a bad file in the middle
     with pytest.raises(InputError, match="s1.png"):
         score_items(items, "gfm", workers=1, progress=False)
+
+
+def test_default_threads_equal_one_process_keep_order_warn_and_fail_at_the_first_bad_item(dirs, monkeypatch):
+    """The default (one thread per core) gives the values of ``workers=1``, in item order, and its
+    empty-unknown warnings reach the caller; a bad file stops the run with an error naming it."""
+    from matting_data.errors import InputError
+    from matting_data.pipelines import scoring
+    from matting_data.pipelines.evaluate import match_files
+
+    root = dirs[0]
+    _write(root / "tri", "s2.png", np.full((64, 80), 255, np.uint8))  # no unknown pixel: a warning
+    for i in range(3, 9):  # more items than threads
+        shutil.copy(root / "pred" / "s0.png", root / "pred" / f"s{i}.png")
+        shutil.copy(root / "gt" / "s0.png", root / "gt" / f"s{i}.png")
+        shutil.copy(root / "tri" / "s1.png", root / "tri" / f"s{i}.png")
+    items = match_files(root / "pred", root / "gt", root / "tri")
+    with pytest.warns(EmptyUnknownRegionWarning, match="s2.npy"):
+        one = scoring.score_items(items, "gfm", workers=1, progress=False)
+    monkeypatch.setattr(scoring, "usable_cores", lambda: 3)
+    seen = []
+    real = scoring._score_threads
+    monkeypatch.setattr(scoring, "_score_threads", lambda *a: seen.append(a[2]) or real(*a))
+    with pytest.warns(EmptyUnknownRegionWarning, match="s2.npy"):
+        threaded = scoring.score_items(items, "gfm", progress=False)
+    assert seen == [3]
+    assert list(threaded["name"]) == [it.name for it in items]
+    assert math.isnan(threaded.set_index("name").loc["s2", "mse_trans"])
+    pd.testing.assert_frame_equal(threaded, one, rtol=1e-9)  # Grad's float32 filters: alignment (1e-12)
+    (root / "pred" / "s4.png").write_bytes(b"not a png")
+    (root / "pred" / "s7.png").write_bytes(b"not a png")
+    with pytest.raises(InputError, match="s4.png"):
+        scoring.score_items(items, "gfm", progress=False)
+    assert "3 threads in one process" == scoring.default_workers()
+
+
+def test_evaluate_table_says_how_it_ran(dirs):
+    root = dirs[0]
+    res = evaluate_dirs(root / "pred", root / "gt", root / "tri", "dim", workers=1, progress=False)
+    assert res.backend == "numpy, one process" and "numpy, one process" in res.table()
+    res = evaluate_dirs(root / "pred", root / "gt", root / "tri", "dim", progress=False)
+    assert res.backend.startswith("numpy, ") and "in one process" in res.backend

@@ -29,7 +29,13 @@ def add_parser(subparsers) -> None:
         help="auto (default: the torch path on a CUDA GPU when present, else the NumPy path, which is faster on "
         "a CPU; the table says which ran), numpy (reference path), cpu or cuda (batched torch path)",
     )
-    p.add_argument("--workers", type=int, default=1, help="processes for the numpy path")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="numpy path: default one thread per core in this process; 1 = one (a helper thread reads ahead); "
+        "N >= 2 = N processes",
+    )
     add_backend_arguments(p)
     p.add_argument("--batch-size", type=int, default=4, help="images per batch on the torch path")
     p.add_argument("--ignore-extra", action="store_true", help="skip predictions without ground truth (warn)")
@@ -44,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.device not in ("auto", "numpy", "cpu") and not str(args.device).startswith("cuda"):
         raise InputError(f"--device must be auto, numpy, cpu or cuda, got {args.device!r}")
-    if args.batch_size < 1 or args.workers < 1:
+    if args.batch_size < 1 or (args.workers is not None and args.workers < 1):
         raise InputError(f"--batch-size and --workers must be at least 1 (got {args.batch_size}, {args.workers})")
     check_output_dir(args.out, args.pred, args.gt, args.trimap)
     res = evaluate_dirs(

@@ -37,7 +37,7 @@ from ..io import check_unit_range, index_by_stem, write_csv
 from ..metrics import EmptyUnknownRegionWarning, MetricAccumulator, get_protocol
 from ..metrics.protocols import Protocol
 from ..tables import SCALE_LEGEND, format_value, text_table
-from .scoring import ScoreItem, load_item, score_items, summarize
+from .scoring import ScoreItem, default_workers, load_item, score_items, summarize
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def evaluate_dirs(
     protocol: str = "dim",
     out_dir: str | Path | None = None,
     device: str = "numpy",
-    workers: int = 1,
+    workers: int | None = None,
     batch_size: int = 4,
     ignore_extra: bool = False,
     progress: bool = True,
@@ -170,10 +170,12 @@ def evaluate_dirs(
     ----------
     protocol : ``"dim"`` (needs ``trimap_dir``) or ``"gfm"`` (trimap variants only with one).
     out_dir : where ``per_image.csv`` and ``summary.csv`` go (None: not written).
-    device : ``"numpy"`` (reference path, parallel over ``workers`` processes),
+    device : ``"numpy"`` (reference path, parallel over ``workers``),
         ``"cpu"`` or ``"cuda"`` (torch path, batches of ``batch_size``), or ``"auto"``: the torch path
         on CUDA when a GPU is present, else the NumPy path (on a CPU it is 2-4x faster than the torch
         CPU path: ``benchmarks/results/metrics.md``).  ``Evaluation.backend`` says which ran.
+    workers : NumPy path only: ``None`` (default) one thread per usable core in this process, ``1`` this
+        process alone, ``N >= 2`` worker processes (see :func:`.scoring.score_items`).
 
     Returns
     -------
@@ -188,7 +190,8 @@ def evaluate_dirs(
         device = _fastest_device()
     if device == "numpy":
         per_image = score_items(items, proto, workers=workers, progress=progress, desc="evaluate")
-        backend = "numpy"
+        backend = "numpy, " + (default_workers() if workers is None else
+                               "one process" if workers == 1 else f"{workers} processes")
     else:
         per_image = _score_torch(items, proto, device, batch_size)
         backend = f"torch-{device}"

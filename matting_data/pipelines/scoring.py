@@ -8,16 +8,19 @@ warnings through both.
   naming the sample and every file with its width x height;
 * :func:`score_file` -- read one ``(name, pred, gt, trimap)`` item, check it and
   return its metric values (in the protocol's report scale);
-* :func:`score_items` -- every item, in ``workers`` processes; the one warning
+* :func:`score_items` -- every item: by default on one thread per core in this
+  process (the metric code spends its time in OpenCV and NumPy, which release
+  the GIL), or in one thread, or in worker processes; the one warning
   policy: an :class:`~matting_data.metrics.EmptyUnknownRegionWarning` (a trimap
   without unknown pixel: the region means are NaN) is re-emitted in the calling
-  process, naming the prediction file, once per image;
+  thread, naming the prediction file, once per image;
 * :func:`summarize` -- one row per metric (mean of the finite values and their count).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +34,7 @@ from ..io import read_matte, read_trimap
 from ..metrics import EmptyUnknownRegionWarning, evaluate_arrays, get_protocol
 from ..metrics.protocols import Protocol
 from ..parallel import active_backend, run_jobs
-from ..runtime import opencv_threads
+from ..runtime import opencv_threads, usable_cores
 from ..stats import DEFAULT_RESAMPLES, bootstrap_ci
 
 PathLike = str | os.PathLike
@@ -65,23 +68,17 @@ def load_item(item: ScoreItem) -> tuple[np.ndarray, np.ndarray, np.ndarray | Non
     return pred, gt, tri
 
 
-def score_file(args: tuple[ScoreItem, str]) -> tuple[dict[str, float], list[str]]:
-    """Values of one item under a protocol, and the messages of its empty-unknown-region warnings.
-
-    The warnings are returned rather than raised, since warnings raised in a
-    worker process would be lost; :func:`score_items` re-emits them.
-    """
-    item, protocol = args
-    with opencv_threads(1):
-        return score_loaded(item, load_item(item), protocol)
+_CATCH_LOCK = threading.Lock()  # warnings.catch_warnings changes process-wide state: one thread at a time
 
 
 def score_loaded(
     item: ScoreItem, arrays: tuple[np.ndarray, np.ndarray, np.ndarray | None], protocol: str
 ) -> tuple[dict[str, float], list[str]]:
-    """:func:`score_file` on arrays already read by :func:`load_item`."""
+    """:func:`score_file` on arrays already read by :func:`load_item` (safe to call from several threads)."""
     pred, gt, tri = arrays
-    with warnings.catch_warnings(record=True) as caught:
+    if tri is None or (tri == 128).any():  # no empty-unknown warning is possible: no warnings machinery
+        return dict(evaluate_arrays(pred, gt, tri, protocol, name=str(item.pred))), []
+    with _CATCH_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", EmptyUnknownRegionWarning)
         values = dict(evaluate_arrays(pred, gt, tri, protocol, name=str(item.pred)))
     return values, [str(w.message) for w in caught if issubclass(w.category, EmptyUnknownRegionWarning)]
@@ -93,21 +90,74 @@ def emit_empty_unknown(messages: Sequence[str]) -> None:
         warnings.warn(msg, EmptyUnknownRegionWarning, stacklevel=3)
 
 
+def default_workers() -> str:
+    """What ``workers=None`` means here, in words (for tables and logs)."""
+    n = usable_cores()
+    return f"{n} thread{'s' if n > 1 else ''} in one process"
+
+
 def score_items(
-    items: Sequence[ScoreItem], protocol: str | Protocol, *, workers: int = 1, progress: bool = True,
+    items: Sequence[ScoreItem], protocol: str | Protocol, *, workers: int | None = None, progress: bool = True,
     desc: str = "score",
 ) -> pd.DataFrame:
-    """Per-image values: column ``name`` then one column per metric (report scale), in item order."""
+    """Per-image values: column ``name`` then one column per metric (report scale), in item order.
+
+    Parameters
+    ----------
+    workers : ``None`` (default): one thread per usable core in this process
+        (OpenCV and NumPy release the GIL, so the threads run in parallel
+        without the start-up cost of processes); ``1``: this process, one
+        scoring thread while another reads the next images; ``N >= 2``: ``N``
+        worker processes (joblib), or the dask cluster when the active backend
+        is dask.  Every choice gives the same values.
+    """
     proto = get_protocol(protocol)
-    if workers == 1 and active_backend() != "dask":
-        results = _score_prefetching(items, proto.name, desc, progress)
+    if active_backend() == "dask" or (workers is not None and workers > 1):
+        results = run_jobs(score_file, [(it, proto.name) for it in items], workers=workers or usable_cores(),
+                           desc=desc, progress=progress)
+    elif workers is None and usable_cores() > 1 and len(items) > 1:
+        results = _score_threads(items, proto.name, usable_cores(), desc, progress)
     else:
-        results = run_jobs(score_file, [(it, proto.name) for it in items], workers=workers, desc=desc,
-                           progress=progress)
+        results = _score_prefetching(items, proto.name, desc, progress)
     emit_empty_unknown([m for _, msgs in results for m in msgs])
     df = pd.DataFrame([values for values, _ in results])
     df.insert(0, "name", [it.name for it in items])
     return df
+
+
+def _load_and_score(args: tuple[ScoreItem, str]) -> tuple[dict[str, float], list[str]]:
+    item, protocol = args
+    return score_loaded(item, load_item(item), protocol)
+
+
+def _score_threads(
+    items: Sequence[ScoreItem], protocol: str, threads: int, desc: str, progress: bool
+) -> list[tuple[dict[str, float], list[str]]]:
+    """Read and score on ``threads`` threads; results in item order, the first failing item's error raised."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tqdm.auto import tqdm
+
+    out = []
+    with ThreadPoolExecutor(max_workers=threads) as pool, opencv_threads(1):
+        try:
+            for r in tqdm(pool.map(_load_and_score, [(it, protocol) for it in items]), total=len(items),
+                          desc=desc, disable=not progress, unit="job"):
+                out.append(r)
+        except BaseException:
+            pool.shutdown(wait=True, cancel_futures=True)  # do not read or score the rest
+            raise
+    return out
+
+
+def score_file(args: tuple[ScoreItem, str]) -> tuple[dict[str, float], list[str]]:
+    """Values of one item under a protocol, and the messages of its empty-unknown-region warnings.
+
+    The warnings are returned rather than raised, since warnings raised in a
+    worker process would be lost; :func:`score_items` re-emits them.
+    """
+    with opencv_threads(1):
+        return _load_and_score(args)
 
 
 def _score_prefetching(
