@@ -123,3 +123,31 @@ def test_multi_line_report_is_joined_on_one_line(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(cli, "build_parser", lambda: _patched(parser(), boom))
     assert cli.main(["sample", "--out", str(tmp_path / "o")]) == 2
     assert _one_error_line(capsys).endswith("m.csv: manifest has 2 problem(s): row 0: a; row 1: b")
+
+
+def test_cli_starts_without_pandas_torch_or_the_dataset_modules():
+    """`matting-data --help` and the argument parser of every command import no heavy module."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from matting_data.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('pandas', 'torch', 'matting_data.datasets.adapters', "
+            "'matting_data.datasets.privacy', 'matting_data.datasets.splits') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_lazy_choices_check_values_and_list_names_in_help(capsys):
+    from matting_data.commands import dataset
+    from matting_data.datasets.adapters import LAYOUTS
+    from matting_data.datasets.privacy import CASCADES, METHODS
+
+    assert dataset.DETECTOR_NAMES == ", ".join(CASCADES)
+    with pytest.raises(SystemExit):
+        cli.main(["dataset", "ingest", "no-such-layout", "root"])
+    err = capsys.readouterr().err
+    assert "invalid choice: 'no-such-layout'" in err and all(name in err for name in LAYOUTS)
+    with pytest.raises(SystemExit):
+        cli.main(["dataset", "privacy", "--help"])
+    out = capsys.readouterr().out
+    assert all(m in out for m in METHODS) and "frontal_alt2" in out

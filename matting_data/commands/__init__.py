@@ -3,12 +3,39 @@
 from __future__ import annotations
 
 import argparse
+import importlib
+from collections.abc import Iterator
 from typing import Any
 
 from ..models.arguments import parse_model_args
 from ..parallel import BACKENDS
 
-__all__ = ["add_backend_arguments", "add_model_arguments", "build_model", "parse_model_args", "parse_pairs"]
+__all__ = ["LazyChoices", "add_backend_arguments", "add_model_arguments", "build_model", "parse_model_args", "parse_pairs"]
+
+
+class LazyChoices:
+    """The names of a core table as argparse ``choices``, read from their module on first use.
+
+    ``matting-data --help`` and every other command then start without importing
+    that module (and what it imports: the dataset tools bring pandas, about
+    0.3 s); argparse reads the names only to check a value or to print the
+    command's own help.
+    """
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    def _names(self) -> list[str]:
+        return list(getattr(importlib.import_module(self.module), self.name))
+
+    def __contains__(self, value: object) -> bool:
+        return value in self._names()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
 
 
 def add_backend_arguments(p: argparse.ArgumentParser) -> None:

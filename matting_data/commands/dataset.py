@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from . import add_backend_arguments
+from . import LazyChoices, add_backend_arguments
 
 
 def _csv(text: str) -> list[str]:
@@ -27,10 +27,14 @@ def _sizes(text: str) -> dict[str, float | int]:
     return out
 
 
+#: the face detectors of ``datasets.privacy.CASCADES`` (named here so the CLI starts without that module; tested)
+DETECTOR_NAMES = "frontal, frontal_alt2, profile"
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from ..datasets.adapters import LAYOUTS
-    from ..datasets.privacy import CASCADES, METHODS
-    from ..datasets.splits import TRIMAP_SCHEMES
+    layouts = LazyChoices("matting_data.datasets.adapters", "LAYOUTS")
+    methods = LazyChoices("matting_data.datasets.privacy", "METHODS")
+    schemes = LazyChoices("matting_data.datasets.splits", "TRIMAP_SCHEMES")
 
     p = sub.add_parser("dataset", help="ingest public dataset layouts, build splits, privacy splits, HF export",
                        description="Dataset tools: ingest a layout into a manifest (with a validation report), "
@@ -39,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     dsub.required = True
 
     q = dsub.add_parser("ingest", help="read a dataset layout into a manifest; report every problem at once")
-    q.add_argument("layout", choices=list(LAYOUTS), help="dataset layout")
+    q.add_argument("layout", choices=layouts, metavar="LAYOUT", help="dataset layout: %(choices)s")
     q.add_argument("root", help="dataset root folder")
     q.add_argument("--out", help="manifest path, anywhere (default: ROOT/manifest.parquet, or ROOT/NAME.parquet with "
                    "--track NAME); its paths stay relative to ROOT, which the manifest records")
@@ -69,7 +73,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--name", default="split", help="split name: NAME.parquet, NAME.json, NAME_trimaps/")
     s.add_argument("--out-root", help="write the split here (files are hard-linked; default: the root)")
     s.add_argument("--eval-splits", default="val,test", help="splits that get evaluation trimaps")
-    s.add_argument("--trimap-scheme", default="tt", choices=TRIMAP_SCHEMES, help="evaluation trimap scheme")
+    s.add_argument("--trimap-scheme", default="tt", choices=schemes, metavar="SCHEME",
+                   help="evaluation trimap scheme: %(choices)s (default: %(default)s)")
     s.add_argument("--trimap-kernel", type=int, help="kernel size in px (default: the scheme's)")
     s.add_argument("--workers", type=int, default=1)
     add_backend_arguments(s)
@@ -80,11 +85,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     v.add_argument("manifest", help="input manifest")
     v.add_argument("out", help="output folder (new manifest, obfuscated images, privacy_record.json)")
     v.add_argument("--root", help="folder the manifest's paths are relative to (default: its folder)")
-    v.add_argument("--method", default="blur", choices=METHODS)
+    v.add_argument("--method", default="blur", choices=methods, metavar="METHOD",
+                   help="obfuscation: %(choices)s (default: %(default)s)")
     v.add_argument("--strength", type=float, default=1.0, help="obfuscation strength (default: %(default)s)")
     v.add_argument("--expand", type=float, default=0.1, help="enlarge the face ellipse by this fraction")
     v.add_argument("--margin", type=int, default=0, help="grow the kept transition area by this many px")
-    v.add_argument("--detectors", default="frontal", help=f"comma list of {', '.join(CASCADES)}")
+    v.add_argument("--detectors", default="frontal", help=f"comma list of {DETECTOR_NAMES}")
     v.add_argument("--train-splits", default="train", help="splits used for training (default: %(default)s)")
     v.add_argument("--test-splits", default="test,val", help="splits used for testing (default: %(default)s)")
     v.add_argument("--workers", type=int, default=1)
