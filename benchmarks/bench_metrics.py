@@ -423,7 +423,8 @@ def bench_end_to_end(repeats: int = 3) -> list[str]:
     lines += [
         "",
         "The start-up rows run no evaluation: `matting-data --help` shows what every command pays before it "
-        "starts (the CLI imports every command's module; torch is imported only when a command needs it).",
+        "starts (the CLI imports every command's module, but pandas, torch and the dataset tools only when a "
+        "command runs that needs them).",
         "",
         "Largest relative difference per metric between `evaluate --workers 1` and the port: "
         + ", ".join(f"{k} {v:.1e}" for k, v in diffs.items()) + " (the CSVs hold 10 significant digits). "
@@ -517,6 +518,7 @@ def conn_one(size: str, which: str) -> dict:
         "opencv-port": lambda: opencv_conn_port(g, tri, p),
         "dim_conn": lambda: dim_conn(pred8, gt8, unknown) / 1000,  # raw dim Conn is not divided
         "gfm_conn": lambda: gfm_conn(p, g),
+        "gfm_conn 8-bit": lambda: gfm_conn(pred8, gt8),
     }
     fn = fns[which]
     value = float(fn())
@@ -535,14 +537,16 @@ def bench_conn() -> list[str]:
         "## Conn against the OpenCV port (mmagic / PaddleSeg: one connectedComponentsWithStats per threshold)",
         "",
         "`dim_conn` computes the port's quantity exactly (integer cut-offs; the port's float64 thresholds drop "
-        "alpha 153 at 0.6, so its value differs slightly); `gfm_conn` is the whole-image GFM variant.",
+        "alpha 153 at 0.6, so its value differs slightly); `gfm_conn` is the whole-image GFM variant on float64 "
+        "mattes, `gfm_conn 8-bit` the same on the uint8 codes (what `evaluate` passes for 8-bit PNGs: the same "
+        "value, read through tables).",
         "",
         "| size | path | wall s (min) | CPU s (min) | load avg | port / path (wall) | port / path (CPU) | value |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for size in CONN_SIZES:
         rs = {}
-        for which in ("opencv-port", "dim_conn", "gfm_conn"):
+        for which in ("opencv-port", "dim_conn", "gfm_conn", "gfm_conn 8-bit"):
             out = subprocess.run([sys.executable, __file__, "--conn", size, which], capture_output=True, text=True,
                                  check=True, env=env)
             rs[which] = json.loads(out.stdout.strip().splitlines()[-1])
