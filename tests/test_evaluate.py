@@ -267,8 +267,7 @@ def test_prefetching_serial_path_equals_per_file_scoring_and_fails_in_order(dirs
     for k, it in enumerate(items):
         values, _ = score_file((it, "gfm"))
         assert df.iloc[k]["name"] == it.name
-        # Grad filters in float32 (OpenCV): its last bits follow memory alignment (seen: 1e-12 relative)
-        bad = {m: (df.iloc[k][m], v) for m, v in values.items() if df.iloc[k][m] != pytest.approx(v, rel=1e-9)}
+        bad = {m: (df.iloc[k][m], v) for m, v in values.items() if df.iloc[k][m] != v}
         assert not bad, bad
     (root / "pred" / "s1.png").write_bytes(b"not a png")  # a bad file in the middle
     with pytest.raises(InputError, match="s1.png"):
@@ -300,7 +299,7 @@ def test_default_threads_equal_one_process_keep_order_warn_and_fail_at_the_first
     assert seen == [3]
     assert list(threaded["name"]) == [it.name for it in items]
     assert math.isnan(threaded.set_index("name").loc["s2", "mse_trans"])
-    pd.testing.assert_frame_equal(threaded, one, rtol=1e-9)  # Grad's float32 filters: alignment (1e-12)
+    pd.testing.assert_frame_equal(threaded, one, check_exact=True)
     (root / "pred" / "s4.png").write_bytes(b"not a png")
     (root / "pred" / "s7.png").write_bytes(b"not a png")
     with pytest.raises(InputError, match="s4.png"):

@@ -27,10 +27,12 @@ does not depend on OpenCV's label order.  Only the pixels whose level matters
 
 from __future__ import annotations
 
+from functools import cache
+
 import cv2
 import numpy as np
 
-from .inputs import UNIT_LUT8
+from .inputs import code_top, unit_table
 
 #: thresholds t_0..t_10 (MATLAB ``0:0.1:1`` and numpy ``arange(0, 1.1, 0.1)``).
 GFM_THRESHOLDS = np.arange(0, 1.1, 0.1)
@@ -319,10 +321,12 @@ def gfm_passed(m: np.ndarray) -> np.ndarray:
 
     ``m``: float64 in [0, 1] -- one exact float64 comparison per threshold,
     counted in uint8 (several times faster than a binary search per pixel) --
-    or uint8 codes ``v`` standing for ``v / 255`` (a table of the same comparisons).
+    or uint8 / uint16 codes ``v`` standing for ``v / top`` (a table of the same comparisons).
     """
     if m.dtype == np.uint8:
-        return cv2.LUT(m, _GFM_PASSED8)
+        return cv2.LUT(m, _gfm_passed_table(255))
+    if m.dtype == np.uint16:
+        return np.take(_gfm_passed_table(65535), m)
     m64 = np.asarray(m, dtype=np.float64)
     acc = np.zeros(m64.shape, np.uint8)
     ge = np.empty(m64.shape, bool)  # one work buffer, not a fresh mask per threshold
@@ -332,8 +336,11 @@ def gfm_passed(m: np.ndarray) -> np.ndarray:
     return acc
 
 
-#: ``_GFM_PASSED8[v]`` = number of ``gfm`` thresholds ``v / 255.0`` passes (float64 comparisons).
-_GFM_PASSED8 = (UNIT_LUT8[:, None] >= GFM_THRESHOLDS[None, 1:]).sum(axis=1).astype(np.uint8)
+@cache
+def _gfm_passed_table(top: int) -> np.ndarray:
+    """Number of ``gfm`` thresholds ``v / top`` passes, for every code v (float64 comparisons)."""
+    values = unit_table(top)
+    return np.searchsorted(GFM_THRESHOLDS[1:], values, side="right").astype(np.uint8)
 
 
 _DIM_L32 = DIM_THRESHOLDS.astype(np.float32)
@@ -361,32 +368,38 @@ def dim_conn(p8: np.ndarray, g8: np.ndarray, unknown: np.ndarray) -> float:
     return float(np.abs(phi_p - phi_g).sum(dtype=np.float64))
 
 
-def _phi_table(levels: np.ndarray, values: np.ndarray) -> np.ndarray:
-    """``phi = 1 - d * [d >= 0.15]`` with ``d = values[v] - levels[k]`` for every (k, v), flattened k-major."""
-    d = values[None, :] - levels[:, None]
-    return (1.0 - d * (d >= 0.15)).ravel()
+@cache
+def _gfm_phi_table(top: int) -> np.ndarray:
+    """gfm's ``phi = 1 - d * [d >= 0.15]``, ``d = v / top - l_k``, for every (level k, code v), flattened k-major.
 
-
-#: gfm's phi of every (level k, 8-bit code v), the same float64 operations as on float inputs.
-_GFM_PHI8 = _phi_table(_GFM_L32.astype(np.float64), UNIT_LUT8)
+    The same float64 operations as on float mattes; indexed by ``(k << bits) | v``
+    (bits = 8 or 16).  11 x 256 entries for 8-bit codes, 11 x 65536 (5.8 MB) for 16-bit.
+    """
+    d = unit_table(top)[None, :] - _GFM_L32.astype(np.float64)[:, None]
+    table = (1.0 - d * (d >= 0.15)).ravel()
+    table.flags.writeable = False
+    return table
 
 
 def gfm_conn(p: np.ndarray, g: np.ndarray) -> float:
     """Raw ``gfm`` Conn: whole-image sum of |phi_p - phi_g| / 1000.
 
-    ``p``, ``g``: (H, W) float64 in [0, 1], or both uint8 codes standing for
-    ``v / 255``: then each phi is read from a table of the same float64
-    operations, indexed by (level, code) -- an identical result.
+    ``p``, ``g``: (H, W) float64 in [0, 1], or both uint8 (uint16) codes standing
+    for ``v / 255`` (``v / 65535``): then each phi is read from a table of the
+    same float64 operations indexed by (level, code) -- an identical result.
     """
     sel = np.flatnonzero(p != g)  # equal values give equal phi: no contribution
     if sel.size == 0:
         return 0.0
     passed = gfm_passed(np.minimum(p, g))
     level = connectivity_levels(passed, sel, order="C", skip_empty=True)
-    if p.dtype == np.uint8:
-        key = level.view(np.uint8).astype(np.uint16) << 8
-        phi_p = _GFM_PHI8[key | p.ravel()[sel]]
-        phi_p -= _GFM_PHI8[key | g.ravel()[sel]]
+    top = code_top(p, g)
+    if top is not None:  # codes: phi from a table indexed by (level, code)
+        bits, key_type = (8, np.uint16) if top == 255 else (16, np.uint32)
+        key = level.view(np.uint8).astype(key_type) << bits
+        table = _gfm_phi_table(top)
+        phi_p = table[key | p.ravel()[sel]]
+        phi_p -= table[key | g.ravel()[sel]]
         return float(np.abs(phi_p, out=phi_p).sum()) / 1000.0
     lv = _GFM_L32[level].astype(np.float64)
     dp = p.ravel()[sel] - lv

@@ -15,13 +15,13 @@ outputs, summed over the whole image and divided by 10.
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import cast
 
 import cv2
 import numpy as np
 
-from .inputs import UNIT_LUT8
+from .inputs import unit_table
 
 DIM_SIGMA = 1.4
 GFM_SIGMA = 1.4
@@ -130,13 +130,15 @@ def _gfm_amplitude(x: np.ndarray, x32: np.ndarray, gy: np.ndarray, out: np.ndarr
     scipy itself stores the first (row) pass in the float32 output before the
     second; filtering in float32 changes the error sum by about 1e-6 relative
     (the parity tolerance for Grad is 1e-4).  ``x`` is float64 in [0, 1] or
-    uint8 codes (``v / 255``, cast to float32 through a table: the same values).
+    uint8 / uint16 codes (``v / top``, cast to float32 through a table: the same values).
     ``x32`` and ``gy`` are float32 work buffers of ``x``'s shape (reused: fresh
     full-size arrays cost page faults).
     """
     phi, d1 = gfm_kernels_f32()
     if x.dtype == np.uint8:
-        cv2.LUT(x, _UNIT32_LUT8, dst=x32.reshape(x.shape))
+        cv2.LUT(x, _unit32(255), dst=x32)
+    elif x.dtype == np.uint16:
+        np.take(_unit32(65535), x, out=x32, mode="clip")
     else:
         np.copyto(x32, x, casting="same_kind")
     # scipy: order=[1, 0] differentiates along axis 0 (rows), [0, 1] along axis 1.
@@ -146,8 +148,24 @@ def _gfm_amplitude(x: np.ndarray, x32: np.ndarray, gy: np.ndarray, out: np.ndarr
     return out
 
 
-#: ``float32(v / 255.0)`` for every 8-bit code v (the float64 quotient rounded once, as ``copyto`` does).
-_UNIT32_LUT8 = UNIT_LUT8.astype(np.float32)
+@cache
+def _unit32(top: int) -> np.ndarray:
+    """``float32(v / top)`` for every code v (the float64 quotient rounded once, as ``copyto`` does)."""
+    return unit_table(top).astype(np.float32)
+
+
+def _aligned_f32(shape: tuple[int, ...], align: int = 64) -> np.ndarray:
+    """An uninitialised float32 array whose data starts on an ``align``-byte boundary.
+
+    OpenCV's vectorised filters take a different path for the first and last
+    elements of a row depending on where the row starts in memory, which moved
+    Grad in its 9th-12th digit from one call to the next; with every buffer on a
+    64-byte boundary (as OpenCV aligns its own) the same input gives the same value.
+    """
+    n = int(np.prod(shape)) * 4
+    raw = np.empty(n + align, np.uint8)
+    start = -raw.ctypes.data % align
+    return raw[start : start + n].view(np.float32).reshape(shape)
 
 
 @lru_cache(maxsize=8)
@@ -160,10 +178,10 @@ def gfm_kernels_f32() -> tuple[np.ndarray, np.ndarray]:
 def gfm_grad(p: np.ndarray, g: np.ndarray) -> float:
     """Raw ``gfm`` Grad: whole-image sum of (|grad p| - |grad g|)^2 / 10.
 
-    ``p``, ``g``: (H, W) float64 in [0, 1], or uint8 codes standing for ``v / 255``
-    (identical values: the filters run on the same float32 inputs).
+    ``p``, ``g``: (H, W) float64 in [0, 1], or uint8 / uint16 codes standing for
+    ``v / top`` (identical values: the filters run on the same float32 inputs).
     """
-    x32, gy, amp_p, amp_g = (np.empty(p.shape, np.float32) for _ in range(4))
+    x32, gy, amp_p, amp_g = (_aligned_f32(p.shape) for _ in range(4))
     _gfm_amplitude(p, x32, gy, amp_p)
     _gfm_amplitude(g, x32, gy, amp_g)
     return float(cv2.norm(amp_p, amp_g, cv2.NORM_L2SQR)) / 10.0

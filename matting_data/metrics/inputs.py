@@ -8,6 +8,7 @@ float64 mattes in [0, 1].  Inputs may be ``uint8`` (0..255), ``uint16``
 from __future__ import annotations
 
 import warnings
+from functools import cache
 
 import cv2
 import numpy as np
@@ -15,8 +16,25 @@ import numpy as np
 from ..errors import InputError
 from ..io import check_same_size, check_trimap, check_unit_range, quantize
 
+#: the largest code of each integer matte dtype: code ``v`` stands for ``v / top``.
+CODE_TOPS = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
+
+
+@cache
+def unit_table(top: int) -> np.ndarray:
+    """``v / top`` (float64, read-only) for every code ``v`` in ``0..top``: what the GFM scripts read from a PNG."""
+    table = np.arange(top + 1) / float(top)
+    table.flags.writeable = False
+    return table
+
+
+def code_top(p: np.ndarray, g: np.ndarray) -> int | None:
+    """255 or 65535 when ``p`` and ``g`` are both uint8 or both uint16 codes, else None (float mattes)."""
+    return CODE_TOPS.get(p.dtype) if p.dtype == g.dtype else None
+
+
 #: ``UNIT_LUT8[v] == v / 255.0`` (float64) for every 8-bit code v: what the GFM scripts read from an 8-bit PNG.
-UNIT_LUT8 = np.arange(256) / 255.0
+UNIT_LUT8 = unit_table(255)
 
 
 class EmptyUnknownRegionWarning(UserWarning):
@@ -94,15 +112,27 @@ def as_unit64(x: np.ndarray, name: str = "matte") -> np.ndarray:
 def as_gfm_pair(pred: np.ndarray, gt: np.ndarray, name: str = "pred") -> tuple[np.ndarray, np.ndarray]:
     """Prediction and ground truth as the ``gfm`` functions take them.
 
-    Two ``uint8`` mattes are returned as they are: every ``gfm`` function reads
-    a code ``v`` as ``v / 255`` in float64 (the GFM scripts' ``png / 255.``), so
-    the values are those of :func:`as_unit64` and no float64 copy is made.
-    Any other pair is converted with :func:`as_unit64`.
+    Two ``uint8`` mattes are returned as they are; a ``uint16`` / ``uint8`` mix
+    as two ``uint16`` mattes (an 8-bit code ``v`` becomes ``257 v``: ``257 v / 65535``
+    is ``v / 255`` exactly, and the float64 quotients are equal too).  Every
+    ``gfm`` function reads a code ``v`` as ``v / top`` in float64 (the GFM
+    scripts' ``png / 255.``), so the values are those of :func:`as_unit64` and no
+    float64 copy is made.  Any other pair is converted with :func:`as_unit64`.
     """
     p, g = _check_2d(pred, name), _check_2d(gt, f"{name} ground truth")
-    if p.dtype == np.uint8 and g.dtype == np.uint8:
-        return p, g
+    if p.dtype in CODE_TOPS and g.dtype in CODE_TOPS:
+        if p.dtype == g.dtype:
+            return p, g
+        return _as_code16(p), _as_code16(g)
     return as_unit64(p, name), as_unit64(g, f"{name} ground truth")
+
+
+def _as_code16(a: np.ndarray) -> np.ndarray:
+    if a.dtype == np.uint16:
+        return a
+    out = a.astype(np.uint16)
+    out *= np.uint16(257)
+    return out
 
 
 def as_trimap(trimap: np.ndarray, name: str = "trimap") -> np.ndarray:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from .inputs import code_top
+
 
 def dim_regions(p8: np.ndarray, g8: np.ndarray, unknown: np.ndarray) -> dict[str, float]:
     """SAD / MSE / MAD of the ``dim`` protocol over the unknown region.
@@ -35,29 +37,26 @@ def dim_regions(p8: np.ndarray, g8: np.ndarray, unknown: np.ndarray) -> dict[str
     return {"sad": sad, "mse": sq_sum / (255.0 * 255.0) / n, "mad": abs_sum / 255.0 / n}
 
 
-def codes8(p: np.ndarray, g: np.ndarray) -> bool:
-    """True when both mattes are uint8 codes (each ``gfm`` function then reads ``v`` as ``v / 255``)."""
-    return p.dtype == np.uint8 and g.dtype == np.uint8
-
-
 def gfm_whole(p: np.ndarray, g: np.ndarray) -> dict[str, float]:
     """SAD / MSE / MAD of the ``gfm`` protocol over the whole image.
 
     Parameters
     ----------
-    p, g : (H, W) float64 in [0, 1], or both uint8 codes ``v`` standing for
-        ``v / 255`` (the GFM scripts' ``png / 255.``; see :func:`codes8`).
+    p, g : (H, W) float64 in [0, 1], or both uint8 (both uint16) codes ``v``
+        standing for ``v / 255`` (``v / 65535``), as the GFM scripts read PNGs
+        (see :func:`.inputs.as_gfm_pair`).
 
     Returns
     -------
     ``sad``: sum |p - g| / 1000; ``mse``: mean (p - g)^2; ``mad``: mean |p - g|.
     Each sum is one pass without temporaries (``cv2.norm``, accumulated in
-    double); on codes the sums are exact integers, divided by 255 (255^2) once.
+    double); on codes the sums are integers, divided by ``top`` (``top^2``) once.
     """
     n = p.size
-    if codes8(p, g):
-        s = float(cv2.norm(p, g, cv2.NORM_L1)) / 255.0
-        return {"sad": s / 1000.0, "mse": float(cv2.norm(p, g, cv2.NORM_L2SQR)) / (255.0 * 255.0) / n, "mad": s / n}
+    top = code_top(p, g)
+    if top is not None:
+        s = float(cv2.norm(p, g, cv2.NORM_L1)) / top
+        return {"sad": s / 1000.0, "mse": float(cv2.norm(p, g, cv2.NORM_L2SQR)) / (top * top) / n, "mad": s / n}
     s = float(cv2.norm(p, g, cv2.NORM_L1))
     return {"sad": s / 1000.0, "mse": float(cv2.norm(p, g, cv2.NORM_L2SQR)) / n, "mad": s / n}
 
@@ -67,7 +66,7 @@ def gfm_trimap(p: np.ndarray, g: np.ndarray, trimap: np.ndarray) -> dict[str, fl
 
     Parameters
     ----------
-    p, g : (H, W) float64 in [0, 1], or both uint8 codes (see :func:`gfm_whole`).
+    p, g : (H, W) float64 in [0, 1], or both uint8 / both uint16 codes (see :func:`gfm_whole`).
     trimap : uint8 (H, W), 0/128/255.
 
     Returns
@@ -85,7 +84,11 @@ def gfm_trimap(p: np.ndarray, g: np.ndarray, trimap: np.ndarray) -> dict[str, fl
     bg = (trimap == 0).view(np.uint8)
     rest = ((fg | bg) == 0).view(np.uint8)
     n = int(np.count_nonzero(rest))
-    abs_forced, sq_forced, sad_fg, sad_bg = (_forced_sums8 if codes8(p, g) else _forced_sums)(p, g, fg, bg, rest)
+    top = code_top(p, g)
+    if top is None:
+        abs_forced, sq_forced, sad_fg, sad_bg = _forced_sums(p, g, fg, bg, rest)
+    else:
+        abs_forced, sq_forced, sad_fg, sad_bg = _forced_sums_codes(p, g, fg, bg, rest, top)
     out = {"sad_trans": abs_forced / 1000.0}
     if n:
         out["mse_trans"] = sq_forced / n
@@ -118,24 +121,25 @@ def _forced_sums(
     return abs_forced, sq_forced, sad_fg, sad_bg
 
 
-def _forced_sums8(
-    p8: np.ndarray, g8: np.ndarray, fg: np.ndarray, bg: np.ndarray, rest: np.ndarray
+def _forced_sums_codes(
+    p: np.ndarray, g: np.ndarray, fg: np.ndarray, bg: np.ndarray, rest: np.ndarray, top: int
 ) -> tuple[float, float, float, float]:
-    """:func:`_forced_sums` on uint8 codes: exact integer sums, scaled once.
+    """:func:`_forced_sums` on integer codes (``v / top``): sums of integers, scaled once.
 
-    On trimap 255 the forced difference is ``(255 - g) / 255``: its sums follow
-    from the count, the sum and the sum of squares of ``g`` there.
+    On trimap 255 the forced difference is ``(top - g) / top``, summed from the
+    codes ``top - g`` (no cancellation: an all-opaque region sums to exactly 0).
     """
-    n_fg = float(cv2.countNonZero(fg))
-    g_fg, g2_fg = float(cv2.norm(g8, cv2.NORM_L1, mask=fg)), float(cv2.norm(g8, cv2.NORM_L2SQR, mask=fg))
-    abs_int = float(cv2.norm(p8, g8, cv2.NORM_L1, mask=rest)) + (255.0 * n_fg - g_fg) + float(
-        cv2.norm(g8, cv2.NORM_L1, mask=bg)
+    inv = np.subtract(g.dtype.type(top), g)  # top - g, never negative
+    abs_int = (
+        float(cv2.norm(p, g, cv2.NORM_L1, mask=rest))
+        + float(cv2.norm(inv, cv2.NORM_L1, mask=fg))
+        + float(cv2.norm(g, cv2.NORM_L1, mask=bg))
     )
     sq_int = (
-        float(cv2.norm(p8, g8, cv2.NORM_L2SQR, mask=rest))
-        + (65025.0 * n_fg - 510.0 * g_fg + g2_fg)
-        + float(cv2.norm(g8, cv2.NORM_L2SQR, mask=bg))
+        float(cv2.norm(p, g, cv2.NORM_L2SQR, mask=rest))
+        + float(cv2.norm(inv, cv2.NORM_L2SQR, mask=fg))
+        + float(cv2.norm(g, cv2.NORM_L2SQR, mask=bg))
     )
-    sad_fg = float(cv2.norm(p8, g8, cv2.NORM_L1, mask=fg)) / 255.0
-    sad_bg = float(cv2.norm(p8, g8, cv2.NORM_L1, mask=bg)) / 255.0
-    return abs_int / 255.0, sq_int / (255.0 * 255.0), sad_fg, sad_bg
+    sad_fg = float(cv2.norm(p, g, cv2.NORM_L1, mask=fg)) / top
+    sad_bg = float(cv2.norm(p, g, cv2.NORM_L1, mask=bg)) / top
+    return abs_int / top, sq_int / (float(top) * top), sad_fg, sad_bg
