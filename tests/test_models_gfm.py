@@ -577,3 +577,17 @@ def test_loss_without_fg_bg_and_bad_batch():
     assert "composition" not in terms and math.isfinite(float(total))
     with pytest.raises(ModelError, match="multiples of 32"):
         m.forward_train({"image": torch.zeros(1, 3, 40, 64), "alpha": torch.zeros(1, 1, 40, 64)})
+
+
+def test_network_input_is_built_as_the_official_script_builds_it(r34_tt):
+    """core/test.py's inference_img_scale feeds ``from_numpy(img.astype(float32)[np.newaxis]).permute(0, 3, 1, 2)``;
+    that channels-last view takes other float32 convolution sums than a contiguous copy (up to 1e-6 measured),
+    so a pass must give exactly what the network gives on that very tensor."""
+    rng = np.random.default_rng(5)
+    scale_img = (rng.random((64, 96, 3)) * 255.0).astype(np.float32)
+    official = torch.from_numpy(scale_img.astype(np.float32)[np.newaxis]).permute(0, 3, 1, 2)
+    with torch.inference_mode():
+        glance, focus, fusion = r34_tt.run_scale(scale_img)
+        want = r34_tt.network(official)
+    assert np.array_equal(focus, want[1][0, 0].numpy())
+    assert np.array_equal(fusion, want[2][0, 0].numpy())
