@@ -13,7 +13,7 @@ from test_models import make_tiny_track
 from matting_data.cli import main
 from matting_data.datasets.adapters import alphamatting
 from matting_data.datasets.track import ori_track
-from matting_data.errors import InputError
+from matting_data.errors import InputError, MattingDataError
 from matting_data.io import read_alpha, read_matte, read_trimap, write_alpha, write_trimap
 from matting_data.manifest import save_manifest
 from matting_data.metrics import evaluate_arrays
@@ -365,3 +365,12 @@ def test_submission_made_by_predict_keeps_its_provenance(track, tmp_path):
     row = row.iloc[0] if isinstance(row, pd.DataFrame) else row
     assert row["weights_hash"] == "sha256:abc" and "hybrid" in row["inference_rule"]
     assert "predictions.json" in row["input"]
+
+
+def test_default_scoring_threads_equal_one_process_exactly(track, tmp_path):
+    a = run_leaderboard(track, ["trimap-colour"], tmp_path / "a", progress=False, protocols="both")
+    b = run_leaderboard(track, ["trimap-colour"], tmp_path / "b", workers=1, progress=False, protocols="both")
+    cols = [c for c in a.table.columns if c not in ("s_per_mp",)]
+    pd.testing.assert_frame_equal(a.table[cols], b.table[cols], check_exact=True)
+    with pytest.raises(MattingDataError, match="at least 1"):
+        run_leaderboard(track, ["trimap-colour"], tmp_path / "c", workers=0, progress=False)

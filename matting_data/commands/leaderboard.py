@@ -60,7 +60,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
     p.add_argument("--stats-seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     p.add_argument("--out", help="output folder")
-    p.add_argument("--workers", type=int, default=1, help="processes for scoring")
+    p.add_argument("--workers", type=int, default=None,
+                   help="scoring: default one thread per core in this process; 1 = one; N >= 2 = N processes")
     add_backend_arguments(p)
     p.add_argument("--overwrite", action="store_true", help="predict again even where predictions exist")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")

@@ -455,7 +455,8 @@ def folder_predictions(entry: Entry, samples: list[EvalSample]) -> dict[str, Pat
 
 # ----------------------------------------------------------------------------- scoring
 def score_predictions(
-    preds: Mapping[str, Path], samples: list[EvalSample], protocol: str, workers: int = 1, progress: bool = True,
+    preds: Mapping[str, Path], samples: list[EvalSample], protocol: str, workers: int | None = 1,
+    progress: bool = True,
     desc: str = "score",
 ) -> pd.DataFrame:
     """Per-image metrics (report scale) of ``{id: prediction}``: column ``name`` (= id) then one per metric.
@@ -607,7 +608,7 @@ class _Run:
     out: Path
     protos: tuple[str, ...]
     sets: list[str]
-    workers: int
+    workers: int | None
     progress: bool
     overwrite: bool
     samples: dict[str, list[EvalSample]] = field(default_factory=dict)
@@ -647,7 +648,7 @@ def _predict_all(run: _Run, e: Entry) -> dict[str, dict[str, Path]]:
             out[s], folders[s] = out[run.sets[0]], folders[run.sets[0]]
             continue
         rel = f"predictions/{e.name}" + ("" if s == DEFAULT_SET else f".{s}")
-        out[s] = predict_entry(e, run.samples[s], run.out / rel, run.workers, run.overwrite, run.progress,
+        out[s] = predict_entry(e, run.samples[s], run.out / rel, run.workers or 1, run.overwrite, run.progress,
                                model=model)
         folders[s] = rel
         speed = _timing(run.out / rel) if k == 0 else speed
@@ -775,7 +776,7 @@ def run_leaderboard(
     trimap_seed: int = 0,
     trimap_scheme: str = "dim",
     trimap_sets: str | Sequence[str] = "all",
-    workers: int = 1,
+    workers: int | None = None,
     overwrite: bool = False,
     progress: bool = True,
     stats: StatsConfig | None = None,
@@ -796,11 +797,15 @@ def run_leaderboard(
     trimap_seed, trimap_scheme : how evaluation trimaps are drawn for samples whose
         manifest has no trimap (once; kept in ``<out>/trimaps``).
     trimap_sets : ``"all"`` (every trimap set of the manifest) or the set names to score.
-    workers : processes for scoring.
+    workers : scoring: ``None`` (default) one thread per usable core in this process, ``1`` this process,
+        ``N >= 2`` processes (see :func:`.scoring.score_items`); evaluation trimaps drawn here use ``N``
+        processes (one without ``N``).
     overwrite : predict again even where predictions exist (and replace those of another model).
     stats : bootstrap resamples, seed and test level (default 2000 resamples, seed 0).
     reports : formats written (``md``, ``csv``, ``json``, ``html``, ``latex``); see :mod:`.report`.
     """
+    if workers is not None and workers < 1:
+        raise InputError(f"workers must be at least 1 (or None: one scoring thread per core), got {workers}")
     track = test if isinstance(test, Track) else load_track(test)
     protos = _protocols(protocols, rank_by)
     entries = make_entries(list(models), pred_dirs, model_kwargs)
@@ -808,7 +813,8 @@ def run_leaderboard(
     run = _Run(track, Path(out), protos, _choose_sets(track, trimap_sets), workers, progress, overwrite)
     run.out.mkdir(parents=True, exist_ok=True)
     for s in run.sets:
-        run.samples[s], run.notes[s] = eval_samples(track, run.out, trimap_seed, trimap_scheme, workers, progress, s)
+        run.samples[s], run.notes[s] = eval_samples(track, run.out, trimap_seed, trimap_scheme, workers or 1,
+                                                    progress, s)
     labels = {s: _set_label([x.trimap for x in run.samples[s]], s) for s in run.sets}
     for e in entries:
         preds = _predict_all(run, e) if e.model is not None else _submission(run, e)

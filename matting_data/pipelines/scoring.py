@@ -29,7 +29,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-from ..errors import SizeMismatchError
+from ..errors import MattingDataError, SizeMismatchError
 from ..io import read_matte, read_trimap
 from ..metrics import EmptyUnknownRegionWarning, evaluate_arrays, get_protocol
 from ..metrics.protocols import Protocol
@@ -112,6 +112,8 @@ def score_items(
         is dask.  Every choice gives the same values.
     """
     proto = get_protocol(protocol)
+    if workers is not None and workers < 1:
+        raise MattingDataError(f"workers must be at least 1 (or None: one thread per core), got {workers}")
     if active_backend() == "dask" or (workers is not None and workers > 1):
         results = run_jobs(score_file, [(it, proto.name) for it in items], workers=workers or usable_cores(),
                            desc=desc, progress=progress)
