@@ -395,3 +395,13 @@ def test_code_tables_equal_the_float64_comparisons():
         want = (values[..., None] >= GFM_THRESHOLDS[1:]).sum(-1).astype(np.uint8)
         assert np.array_equal(gfm_passed(codes), want)
         assert np.array_equal(gfm_passed(values), want)
+
+
+def test_gfm_functions_refuse_pairs_they_would_read_on_two_scales():
+    from matting_data.metrics import gfm_conn, gfm_grad, gfm_trimap, gfm_whole
+
+    a8, a16, f = np.zeros((6, 7), np.uint8), np.zeros((6, 7), np.uint16), np.zeros((6, 7))
+    for p, g in ((a8, a16), (a8, f), (f, a16), (a8.astype(np.int32), a8.astype(np.int32))):
+        for fn in (gfm_conn, gfm_grad, gfm_whole, lambda p, g: gfm_trimap(p, g, a8)):
+            with pytest.raises(InputError, match="as_gfm_pair"):
+                fn(p, g)

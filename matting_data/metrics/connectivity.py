@@ -388,12 +388,12 @@ def gfm_conn(p: np.ndarray, g: np.ndarray) -> float:
     for ``v / 255`` (``v / 65535``): then each phi is read from a table of the
     same float64 operations indexed by (level, code) -- an identical result.
     """
+    top = code_top(p, g)
     sel = np.flatnonzero(p != g)  # equal values give equal phi: no contribution
     if sel.size == 0:
         return 0.0
     passed = gfm_passed(np.minimum(p, g))
     level = connectivity_levels(passed, sel, order="C", skip_empty=True)
-    top = code_top(p, g)
     if top is not None:  # codes: phi from a table indexed by (level, code)
         bits, key_type = (8, np.uint16) if top == 255 else (16, np.uint32)
         key = level.view(np.uint8).astype(key_type) << bits

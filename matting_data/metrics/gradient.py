@@ -21,7 +21,7 @@ from typing import cast
 import cv2
 import numpy as np
 
-from .inputs import unit_table
+from .inputs import code_top, unit_table
 
 DIM_SIGMA = 1.4
 GFM_SIGMA = 1.4
@@ -181,6 +181,7 @@ def gfm_grad(p: np.ndarray, g: np.ndarray) -> float:
     ``p``, ``g``: (H, W) float64 in [0, 1], or uint8 / uint16 codes standing for
     ``v / top`` (identical values: the filters run on the same float32 inputs).
     """
+    code_top(p, g)  # refuses a pair the filters would read on two different scales
     x32, gy, amp_p, amp_g = (_aligned_f32(p.shape) for _ in range(4))
     _gfm_amplitude(p, x32, gy, amp_p)
     _gfm_amplitude(g, x32, gy, amp_g)

@@ -29,8 +29,18 @@ def unit_table(top: int) -> np.ndarray:
 
 
 def code_top(p: np.ndarray, g: np.ndarray) -> int | None:
-    """255 or 65535 when ``p`` and ``g`` are both uint8 or both uint16 codes, else None (float mattes)."""
-    return CODE_TOPS.get(p.dtype) if p.dtype == g.dtype else None
+    """255 or 65535 when ``p`` and ``g`` are both uint8 or both uint16 codes, None for two float mattes.
+
+    Any other pair (a uint8 with a uint16 or a float, another integer type) is an
+    :class:`~matting_data.errors.InputError`: the ``gfm`` functions would read
+    codes as values; :func:`as_gfm_pair` makes a valid pair of any two mattes.
+    """
+    if p.dtype == g.dtype and p.dtype in CODE_TOPS:
+        return CODE_TOPS[p.dtype]
+    if p.dtype.kind == "f" and g.dtype.kind == "f":
+        return None
+    raise InputError(f"gfm metrics take two float mattes in [0, 1] or two uint8 / two uint16 codes, "
+                     f"got {p.dtype} and {g.dtype} (as_gfm_pair converts any two mattes)")
 
 
 #: ``UNIT_LUT8[v] == v / 255.0`` (float64) for every 8-bit code v: what the GFM scripts read from an 8-bit PNG.
