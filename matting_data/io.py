@@ -487,8 +487,36 @@ def index_by_stem(folder: PathLike, what: str, suffixes: tuple[str, ...] = IMAGE
 
 
 def write_csv(path: PathLike, table: Any) -> Path:
-    """Write a pandas DataFrame as CSV (no index, ``%.10g`` floats), atomically: the one CSV writer."""
-    return write_text_atomic(path, table.to_csv(index=False, float_format="%.10g"))
+    """Write a table as CSV (no index, ``%.10g`` floats, NaN empty), atomically: the one CSV writer.
+
+    ``table``: a pandas DataFrame, or rows -- a sequence of dicts with the same keys, in column order (a
+    command that has no DataFrame need not import pandas); the same table gives the same bytes either way.
+    """
+    if hasattr(table, "to_csv"):
+        return write_text_atomic(path, table.to_csv(index=False, float_format="%.10g"))
+    import csv
+    import io
+
+    rows = list(table)
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    columns = list(rows[0]) if rows else []
+    writer.writerow(columns)
+    writer.writerows([_csv_cell(r.get(c)) for c in columns] for r in rows)
+    return write_text_atomic(path, buf.getvalue())
+
+
+def _csv_cell(v: Any) -> str:
+    """One cell as pandas writes it with ``float_format="%.10g"``: NaN and None empty."""
+    if v is None:
+        return ""
+    if isinstance(v, (float, np.floating)):
+        return "" if v != v else f"{float(v):.10g}"  # what pandas writes with float_format="%.10g"
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    return str(v)
 
 
 def to_jsonable(obj: Any) -> Any:

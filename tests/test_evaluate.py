@@ -313,3 +313,23 @@ def test_evaluate_table_says_how_it_ran(dirs):
     assert res.backend == "numpy, one process" and "numpy, one process" in res.table()
     res = evaluate_dirs(root / "pred", root / "gt", root / "tri", "dim", progress=False)
     assert res.backend.startswith("numpy, ") and "in one process" in res.backend
+
+
+def test_cli_evaluate_runs_without_pandas_and_the_api_still_gives_dataframes(dirs, tmp_path):
+    import subprocess
+    import sys
+
+    root = dirs[0]
+    code = ("import sys; from matting_data.cli import main; "
+            f"rc = main(['evaluate', '--pred', {str(root / 'pred')!r}, '--gt', {str(root / 'gt')!r}, "
+            f"'--trimap', {str(root / 'tri')!r}, '--protocol', 'gfm', '--no-progress', '--out', "
+            f"{str(tmp_path / 'cli')!r}]); print(rc, 'pandas' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split()[-2:] == ["0", "False"]
+    res = evaluate_dirs(root / "pred", root / "gt", root / "tri", "gfm", out_dir=tmp_path / "api", progress=False)
+    assert isinstance(res.per_image, pd.DataFrame) and list(res.per_image["name"]) == ["s0", "s1", "s2"]
+    assert list(res.summary["metric"]) == [r["metric"] for r in res.summary_rows]
+    for f in ("per_image.csv", "summary.csv"):
+        assert (tmp_path / "cli" / f).read_bytes() == (tmp_path / "api" / f).read_bytes()
+    res.per_image.to_csv(tmp_path / "frame.csv", index=False, float_format="%.10g")
+    assert (tmp_path / "frame.csv").read_bytes() == (tmp_path / "api" / "per_image.csv").read_bytes()

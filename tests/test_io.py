@@ -335,3 +335,20 @@ def test_list_images_reports_symlink_loops_and_broken_links(tmp_path):
     (tmp_path / "gone.png").symlink_to(tmp_path / "nowhere.png")
     with pytest.raises(InputError, match="gone.png: broken"):
         io.index_by_stem(tmp_path, "alpha")
+
+
+def test_write_csv_rows_give_the_bytes_of_the_dataframe(tmp_path):
+    """The one CSV writer takes rows too (commands that have no DataFrame do not import pandas)."""
+    import pandas as pd
+
+    from matting_data.io import write_csv
+
+    rows = [
+        {"name": "a,b", "x": 0.1 + 0.2, "n": 3, "ok": True, "s": 'say "hi"', "y": float("nan")},
+        {"name": "c", "x": np.float64(1e-12), "n": np.int64(4), "ok": False, "s": "", "y": 2.0},
+        {"name": "d\ne", "x": 123456789.123, "n": 0, "ok": True, "s": "plain", "y": None},
+    ]
+    write_csv(tmp_path / "rows.csv", rows)
+    write_csv(tmp_path / "frame.csv", pd.DataFrame(rows))
+    assert (tmp_path / "rows.csv").read_bytes() == (tmp_path / "frame.csv").read_bytes()
+    assert (tmp_path / "rows.csv").read_text().splitlines()[1].startswith('"a,b",0.3,3,True,"say ""hi""",')

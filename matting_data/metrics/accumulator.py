@@ -17,13 +17,16 @@ value is NaN (an empty unknown region) and says how many it used in ``counts``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from ..errors import InputError
 from .protocols import get_protocol
 from .suite import MetricValues, evaluate_arrays
+
+if TYPE_CHECKING:  # pandas is imported where a table is built: `import matting_data.metrics` stays light
+    import pandas as pd
 
 
 def _is_batch(x) -> bool:
@@ -135,6 +138,8 @@ class MetricAccumulator:
 
     def per_image(self) -> pd.DataFrame:
         """One row per image: ``name`` then one column per metric (in the accumulator's scale)."""
+        import pandas as pd
+
         df = pd.DataFrame(self._rows)
         df.insert(0, "name", self._names)
         return df
@@ -146,6 +151,8 @@ class MetricAccumulator:
         """
         if not self._rows:
             raise InputError("MetricAccumulator.compute() called before any update()")
+        import pandas as pd
+
         df = pd.DataFrame(self._rows)
         means = {
             k: float(np.nanmean(df[k].to_numpy(float))) if df[k].notna().any() else float("nan") for k in df

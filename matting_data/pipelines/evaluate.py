@@ -26,18 +26,21 @@ from __future__ import annotations
 import logging
 import sys
 import warnings
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from ..errors import InputError
 from ..io import check_unit_range, index_by_stem, write_csv
 from ..metrics import EmptyUnknownRegionWarning, MetricAccumulator, get_protocol
 from ..metrics.protocols import Protocol
 from ..tables import SCALE_LEGEND, format_value, text_table
-from .scoring import ScoreItem, default_workers, load_item, score_items, summarize
+from .scoring import ScoreItem, default_workers, load_item, score_rows, summarize, summary_rows
+
+if TYPE_CHECKING:  # pandas is imported when a DataFrame is asked for: `matting-data evaluate` runs without it
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -46,24 +49,47 @@ MATTE_SUFFIXES = (".png", ".tif", ".tiff", ".bmp", ".npy")
 __all__ = ["MATTE_SUFFIXES", "Evaluation", "evaluate_dirs", "format_summary", "match_files", "summarize"]
 
 
-@dataclass
 class Evaluation:
-    """Result of :func:`evaluate_dirs`: per-image values, summary and the protocol used."""
+    """Result of :func:`evaluate_dirs`: per-image values, summary and the protocol used.
 
-    protocol: Protocol
-    per_image: pd.DataFrame
-    summary: pd.DataFrame
-    backend: str
+    ``per_image`` and ``summary`` are pandas DataFrames, built on first use from
+    the rows (``per_image_rows``, ``summary_rows``: lists of dicts).
+    """
+
+    def __init__(self, protocol: Protocol, per_image_rows: list[dict[str, Any]],
+                 summary_rows: list[dict[str, Any]], backend: str) -> None:
+        self.protocol = protocol
+        self.per_image_rows = per_image_rows
+        self.summary_rows = summary_rows
+        self.backend = backend
+        self._frames: dict[str, pd.DataFrame] = {}
+
+    @property
+    def per_image(self) -> pd.DataFrame:
+        """One row per image: ``name`` then one column per metric (report scale)."""
+        return self._frame("per_image", self.per_image_rows, ["name"])
+
+    @property
+    def summary(self) -> pd.DataFrame:
+        """One row per metric (see :func:`.scoring.summarize`)."""
+        return self._frame("summary", self.summary_rows, ["metric"])
+
+    def _frame(self, key: str, rows: list[dict[str, Any]], empty: list[str]) -> pd.DataFrame:
+        if key not in self._frames:
+            import pandas as pd
+
+            self._frames[key] = pd.DataFrame(rows) if rows else pd.DataFrame(columns=empty)
+        return self._frames[key]
 
     def table(self) -> str:
         backend = self.backend
-        if backend.startswith("torch") and "conn" in set(self.summary["metric"]):
+        if backend.startswith("torch") and any(r["metric"] == "conn" for r in self.summary_rows):
             from ..metrics.torch_backend import conn_labeller
 
             lab = conn_labeller(backend[len("torch-") :])
             fed = ", fed from the device" if lab == "opencv-cpu" else ", on the device"
             backend += f" (Conn: exact 4-connected labelling by {lab}{fed})"
-        return format_summary(self.summary, self.protocol, len(self.per_image), backend)
+        return format_summary(self.summary_rows, self.protocol, len(self.per_image_rows), backend)
 
 
 def _names(stems: list[str], limit: int = 8) -> str:
@@ -118,7 +144,7 @@ def _check_batch_item(it: ScoreItem, pred: np.ndarray, gt: np.ndarray, tri: np.n
         )
 
 
-def _score_torch(items: list[ScoreItem], proto: Protocol, device: str, batch_size: int) -> pd.DataFrame:
+def _score_torch(items: list[ScoreItem], proto: Protocol, device: str, batch_size: int) -> list[dict[str, Any]]:
     """The batched torch path: same files, same size check (:func:`.scoring.load_item`), same warnings."""
     import torch
 
@@ -135,7 +161,7 @@ def _score_torch(items: list[ScoreItem], proto: Protocol, device: str, batch_siz
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", EmptyUnknownRegionWarning)
             acc.update([x[0] for x in loaded], [x[1] for x in loaded], tris, names=[it.name for it in chunk])
-    return acc.per_image()
+    return acc.per_image().to_dict("records")
 
 
 def _fastest_device() -> str:
@@ -189,13 +215,13 @@ def evaluate_dirs(
     if device == "auto":
         device = _fastest_device()
     if device == "numpy":
-        per_image = score_items(items, proto, workers=workers, progress=progress, desc="evaluate")
+        per_image = score_rows(items, proto, workers=workers, progress=progress, desc="evaluate")
         backend = "numpy, " + (default_workers() if workers is None else
                                "one process" if workers == 1 else f"{workers} processes")
     else:
         per_image = _score_torch(items, proto, device, batch_size)
         backend = f"torch-{device}"
-    summary = summarize(per_image, proto)
+    summary = summary_rows(per_image, proto)
     if out_dir is not None:
         out = Path(out_dir)
         write_csv(out / "per_image.csv", per_image)
@@ -203,16 +229,20 @@ def evaluate_dirs(
     return Evaluation(proto, per_image, summary, backend)
 
 
-def format_summary(summary: pd.DataFrame, protocol: str | Protocol, n_images: int, backend: str = "") -> str:
-    """A printable table; every header states its scale (e.g. ``MSE (x1e3)``, ``SAD (/1000)``)."""
+def format_summary(summary: pd.DataFrame | Sequence[Mapping[str, Any]], protocol: str | Protocol, n_images: int,
+                   backend: str = "") -> str:
+    """A printable table; every header states its scale (e.g. ``MSE (x1e3)``, ``SAD (/1000)``).
+
+    ``summary``: the summary DataFrame of :func:`.scoring.summarize` or its rows (:func:`.scoring.summary_rows`).
+    """
     proto = get_protocol(protocol)
-    heads = [proto.header(m) for m in summary["metric"]]
+    rows = summary.to_dict("records") if hasattr(summary, "to_dict") else list(summary)
+    heads = [proto.header(r["metric"]) for r in rows]
     title = f"protocol {proto.name}: {proto.description}; {n_images} images" + (f"; {backend}" if backend else "")
-    rows = [[format_value(v) for v in summary["mean"]]]
+    lines = [[format_value(r["mean"]) for r in rows]]
     note = SCALE_LEGEND
-    if "ci_low" in summary.columns:
-        rows.append([f"[{format_value(lo)}, {format_value(hi)}]"
-                     for lo, hi in zip(summary["ci_low"], summary["ci_high"], strict=True)])
-        note += (f" Second row: bootstrap 95% interval of the mean ({int(summary['ci_resamples'].iloc[0])} "
-                 f"resamples, seed {int(summary['ci_seed'].iloc[0])}).")
-    return "\n".join([title, text_table(heads, rows), note])
+    if rows and "ci_low" in rows[0]:
+        lines.append([f"[{format_value(r['ci_low'])}, {format_value(r['ci_high'])}]" for r in rows])
+        note += (f" Second row: bootstrap 95% interval of the mean ({int(rows[0]['ci_resamples'])} "
+                 f"resamples, seed {int(rows[0]['ci_seed'])}).")
+    return "\n".join([title, text_table(heads, lines), note])

@@ -22,12 +22,11 @@ from __future__ import annotations
 import os
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-import pandas as pd
 
 from ..errors import MattingDataError, SizeMismatchError
 from ..io import read_matte, read_trimap
@@ -36,6 +35,9 @@ from ..metrics.protocols import Protocol
 from ..parallel import active_backend, run_jobs
 from ..runtime import opencv_threads, usable_cores
 from ..stats import DEFAULT_RESAMPLES, bootstrap_ci
+
+if TYPE_CHECKING:  # pandas is imported where a DataFrame is built (`evaluate` runs without it)
+    import pandas as pd
 
 PathLike = str | os.PathLike
 
@@ -111,6 +113,17 @@ def score_items(
         worker processes (joblib), or the dask cluster when the active backend
         is dask.  Every choice gives the same values.
     """
+    import pandas as pd
+
+    rows = score_rows(items, protocol, workers=workers, progress=progress, desc=desc)
+    return pd.DataFrame(rows) if rows else pd.DataFrame(columns=["name"])
+
+
+def score_rows(
+    items: Sequence[ScoreItem], protocol: str | Protocol, *, workers: int | None = None, progress: bool = True,
+    desc: str = "score",
+) -> list[dict[str, Any]]:
+    """:func:`score_items` as rows (``{"name": ..., metric: value, ...}`` per item), without pandas."""
     proto = get_protocol(protocol)
     if workers is not None and workers < 1:
         raise MattingDataError(f"workers must be at least 1 (or None: one thread per core), got {workers}")
@@ -122,9 +135,7 @@ def score_items(
     else:
         results = _score_prefetching(items, proto.name, desc, progress)
     emit_empty_unknown([m for _, msgs in results for m in msgs])
-    df = pd.DataFrame([values for values, _ in results])
-    df.insert(0, "name", [it.name for it in items])
-    return df
+    return [{"name": it.name, **values} for it, (values, _) in zip(items, results, strict=True)]
 
 
 def _load_and_score(args: tuple[ScoreItem, str]) -> tuple[dict[str, float], list[str]]:
@@ -196,11 +207,23 @@ def summarize(per_image: pd.DataFrame, protocol: str | Protocol, *, resamples: i
     NaN values are skipped (``n`` says how many images each mean used); ``ci_low`` /
     ``ci_high`` is the seeded bootstrap 95 % interval of the mean (:func:`matting_data.stats.bootstrap_ci`).
     """
+    import pandas as pd
+
+    rows = per_image.to_dict("records")
+    return pd.DataFrame(summary_rows(rows, protocol, metrics=metric_columns(per_image), resamples=resamples,
+                                     seed=seed))
+
+
+def summary_rows(rows: Sequence[Mapping[str, Any]], protocol: str | Protocol, *, metrics: Sequence[str] | None = None,
+                 resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> list[dict[str, Any]]:
+    """:func:`summarize` on per-image rows (``metrics`` default: every key of the first row but ``name``)."""
     proto = get_protocol(protocol)
-    rows = []
-    for m in metric_columns(per_image):
-        ci = bootstrap_ci(per_image[m].to_numpy(float), resamples=resamples, seed=seed)
-        rows.append({"metric": m, "mean": ci.mean, "ci_low": ci.low, "ci_high": ci.high,
-                     "scale": proto.scales[m].label or "as computed", "n": ci.n, "protocol": proto.name,
-                     "definition": proto.scales[m].raw, "ci_resamples": resamples, "ci_seed": seed})
-    return pd.DataFrame(rows)
+    if metrics is None:
+        metrics = [c for c in rows[0] if c != "name"] if rows else []
+    out = []
+    for m in metrics:
+        ci = bootstrap_ci(np.array([r[m] for r in rows], dtype=float), resamples=resamples, seed=seed)
+        out.append({"metric": m, "mean": ci.mean, "ci_low": ci.low, "ci_high": ci.high,
+                    "scale": proto.scales[m].label or "as computed", "n": ci.n, "protocol": proto.name,
+                    "definition": proto.scales[m].raw, "ci_resamples": resamples, "ci_seed": seed})
+    return out
