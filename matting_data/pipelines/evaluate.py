@@ -52,17 +52,24 @@ __all__ = ["MATTE_SUFFIXES", "Evaluation", "evaluate_dirs", "format_summary", "m
 class Evaluation:
     """Result of :func:`evaluate_dirs`: per-image values, summary and the protocol used.
 
-    ``per_image`` and ``summary`` are pandas DataFrames, built on first use from
-    the rows (``per_image_rows``, ``summary_rows``: lists of dicts).
+    Built from DataFrames or from rows (lists of dicts); ``per_image`` and
+    ``summary`` are DataFrames (built on first use from rows), ``per_image_rows``
+    and ``summary_rows`` the rows.
     """
 
-    def __init__(self, protocol: Protocol, per_image_rows: list[dict[str, Any]],
-                 summary_rows: list[dict[str, Any]], backend: str) -> None:
+    def __init__(self, protocol: Protocol, per_image: pd.DataFrame | list[dict[str, Any]],
+                 summary: pd.DataFrame | list[dict[str, Any]], backend: str) -> None:
         self.protocol = protocol
-        self.per_image_rows = per_image_rows
-        self.summary_rows = summary_rows
         self.backend = backend
         self._frames: dict[str, pd.DataFrame] = {}
+        self.per_image_rows = self._rows("per_image", per_image)
+        self.summary_rows = self._rows("summary", summary)
+
+    def _rows(self, key: str, table: pd.DataFrame | list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if hasattr(table, "to_dict"):  # a DataFrame: keep it, and its rows
+            self._frames[key] = table
+            return table.to_dict("records")
+        return list(table)
 
     @property
     def per_image(self) -> pd.DataFrame:
