@@ -84,11 +84,7 @@ def gfm_trimap(p: np.ndarray, g: np.ndarray, trimap: np.ndarray) -> dict[str, fl
     bg = (trimap == 0).view(np.uint8)
     rest = ((fg | bg) == 0).view(np.uint8)
     n = int(np.count_nonzero(rest))
-    top = code_top(p, g)
-    if top is None:
-        abs_forced, sq_forced, sad_fg, sad_bg = _forced_sums(p, g, fg, bg, rest)
-    else:
-        abs_forced, sq_forced, sad_fg, sad_bg = _forced_sums_codes(p, g, fg, bg, rest, top)
+    abs_forced, sq_forced, sad_fg, sad_bg = _forced_sums(p, g, fg, bg, rest, code_top(p, g))
     out = {"sad_trans": abs_forced / 1000.0}
     if n:
         out["mse_trans"] = sq_forced / n
@@ -102,44 +98,26 @@ def gfm_trimap(p: np.ndarray, g: np.ndarray, trimap: np.ndarray) -> dict[str, fl
 
 
 def _forced_sums(
-    p: np.ndarray, g: np.ndarray, fg: np.ndarray, bg: np.ndarray, rest: np.ndarray
+    p: np.ndarray, g: np.ndarray, fg: np.ndarray, bg: np.ndarray, rest: np.ndarray, top: int | None
 ) -> tuple[float, float, float, float]:
-    """(sum |forced|, sum forced^2, SAD over fg, SAD over bg) on float64 mattes."""
-    one_minus_g = 1.0 - g
-    abs_forced = (
-        float(cv2.norm(p, g, cv2.NORM_L1, mask=rest))
-        + float(cv2.norm(one_minus_g, cv2.NORM_L1, mask=fg))
-        + float(cv2.norm(g, cv2.NORM_L1, mask=bg))
-    )
-    sq_forced = (
-        float(cv2.norm(p, g, cv2.NORM_L2SQR, mask=rest))
-        + float(cv2.norm(one_minus_g, cv2.NORM_L2SQR, mask=fg))
-        + float(cv2.norm(g, cv2.NORM_L2SQR, mask=bg))
-    )
-    sad_fg = float(cv2.norm(p, g, cv2.NORM_L1, mask=fg))
-    sad_bg = float(cv2.norm(p, g, cv2.NORM_L1, mask=bg))
-    return abs_forced, sq_forced, sad_fg, sad_bg
+    """(sum |forced|, sum forced^2, SAD over fg, SAD over bg) of float64 mattes (``top`` None) or codes.
 
-
-def _forced_sums_codes(
-    p: np.ndarray, g: np.ndarray, fg: np.ndarray, bg: np.ndarray, rest: np.ndarray, top: int
-) -> tuple[float, float, float, float]:
-    """:func:`_forced_sums` on integer codes (``v / top``): sums of integers, scaled once.
-
-    On trimap 255 the forced difference is ``(top - g) / top``, summed from the
-    codes ``top - g`` (no cancellation: an all-opaque region sums to exactly 0).
+    On trimap 255 the forced difference is ``1 - g``: on codes ``v / top`` it is summed
+    from the codes ``top - g`` (integers, no cancellation: an all-opaque region sums to
+    exactly 0) and every sum is scaled once by ``top`` (``top^2``).
     """
-    inv = np.subtract(g.dtype.type(top), g)  # top - g, never negative
-    abs_int = (
+    full = 1.0 if top is None else float(top)
+    inv = 1.0 - g if top is None else np.subtract(g.dtype.type(top), g)  # never negative
+    abs_sum = (
         float(cv2.norm(p, g, cv2.NORM_L1, mask=rest))
         + float(cv2.norm(inv, cv2.NORM_L1, mask=fg))
         + float(cv2.norm(g, cv2.NORM_L1, mask=bg))
     )
-    sq_int = (
+    sq_sum = (
         float(cv2.norm(p, g, cv2.NORM_L2SQR, mask=rest))
         + float(cv2.norm(inv, cv2.NORM_L2SQR, mask=fg))
         + float(cv2.norm(g, cv2.NORM_L2SQR, mask=bg))
     )
-    sad_fg = float(cv2.norm(p, g, cv2.NORM_L1, mask=fg)) / top
-    sad_bg = float(cv2.norm(p, g, cv2.NORM_L1, mask=bg)) / top
-    return abs_int / top, sq_int / (float(top) * top), sad_fg, sad_bg
+    sad_fg = float(cv2.norm(p, g, cv2.NORM_L1, mask=fg)) / full
+    sad_bg = float(cv2.norm(p, g, cv2.NORM_L1, mask=bg)) / full
+    return abs_sum / full, sq_sum / (full * full), sad_fg, sad_bg
