@@ -93,9 +93,11 @@ def label_largest(mask: np.ndarray, order: str = "F") -> tuple[np.ndarray, int]:
     areas[0] = -1
     best = int(np.argmax(areas))
     tied = np.flatnonzero(areas == areas[best])
-    if tied.size == 1:
-        return labels, best
-    # the winner owns the first pixel, in the given order, of all the tied components
+    return labels, best if tied.size == 1 else _tie_winner(labels, tied, n, order)
+
+
+def _tie_winner(labels: np.ndarray, tied: np.ndarray, n: int, order: str) -> int:
+    """The label, among ``tied``, that owns the first pixel of all the tied components in ``order``."""
     lut = np.zeros(n, bool)
     lut[tied] = True
     hit = lut[labels]
@@ -103,7 +105,7 @@ def label_largest(mask: np.ndarray, order: str = "F") -> tuple[np.ndarray, int]:
         col, row = divmod(int(np.argmax(hit.T.ravel())), labels.shape[0])
     else:
         row, col = divmod(int(np.argmax(hit.ravel())), labels.shape[1])
-    return labels, int(labels[row, col])
+    return int(labels[row, col])
 
 
 def largest_component(mask: np.ndarray, order: str = "F") -> np.ndarray:
@@ -129,15 +131,8 @@ def _largest(mask8: np.ndarray, order: str) -> tuple[np.ndarray, int, int, np.nd
     best = int(np.argmax(areas))
     area = int(areas[best])
     tied = np.flatnonzero(areas == area)
-    if tied.size > 1:  # the winner owns the first pixel, in the given order, of all the tied components
-        lut = np.zeros(n, bool)
-        lut[tied] = True
-        hit = lut[labels]
-        if order == "F":
-            col, row = divmod(int(np.argmax(hit.T.ravel())), labels.shape[0])
-        else:
-            row, col = divmod(int(np.argmax(hit.ravel())), labels.shape[1])
-        best = int(labels[row, col])
+    if tied.size > 1:
+        best = _tie_winner(labels, tied, n, order)
     areas[best] = -1
     return _equal(labels, best), area, max(int(areas.max()), 0), labels, best
 
