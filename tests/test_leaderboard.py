@@ -225,6 +225,9 @@ def test_entry_syntax_entries_file_and_plugin_refusal(tmp_path):
     assert sub.pred_dir == tmp_path and sub.model is None
     with pytest.raises(InputError, match="KEY=VALUE"):
         parse_entry("name=x model")
+    with pytest.raises(InputError, match=r"--entry .*tile given twice"):
+        parse_entry("model=gfm tile=1 tile=2")
+    assert parse_entry("name=007 model=gfm weights=1.5 seed=007").name == "007"  # text keys stay text
     f = tmp_path / "entries.toml"
     f.write_text('[[entry]]\nname = "g"\nmodel = "gfm"\nweights = "w/g.pth"\nargs = { backbone = "r34" }\n'
                  '[[entry]]\nname = "flat"\nmodel = "trimap-flat"\n')

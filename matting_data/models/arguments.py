@@ -23,19 +23,22 @@ def _typed(text: str) -> Any:
     return text
 
 
-def parse_model_args(items: list[str] | None) -> dict[str, Any]:
+def parse_model_args(
+    items: list[str] | None, what: str = "--model-arg", keep_text: frozenset[str] | set[str] = frozenset()
+) -> dict[str, Any]:
     """``["backbone=r34", "tile=1024", "refine=false"]`` -> ``{"backbone": "r34", "tile": 1024, "refine": False}``.
 
-    Values become bool (true/false/yes/no/on/off), None (none/null), int, float or str, in that order.
-    A key given twice or an item without ``=`` is an :class:`InputError`.
+    Values become bool (true/false/yes/no/on/off), None (none/null), int, float or str, in that order;
+    the keys in ``keep_text`` keep their text.  A key given twice or an item without ``=`` is an
+    :class:`InputError` whose message starts with ``what`` (the option or text the items came from).
     """
     out: dict[str, Any] = {}
     for item in items or []:
         key, sep, value = item.partition("=")
         key = key.strip().replace("-", "_")
         if not sep or not key:
-            raise InputError(f"--model-arg {item!r}: expected KEY=VALUE")
+            raise InputError(f"{what}: {item!r} is not KEY=VALUE")
         if key in out:
-            raise InputError(f"--model-arg {key} given twice")
-        out[key] = _typed(value.strip())
+            raise InputError(f"{what}: {key} given twice")
+        out[key] = value if key in keep_text else _typed(value.strip())
     return out

@@ -143,16 +143,7 @@ def parse_entry(text: str, *, allow_plugins: bool = True) -> Entry:
         tokens = shlex.split(text)
     except ValueError as exc:
         raise InputError(f"--entry {text!r}: {exc}") from None
-    plain = {"name", "model", "pred_dir", "weights"}
-    data: dict[str, Any] = {}
-    for tok in tokens:
-        key, eq, val = tok.partition("=")
-        key = key.strip().replace("-", "_")
-        if not eq or not key:
-            raise InputError(f"--entry {text!r}: {tok!r} is not KEY=VALUE")
-        if key in data:
-            raise InputError(f"--entry {text!r}: {key} given twice")
-        data[key] = val if key in plain else parse_model_args([f"{key}={val}"])[key]
+    data = parse_model_args(tokens, f"--entry {text!r}", keep_text={"name", "model", "pred_dir", "weights"})
     return entry_from_mapping(data, f"--entry {text!r}", allow_plugins=allow_plugins)
 
 
