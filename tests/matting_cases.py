@@ -29,3 +29,16 @@ def composite_batch(n: int = 2, size: int = 64, seed: int = 0) -> dict:
     alpha[:, :, q - 2 : q + 2, q - 2 : 3 * q + 2] = 0.5
     fg, bg = torch.rand(n, 3, size, size, generator=g), torch.rand(n, 3, size, size, generator=g)
     return {"image": alpha * fg + (1 - alpha) * bg, "alpha": alpha, "fg": fg, "bg": bg}
+
+
+def one_step(model, batch: dict, opt) -> tuple[float, float, dict]:
+    """The model's loss on ``batch`` before and after one step of ``opt``, and the first loss's terms."""
+    import torch
+
+    loss0, terms = model.loss(model.forward_train(batch), batch)
+    opt.zero_grad()
+    loss0.backward()
+    opt.step()
+    with torch.no_grad():
+        loss1, _ = model.loss(model.forward_train(batch), batch)
+    return float(loss0.detach()), float(loss1), terms

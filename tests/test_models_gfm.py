@@ -21,6 +21,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("skimage")
 
 from conftest import SHARED  # noqa: E402
+from matting_cases import one_step  # noqa: E402
 from skimage.transform import resize  # noqa: E402
 
 from matting_data.models import get_model  # noqa: E402
@@ -122,13 +123,18 @@ def test_key_layout_facts(layouts, backbone):
         assert net.encoder1 is net.resnet.layer1 and net.encoder0[0] is not net.resnet.conv1
 
 
-@pytest.mark.shared
-@pytest.mark.parametrize("backbone,rosta", VARIANTS)
-def test_key_layout_equals_official_json(layouts, backbone, rosta):
+def official_shapes(backbone: str, rosta: str) -> dict[str, tuple[int, ...]]:
+    """The official key -> shape layout of one variant (``../shared/spec/checkpoints``), or skip."""
     path = SPEC / f"gfm-{backbone}-{rosta}.json"
     if not path.is_file():
         pytest.skip(f"official layouts not available at {SPEC}")
-    official = {k: tuple(v) for k, v in json.loads(path.read_text()).items()}
+    return {k: tuple(v) for k, v in json.loads(path.read_text()).items()}
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize("backbone,rosta", VARIANTS)
+def test_key_layout_equals_official_json(layouts, backbone, rosta):
+    official = official_shapes(backbone, rosta)
     ours = layouts[(backbone, rosta)]
     assert set(ours) == set(official), sorted(set(ours) ^ set(official))[:10]
     assert ours == official
@@ -165,10 +171,7 @@ def random_official_state(backbone: str, rosta: str, shapes: dict[str, tuple[int
 @pytest.mark.slow
 @pytest.mark.parametrize("backbone,rosta", VARIANTS)
 def test_official_layout_loads_strictly(tmp_path, backbone, rosta):
-    path = SPEC / f"gfm-{backbone}-{rosta}.json"
-    if not path.is_file():
-        pytest.skip(f"official layouts not available at {SPEC}")
-    shapes = {k: tuple(v) for k, v in json.loads(path.read_text()).items()}
+    shapes = official_shapes(backbone, rosta)
     state = random_official_state(backbone, rosta, shapes)
     prefix = "module." if rosta in ("ft", "rim") else ""  # both forms on every backbone
     f = tmp_path / f"gfm_{backbone}_{rosta}.pth"
@@ -552,16 +555,11 @@ def test_one_step_lowers_the_published_loss(rosta):
     for g in opt.param_groups:  # one step of the paper's optimiser, larger so the change is clear
         g["lr"] = 1e-4
     m.network.train()
-    loss0, terms = m.loss(m.forward_train(batch), batch)
+    loss0, loss1, terms = one_step(m, batch, opt)
     expected = {"glance", "focus", "fusion_alpha", "composition", "total"} if rosta == "tt" else {
         "glance_tt", "focus_bt", "fusion_alpha_ft", "composition", "fusion_alpha", "total"}
     assert expected <= set(terms)
-    opt.zero_grad()
-    loss0.backward()
-    opt.step()
-    with torch.no_grad():
-        loss1, _ = m.loss(m.forward_train(batch), batch)
-    assert float(loss1) < float(loss0.detach())
+    assert loss1 < loss0
     m.network.eval()
 
 

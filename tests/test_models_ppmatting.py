@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from matting_cases import composite_batch
+from matting_cases import composite_batch, one_step
 
 from matting_data.models.backbones.hrnet import ConvBN, hrnet, paddle_to_torch_key
 from matting_data.models.checkpoint import CheckpointError
@@ -178,13 +178,8 @@ def test_one_training_step_lowers_loss() -> None:
     batch = composite_batch()
     net = m.network.train()
     opt, _ = m.default_optimizer(net.parameters(), 10)  # the paper's SGD, lr 0.01
-    loss0, _ = m.loss(m.forward_train(batch), batch)
-    opt.zero_grad()
-    loss0.backward()
-    opt.step()
-    with torch.no_grad():
-        loss1, _ = m.loss(m.forward_train(batch), batch)
-    assert float(loss1) < float(loss0.detach())
+    loss0, loss1, _ = one_step(m, batch, opt)
+    assert loss1 < loss0
     with pytest.raises(Exception, match="divisible by 32"):
         m.forward_train({"image": torch.zeros(1, 3, 40, 64), "alpha": torch.zeros(1, 1, 40, 64)})
 
