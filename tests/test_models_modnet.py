@@ -89,21 +89,9 @@ def test_state_dict_fixture_from_official_code(full_net):
 
 
 def _random_release(layout, seed=1):
-    """Random tensors in the released layout; as in the released file (one module saved under two
-    names), ``lr_branch.backbone.*`` are the same tensors as ``backbone.*``."""
-    g = torch.Generator().manual_seed(seed)
-    state = {}
-    for k, shape in layout.items():
-        twin = k.replace("module.lr_branch.backbone.", "module.backbone.")
-        if twin != k and twin in state:
-            state[k] = state[twin]
-        elif k.endswith("num_batches_tracked"):
-            state[k] = torch.tensor(7, dtype=torch.int64)
-        elif k.endswith("running_var"):
-            state[k] = torch.rand(shape, generator=g) + 0.5
-        else:
-            state[k] = torch.randn(shape, generator=g) * 0.05
-    return state
+    """Random tensors in the released layout (``module.``-prefixed); as in the released file (one module
+    saved under two names), ``lr_branch.backbone.*`` are the same tensors as ``backbone.*``."""
+    return _det_state({k: torch.empty(shape) for k, shape in layout.items()}, seed)
 
 
 def test_released_layout_loads_strictly_with_module_prefix(layout, tmp_path):
@@ -415,6 +403,7 @@ def test_soc_without_boundaries_is_finite():
 # src/trainer.py with .cuda() made a no-op; torch 2.13 CPU, one thread) on the same deterministic
 # weights and inputs; our code must reproduce them.
 def _det_state(template, seed):
+    """Deterministic weights in the layout of ``template`` (``lr_branch.backbone.*`` shared with ``backbone.*``)."""
     g = torch.Generator().manual_seed(seed)
     out = {}
     for k, v in template.items():
