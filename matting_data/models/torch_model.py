@@ -223,6 +223,18 @@ class TorchMattingModel(MattingModel):
         }
 
 
+def run_resized(x: torch.Tensor, size: tuple[int, int], forward: Any) -> torch.Tensor:
+    """``forward(y)`` on ``x`` (N, C, H, W) resized bilinearly to ``size`` (when it differs), the result
+    resized back to (H, W) the same way and clamped to [0, 1] (``align_corners=False`` both ways)."""
+    h, w = x.shape[-2:]
+    same = tuple(size) == (h, w)
+    y = x if same else nn.functional.interpolate(x, size=size, mode="bilinear", align_corners=False)
+    out = forward(y)
+    if not same:
+        out = nn.functional.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
+    return out.clamp(0, 1)
+
+
 def get_torch_model(spec: str, **kwargs: Any) -> TorchMattingModel:
     """:func:`~matting_data.models.registry.get_model` for a torch reference model (an error for any other model)."""
     from .registry import get_model

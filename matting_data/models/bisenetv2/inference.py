@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch.nn import functional as F
+
+from ..torch_model import run_resized
 
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
@@ -37,12 +38,7 @@ def normalise(x: torch.Tensor) -> torch.Tensor:
 def run_bisenet(net: torch.nn.Module, x: torch.Tensor, ref_size: int | None) -> torch.Tensor:
     """Fused alpha (N, 1, H, W) in [0, 1] for RGB ``x`` (N, 3, H, W) in [0, 1]."""
     h, w = x.shape[-2:]
-    size = working_size(h, w, ref_size)
-    y = F.interpolate(x, size=size, mode="bilinear", align_corners=False) if size != (h, w) else x
-    out = net(normalise(y), y)["fusion"]
-    if size != (h, w):
-        out = F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
-    return out.clamp(0, 1)
+    return run_resized(x, working_size(h, w, ref_size), lambda y: net(normalise(y), y)["fusion"])
 
 
 def inference_rule(ref_size: int | None) -> dict[str, Any]:

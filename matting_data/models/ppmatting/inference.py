@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch.nn import functional as F
+
+from ..torch_model import run_resized
 
 #: The released models' short-side limits.
 MAX_SHORT = {"w18": 512, "w48": 1536}
@@ -46,12 +47,7 @@ def network_size(h: int, w: int, max_short: int | None) -> tuple[int, int]:
 def run_ppmatting(net: torch.nn.Module, x: torch.Tensor, max_short: int | None) -> torch.Tensor:
     """Fused alpha (N, 1, H, W) for RGB ``x`` (N, 3, H, W) in [0, 1], by the PaddleSeg test rule."""
     h, w = x.shape[-2:]
-    size = network_size(h, w, max_short)
-    y = F.interpolate(x, size=size, mode="bilinear", align_corners=False) if size != (h, w) else x
-    out = net((y - 0.5) / 0.5)["fusion"]
-    if size != (h, w):
-        out = F.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
-    return out.clamp(0, 1)
+    return run_resized(x, network_size(h, w, max_short), lambda y: net((y - 0.5) / 0.5)["fusion"])
 
 
 def inference_rule(max_short: int | None) -> dict[str, Any]:
