@@ -1,13 +1,17 @@
-"""BiSeNet V2 real-time trimap-free matting (the toolkit's adaptation of Yu et al. 2021).
+"""BiSeNet V2 real-time trimap-free matting (matting-data's matting heads on Yu et al. 2021's network).
 
-Registered as ``bisenetv2``.  The bilateral segmentation network (detail branch, semantic
-branch with stem / gather-and-expand / context embedding, bilateral guided aggregation,
-booster heads) predicts a 3-class trimap; an alpha head refines the transition region at full
-resolution; alpha = p_fg + p_transition * detail (:mod:`.network`).  There are no released
-matting weights: train it with the toolkit's trainer (``forward_train`` / ``loss`` /
-``default_optimizer``: SGD, momentum 0.9, weight decay 5e-4, lr 0.05 with polynomial decay
-power 0.9 and a linear warm-up over the first 1% of steps, as BiSeNet V2's training), or load a
-file saved from this module (``save_converted``).  Arguments: ``ref_size`` (512; working short side).
+Registered as ``bisenetv2``.  The bilateral segmentation network has the structure and the
+parameter names of the reference implementation (CoinCheung/BiSeNet ``lib/models/bisenetv2.py``:
+``detail``, ``segment``, ``bga``, ``head``, ``aux2``..``aux5_4``; :mod:`.network`), so the
+reference's released segmentation weights (e.g. ``model_final_v2_city.pth``) initialise its
+``detail`` / ``segment`` / ``bga`` parts strictly: ``--init-backbone FILE`` (:meth:`BiSeNetV2.backbone_state_map`).
+The matting part is matting-data's own: the segmentation heads predict a 3-class trimap, an alpha
+head refines the transition region at full resolution, alpha = p_fg + p_transition * detail.
+There are no released matting weights: train it with the toolkit's trainer (``forward_train`` /
+``loss`` / ``default_optimizer``: SGD, momentum 0.9, weight decay 5e-4, lr 0.05 with polynomial
+decay power 0.9 and a linear warm-up over the first 1% of steps, as BiSeNet V2's training), or
+load a file saved from this module (``save_converted``).  Arguments: ``ref_size`` (512; working
+short side).
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ from torch import nn
 
 from ...errors import InputError
 from ..base import ModelError
+from ..checkpoint import CheckpointError
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
 from .inference import inference_rule, normalise, run_bisenet
 from .losses import bisenet_matting_loss
-from .network import BiSeNetV2Matting
+from .network import REFERENCE_PARTS, BiSeNetV2Matting
 
 __all__ = ["BiSeNetV2", "BiSeNetV2Matting"]
 
@@ -40,7 +45,8 @@ def _trimap_from_alpha(alpha: torch.Tensor) -> torch.Tensor:
 
 @register_model("bisenetv2")
 class BiSeNetV2(TorchMattingModel):
-    """BiSeNet V2 real-time matting: bilateral segmentation to a trimap + full-resolution alpha head."""
+    """BiSeNet V2 real-time matting: the reference BiSeNet V2 (CoinCheung/BiSeNet layout) segmenting a
+    trimap, plus matting-data's full-resolution alpha head."""
 
     architecture: ClassVar[str] = "bisenetv2"
     needs_trimap = False
@@ -54,6 +60,25 @@ class BiSeNetV2(TorchMattingModel):
 
     def build_network(self, **a: Any) -> nn.Module:
         return BiSeNetV2Matting()
+
+    def backbone_state_map(self, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``--init-backbone``: the reference's ``detail.*`` / ``segment.*`` / ``bga.*`` tensors, all of them.
+
+        ``state`` is a state dict of CoinCheung/BiSeNet's ``BiSeNetV2`` (any ``n_classes``, any
+        ``aux_mode``) or of this network.  Its ``head.*`` / ``aux*.*`` tensors are left out (their shapes
+        depend on the classes: the trimap heads stay as initialised).  Raises :class:`CheckpointError`
+        when one of the three parts is incomplete or a key belongs to none of these parts.
+        """
+        own = [k for k in self.network.state_dict() if k.split(".", 1)[0] in REFERENCE_PARTS]
+        heads = ("head.", "aux2.", "aux3.", "aux4.", "aux5_4.", "alpha_head.")
+        foreign = sorted(k for k in state if k.split(".", 1)[0] not in REFERENCE_PARTS and not k.startswith(heads))
+        missing = [k for k in own if k not in state]
+        if missing or foreign:
+            raise CheckpointError(
+                f"not a BiSeNet V2 state dict of the reference layout (CoinCheung/BiSeNet): "
+                f"{len(missing)} missing {'/'.join(REFERENCE_PARTS)} keys {missing[:6]}, "
+                f"{len(foreign)} unknown keys {foreign[:6]}")
+        return {k: state[k] for k in own}
 
     def inference_rule(self) -> dict[str, Any]:
         return inference_rule(self.arguments["ref_size"])

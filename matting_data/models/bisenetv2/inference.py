@@ -1,5 +1,8 @@
 """Inference rule of the BiSeNet V2 matting model (the toolkit's own; there is no official matting release).
 
+The network's ``detail`` / ``segment`` / ``bga`` parts are the reference BiSeNet V2 (CoinCheung/BiSeNet
+``lib/models/bisenetv2.py``); the trimap / alpha heads and this rule are matting-data's.
+
 1. ``ref_size`` (default 512): when the short side is not ``ref_size``, scale so it is (the
    real-time setting: a fixed working resolution; ``ref_size=None`` keeps the input size);
 2. round each side down to a multiple of 32 (at least 32), the network's total stride;
@@ -45,6 +48,9 @@ def inference_rule(ref_size: int | None) -> dict[str, Any]:
     return {
         "name": "bisenetv2-matting-ref-size",
         "source": "matting-data (no official BiSeNet V2 matting release)",
+        "network": "BiSeNet V2 detail/segment/bga as CoinCheung/BiSeNet lib/models/bisenetv2.py (its released "
+                   "weights load into these parts); reference SegmentHead structure with 3 trimap classes; "
+                   "alpha head and fusion p_fg + p_transition * alpha: matting-data's own",
         "ref_size": ref_size,
         "multiple": MULT,
         "normalisation": {"mean": list(MEAN), "std": list(STD)},
