@@ -41,11 +41,13 @@ from .losses import (
     laplacian_loss_whole,
 )
 from .network import BACKBONES, ROSTAS, GFMNet, collaborative_matting
-from .targets import gfm_targets_torch
+from .targets import gfm_targets_torch, train_py_targets
 
 __all__ = ["BACKBONES", "GFM", "GFMNet", "ROSTAS", "STRATEGIES", "collaborative_matting", "detect_layout"]
 
 STRATEGIES = ("hybrid", "resize", "tiled")
+#: ``loss_targets``: the official ``core/train.py`` supervision, or each representation's own definition
+LOSS_TARGETS = ("official", "definitions")
 #: tile side of ``strategy="tiled"`` when ``tile_size`` is not given
 DEFAULT_TILE = 1024
 DEFAULT_OVERLAP = 128
@@ -144,13 +146,19 @@ class GFM(TorchMattingModel):
     max_short_side : int or None
         The official sample script's shorter-side limit (1080; ``none``: the AM-2k test script,
         which has no limit).
+    loss_targets : str
+        Training only (TT / FT / BT).  ``official`` (default): the glance and focus supervision of the
+        official ``core/train.py`` (:func:`.targets.train_py_targets`).  ``definitions``: each
+        representation's own targets (:func:`.targets.gfm_targets_torch`, the toolkit's default before
+        issue 22): the same for TT; for FT / BT the glance learns E / D and the focus loss is taken on
+        the representation's own transition area, so the collaborative matting inverts the targets.
     """
 
     architecture: ClassVar[str] = "gfm"
     network_arguments: ClassVar[tuple[str, ...]] = ("backbone", "rosta")
     defaults: ClassVar[dict[str, Any]] = {
         "backbone": "r34", "rosta": "tt", "strategy": "hybrid", "tile_size": None,
-        "tile_overlap": None, "max_short_side": rule.SHORTER_PATH_LIMITATION,
+        "tile_overlap": None, "max_short_side": rule.SHORTER_PATH_LIMITATION, "loss_targets": "official",
     }
     needs_trimap = False
     trainable: ClassVar[bool] = True
@@ -161,7 +169,7 @@ class GFM(TorchMattingModel):
             if "tile_size" in arguments:
                 raise ModelError("gfm: give tile or tile_size, not both")
             arguments["tile_size"] = arguments.pop("tile")
-        for key in ("backbone", "rosta", "strategy"):
+        for key in ("backbone", "rosta", "strategy", "loss_targets"):
             if key in arguments:
                 arguments[key] = _norm_choice(arguments[key])
         for key in ("tile_size", "max_short_side"):
@@ -224,6 +232,8 @@ class GFM(TorchMattingModel):
         m = a["max_short_side"]
         if m is not None and m < 32:
             raise ModelError(f"gfm: max_short_side must be >= 32 or none, got {m!r}")
+        if a["loss_targets"] not in LOSS_TARGETS:
+            raise ModelError(f"gfm: loss_targets must be one of {LOSS_TARGETS}, got {a['loss_targets']!r}")
 
     # -- the rule ------------------------------------------------------------
     def tile(self) -> int | None:
@@ -380,15 +390,16 @@ class GFM(TorchMattingModel):
         ``glance + focus + fusion (alpha + Laplacian + composition)``, plus the same fusion
         terms for the RIM output, all with weight 1.
 
-        Targets come from ``batch["alpha"]`` with the toolkit's TT/FT/BT definitions
-        (:mod:`matting_data.trimap.gfm_targets`, kernels 25/50, at the batch's resolution);
-        the focus terms use each representation's own transition area.  The composition
-        term needs ``batch["fg"]`` and ``batch["bg"]``; without them it is left out
-        (``terms["composition"]`` is then absent).  Two deliberate departures from the
-        official ``train.py``, whose single-representation branch supervises the FT glance
-        with the dilation and the BT glance with the binarised alpha, evaluates every focus
-        loss on the TT trimap's band, and reuses the FT outputs for BT in the RIM branch:
-        here each representation is supervised with its own definition.
+        Targets come from ``batch["alpha"]`` (8-bit rule, kernels 25/50, at the batch's
+        resolution).  TT/FT/BT with ``loss_targets="official"`` (default): the official
+        ``train.py`` supervision (:func:`.targets.train_py_targets`: FT glance on the dilation,
+        BT glance on alpha == 1, every focus loss on the TT trimap's band); the totals equal
+        ``train.py``'s on the same tensors (tested against a transcription of it).  With
+        ``loss_targets="definitions"``: each representation's own targets
+        (:func:`.targets.gfm_targets_torch`).  RIM always uses its representations' own
+        targets: a departure from ``train.py``, whose RIM branch reuses the FT outputs for BT
+        and takes every focus loss on the TT band.  The composition term needs ``batch["fg"]``
+        and ``batch["bg"]``; without them it is left out (``terms["composition"]`` is then absent).
         """
         ref = outputs["fusion"]
         alpha = batch["alpha"].to(ref.device, ref.dtype)
@@ -406,8 +417,10 @@ class GFM(TorchMattingModel):
             terms[f"composition{tag}"] = float(fc.detach())
             return fa, fc
 
+        official = self.arguments["rosta"] != "rim" and self.arguments["loss_targets"] == "official"
+
         def glance_focus(rep: str, glance: torch.Tensor, focus: torch.Tensor, tag: str) -> tuple[torch.Tensor, torch.Tensor]:
-            t = gfm_targets_torch(alpha, rep)
+            t = (train_py_targets if official else gfm_targets_torch)(alpha, rep)
             lg = crossentropy_loss(glance, t.glance)
             w = t.transition.to(ref.dtype)
             target = t.focus.to(ref.dtype)

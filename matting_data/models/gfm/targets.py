@@ -11,6 +11,9 @@ pixel for pixel (tested); the focus target is float32 here (float64 in numpy).
 Unlike :func:`~matting_data.gfm_targets.gfm_targets` an alpha without foreground or
 background is accepted (a training crop may be all background): its targets are
 simply empty.
+
+:func:`train_py_targets` gives instead what the official ``core/train.py`` supervises a
+TT / FT / BT network with (the default of ``GFM.loss``); the two differ for FT and BT.
 """
 
 from __future__ import annotations
@@ -100,3 +103,45 @@ def gfm_targets_torch(alpha: torch.Tensor, rep: str = "tt", kernel: int | None =
         glance = d.to(torch.int64)
         focus = d.to(a.dtype) - a
     return TorchTargets(r, k, glance, focus, trans, a)
+
+
+def train_py_targets(alpha: torch.Tensor, rep: str = "tt", eight_bit: bool = True) -> TorchTargets:
+    """The supervision the official ``core/train.py`` gives a single-representation GFM (TT, FT, BT).
+
+    ``core/data.py`` makes, from the 8-bit alpha ``mask``: ``trimap = gen_trimap_with_dilate(mask, 25)``,
+    ``dilation = gen_dilate(mask, 50)``, ``erosion = gen_erosion(mask, 50)``, ``dilation - mask`` and
+    ``mask - erosion``; ``train.py`` then uses, with ``D = dilate(alpha > 0, 50)``,
+    ``E = erode(alpha == 1, 50)`` and the TT band ``B = dilate(alpha > 0, 25) - erode(alpha == 1, 25)``:
+
+    * TT: glance 0 bg, 1 on ``B``, 2 inside (kernel 25); focus target alpha;
+    * FT: glance 1 on ``D`` (``dilation``); focus target alpha - E (``erosion_subtraction``);
+    * BT: glance 1 on alpha == 1 (``mask``); focus target D - alpha (``dilation_subtraction``);
+    * every focus loss on ``B`` (``trimap == 128``).
+
+    The FT glance is thus supervised with the dilation and the BT glance with the binarised alpha
+    (not with E and D of :func:`gfm_targets_torch`, the representations' definitions), and every
+    focus loss is taken on the TT band.  Focus targets are computed as the official code computes
+    them: an integer difference on the 0..255 scale, divided by 255, so they are equal bit for bit.
+    ``kernel`` of the result is that of the glance target (25 TT, 50 FT/BT); ``transition`` is ``B``.
+    """
+    r = str(rep).lower()
+    if r not in ("tt", "ft", "bt"):
+        raise ValueError(f"unknown representation {rep!r}; choose tt, ft or bt")
+    if alpha.ndim != 4 or alpha.shape[1] != 1:
+        raise ValueError(f"alpha: expected (N, 1, H, W), got {tuple(alpha.shape)}")
+    fg, some, a = alpha_regions(alpha, eight_bit)
+    k_tt, k = default_kernel("tt"), default_kernel(r)
+    e_tt = erode(fg, k_tt)
+    band = dilate(some, k_tt) & ~e_tt
+    mask = torch.round(alpha.to(torch.float32) * 255.0) if eight_bit else a * 255.0  # the 0..255 alpha
+    if r == "tt":
+        glance = torch.where(e_tt, 2, torch.where(band, 1, 0)).to(torch.int64)
+        focus = a
+    elif r == "ft":
+        d = dilate(some, k)
+        glance = d.to(torch.int64)
+        focus = (mask - 255.0 * erode(fg, k).to(mask.dtype)) / 255.0
+    else:
+        glance = fg.to(torch.int64)
+        focus = (255.0 * dilate(some, k).to(mask.dtype) - mask) / 255.0
+    return TorchTargets(r, k_tt if r == "tt" else k, glance, focus, band, a)
