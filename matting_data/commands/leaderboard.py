@@ -56,7 +56,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--trimap-sets", default="all",
                    help="'all' (default: the manifest's trimap and trimap<N> columns) or a comma list")
     p.add_argument("--trimap-seed", type=int, default=0, help="seed of generated evaluation trimaps")
-    p.add_argument("--report", default="md,csv,json", help="report formats: md,csv,json,html,latex")
+    from ..pipelines.report.formats import default_formats, formats_help
+
+    p.add_argument("--report", default=default_formats(), help=f"report formats: {formats_help()} "
+                   f"(default {default_formats()})")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
     p.add_argument("--stats-seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     p.add_argument("--out", help="output folder")
