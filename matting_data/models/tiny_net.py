@@ -31,6 +31,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..checks import number
 from ..errors import InputError, MissingFileError
 from ..io import file_hash, write_bytes_atomic
 from .base import ModelError
@@ -166,6 +167,7 @@ class TinyNetModel(TorchMattingModel):
     needs_trimap = True
     network_arguments = ("width",)
     defaults = {"width": 16, "comp_loss": 0.5, "lr": 2e-3}
+    argument_checks = {"width": number(4, 128, integer=True), "comp_loss": number(0), "lr": number(0, open_lo=True)}
     trainable = True
 
     def __init__(
@@ -211,12 +213,6 @@ class TinyNetModel(TorchMattingModel):
 
     def detect_arguments(self, state: Any) -> dict[str, Any]:
         return {"width": int(state["enc1.0.0.weight"].shape[0])}
-
-    def validate_arguments(self, arguments: Any) -> None:
-        if not 4 <= int(arguments["width"]) <= 128:
-            raise ModelError(f"tiny-net width must be 4..128, got {arguments['width']}")
-        if float(arguments["comp_loss"]) < 0 or not float(arguments["lr"]) > 0:
-            raise ModelError("tiny-net: comp_loss must be >= 0 and lr > 0")
 
     def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
         if trimap is None:
