@@ -45,7 +45,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--models", default="", help="comma-separated models: NAME, LABEL=NAME, module:callable")
     p.add_argument(
         "--model-arg", nargs=2, action="append", default=[], metavar=("LABEL", "KEY=VALUE"),
-        help="keyword argument for a --models factory, e.g. --model-arg tiny-net checkpoint=m.pt (repeatable)",
+        help="keyword argument for a --models factory, e.g. --model-arg tiny-net weights=last.safetensors (repeatable)",
     )
     p.add_argument(
         "--pred-dir", action="append", default=[], metavar="NAME=DIR",
