@@ -35,9 +35,9 @@ from matting_data.io import read_alpha, read_image, read_trimap
 from matting_data.metrics import evaluate_arrays
 from matting_data.models import get_model, predict_checked, pymatting_available
 from matting_data.models.tiny_net import n_parameters
-from matting_data.models.train import TrainConfig, train_tiny_net
 from matting_data.pipelines.comp_tracks import build_comp_track
 from matting_data.sample_data import build_sample_dataset
+from matting_data.training import TrainingConfig, train
 
 HERE = Path(__file__).resolve().parent
 AM = HERE.parent.parent / "shared" / "data" / "alphamatting-lowres"
@@ -75,16 +75,25 @@ def bench_predict(models: dict, images, max_seconds: float = 60.0) -> list[tuple
     return rows
 
 
+def tiny_config(track, steps: int, crop: int = 96, batch: int = 8, width: int = 16, threads: int = 1,
+                out: str = "") -> TrainingConfig:
+    """The tiny net's training settings (Adam 2e-3, composition loss 0.5, crops centred on a transition pixel half
+    of the time, erode/dilate trimaps 3..15 px) through the one trainer."""
+    return TrainingConfig(model="tiny-net", model_args={"width": width, "comp_loss": 0.5, "lr": 2e-3},
+                          train=str(track.root), steps=steps, batch=batch, crop=crop, crop_sizes=(crop,),
+                          transition_p=0.5, trimap_kernel=(3, 15), seed=0, threads=threads, log_every=steps, out=out)
+
+
 def bench_train(track) -> list[tuple[str, int, float]]:
     rows = []
-    for label, cfg in [
-        ("demo grid: width 12, crop 64, batch 8, 1 thread", TrainConfig(steps=30, crop=64, batch=8, width=12, threads=1)),
-        ("default: width 16, crop 96, batch 8, 1 thread", TrainConfig(steps=30, threads=1)),
-        ("default: width 16, crop 96, batch 8, 2 threads", TrainConfig(steps=30, threads=2)),
+    for label, kw in [
+        ("demo grid: width 12, crop 64, batch 8, 1 thread", dict(crop=64, batch=8, width=12, threads=1)),
+        ("default: width 16, crop 96, batch 8, 1 thread", dict(threads=1)),
+        ("default: width 16, crop 96, batch 8, 2 threads", dict(threads=2)),
     ]:
-        train_tiny_net(track, TrainConfig(steps=2, crop=cfg.crop, batch=cfg.batch, width=cfg.width), progress=False)
-        r = train_tiny_net(track, cfg, progress=False)
-        rows.append((label, n_parameters(r.net), r.steps_per_second))
+        train(tiny_config(track, 2, **{**kw, "threads": 1}), progress=False)  # warm-up
+        r = train(tiny_config(track, 30, **kw), progress=False)
+        rows.append((label, n_parameters(r.model.network), r.steps_per_second))
         print(f"{label}: {r.steps_per_second:.2f} steps/s", flush=True)
     return rows
 
@@ -283,15 +292,14 @@ def main() -> str:
         images, src = load_images(tmp)
         s = build_sample_dataset(tmp / "sample-train", n=6, seed=0)
         track = build_comp_track(s["manifest"], s["backgrounds"], tmp / "rssn", "rssn", per_fg=2, progress=False)
-        ckpt = tmp / "tiny.pt"
-        train_tiny_net(track, TrainConfig(steps=200, threads=1), ckpt, progress=False)
+        train(tiny_config(track, 200, out=str(tmp / "tiny")), progress=False)
         models = {"trimap-flat": get_model("trimap-flat"), "trimap-colour": get_model("trimap-colour"),
-                  "tiny-net (200 steps on rssn sample)": get_model("tiny-net", checkpoint=ckpt)}
+                  "tiny-net (200 steps on rssn sample)": get_model("tiny-net", weights=tmp / "tiny" / "last.safetensors")}
         if pymatting_available():
             models["closed-form"] = get_model("closed-form")
             models["knn"] = get_model("knn")
         pred = bench_predict(models, images)
-        train = bench_train(track)
+        train_rows = bench_train(track)
         abl = run_real_ablation(tmp, args.steps) if args.ablation and AM.is_dir() else None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -312,7 +320,7 @@ def main() -> str:
         "",
         "| setting | parameters | steps/s |",
         "|---|---:|---:|",
-        *[f"| {label} | {p} | {sps:.2f} |" for label, p, sps in train],
+        *[f"| {label} | {p} | {sps:.2f} |" for label, p, sps in train_rows],
         "",
     ]
     if abl is not None:

@@ -90,10 +90,9 @@ def one_line(exc: BaseException) -> str:
         reason = exc.strerror or str(exc) or type(exc).__name__
         text = f"{names}: {reason.lower()}" if names else reason
     elif isinstance(exc, ImportError) and exc.name:
-        from .optional import EXTRAS
+        from .optional import install_hint
 
-        extra, package = EXTRAS.get(exc.name.split(".")[0], ("", exc.name.split(".")[0]))
-        how = f"pip install 'matting-data[{extra}]'" if extra else f"pip install {package}"
+        package, how = install_hint(exc.name)
         text = f"this needs the package {package!r}, which is not installed: {how}"
     elif isinstance(exc, MemoryError):
         text = "out of memory (the input is too large for this machine, or a size option is too large)"

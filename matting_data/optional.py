@@ -1,8 +1,15 @@
-"""The one gate for optional dependencies: import them on use, or say which extra installs them."""
+"""The one gate for optional dependencies: import them on use, or say which extra installs them.
+
+Every optional import of the toolkit goes through :func:`require` (one error class,
+:class:`MissingDependencyError`, one install hint per package); :func:`is_available`
+asks without importing.
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import re
 from types import ModuleType
 
 from .errors import MattingDataError
@@ -16,6 +23,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "onnx": ("onnx", "onnx"),
     "onnxruntime": ("onnx", "onnxruntime"),
     "safetensors": ("", "safetensors"),
+    "bm3d": ("", "bm3d"),
 }
 
 
@@ -24,23 +32,42 @@ class MissingDependencyError(MattingDataError, ImportError):
 
 
 def is_available(module: str) -> bool:
-    """Whether ``module`` can be imported (imports it)."""
+    """Whether ``module`` is installed (found without importing it; a package's parents are imported)."""
     try:
-        importlib.import_module(module)
-    except ImportError:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent is missing, or a placeholder in sys.modules
         return False
-    return True
 
 
-def require(module: str, feature: str) -> ModuleType:
+def install_hint(module: str) -> tuple[str, str]:
+    """``(package, command)`` that installs ``module``, e.g. ``("transformers", "pip install 'matting-data[vitmatte]'")``."""
+    extra, package = EXTRAS.get(module.split(".")[0], ("", module.split(".")[0]))
+    return package, (f"pip install 'matting-data[{extra}]'" if extra else f"pip install {package}")
+
+
+def _version(text: str) -> tuple[int, ...]:
+    """``"4.38.2"`` -> ``(4, 38, 2)``; a part's leading digits count (``"0rc1"`` is 0)."""
+    return tuple(int(m.group()) if (m := re.match(r"\d+", p)) else 0 for p in text.split("."))
+
+
+def require(module: str, feature: str, min_version: str | None = None) -> ModuleType:
     """Import ``module`` or raise :class:`MissingDependencyError` naming ``feature`` and the install command.
+
+    ``min_version`` (``"4.38"``): the package's ``__version__`` must be at least this.
 
     >>> require("json", "reading JSON").__name__
     'json'
     """
+    package, how = install_hint(module)
+    need = f" (>= {min_version})" if min_version else ""
     try:
-        return importlib.import_module(module)
+        mod = importlib.import_module(module)
     except ImportError:
-        extra, package = EXTRAS.get(module.split(".")[0], ("", module.split(".")[0]))
-        how = f"pip install 'matting-data[{extra}]'" if extra else f"pip install {package}"
-        raise MissingDependencyError(f"{feature} needs the optional package {package!r}: {how}") from None
+        raise MissingDependencyError(f"{feature} needs the optional package {package!r}{need}: {how}") from None
+    if min_version:
+        found = str(getattr(importlib.import_module(module.split(".")[0]), "__version__", "0"))
+        if _version(found) < _version(min_version):
+            raise MissingDependencyError(
+                f"{feature}: {package} {found} is too old (needs >= {min_version}): {how} --upgrade"
+            )
+    return mod

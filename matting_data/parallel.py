@@ -105,12 +105,10 @@ def run_jobs(
 
 
 def _run_dask(func: Callable, items: list, workers: int, scheduler: str | None, bar: Any) -> list:
-    try:
-        from distributed import Client, LocalCluster, as_completed
-    except ImportError:  # pragma: no cover - depends on the extra
-        raise MattingDataError(
-            "the dask backend needs dask.distributed: pip install 'matting-data[dask]'"
-        ) from None
+    from .optional import require
+
+    distributed = require("distributed", "the dask backend")
+    Client, LocalCluster, as_completed = distributed.Client, distributed.LocalCluster, distributed.as_completed
     # distributed logs cluster start/stop at INFO (and shutdown races with tracebacks) through its own
     # logger levels; keep that quiet unless the caller asked for details (cli --verbose sets DEBUG)
     dlog = logging.getLogger("distributed")

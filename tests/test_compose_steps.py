@@ -17,7 +17,8 @@ from matting_data.compose import (
     quantise,
 )
 from matting_data.compose.blend import codes_from_float
-from matting_data.errors import InputError, RecipeError
+from matting_data.errors import InputError
+from matting_data.optional import MissingDependencyError
 
 
 def _recipe(*steps: dict, **top) -> object:
@@ -126,7 +127,7 @@ def test_bm3d_is_optional():
     try:
         import bm3d  # noqa: F401
     except ImportError:
-        with pytest.raises(RecipeError, match="pip install bm3d"):
+        with pytest.raises(MissingDependencyError, match="denoise method 'bm3d'.*pip install bm3d"):
             denoise_image(np.full((16, 16, 3), 0.5, np.float32), "bm3d", sigma=5.0)
     else:  # installed: it runs and denoises
         noisy = np.clip(0.5 + np.random.default_rng(0).normal(0, 0.05, (32, 32, 3)), 0, 1).astype(np.float32)

@@ -142,7 +142,7 @@ def test_cli_leaderboard(track, tmp_path, capsys):
     rc = main(["leaderboard", "--test", str(track.root), "--models", "nope", "--out", str(tmp_path / "o")])
     assert rc == 2 and "unknown model 'nope'" in capsys.readouterr().err
     rc = main(["leaderboard", "--test", str(track.root), "--models", "tiny-net", "--model-arg", "tiny-net",
-               f"checkpoint={tmp_path / 'none.pt'}", "--out", str(tmp_path / "o2")])
+               f"weights={tmp_path / 'none.pt'}", "--out", str(tmp_path / "o2")])
     assert rc == 2 and "none.pt" in capsys.readouterr().err
 
 

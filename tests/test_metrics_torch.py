@@ -139,7 +139,7 @@ def test_dim_grad_on_a_small_unknown_window_matches_numpy():
 
 def test_shifted_add_filter_used_off_cpu_equals_cpu_filter():
     from matting_data.metrics.gradient import dim_kernels, gfm_kernels
-    from matting_data.metrics.torch_backend import _corr1d
+    from matting_data.metrics.torch_gradient import _corr1d
 
     x = torch.from_numpy(np.random.default_rng(0).random((2, 19, 23)))
     for w in (*dim_kernels(), *gfm_kernels(), np.array([0.1, 0.5, -0.2])):

@@ -19,6 +19,7 @@ from matting_data.models.checkpoint import CheckpointError, save_converted
 from matting_data.models.registry import get_model
 from matting_data.models.torch_model import UntrainedModelWarning
 from matting_data.models.vitmatte import ViTMatteModel, inference
+from matting_data.optional import MissingDependencyError
 
 
 def _have_transformers() -> bool:
@@ -69,7 +70,7 @@ def hub_folder(tmp_path_factory):
 
 def test_missing_transformers_is_a_clear_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "transformers", None)  # import transformers -> ImportError
-    with pytest.raises(ModelError, match=r"optional extra 'vitmatte'.*transformers>=4\.38"):
+    with pytest.raises(MissingDependencyError, match=r"model 'vitmatte'.*'transformers' \(>= 4\.38\).*matting-data\[vitmatte\]"):
         get_model("vitmatte", normalization="imagenet")
 
 
@@ -79,7 +80,7 @@ def test_old_transformers_is_a_clear_error(monkeypatch):
     fake = types.ModuleType("transformers")
     fake.__version__ = "4.35.2"  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "transformers", fake)
-    with pytest.raises(ModelError, match=r"transformers 4\.35\.2 is too old.*matting-data\[vitmatte\]"):
+    with pytest.raises(MissingDependencyError, match=r"transformers 4\.35\.2 is too old.*matting-data\[vitmatte\]"):
         get_model("vitmatte", normalization="imagenet")
 
 

@@ -190,6 +190,35 @@ def test_report_rebuilds_identical_reports_without_any_model(run, tmp_path, monk
         build_reports(copy, "pdf")
 
 
+def test_a_new_format_is_one_writer_and_one_registry_line(run, tmp_path, monkeypatch):
+    """Registered once, a format is parsed, written by build_reports and listed by both commands' help."""
+    from matting_data.commands import leaderboard as lb_cmd
+    from matting_data.commands import report as report_cmd
+    from matting_data.pipelines.report import REGISTRY, ReportFormat, parse_formats
+
+    _, out = run
+    copy = tmp_path / "run"
+    shutil.copytree(out, copy, symlinks=True)
+
+    def write_counts(data, root):
+        path = root / "counts.txt"
+        path.write_text(f"{len(data.table)} rows\n")
+        return path
+
+    monkeypatch.setitem(REGISTRY, "counts", ReportFormat("counts", "counts.txt", write_counts, ("n",)))
+    assert parse_formats("n,md") == ["md", "counts"] and parse_formats("all")[-1] == "counts"
+    written = build_reports(copy, "counts")
+    assert (copy / "counts.txt").read_text() == f"{len(load_run(copy).table)} rows\n"
+    assert written == {"json": copy / "leaderboard.json", "counts": copy / "counts.txt"}
+    for cmd in (lb_cmd, report_cmd):
+        p = argparse.ArgumentParser()
+        cmd.add_parser(p.add_subparsers())
+        helps = [a.help for sp in p._subparsers._group_actions[0].choices.values() for a in sp._actions]
+        assert any(h and "counts" in h for h in helps), cmd.__name__
+    with pytest.raises(Exception, match="unknown report format pdf; choose from md, csv, json, html, latex, counts"):
+        parse_formats("pdf")
+
+
 def test_load_run_of_a_folder_without_a_run(tmp_path):
     from matting_data.errors import MissingFileError
 

@@ -183,8 +183,29 @@ def test_train_command_parses_and_runs(track, tmp_path, capsys):
     state = json.loads((tmp_path / "cli" / "last.state.json").read_text())
     assert state["config"]["model_args"] == {"width": 4} and state["config"]["crop_sizes"] == [32]
     bad = parser.parse_args(["train", "--model-arg", "oops", "--train", "x"])
-    with pytest.raises(InputError, match="NAME=VALUE"):
+    with pytest.raises(InputError, match="not KEY=VALUE"):
         bad.func(bad)
+
+
+def test_one_key_value_parser_for_the_trainer_and_the_commands():
+    """`refine=yes train-stage=2` reads the same in `train` as in `predict`/`leaderboard`; duplicates are refused."""
+    from matting_data.commands import parse_model_args as commands_parse
+    from matting_data.commands import train as cmd
+    from matting_data.training.options import config_from_args
+
+    parser = argparse.ArgumentParser()
+    cmd.add_parser(parser.add_subparsers())
+    items = ["refine=yes", "train-stage=2", "sizes=[32,64]", "tag=\"007\""]
+    args = parser.parse_args(["train", "--model", "dim", "--train", "x",
+                              *[a for it in items for a in ("--model-arg", it)]])
+    want = {"refine": True, "train_stage": 2, "sizes": [32, 64], "tag": "007"}
+    assert config_from_args(args).model_args == want == commands_parse(items)
+    dup = parser.parse_args(["train", "--model", "dim", "--train", "x", "--model-arg", "width=8",
+                             "--model-arg", "width=16"])
+    with pytest.raises(InputError, match="width given twice"):
+        config_from_args(dup)
+    with pytest.raises(InputError, match=r"sizes=\[1,2 is not valid JSON"):
+        commands_parse(["sizes=[1,2"])
 
 
 def test_on_the_fly_composition_run_with_validation(fg_bg, track, tmp_path):

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..errors import InputError, MattingDataError
 from ..io import quantize
+from ..optional import require
 
 FACE_CASCADES = ("haarcascade_frontalface_default.xml", "haarcascade_profileface.xml")
 # Detection thresholds, chosen on the labelled set of benchmarks/bench_backgrounds.py (results/backgrounds.md):
@@ -199,19 +200,14 @@ class OnnxDetector:
         self.path = Path(path)
         if not self.path.is_file():
             raise InputError(f"{self.path}: ONNX model not found")
-        try:
-            importlib.import_module("onnxruntime")
-        except ImportError:
-            raise MattingDataError(
-                f"{self.path}: ONNX detectors need onnxruntime (pip install onnxruntime)"
-            ) from None
+        require("onnxruntime", f"{self.path}: ONNX detectors")
         self.input_size, self.output_index = tuple(input_size), int(output_index)
         self.mean, self.std = np.array(mean, dtype=np.float32), np.array(std, dtype=np.float32)
         self._session: Any = self._open()
 
     def _open(self) -> Any:
         """An onnxruntime session on the model; a file that is not an ONNX model is an :class:`InputError`."""
-        ort = importlib.import_module("onnxruntime")
+        ort = require("onnxruntime", f"{self.path}: ONNX detectors")
         try:
             return ort.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
         except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for a bad file

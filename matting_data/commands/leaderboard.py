@@ -45,7 +45,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--models", default="", help="comma-separated models: NAME, LABEL=NAME, module:callable")
     p.add_argument(
         "--model-arg", nargs=2, action="append", default=[], metavar=("LABEL", "KEY=VALUE"),
-        help="keyword argument for a --models factory, e.g. --model-arg tiny-net checkpoint=m.pt (repeatable)",
+        help="keyword argument for a --models factory, e.g. --model-arg tiny-net weights=last.safetensors (repeatable)",
     )
     p.add_argument(
         "--pred-dir", action="append", default=[], metavar="NAME=DIR",
@@ -56,7 +56,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--trimap-sets", default="all",
                    help="'all' (default: the manifest's trimap and trimap<N> columns) or a comma list")
     p.add_argument("--trimap-seed", type=int, default=0, help="seed of generated evaluation trimaps")
-    p.add_argument("--report", default="md,csv,json", help="report formats: md,csv,json,html,latex")
+    from ..pipelines.report.formats import default_formats, formats_help
+
+    p.add_argument("--report", default=default_formats(), help=f"report formats: {formats_help()} "
+                   f"(default {default_formats()})")
     p.add_argument("--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)")
     p.add_argument("--stats-seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     p.add_argument("--out", help="output folder")

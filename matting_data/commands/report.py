@@ -6,20 +6,22 @@ import argparse
 
 
 def add_parser(subparsers) -> None:
+    from ..pipelines.report.formats import REGISTRY, formats_help
+
     p = subparsers.add_parser(
         "report",
-        help="rebuild a leaderboard run's reports (html, latex, md, csv, json), or merge runs",
+        help=f"rebuild a leaderboard run's reports ({', '.join(REGISTRY)}), or merge runs",
         description=(
             "Read RUN_DIR/leaderboard.json and the per-image CSVs of a finished `matting-data leaderboard` "
-            "run and write the chosen reports beside them: leaderboard.md, leaderboard.csv (+ groups.csv), "
-            "leaderboard.html (self-contained page with plots and per-image thumbnails), leaderboard.tex "
-            "(booktabs). No model is run and nothing is scored again. With several RUN_DIRs and "
+            "run and write the chosen reports beside them: "
+            + "; ".join(f"{f.name}: {f.writes}" for f in REGISTRY.values()) + ". "
+            "No model is run and nothing is scored again. With several RUN_DIRs and "
             "--merge-into OUT, runs on the same track (same protocols, trimap sets and bootstrap settings, "
             "checked) become one leaderboard in OUT."
         ),
     )
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="folder(s) of finished leaderboard runs")
-    p.add_argument("--report", default="html,latex,md,csv,json", help="formats (default: all)")
+    p.add_argument("--report", default="all", help=f"formats: {formats_help()} (default: all)")
     p.add_argument("--merge-into", default=None, metavar="OUT", help="merge the runs into this new folder")
     p.add_argument("--screenshot", default=None, metavar="PNG",
                    help="also render leaderboard.html to this PNG with headless Chromium (e.g. for a README)")

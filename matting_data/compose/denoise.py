@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from ..errors import RecipeError
+from ..optional import require
 from .noise import estimate_noise_sigma
 
 DENOISERS = ("wavelet", "nlm", "opencv-nlm", "bm3d")
@@ -71,13 +72,8 @@ def denoise_image(
             out = cv2.fastNlMeansDenoisingColored(u8, None, h, h, patch_size, 2 * patch_distance + 1)
             out = out.astype(np.float32) / np.float32(255.0)
         else:
-            try:
-                import bm3d
-            except ImportError:
-                raise RecipeError(
-                    "denoise method 'bm3d' needs the optional 'bm3d' package (non-commercial licence, about "
-                    "90 s per megapixel): pip install bm3d, or use method = 'nlm' or 'wavelet'"
-                ) from None
+            bm3d = require("bm3d", "denoise method 'bm3d' (non-commercial licence, about 90 s per megapixel; "
+                           "or use method = 'nlm' or 'wavelet')")
             # colour BM3D (opponent colour space, shared grouping) for RGB; plain bm3d per channel loses 0.6-1.1 dB
             if img.ndim == 3 and img.shape[2] == 3:
                 out = bm3d.bm3d_rgb(img, sigma_psd=sigma / 255.0)

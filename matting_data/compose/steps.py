@@ -49,6 +49,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..checks import boolean as _bool
+from ..checks import choice as _choice
+from ..checks import number as _num
+from ..checks import subset as _subset
 from ..errors import InputError
 from .blend import QUANTISE_MODES, blend, codes_from_float, quantise
 from .blur import BLUR_KERNELS, blur_image
@@ -273,38 +277,7 @@ def _quantise(state: State, params: dict[str, Any], rng: np.random.Generator, fo
 
 
 # ----------------------------------------------------------------------------- parameter checks
-def _choice(options: tuple[str, ...] | list[str]) -> Callable[[Any], str]:
-    def check(v: Any) -> str:
-        if v not in options:
-            return f"must be one of {', '.join(map(repr, options))}, got {v!r}"
-        return ""
-
-    return check
-
-
-def _subset(options: tuple[str, ...]) -> Callable[[Any], str]:
-    def check(v: Any) -> str:
-        if not isinstance(v, list) or not v or any(x not in options for x in v) or len(set(v)) != len(v):
-            return f"must be a non-empty list of distinct values from {', '.join(map(repr, options))}, got {v!r}"
-        return ""
-
-    return check
-
-
-def _num(lo: float, hi: float, integer: bool = False) -> Callable[[Any], str]:
-    def check(v: Any) -> str:
-        ok = isinstance(v, int) if integer else isinstance(v, int | float)
-        if isinstance(v, bool) or not ok or not lo <= v <= hi:
-            return f"must be {'an integer' if integer else 'a number'} in [{lo}, {hi}], got {v!r}"
-        return ""
-
-    return check
-
-
-def _bool(v: Any) -> str:
-    return "" if isinstance(v, bool) else f"must be true or false, got {v!r}"
-
-
+# (the shared checkers of :mod:`matting_data.checks`, plus the step-specific ones below)
 def _sizes(v: Any) -> str:
     if not isinstance(v, list) or not v or any(isinstance(x, bool) or not isinstance(x, int) or x < 1 for x in v):
         return f"must be a non-empty list of positive integers (pixels), got {v!r}"

@@ -16,17 +16,21 @@ Every metric has two scales:
 
 Functions in :mod:`matting_data.metrics` return the ``report`` scale unless asked
 for ``scale="raw"``; CSV files and printed tables carry the label.
+
+A protocol is a table metric -> :class:`Metric` (its scale and its
+:class:`~matting_data.metrics.implementations.Implementation` on the NumPy and the
+torch backend); both backends iterate it, so a metric is defined once: one table
+entry plus its two functions.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..errors import InputError
-
-#: Every metric name the toolkit can produce, in column order.
-ALL_METRICS = ("sad", "mse", "mad", "grad", "conn", "sad_trans", "mse_trans", "mad_trans", "sad_fg", "sad_bg")
+from . import implementations as impl
+from .implementations import Implementation, Units
 
 
 @dataclass(frozen=True)
@@ -45,28 +49,74 @@ class Scale:
 
 
 @dataclass(frozen=True)
+class Metric:
+    """One entry of a protocol's table: its scale, what computes it, whether it needs a trimap."""
+
+    scale: Scale
+    implementation: Implementation
+    needs_trimap: bool = False
+
+
+@dataclass(frozen=True)
 class Protocol:
-    """A named metric protocol: its metrics (in column order) and their scales."""
+    """A named metric protocol: a table metric -> :class:`Metric`, in column order.
+
+    Both backends iterate :attr:`table` (:func:`~matting_data.metrics.evaluate_arrays`
+    and :func:`~matting_data.metrics.torch_backend.evaluate_batch`); the metric
+    names, scales and trimap metrics are read from it.  ``units`` says how
+    mattes are read on each backend; ``needs_trimap`` whether the protocol needs
+    one at all.
+    """
 
     name: str
     description: str
-    metrics: tuple[str, ...]
-    scales: dict[str, Scale] = field(default_factory=dict)
+    table: dict[str, Metric]
+    units: Units
     needs_trimap: bool = True
-    trimap_metrics: tuple[str, ...] = ()
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        """Every metric name, in column order."""
+        return tuple(self.table)
+
+    @property
+    def scales(self) -> dict[str, Scale]:
+        return {m: e.scale for m, e in self.table.items()}
+
+    @property
+    def trimap_metrics(self) -> tuple[str, ...]:
+        """The metrics computed only with a trimap."""
+        return tuple(m for m, e in self.table.items() if e.needs_trimap)
+
+    @property
+    def undefined_without_unknown(self) -> str:
+        """What is NaN when the trimap has no unknown pixel (e.g. ``"MSE/MAD (...)"``), for warnings."""
+        return "; ".join(dict.fromkeys(
+            e.implementation.undefined_without_unknown for e in self.table.values()
+            if e.implementation.undefined_without_unknown
+        ))
+
+    def implementations(self, metrics: Iterable[str]) -> list[Implementation]:
+        """The implementations computing ``metrics``, each once, in table order."""
+        wanted = set(metrics)
+        out: list[Implementation] = []
+        for m, e in self.table.items():
+            if m in wanted and e.implementation not in out:
+                out.append(e.implementation)
+        return out
 
     def metrics_for(self, has_trimap: bool) -> tuple[str, ...]:
         """The metrics computed when a trimap is / is not available."""
         if has_trimap:
             return self.metrics
-        return tuple(m for m in self.metrics if m not in self.trimap_metrics)
+        return tuple(m for m, e in self.table.items() if not e.needs_trimap)
 
     def scale_label(self, metric: str) -> str:
-        return self.scales[metric].label
+        return self.table[metric].scale.label
 
     def header(self, metric: str) -> str:
         """Column header for a printed table, e.g. ``"MSE (x1e3)"``."""
-        label = self.scales[metric].label
+        label = self.table[metric].scale.label
         name = metric.upper().replace("_TRANS", "-Trans").replace("_FG", "-FG").replace("_BG", "-BG")
         return f"{name} ({label})" if label else name
 
@@ -74,43 +124,55 @@ class Protocol:
 DIM = Protocol(
     name="dim",
     description="Deep Image Matting official MATLAB code: 8-bit mattes, unknown region (trimap == 128) only",
-    metrics=("sad", "mse", "mad", "grad", "conn"),
-    scales={
-        "sad": Scale(1.0, "/1000", "sum |p - g| / 255 over unknown pixels, / 1000 (MATLAB divides)"),
-        "mse": Scale(1e3, "x1e3", "mean ((p - g) / 255)^2 over unknown pixels"),
-        "mad": Scale(1e3, "x1e3", "mean |p - g| / 255 over unknown pixels (not in the MATLAB code)"),
-        "grad": Scale(
-            1e-3, "/1000", "sum (|grad p| - |grad g|)^2 over unknown pixels (mat2gray, 9x9 L2 kernel)"
+    table={
+        "sad": Metric(Scale(1.0, "/1000", "sum |p - g| / 255 over unknown pixels, / 1000 (MATLAB divides)"),
+                      impl.DIM_REGIONS, True),
+        "mse": Metric(Scale(1e3, "x1e3", "mean ((p - g) / 255)^2 over unknown pixels"), impl.DIM_REGIONS, True),
+        "mad": Metric(Scale(1e3, "x1e3", "mean |p - g| / 255 over unknown pixels (not in the MATLAB code)"),
+                      impl.DIM_REGIONS, True),
+        "grad": Metric(
+            Scale(1e-3, "/1000", "sum (|grad p| - |grad g|)^2 over unknown pixels (mat2gray, 9x9 L2 kernel)"),
+            impl.DIM_GRAD, True,
         ),
-        "conn": Scale(
-            1e-3, "/1000", "sum |phi_p - phi_g| over unknown pixels (4-connected, integer cut-offs)"
+        "conn": Metric(
+            Scale(1e-3, "/1000", "sum |phi_p - phi_g| over unknown pixels (4-connected, integer cut-offs)"),
+            impl.DIM_CONN, True,
         ),
     },
+    units=impl.CODES8,
     needs_trimap=True,
-    trimap_metrics=("sad", "mse", "mad", "grad", "conn"),
 )
 
 GFM = Protocol(
     name="gfm",
     description="GFM / P3M / AIM test scripts: float predictions, whole image; trimap variants",
-    metrics=("sad", "mse", "mad", "grad", "conn", "sad_trans", "mse_trans", "mad_trans", "sad_fg", "sad_bg"),
-    scales={
-        "sad": Scale(1.0, "/1000", "sum |p - g| over the whole image / 1000 (script divides)"),
-        "mse": Scale(1.0, "", "mean (p - g)^2 over the whole image"),
-        "mad": Scale(1.0, "", "mean |p - g| over the whole image"),
-        "grad": Scale(1.0, "/10", "sum (|grad p| - |grad g|)^2 over the whole image / 10 (script divides)"),
-        "conn": Scale(1.0, "/1000", "sum |phi_p - phi_g| over the whole image / 1000 (script divides)"),
-        "sad_trans": Scale(1.0, "/1000", "p forced to the trimap outside unknown; whole-image sum / 1000"),
-        "mse_trans": Scale(1.0, "", "p forced to the trimap; whole-image sum of squares / unknown pixels"),
-        "mad_trans": Scale(1.0, "", "p forced to the trimap; whole-image sum / unknown pixels"),
-        "sad_fg": Scale(1.0, "/1000", "sum |p - g| over trimap == 255 / 1000"),
-        "sad_bg": Scale(1.0, "/1000", "sum |p - g| over trimap == 0 / 1000"),
+    table={
+        "sad": Metric(Scale(1.0, "/1000", "sum |p - g| over the whole image / 1000 (script divides)"), impl.GFM_WHOLE),
+        "mse": Metric(Scale(1.0, "", "mean (p - g)^2 over the whole image"), impl.GFM_WHOLE),
+        "mad": Metric(Scale(1.0, "", "mean |p - g| over the whole image"), impl.GFM_WHOLE),
+        "grad": Metric(
+            Scale(1.0, "/10", "sum (|grad p| - |grad g|)^2 over the whole image / 10 (script divides)"), impl.GFM_GRAD
+        ),
+        "conn": Metric(
+            Scale(1.0, "/1000", "sum |phi_p - phi_g| over the whole image / 1000 (script divides)"), impl.GFM_CONN
+        ),
+        "sad_trans": Metric(Scale(1.0, "/1000", "p forced to the trimap outside unknown; whole-image sum / 1000"),
+                            impl.GFM_TRIMAP, True),
+        "mse_trans": Metric(Scale(1.0, "", "p forced to the trimap; whole-image sum of squares / unknown pixels"),
+                            impl.GFM_TRIMAP, True),
+        "mad_trans": Metric(Scale(1.0, "", "p forced to the trimap; whole-image sum / unknown pixels"),
+                            impl.GFM_TRIMAP, True),
+        "sad_fg": Metric(Scale(1.0, "/1000", "sum |p - g| over trimap == 255 / 1000"), impl.GFM_TRIMAP, True),
+        "sad_bg": Metric(Scale(1.0, "/1000", "sum |p - g| over trimap == 0 / 1000"), impl.GFM_TRIMAP, True),
     },
+    units=impl.UNIT,
     needs_trimap=False,
-    trimap_metrics=("sad_trans", "mse_trans", "mad_trans", "sad_fg", "sad_bg"),
 )
 
 PROTOCOLS: dict[str, Protocol] = {"dim": DIM, "gfm": GFM}
+
+#: Every metric name the toolkit can produce, in column order (read from the protocol tables).
+ALL_METRICS = tuple(dict.fromkeys(m for p in PROTOCOLS.values() for m in p.metrics))
 
 
 def get_protocol(protocol: str | Protocol) -> Protocol:
@@ -128,13 +190,13 @@ def get_protocol(protocol: str | Protocol) -> Protocol:
 def to_report(values: dict[str, float], protocol: str | Protocol) -> dict[str, float]:
     """Convert raw reference values to the scale papers print (a new dict)."""
     proto = get_protocol(protocol)
-    return {k: (v * proto.scales[k].factor if k in proto.scales else v) for k, v in values.items()}
+    return {k: (v * proto.table[k].scale.factor if k in proto.table else v) for k, v in values.items()}
 
 
 def to_raw(values: dict[str, float], protocol: str | Protocol) -> dict[str, float]:
     """Inverse of :func:`to_report`."""
     proto = get_protocol(protocol)
-    return {k: (v / proto.scales[k].factor if k in proto.scales else v) for k, v in values.items()}
+    return {k: (v / proto.table[k].scale.factor if k in proto.table else v) for k, v in values.items()}
 
 
 def check_scale(scale: str) -> str:

@@ -1,4 +1,4 @@
-"""One call for a whole metric suite on NumPy arrays: :func:`evaluate_arrays`."""
+"""One call for a whole metric suite on NumPy arrays: :func:`evaluate_arrays` (iterates the protocol's table)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from collections.abc import Iterable
 import numpy as np
 
 from ..errors import InputError
-from .connectivity import dim_conn, gfm_conn
-from .gradient import dim_grad, gfm_grad
-from .inputs import as_gfm_pair, as_matte8, as_trimap, check_inputs, warn_empty_unknown
-from .protocols import GFM, Protocol, check_scale, get_protocol, select_metrics, to_report
-from .regions import dim_regions, gfm_trimap, gfm_whole
+from .implementations import Arrays
+from .inputs import as_trimap, check_inputs, warn_empty_unknown
+from .protocols import Protocol, check_scale, get_protocol, select_metrics, to_report
 
 
 class MetricValues(dict):
@@ -34,41 +32,6 @@ class MetricValues(dict):
         """Scale label per metric, e.g. ``{"mse": "x1e3", ...}`` (report scale) or ``"raw"``."""
         proto = get_protocol(self.protocol)
         return {k: (proto.scales[k].label if self.scale == "report" else "raw") for k in self}
-
-
-def _dim_values(pred: np.ndarray, gt: np.ndarray, t: np.ndarray | None, want: set[str], name: str) -> dict[str, float]:
-    """Raw ``dim`` values (mirrored by :func:`.torch_backend._dim_values`)."""
-    assert t is not None  # the dim protocol needs a trimap (checked by the caller)
-    p8 = as_matte8(pred, name)
-    g8 = as_matte8(gt, f"{name} ground truth")
-    unknown = t == 128
-    if not unknown.any():
-        warn_empty_unknown(name, "MSE/MAD (a mean over the unknown region)")
-    out: dict[str, float] = {}
-    if {"sad", "mse", "mad"} & want:
-        out.update(dim_regions(p8, g8, unknown))
-    if "grad" in want:
-        out["grad"] = dim_grad(p8, g8, unknown)
-    if "conn" in want:
-        out["conn"] = dim_conn(p8, g8, unknown)
-    return out
-
-
-def _gfm_values(pred: np.ndarray, gt: np.ndarray, t: np.ndarray | None, want: set[str], name: str) -> dict[str, float]:
-    """Raw ``gfm`` values (mirrored by :func:`.torch_backend._gfm_values`)."""
-    p, g = as_gfm_pair(pred, gt, name)  # two 8-bit mattes stay uint8 codes (read as v / 255: same values)
-    out: dict[str, float] = {}
-    if {"sad", "mse", "mad"} & want:
-        out.update(gfm_whole(p, g))
-    if t is not None and set(GFM.trimap_metrics) & want:
-        if not (t == 128).any():
-            warn_empty_unknown(name, "MSE-Trans/MAD-Trans (divided by the unknown pixel count)")
-        out.update(gfm_trimap(p, g, t))
-    if "grad" in want:
-        out["grad"] = gfm_grad(p, g)
-    if "conn" in want:
-        out["conn"] = gfm_conn(p, g)
-    return out
 
 
 def evaluate_arrays(
@@ -109,9 +72,13 @@ def evaluate_arrays(
     check_inputs(pred, gt, trimap, (name, f"{name} ground truth", f"{name} trimap"))
     want = select_metrics(metrics, proto.metrics_for(trimap is not None), proto)
     t = as_trimap(trimap, f"{name} trimap") if trimap is not None else None
-    compute = _dim_values if proto.name == "dim" else _gfm_values
-    out = compute(pred, gt, t, set(want), name)
-    out = {k: out[k] for k in want}
+    arrays = Arrays(*proto.units.numpy(pred, gt, name), t, name)
+    values: dict[str, float] = {}
+    for implementation in proto.implementations(want):  # the protocol's table, each computation once
+        if implementation.undefined_without_unknown and t is not None and not arrays.unknown.any():
+            warn_empty_unknown(name, implementation.undefined_without_unknown)
+        values.update(implementation.numpy(arrays))
+    out = {k: values[k] for k in want}
     if scale == "report":
         out = to_report(out, proto)
     return MetricValues(out, proto.name, scale)

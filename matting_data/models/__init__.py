@@ -6,8 +6,8 @@
 >>> m = get_model("my_pkg.nets:make_model", ckpt="x")  # a plug-in: module:callable (+ kwargs)
 >>> alpha = m.predict(image, trimap)                   # float32 HxW in [0, 1]
 
-Training the tiny net (torch) lives in :mod:`matting_data.models.train`
-(imported on demand, as is :mod:`matting_data.models.tiny_net`).
+Every trainable model, the tiny net included, is trained by :mod:`matting_data.training`
+(:mod:`matting_data.models.tiny_net` is imported on demand).
 """
 
 from __future__ import annotations

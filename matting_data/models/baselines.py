@@ -24,7 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..optional import require
+from ..optional import is_available, require
 from .base import MattingModel, ModelError
 from .registry import register_model
 
@@ -191,7 +191,5 @@ class KNN(_PyMatting):
 
 
 def pymatting_available() -> bool:
-    """Whether the optional ``pymatting`` package can be imported."""
-    import importlib.util
-
-    return importlib.util.find_spec("pymatting") is not None
+    """Whether the optional ``pymatting`` package is installed (not imported: it compiles on first use)."""
+    return is_available("pymatting")

@@ -31,6 +31,7 @@ from torch import nn
 
 from ..errors import InputError, MissingFileError
 from ..io import file_hash, write_bytes_atomic, write_text_atomic
+from ..optional import require
 
 PathLike = str | os.PathLike
 
@@ -99,10 +100,7 @@ def read_state_dict(path: PathLike, strip: str | None = "module.") -> dict[str, 
     if not p.is_file():
         raise MissingFileError(f"{p}: weights file not found")
     if p.suffix == ".safetensors":
-        try:
-            from safetensors.torch import load_file
-        except ImportError:
-            raise CheckpointError(f"{p}: reading safetensors needs `pip install safetensors`") from None
+        load_file = require("safetensors.torch", f"{p}: reading safetensors").load_file
         try:
             state: dict[str, torch.Tensor] = load_file(str(p), device="cpu")
         except Exception as exc:  # noqa: BLE001 - any failure means a bad file

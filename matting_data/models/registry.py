@@ -166,7 +166,7 @@ def get_model(
 ) -> MattingModel:
     """Build a model from a registered name, ``"module:callable"`` or ``"file.py:callable"``.
 
-    ``kwargs`` go to the model's factory (e.g. ``get_model("tiny-net", checkpoint="m.pt")``).
+    ``kwargs`` go to the model's factory (e.g. ``get_model("tiny-net", weights="last.safetensors")``).
     A plain function target is wrapped in :class:`FunctionModel` (``kwargs`` may set
     ``name`` and ``needs_trimap``).  A model instance is returned as is.
 

@@ -13,17 +13,16 @@ learns little more than colour-based propagation near the trimap boundary.
 Use it to compare *training data* (composition recipes), not to publish
 matting accuracy.
 
-Checkpoints (:func:`save_checkpoint` / :func:`load_checkpoint`) are written
-atomically and hold the weights, the width and the training settings.
+It is trained and saved like every model: ``matting-data train --model tiny-net``
+(:mod:`matting_data.training`) writes ``last.safetensors``, which
+``get_model("tiny-net", weights=...)`` reads (:mod:`.checkpoint`; the width is
+detected from the file).
 """
 
 from __future__ import annotations
 
-import io
 import os
-import warnings
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,14 +30,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..errors import InputError, MissingFileError
-from ..io import file_hash, write_bytes_atomic
+from ..checks import number
+from ..errors import InputError
 from .base import ModelError
-from .checkpoint import state_dict_hash
 from .registry import register_model
-from .torch_model import TorchMattingModel, UntrainedModelWarning
-
-CHECKPOINT_FORMAT = "matting-data tiny-net v1"
+from .torch_model import TorchMattingModel
 
 
 def _block(cin: int, cout: int, dilation: int = 1) -> nn.Sequential:
@@ -112,52 +108,23 @@ def predict_array(net: TinyUNet, image: np.ndarray, trimap: np.ndarray) -> np.nd
     return a
 
 
-def save_checkpoint(net: TinyUNet, path: str | os.PathLike, info: dict[str, Any] | None = None) -> Path:
-    """Write the weights, width and ``info`` (JSON-like: training settings, losses) atomically."""
-    buf = io.BytesIO()
-    state = {k: v.detach().clone() for k, v in net.state_dict().items()}
-    torch.save({"format": CHECKPOINT_FORMAT, "width": net.width, "state_dict": state, "info": info or {}}, buf)
-    return write_bytes_atomic(Path(path), buf.getvalue())
-
-
-def load_checkpoint(path: str | os.PathLike) -> tuple[TinyUNet, dict[str, Any]]:
-    """Load a checkpoint written by :func:`save_checkpoint`; return ``(net, info)``."""
-    p = Path(path)
-    if not p.is_file():
-        raise MissingFileError(f"{p}: tiny-net checkpoint not found")
-    try:
-        d = torch.load(io.BytesIO(p.read_bytes()), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any failure means a bad file
-        raise InputError(f"{p}: not a readable torch checkpoint ({exc})") from None
-    if not isinstance(d, dict) or d.get("format") != CHECKPOINT_FORMAT:
-        raise InputError(f"{p}: not a matting-data tiny-net checkpoint")
-    net = TinyUNet(int(d["width"]))
-    try:
-        net.load_state_dict(d["state_dict"])
-    except RuntimeError as exc:
-        raise InputError(f"{p}: weights do not fit a TinyUNet of width {d['width']} ({exc})") from None
-    net.eval()
-    return net, dict(d.get("info", {}))
-
-
 @register_model("tiny-net")
 class TinyNetModel(TorchMattingModel):
-    """The tiny trainable U-Net (RGB + trimap); needs weights=/checkpoint= (or seed=N to train). Not competitive.
+    """The tiny trainable U-Net (RGB + trimap), trained with `matting-data train`. Not competitive.
 
     Parameters
     ----------
-    checkpoint : str or PathLike, optional
-        A checkpoint of the old format (:func:`save_checkpoint`, ``.pt``).
     weights : str or PathLike, optional
-        A safetensors file written by the trainer (:mod:`matting_data.training`).
-    net : TinyUNet, optional
-        An in-memory network (used as is).
-    seed : int, optional
-        Random (untrained) weights from this seed -- what the trainer starts from.
+        A weights file written by the trainer (``last.safetensors``; :mod:`matting_data.training`).
+        Without it: seeded random weights (what the trainer starts from).
+    seed : int
+        Seed of the random weights when no ``weights`` are given.
     width : int
-        Channel width (16 = about 0.1 M parameters).
+        Channel width (16 = about 0.1 M parameters; detected from ``weights``).
     comp_loss : float
         Weight of the composition loss (used when the batch has ``fg`` and ``bg``).
+    lr : float
+        Adam's learning rate (:meth:`default_optimizer`).
     threads : int, optional
         torch CPU threads while predicting.
     """
@@ -166,40 +133,13 @@ class TinyNetModel(TorchMattingModel):
     needs_trimap = True
     network_arguments = ("width",)
     defaults = {"width": 16, "comp_loss": 0.5, "lr": 2e-3}
+    argument_checks = {"width": number(4, 128, integer=True), "comp_loss": number(0), "lr": number(0, open_lo=True)}
     trainable = True
 
-    def __init__(
-        self, checkpoint: str | os.PathLike | None = None, net: TinyUNet | None = None, name: str = "tiny-net",
-        threads: int | None = None, weights: str | os.PathLike | None = None, seed: int | None = None,
-        device: str | None = None, **arguments: Any,
-    ) -> None:
-        given = [x for x in (checkpoint, net, weights, seed) if x is not None]
-        if len(given) != 1:
-            raise ModelError(
-                "tiny-net needs checkpoint=PATH or weights=FILE (train one with `matting-data train --model "
-                "tiny-net` or `matting-data ablation`), net=TinyUNet, or seed=N for untrained weights to train"
-            )
+    def __init__(self, weights: str | os.PathLike | None = None, *, threads: int | None = None,
+                 **kwargs: Any) -> None:
         self.threads = threads
-        self.checkpoint = str(checkpoint) if checkpoint is not None else None
-        self.info: dict[str, Any] = {}
-        if weights is not None:
-            super().__init__(weights=weights, device=device, name=name, **arguments)
-            return
-        if checkpoint is not None:
-            loaded, self.info = load_checkpoint(checkpoint)
-            arguments = {**arguments, "width": loaded.width}
-        elif net is not None:
-            loaded, arguments = net, {**arguments, "width": net.width}
-        with warnings.catch_warnings():
-            if seed is None:
-                warnings.simplefilter("ignore", UntrainedModelWarning)
-            super().__init__(device=device, name=name, seed=0 if seed is None else seed, **arguments)
-        if seed is None:
-            self.network = loaded.to(self.device)
-            self.network.eval()
-            self.seed = None
-            self.weights = self.checkpoint
-            self.weights_hash = file_hash(checkpoint) if checkpoint is not None else state_dict_hash(loaded)
+        super().__init__(weights=weights, **kwargs)
 
     @property
     def net(self) -> TinyUNet:
@@ -211,12 +151,6 @@ class TinyNetModel(TorchMattingModel):
 
     def detect_arguments(self, state: Any) -> dict[str, Any]:
         return {"width": int(state["enc1.0.0.weight"].shape[0])}
-
-    def validate_arguments(self, arguments: Any) -> None:
-        if not 4 <= int(arguments["width"]) <= 128:
-            raise ModelError(f"tiny-net width must be 4..128, got {arguments['width']}")
-        if float(arguments["comp_loss"]) < 0 or not float(arguments["lr"]) > 0:
-            raise ModelError("tiny-net: comp_loss must be >= 0 and lr > 0")
 
     def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
         if trimap is None:

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..checks import Check, require_valid
 from ..io import file_hash
 from .base import MattingModel, ModelError
 from .checkpoint import CheckpointError, load_into, read_sidecar, read_state_dict, state_dict_hash
@@ -81,6 +82,8 @@ class TorchMattingModel(MattingModel):
     defaults: ClassVar[dict[str, Any]] = {}
     #: State-dict key suffixes that may be absent from released files.
     optional_keys: ClassVar[tuple[str, ...]] = ()
+    #: argument -> check (:mod:`matting_data.checks`), applied by :meth:`validate_arguments`.
+    argument_checks: ClassVar[dict[str, Check]] = {}
 
     def __init__(
         self,
@@ -145,7 +148,9 @@ class TorchMattingModel(MattingModel):
         return state
 
     def validate_arguments(self, arguments: Mapping[str, Any]) -> None:
-        """Raise :class:`ModelError` for an invalid argument value (default: accept all)."""
+        """Raise :class:`ModelError` for an invalid argument value: the :attr:`argument_checks`;
+        override (calling this) for rules between arguments."""
+        require_valid(arguments, self.argument_checks, f"model {self.architecture!r}", ModelError)
 
     def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
         """The authors' inference rule on one RGB float32 (H, W, 3) image; float32 (H, W) alpha in [0, 1]."""

@@ -83,8 +83,7 @@ TOP_KEYS = ("name", "description", "recipes", "per_fg", "seed", "seeds", "model"
 TEST_KEYS = ("protocols", "metric", "tracks", "trimap_seed")
 TRAIN_KEYS = ("steps", "crop", "crop_sizes", "batch", "lr", "optimizer", "schedule", "grad_clip", "weight_decay",
               "trimap_kernel", "threads", "workers", "transition_p", "resize_range", "flip", "device", "amp",
-              "init_backbone", "width", "comp_loss")
-TINY_NET_KEYS = ("width", "comp_loss")  # tiny-net model arguments accepted in [train] (older grids)
+              "init_backbone")
 DEFAULT_MODEL = ("gfm", {"backbone": "r34", "rosta": "TT"})
 
 
@@ -116,9 +115,6 @@ class Grid:
 
         t = dict(self.train)
         margs = dict(self.model_args)
-        for k in TINY_NET_KEYS:
-            if k in t:
-                margs[k] = t.pop(k)
         t.setdefault("crop_sizes", [t.get("crop", 320)])
         t.setdefault("log_every", 50)
         try:
@@ -326,12 +322,6 @@ def _trained_model(ctx: _Context, row: str, kind: str, what: Any, seed: int) -> 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = get_model(cfg.model, weights=str(run / "last.safetensors"), name=f"{row}-s{seed}")
-    if cfg.model == "tiny-net" and seed == ctx.grid.seeds[0]:
-        from ..models.tiny_net import save_checkpoint
-
-        # the demo and older scripts read models/<row>.pt (the tiny net's own format)
-        net = model.network  # type: ignore[attr-defined]
-        save_checkpoint(net, ctx.out / "models" / f"{_safe(row)}.pt", {"config": cfg.to_dict()})
     log = pd.read_csv(run / "log.csv")
     losses = log.loc[log["kind"] == "train", "loss"].to_numpy()
     facts = {"train_track": track.name, "train_seconds": float(log["seconds"].dropna().max()),
@@ -542,11 +532,14 @@ def _fmt(v: Any, signed: bool = False, digits: int = 4) -> str:
 
 
 def _model_line(g: Grid) -> str:
+    from ..models.registry import model_info
+
     cfg = g.train_config()
     args = ", ".join(f"{k}={v}" for k, v in sorted(cfg.model_args.items()))
     return (f"Model: `{g.model}`" + (f" ({args})" if args else "") + f", {cfg.steps} steps, crop {cfg.crop} "
             f"(from {list(cfg.effective_crop_sizes)}), batch {cfg.batch}, lr {cfg.lr or 'model default'}; "
-            f"training seeds {g.seeds}; composition seed {g.seed}, {g.per_fg} background(s) per foreground.")
+            f"training seeds {g.seeds}; composition seed {g.seed}, {g.per_fg} background(s) per foreground. "
+            f"`{g.model}`: {model_info(g.model)}")
 
 
 def _table_md(sub: pd.DataFrame, g: Grid) -> list[str]:
@@ -581,9 +574,6 @@ def _write(res: Ablation, cells: list[dict[str, Any]]) -> None:
     if g.description:
         lines += [g.description, ""]
     lines += [_model_line(g), ""]
-    if g.model == "tiny-net":
-        lines += ["The tiny net is a small reference model, not a competitive matting network: compare rows "
-                  "with each other, not with published numbers.", ""]
     kinds = {c["test"]: c.get("test_kind", "?") for c in cells}
     for test in dict.fromkeys(df["test"]):
         sub = df[df["test"] == test]

@@ -190,11 +190,11 @@ def stage_models(ctx: DemoContext) -> str:
     abl = run_ablation("demo", ctx.paths["fg_manifest"], ctx.paths["bg_pool"], ctx.out / "ablation",
                        tests=[test], workers=ctx.workers, progress=ctx.progress)
     models_dir = ctx.out / "ablation" / "models"
-    nets = {f"tiny-net-{r}": models_dir / f"{r}.pt" for r in ("naive", "rssn")}
+    nets = {f"tiny-net-{r}": models_dir / r / "s0" / "last.safetensors" for r in ("naive", "rssn")}
     untrained = [Entry(f"{label}-untrained", pred_dir=p) for label, p in ctx.paths.get("reference_preds", {}).items()]
     board = run_leaderboard(
         test, ["trimap-flat", "trimap-colour", *(f"{k}=tiny-net" for k in nets), *untrained], ctx.out / "leaderboard",
-        model_kwargs={k: {"checkpoint": v} for k, v in nets.items()}, protocols="both",
+        model_kwargs={k: {"weights": v} for k, v in nets.items()}, protocols="both",
         workers=ctx.workers, progress=ctx.progress, reports=("md", "csv", "json", "html"),
     )
     ranking = board.ranking()

@@ -143,7 +143,7 @@ def _check_batch_item(it: ScoreItem, pred: np.ndarray, gt: np.ndarray, tri: np.n
         if np.issubdtype(arr.dtype, np.floating):
             check_unit_range(arr, str(path), "; clip predictions first")
     if tri is not None and not (tri == 128).any():
-        what = "MSE/MAD" if proto.name == "dim" else "MSE-Trans/MAD-Trans"
+        what = proto.undefined_without_unknown
         warnings.warn(
             f"{it.pred}: the trimap has no unknown (128) pixel, so {what} is undefined and set to NaN",
             EmptyUnknownRegionWarning,

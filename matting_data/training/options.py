@@ -7,26 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import InputError
+from ..models.arguments import parse_model_args
 from .config import TrainingConfig
 
-
-def _value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def parse_model_args(items: list[str]) -> dict[str, Any]:
-    """``["backbone=r34", "width=8"]`` -> ``{"backbone": "r34", "width": 8}`` (values parsed as JSON when they can be)."""
-    out: dict[str, Any] = {}
-    for it in items:
-        k, sep, v = it.partition("=")
-        if not sep or not k:
-            raise InputError(f"--model-arg expects NAME=VALUE, got {it!r}")
-        out[k.strip()] = _value(v.strip())
-    return out
+__all__ = ["add_train_arguments", "config_from_args", "parse_model_args", "run_from_args"]
 
 
 def add_train_arguments(p: argparse.ArgumentParser) -> None:

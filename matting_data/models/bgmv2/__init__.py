@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...checks import Check, choice, number
 from ..base import ModelError
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
@@ -65,6 +66,10 @@ class BGMv2(TorchMattingModel):
         "refine_kernel_size": 3,
         "preset": None,
     }
+    argument_checks: ClassVar[dict[str, Check]] = {
+        "model_type": choice(("refine", "base")), "backbone": choice(BACKBONES), "refine_mode": choice(REFINE_MODES),
+        "backbone_scale": number(0, 0.5, open_lo=True), "refine_kernel_size": choice((1, 3)),
+    }
 
     def __init__(self, weights: Any = None, **kwargs: Any) -> None:
         preset = kwargs.get("preset")
@@ -74,18 +79,6 @@ class BGMv2(TorchMattingModel):
             for k, v in PRESETS[preset].items():
                 kwargs.setdefault(k, v)
         super().__init__(weights, **kwargs)
-
-    def validate_arguments(self, arguments: Mapping[str, Any]) -> None:
-        if arguments["model_type"] not in ("refine", "base"):
-            raise ModelError(f"model 'bgmv2': model_type must be 'refine' or 'base', got {arguments['model_type']!r}")
-        if arguments["backbone"] not in BACKBONES:
-            raise ModelError(f"model 'bgmv2': backbone must be one of {BACKBONES}, got {arguments['backbone']!r}")
-        if arguments["refine_mode"] not in REFINE_MODES:
-            raise ModelError(f"model 'bgmv2': refine_mode must be one of {REFINE_MODES}")
-        if not 0 < float(arguments["backbone_scale"]) <= 0.5:
-            raise ModelError("model 'bgmv2': backbone_scale must be in (0, 1/2]")
-        if int(arguments["refine_kernel_size"]) not in (1, 3):
-            raise ModelError("model 'bgmv2': refine_kernel_size must be 1 or 3")
 
     def build_network(self, **a: Any) -> nn.Module:
         if a["model_type"] == "base":

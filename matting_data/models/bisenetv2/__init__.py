@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...checks import Check, number, optional
 from ...errors import InputError
-from ..base import ModelError
 from ..checkpoint import CheckpointError
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
@@ -52,11 +52,7 @@ class BiSeNetV2(TorchMattingModel):
     needs_trimap = False
     trainable: ClassVar[bool] = True
     defaults: ClassVar[dict[str, Any]] = {"ref_size": 512}
-
-    def validate_arguments(self, arguments: Mapping[str, Any]) -> None:
-        r = arguments["ref_size"]
-        if r is not None and (not isinstance(r, int) or r < 32):
-            raise ModelError(f"model 'bisenetv2': ref_size must be an integer >= 32 or None, got {r!r}")
+    argument_checks: ClassVar[dict[str, Check]] = {"ref_size": optional(number(32, integer=True))}
 
     def build_network(self, **a: Any) -> nn.Module:
         return BiSeNetV2Matting()

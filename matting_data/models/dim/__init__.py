@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...checks import Check, choice, number, optional
 from ..base import ModelError
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
@@ -59,6 +60,9 @@ class DIMModel(TorchMattingModel):
     trainable: ClassVar[bool] = True
     network_arguments: ClassVar[tuple[str, ...]] = ("refine", "width")
     defaults: ClassVar[dict[str, Any]] = {"refine": False, "width": 64, "train_stage": None}
+    argument_checks: ClassVar[dict[str, Check]] = {  # width: 64 = released
+        "width": number(1, integer=True), "train_stage": optional(choice((1, 2, 3))),
+    }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         if "refine" in kwargs:
@@ -74,12 +78,8 @@ class DIMModel(TorchMattingModel):
         return DIMNet(width=int(arguments["width"]), refine=bool(arguments["refine"]))
 
     def validate_arguments(self, arguments: Mapping[str, Any]) -> None:
-        w = arguments["width"]
-        if not isinstance(w, int) or isinstance(w, bool) or w < 1:
-            raise ModelError(f"model 'dim': width must be a positive int (64 = released), got {w!r}")
+        super().validate_arguments(arguments)
         stage = arguments["train_stage"]
-        if stage is not None and stage not in (1, 2, 3):
-            raise ModelError(f"model 'dim': train_stage must be 1, 2 or 3, got {stage!r}")
         if stage in (2, 3) and not arguments["refine"]:
             raise ModelError(f"model 'dim': train_stage {stage} trains the refiner: give refine=true")
 

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...checks import Check, multiple_of, number
 from ..base import ModelError
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
@@ -49,17 +50,13 @@ class GCAModel(TorchMattingModel):
     trainable: ClassVar[bool] = True
     network_arguments: ClassVar[tuple[str, ...]] = ("width",)
     defaults: ClassVar[dict[str, Any]] = {"width": 64, "rec_weight": 1.0, "comp_weight": 0.0}
+    #: width: 64 = released
+    argument_checks: ClassVar[dict[str, Check]] = {
+        "width": multiple_of(8), "rec_weight": number(0), "comp_weight": number(0),
+    }
 
     def build_network(self, **arguments: Any) -> nn.Module:
         return GCAGenerator(width=int(arguments["width"]))
-
-    def validate_arguments(self, arguments: Mapping[str, Any]) -> None:
-        w = arguments["width"]
-        if not isinstance(w, int) or isinstance(w, bool) or w < 8 or w % 8:
-            raise ModelError(f"model 'gca': width must be a multiple of 8 >= 8 (64 = released), got {w!r}")
-        for k in ("rec_weight", "comp_weight"):
-            if float(arguments[k]) < 0:
-                raise ModelError(f"model 'gca': {k} must be >= 0, got {arguments[k]!r}")
 
     def detect_arguments(self, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
         if _FIRST_CONV not in state:

@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...checks import Check, choice, multiple_of, number, optional
 from ..base import ModelError
 from ..checkpoint import CheckpointError
 from ..registry import register_model
@@ -160,6 +161,11 @@ class GFM(TorchMattingModel):
         "backbone": "r34", "rosta": "tt", "strategy": "hybrid", "tile_size": None,
         "tile_overlap": None, "max_short_side": rule.SHORTER_PATH_LIMITATION, "loss_targets": "official",
     }
+    argument_checks: ClassVar[dict[str, Check]] = {
+        "backbone": choice(BACKBONES), "rosta": choice(ROSTAS), "strategy": choice(STRATEGIES),
+        "tile_size": optional(multiple_of(32)), "max_short_side": optional(number(32, integer=True)),
+        "loss_targets": choice(LOSS_TARGETS),
+    }
     needs_trimap = False
     trainable: ClassVar[bool] = True
 
@@ -216,24 +222,10 @@ class GFM(TorchMattingModel):
         return merged
 
     def validate_arguments(self, arguments: Mapping[str, Any]) -> None:
-        a = arguments
-        if a["backbone"] not in BACKBONES:
-            raise ModelError(f"gfm: backbone must be one of {BACKBONES}, got {a['backbone']!r}")
-        if a["rosta"] not in ROSTAS:
-            raise ModelError(f"gfm: rosta must be one of {ROSTAS}, got {a['rosta']!r}")
-        if a["strategy"] not in STRATEGIES:
-            raise ModelError(f"gfm: strategy must be one of {STRATEGIES}, got {a['strategy']!r}")
-        t = a["tile_size"]
-        if t is not None and (t < 32 or t % 32):
-            raise ModelError(f"gfm: tile_size must be a positive multiple of 32, got {t!r}")
-        ov = a["tile_overlap"]
+        super().validate_arguments(arguments)
+        t, ov = arguments["tile_size"], arguments["tile_overlap"]
         if ov is not None and (ov < 0 or ov >= (t or DEFAULT_TILE)):
             raise ModelError(f"gfm: tile_overlap must be in [0, tile_size), got {ov!r}")
-        m = a["max_short_side"]
-        if m is not None and m < 32:
-            raise ModelError(f"gfm: max_short_side must be >= 32 or none, got {m!r}")
-        if a["loss_targets"] not in LOSS_TARGETS:
-            raise ModelError(f"gfm: loss_targets must be one of {LOSS_TARGETS}, got {a['loss_targets']!r}")
 
     # -- the rule ------------------------------------------------------------
     def tile(self) -> int | None:

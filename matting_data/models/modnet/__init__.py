@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...checks import Check, choice, multiple_of, number
 from ..base import ModelError
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
@@ -69,6 +70,10 @@ class MODNetModel(TorchMattingModel):
     defaults: ClassVar[dict[str, Any]] = {
         "strategy": "reference", "ref_size": REF_SIZE, "tile_size": 1024, "tile_overlap": 128,
     }
+    argument_checks: ClassVar[dict[str, Check]] = {
+        "strategy": choice(STRATEGIES), "ref_size": multiple_of(32), "tile_size": multiple_of(32),
+        "tile_overlap": number(0, integer=True),
+    }
     needs_trimap = False
     trainable: ClassVar[bool] = True
 
@@ -85,16 +90,9 @@ class MODNetModel(TorchMattingModel):
         return {}
 
     def validate_arguments(self, arguments: Mapping[str, Any]) -> None:
-        a = arguments
-        if a["strategy"] not in STRATEGIES:
-            raise ModelError(f"modnet: strategy must be one of {STRATEGIES}, got {a['strategy']!r}")
-        for key in ("ref_size", "tile_size"):
-            v = a[key]
-            if not isinstance(v, int) or v < 32 or v % 32:
-                raise ModelError(f"modnet: {key} must be a positive multiple of 32, got {v!r}")
-        ov = a["tile_overlap"]
-        if not isinstance(ov, int) or not 0 <= ov < a["tile_size"]:
-            raise ModelError(f"modnet: tile_overlap must be an integer in [0, tile_size), got {ov!r}")
+        super().validate_arguments(arguments)
+        if arguments["tile_overlap"] >= arguments["tile_size"]:
+            raise ModelError(f"model 'modnet': tile_overlap must be < tile_size, got {arguments['tile_overlap']!r}")
 
     def inference_rule(self) -> dict[str, Any]:
         a = self.arguments

@@ -38,9 +38,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ...checks import Check, choice, number, optional
 from ...errors import InputError
 from ..backbones.hrnet import HRNET_CONFIGS, paddle_to_torch_key
-from ..base import ModelError
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
 from .inference import MAX_SHORT, inference_rule, run_ppmatting
@@ -80,15 +80,11 @@ class PPMatting(TorchMattingModel):
     trainable: ClassVar[bool] = True
     network_arguments: ClassVar[tuple[str, ...]] = ("backbone",)
     defaults: ClassVar[dict[str, Any]] = {"backbone": "w18", "max_short": None}
+    #: max_short: 512, 1024, 1536 in the configs
+    argument_checks: ClassVar[dict[str, Check]] = {
+        "backbone": choice(sorted(HRNET_CONFIGS)), "max_short": optional(number(32, integer=True)),
+    }
     optional_keys: ClassVar[tuple[str, ...]] = ("num_batches_tracked",)
-
-    def validate_arguments(self, arguments: Mapping[str, Any]) -> None:
-        if arguments["backbone"] not in HRNET_CONFIGS:
-            raise ModelError(f"model 'ppmatting': backbone must be one of {sorted(HRNET_CONFIGS)}, "
-                             f"got {arguments['backbone']!r}")
-        ms = arguments["max_short"]
-        if ms is not None and (not isinstance(ms, int) or ms < 32):
-            raise ModelError(f"model 'ppmatting': max_short must be an integer >= 32 (512, 1024, 1536), got {ms!r}")
 
     @property
     def max_short(self) -> int:

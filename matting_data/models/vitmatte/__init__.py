@@ -1,7 +1,7 @@
 """ViTMatte (Yao et al., 2024) through ``transformers``: registered as ``"vitmatte"``.
 
 Needs the optional extra ``vitmatte`` (``transformers>=4.38``); without it ``get_model("vitmatte")``
-raises a :class:`~..base.ModelError` saying what to install.
+raises a :class:`~matting_data.optional.MissingDependencyError` saying what to install.
 
 Weights come only from what the user gives, never from the hub:
 
@@ -42,6 +42,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...checks import Check, choice, multiple_of, number, optional
 from ...errors import MissingFileError
 from ..base import ModelError
 from ..checkpoint import CheckpointError
@@ -90,6 +91,14 @@ def _resolve_folder(weights: Any, arguments: dict[str, Any]) -> Any:
     return found[0]
 
 
+def _normalization(v: Any) -> str:
+    if v in inference.NORMALIZATIONS:
+        return ""
+    return ("must be chosen: normalization='imagenet' (the original repository's ImageNet mean/std, what the "
+            "released weights were trained with) or normalization='hub' (the hub preprocessor's 0.5/0.5); "
+            f"got {v!r}")
+
+
 @register_model("vitmatte")
 class ViTMatteModel(TorchMattingModel):
     """ViTMatte (ViT backbone + detail capture decoder; transformers ``VitMatteForImageMatting``)."""
@@ -100,6 +109,12 @@ class ViTMatteModel(TorchMattingModel):
     defaults: ClassVar[dict[str, Any]] = {
         "normalization": None, "padding": "original", "tile": 0, "tile_overlap": 64,
         "variant": None, "config": None,
+    }
+    argument_checks: ClassVar[dict[str, Check]] = {
+        "normalization": _normalization, "padding": choice(inference.PADDINGS),
+        "tile": multiple_of(inference.DIVISOR, lo=0),  # 0: off
+        "tile_overlap": number(0, integer=True), "variant": optional(choice(sorted(VARIANTS))),
+        "config": lambda v: "" if v is None or isinstance(v, Mapping) else "must be a config.json path or a dict",
     }
 
     def __init__(self, weights: Any = None, **kwargs: Any) -> None:
@@ -117,23 +132,9 @@ class ViTMatteModel(TorchMattingModel):
         return build(cfg)
 
     def validate_arguments(self, arguments: Mapping[str, Any]) -> None:
-        if arguments["normalization"] not in inference.NORMALIZATIONS:
-            raise ModelError(
-                "model 'vitmatte': choose normalization='imagenet' (the original repository's ImageNet mean/std, "
-                "what the released weights were trained with) or normalization='hub' (the hub preprocessor's "
-                f"0.5/0.5); got {arguments['normalization']!r}"
-            )
-        if arguments["padding"] not in inference.PADDINGS:
-            raise ModelError(f"model 'vitmatte': padding must be one of {inference.PADDINGS}, got {arguments['padding']!r}")
-        tile, ov = arguments["tile"], arguments["tile_overlap"]
-        if not isinstance(tile, int) or tile < 0 or tile % inference.DIVISOR:
-            raise ModelError(f"model 'vitmatte': tile must be 0 (off) or a positive multiple of 32, got {tile!r}")
-        if not isinstance(ov, int) or ov < 0 or (tile and ov >= tile):
-            raise ModelError(f"model 'vitmatte': tile_overlap must be >= 0 and < tile, got {ov!r}")
-        if arguments["variant"] is not None and arguments["variant"] not in VARIANTS:
-            raise ModelError(f"model 'vitmatte': variant must be one of {sorted(VARIANTS)}, got {arguments['variant']!r}")
-        if arguments["config"] is not None and not isinstance(arguments["config"], Mapping):
-            raise ModelError("model 'vitmatte': config must be a config.json path or a dict")
+        super().validate_arguments(arguments)
+        if arguments["tile"] and arguments["tile_overlap"] >= arguments["tile"]:
+            raise ModelError(f"model 'vitmatte': tile_overlap must be < tile, got {arguments['tile_overlap']!r}")
 
     def detect_arguments(self, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
         if PATCH_KEY not in state:

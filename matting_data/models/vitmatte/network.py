@@ -16,10 +16,11 @@ from typing import Any
 
 from torch import nn
 
+from ...optional import require
 from ..base import ModelError
 
-EXTRA_HINT = "pip install 'matting-data[vitmatte]' (transformers>=4.38)"
-MIN_VERSION = (4, 38)
+#: the first transformers release with ``VitMatteForImageMatting``
+MIN_VERSION = "4.38"
 VARIANTS = {"small": (384, 6), "base": (768, 12)}
 #: State-dict key whose first dimension is the backbone width (detects the variant).
 PATCH_KEY = "backbone.embeddings.projection.weight"
@@ -29,25 +30,8 @@ _DROP = ("_name_or_path", "transformers_version", "architectures", "dtype", "tor
 
 
 def require_transformers() -> Any:
-    """The ``transformers`` module, or a :class:`ModelError` naming the extra to install."""
-    try:
-        import transformers
-    except ImportError:
-        raise ModelError(f"model 'vitmatte' needs the optional extra 'vitmatte': {EXTRA_HINT}") from None
-    version = str(getattr(transformers, "__version__", "0"))
-    if _version_tuple(version) < MIN_VERSION or not hasattr(transformers, "VitMatteForImageMatting"):
-        raise ModelError(f"model 'vitmatte': transformers {version} is too old (VitMatte needs >= 4.38); {EXTRA_HINT}")
-    return transformers
-
-
-def _version_tuple(version: str) -> tuple[int, int]:
-    """``"4.38.2"`` -> ``(4, 38)``; unparsable parts count as 0."""
-    parts = (version.split(".") + ["0", "0"])[:2]
-    nums = []
-    for p in parts:
-        digits = "".join(ch for ch in p if ch.isdigit())
-        nums.append(int(digits) if digits else 0)
-    return nums[0], nums[1]
+    """The ``transformers`` module (>= :data:`MIN_VERSION`), through the one optional-dependency gate."""
+    return require("transformers", "model 'vitmatte'", min_version=MIN_VERSION)
 
 
 def variant_config(variant: str) -> dict[str, Any]:

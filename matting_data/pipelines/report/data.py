@@ -11,13 +11,14 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from ...errors import InputError, MissingFileError
 from ...io import IMAGE_SUFFIXES, index_by_stem
 from ...records import read_record
+
+if TYPE_CHECKING:  # pandas is imported when a run is read: the CLI lists the report formats without it
+    import pandas as pd
 
 PathLike = str | os.PathLike
 RESULTS = "leaderboard.json"
@@ -78,6 +79,8 @@ class RunData:
             path = self.root / rel
             if not path.is_file():
                 raise MissingFileError(f"{path}: per-image table of {entry} ({protocol}, {trimap_set}) not found")
+            import pandas as pd
+
             self._cache[key] = pd.read_csv(path, dtype={"name": str})
         return self._cache[key]
 
@@ -92,6 +95,8 @@ class RunData:
         if key not in self._cache:
             suffixes = (*IMAGE_SUFFIXES, ".npy")
             found = index_by_stem(folder, "prediction", suffixes) if folder.is_dir() else {}
+            import pandas as pd
+
             self._cache[key] = pd.DataFrame({"id": list(found), "path": [str(p) for p in found.values()]})
         df = self._cache[key]
         hit = df[df["id"] == sample_id]
@@ -138,6 +143,8 @@ def load_run(run_dir: PathLike) -> RunData:
     if meta.get("format") != FORMAT:
         raise InputError(f"{root / RESULTS}: record format {meta.get('format')!r}, expected {FORMAT}; "
                          "run the leaderboard again to rebuild it")
+    import pandas as pd
+
     table = pd.DataFrame(meta["rows"], columns=meta.get("columns"))
     groups = pd.DataFrame(meta.get("groups", []), columns=meta.get("group_columns") or None)
     return RunData(root, meta, table, groups)

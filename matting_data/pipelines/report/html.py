@@ -24,15 +24,17 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ...io import encode_png, quantize, read_alpha, read_image, read_trimap
+from ...io import encode_png, quantize, read_alpha, read_image, read_trimap, write_text_atomic
 from ...tables import SCALE_LEGEND, format_value
-from .builder import ci_text, group_sections, provenance_rows, vs_best_text
-from .data import RunData
 from .latex import marks
+from .sections import ci_text, group_sections, provenance_rows, vs_best_text
+
+if TYPE_CHECKING:
+    from .data import RunData
 
 THUMB = 160
 MAX_IMAGES = 40
@@ -215,6 +217,14 @@ def html_report(run: RunData, plots: list[tuple[str, Path]], max_images: int = M
     return ("<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
             f"<title>Leaderboard: {esc(t['name'])}</title><style>{CSS}</style></head><body>"
             + "\n".join(parts) + f"<script>{JS}</script></body></html>\n")
+
+
+def write_html(run: RunData, root: Path) -> Path:
+    """Write ``root/plots/*.png`` and ``root/leaderboard.html`` (the plots embedded); return the page's path."""
+    from .plots import make_plots
+
+    plots = make_plots(run, root / "plots")
+    return write_text_atomic(root / "leaderboard.html", html_report(run, plots))
 
 
 def chromium() -> str | None:

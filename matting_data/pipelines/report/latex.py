@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
+from ...io import write_text_atomic
 from ...tables import SCALE_LEGEND, format_value
-from .data import RunData
+
+if TYPE_CHECKING:
+    from .data import RunData
 
 _SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
             "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
@@ -84,3 +88,8 @@ def latex_report(run: RunData) -> str:
     head = [f"% leaderboard of {run.meta['track']['name']}, made {run.meta['created']} by matting-data "
             f"{run.meta['toolkit_version']}", r"% needs \usepackage{booktabs}", ""]
     return "\n".join(head) + "\n\n".join(latex_table(run, p) for p in run.protocols) + "\n"
+
+
+def write_latex(run: RunData, root: Path) -> Path:
+    """Write ``root/leaderboard.tex``; return its path."""
+    return write_text_atomic(root / "leaderboard.tex", latex_report(run))
