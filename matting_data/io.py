@@ -541,6 +541,40 @@ def write_json(path: PathLike, obj: Any) -> Path:
     return write_text_atomic(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=True) + "\n")
 
 
+def link_file(target: PathLike, link: PathLike, within: PathLike | None = None) -> Path:
+    """Make ``link`` a symbolic link to ``target`` (a copy where links are not possible): the one link writer.
+
+    The link text never depends on the working directory: it is relative to the link's own
+    folder when the target lies inside ``within`` (a run folder that may be moved as a whole),
+    otherwise the target's absolute path.  A link that already points at ``target`` is kept.
+
+    Parameters
+    ----------
+    target : the existing file the link points to (any spelling: relative to the cwd, absolute).
+    link : the link to write (its folder is created).
+    within : the folder that holds both the link and, when relative links are wanted, the target.
+    """
+    dest = Path(link)
+    src = Path(os.path.abspath(target))
+    text = str(src)
+    if within is not None:
+        base = Path(os.path.abspath(within))
+        if base == src or base in src.parents:
+            text = os.path.relpath(src, Path(os.path.abspath(dest.parent)))
+    if dest.is_symlink() and os.readlink(dest) == text:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_symlink() or dest.exists():
+        dest.unlink()
+    try:
+        dest.symlink_to(text)
+    except OSError:
+        import shutil
+
+        shutil.copyfile(src, dest)
+    return dest
+
+
 # --------------------------------------------------------------------------- path guards
 def confine(root: PathLike, relative: PathLike, what: str = "path") -> Path:
     """``root / relative``, refused unless it stays inside ``root``: the one path guard.

@@ -38,9 +38,11 @@ def test_verbose_shows_traceback(tmp_path):
         cli.main(["--verbose", "sample", "--out", str(tmp_path), "-n", "0"])
 
 
-def test_demo_runs_and_writes_report(tmp_path):
-    out = tmp_path / "demo"
-    assert cli.main(["demo", "--out", str(out), "--no-progress", "--workers", "1"]) == 0
+def test_demo_runs_and_writes_report(tmp_path, monkeypatch):
+    # the README's command: a relative --out from another working directory (issue 24: links were cwd-relative)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "matting-data-demo"
+    assert cli.main(["demo", "--out", "matting-data-demo", "--no-progress", "--workers", "1"]) == 0
     report = (out / "report.md").read_text()
     assert report.startswith("# matting-data demo report")
     results = json.loads((out / "results.json").read_text())
