@@ -29,12 +29,12 @@ def test_user_error_is_one_line_without_traceback():
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert lines == ["matting-data sample: error: need -n >= 1 and a size of at least 16x16"]
+    assert lines == ["matting-data sample: error: -n 0: must be between 1 and 10000"]
     assert "Traceback" not in proc.stderr
 
 
 def test_verbose_shows_traceback(tmp_path):
-    with pytest.raises(Exception, match="need -n >= 1"):
+    with pytest.raises(Exception, match="-n 0: must be between"):
         cli.main(["--verbose", "sample", "--out", str(tmp_path), "-n", "0"])
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from . import add_backend_arguments, parse_pairs
+from ..run_contract import Contract, register
+from . import SEED, WORKERS, add_backend_arguments, parse_pairs
 
 
 def add_parser(subparsers) -> None:
@@ -39,6 +40,9 @@ def add_parser(subparsers) -> None:
     add_backend_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars (one line per cell remains)")
     p.set_defaults(func=run)
+    register(p, Contract(inputs=("foregrounds", "backgrounds", "test", "ori_train"), roots=("root",),
+                         pair_inputs=("recipe_backgrounds",), data_files=("grid",),
+                         bounds={"seeds": SEED, "steps": (1, 10**8), "workers": WORKERS}))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import add_backend_arguments, parse_pairs
+from ..run_contract import Contract, register
+from . import SEED, WORKERS, add_backend_arguments, parse_pairs
 
 
 def add_parser(subparsers) -> None:
@@ -66,6 +67,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true", help="predict again even where predictions exist")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
+    register(p, Contract(inputs=("test",), pair_inputs=("pred_dir",), data_files=("entries",), out_required=False,
+                         free=("report", "list"),
+                         bounds={"trimap_seed": SEED, "resamples": (1, 1_000_000), "stats_seed": SEED,
+                                 "workers": WORKERS}))
 
 
 def collect_entries(args: argparse.Namespace) -> tuple[list[Any], dict[str, dict[str, Any]], dict[str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..run_contract import Contract, register
 from . import add_model_arguments, build_model
 
 
@@ -30,6 +31,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true", help="predict again and replace another run's record")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
+    register(p, Contract(inputs=("images", "trimaps", "backgrounds", "weights"), free=("batch_size",),
+                         bounds={"batch_size": (1, 1024)}))
 
 
 def run(args: argparse.Namespace) -> int:

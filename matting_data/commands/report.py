@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..run_contract import Contract, register
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -24,6 +26,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--screenshot", default=None, metavar="PNG",
                    help="also render leaderboard.html to this PNG with headless Chromium (e.g. for a README)")
     p.set_defaults(func=run)
+    register(p, Contract(inputs=("run_dirs",), out="merge_into", out_required=False))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InputError
-from . import add_backend_arguments
+from ..run_contract import Contract, register
+from . import SEED, WORKERS, add_backend_arguments
 
 HELP_SCHEMES = (
     "tt: GFM trimap (k=25); ft/bt: GFM glance+focus targets (k=50) as <stem>_glance.png and <stem>_focus.png; "
@@ -71,6 +72,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="rewrite outputs that already exist")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
+    register(p, Contract(inputs=("alpha", "manifest"), roots=("root",),
+                         bounds={"kernel": (1, 1001), "seed": SEED, "workers": WORKERS}))
 
 
 def run(args: argparse.Namespace) -> int:

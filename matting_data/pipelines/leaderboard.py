@@ -380,11 +380,11 @@ def _timing(folder: Path) -> float:
 
 def _bit_depth(path: Path) -> str | None:
     """Problem with a prediction file's format / depth, or ``None`` when it is usable."""
-    import cv2
+    from ..io import decode_bytes
 
     if path.suffix.lower() == ".npy":
         return None
-    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    arr = decode_bytes(path.read_bytes(), str(path))
     if arr is None:
         return "unreadable"
     if arr.dtype not in (np.uint8, np.uint16):
