@@ -73,10 +73,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         undo = enforce(args, command)
         with parallel_config(getattr(args, "backend", None), getattr(args, "scheduler", None)):
             rc = args.func(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         if undo is not None:
             undo()
-        print(f"matting-data {command}: interrupted", file=sys.stderr)
+        why = str(exc).strip()
+        print(f"matting-data {command}: interrupted" + (f": {why}" if why else ""), file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the CLI edge: one line, never a traceback (unless -v)
         if undo is not None:
