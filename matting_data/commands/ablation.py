@@ -23,6 +23,9 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("--grid", required=True, help="grid name (recipes/ablation/) or path to a TOML file")
     p.add_argument("--foregrounds", required=True, help="foreground manifest or folder (as for compose)")
+    p.add_argument("--root", default=None,
+                   help="folder the foreground manifest's paths are relative to (default: the root it records, "
+                   "else its folder)")
     p.add_argument("--backgrounds", required=True, help="background folder or list")
     p.add_argument("--recipe-backgrounds", action="append", default=[], metavar="RECIPE=POOL",
                    help="a background pool for one recipe (repeatable), e.g. comp-coco=coco/")
@@ -60,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     res = run_ablation(
         grid, args.foregrounds, args.backgrounds, args.out, tests=args.test or None, ori_train=args.ori_train,
         recipe_backgrounds=parse_pairs(args.recipe_backgrounds, "--recipe-backgrounds"), seeds=args.seeds,
-        workers=args.workers, progress=not args.no_progress,
+        workers=args.workers, progress=not args.no_progress, fg_root=args.root,
     )
     print(res.markdown())
     print(f"wrote {args.out}/ablation.csv, ablation.md, ablation.json")

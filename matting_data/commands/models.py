@@ -78,6 +78,10 @@ def run_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the largest side of a fixed ONNX export size (the export runs the model once at that size)
+MAX_EXPORT_SIDE = 8192
+
+
 def _size(text: str | None) -> tuple[int, int] | None:
     from ..errors import InputError
 
@@ -86,6 +90,8 @@ def _size(text: str | None) -> tuple[int, int] | None:
     h, sep, w = text.lower().partition("x")
     if not sep or not h.isdigit() or not w.isdigit() or int(h) <= 0 or int(w) <= 0:
         raise InputError(f"--size {text!r}: expected HxW, e.g. 512x512")
+    if max(int(h), int(w)) > MAX_EXPORT_SIDE:
+        raise InputError(f"--size {text!r}: each side must be at most {MAX_EXPORT_SIDE} pixels")
     return int(h), int(w)
 
 
