@@ -148,7 +148,7 @@ def enforce(args: argparse.Namespace, command: str) -> Callable[[], None]:
     if contract.outside_ok:
         return _nothing
     for inp in inputs:  # compared with symlinks resolved: an output reached through a link to an input is refused
-        check_output_dir(out, inp, what=_flag(contract.out))
+        check_output_dir(out, inp, what=_flag(contract.out or "out"))
     o = Path(out)
     created = not (o.exists() or o.is_symlink())
     _rerun_rule(args, contract, o, command)
@@ -235,13 +235,13 @@ def _input_paths(args: argparse.Namespace, contract: Contract) -> list[Path]:
             if not os.path.exists(p):
                 raise MissingFileError(f"{_flag(dest)} {p}: not found" + (
                     " (a broken symbolic link)" if os.path.islink(p) else ""))
-    paths = [Path(p) for p in _values(args, contract.inputs)]
+    paths = [Path(v) for v in _values(args, contract.inputs)]
     paths += [Path(item.partition("=")[2]) for item in _values(args, contract.pair_inputs) if "=" in item]
-    paths += [Path(p) for p in _values(args, contract.roots)]
-    paths += [Path(p) for p in _values(args, contract.data_files) if os.path.isfile(p)]
+    paths += [Path(v) for v in _values(args, contract.roots)]
+    paths += [Path(v) for v in _values(args, contract.data_files) if os.path.isfile(v)]
     roots: list[Path] = []
-    for p in paths:
-        roots += _recorded_roots(p)
+    for path in paths:
+        roots += _recorded_roots(path)
     return [p for p in dict.fromkeys([*paths, *roots]) if p.exists() or p.is_symlink()]
 
 
@@ -483,7 +483,8 @@ def _npy_problem(p: Path, size: int) -> str | None:
 
     with open(p, "rb") as fh:
         version = np.lib.format.read_magic(fh)
-        shape, _, dtype = np.lib.format._read_array_header(fh, version)  # noqa: SLF001
+        read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, _, dtype = read_header(fh)
         offset = fh.tell()
     need = offset + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     return None if size == need else f"truncated .npy ({size} of {need} bytes)"
