@@ -46,7 +46,8 @@ NOT_SETTINGS = frozenset({
 })
 #: keys of a data file whose string value may name code to import
 CODE_KEYS = frozenset({"model", "models", "baselines", "detector", "factory", "plugin", "plugins", "callable"})
-_BIG = 10**9
+#: keys of ``KEY=VALUE`` items (``--entry``) whose values are input paths
+PATH_KEYS = ("pred_dir", "weights", "checkpoint")
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,9 @@ class Contract:
     free : further options that do not change the result (not compared on ``--resume``).
     config_file : the data file (``train --config``) whose keys may set the other options; its paths
         (``train``, ``out`` ...) are then checked like the flags (flags win).
+    companions : suffixes of files written beside a file output (``".json"``: a sidecar), checked like it.
+    kv_inputs : options of space-separated ``KEY=VALUE`` items (``leaderboard --entry``) whose
+        :data:`PATH_KEYS` values are inputs.
     outside_ok : the output may be placed inside an input folder (``dataset ingest`` writes a new manifest
         into the dataset root by design); it may still not be or replace an input file.
     """
@@ -82,6 +86,8 @@ class Contract:
     free: tuple[str, ...] = ()
     outside_ok: bool = False
     config_file: str | None = None
+    companions: tuple[str, ...] = ()
+    kv_inputs: tuple[str, ...] = ()
 
 
 def register(parser: argparse.ArgumentParser, contract: Contract) -> None:
@@ -147,6 +153,7 @@ def enforce(args: argparse.Namespace, command: str) -> Callable[[], None]:
         return _nothing
     if contract.outside_ok:
         return _nothing
+    check_output_dir(out, what=_flag(contract.out or "out"))  # an existing file is not a folder
     for inp in inputs:  # compared with symlinks resolved: an output reached through a link to an input is refused
         check_output_dir(out, inp, what=_flag(contract.out or "out"))
     o = Path(out)
@@ -185,9 +192,13 @@ def _check_bounds(args: argparse.Namespace, contract: Contract) -> None:
             if v is None or not isinstance(v, (int, float)):
                 continue
             if not (lo <= v <= hi):  # also refuses NaN
-                raise InputError(f"{_flag(dest)} {v}: must be between {lo:g} and {hi:g}")
+                raise InputError(f"{_flag(dest)} {v}: must be between {_num(lo)} and {_num(hi)}")
     if getattr(args, "max_pixels", None) is not None and not 1 <= args.max_pixels <= 10**11:
         raise InputError(f"--max-pixels {args.max_pixels}: must be between 1 and 1e11")
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
 
 
 def _abs(text: str) -> str:
@@ -238,6 +249,11 @@ def _input_paths(args: argparse.Namespace, contract: Contract) -> list[Path]:
     paths = [Path(v) for v in _values(args, contract.inputs)]
     paths += [Path(item.partition("=")[2]) for item in _values(args, contract.pair_inputs) if "=" in item]
     paths += [Path(v) for v in _values(args, contract.roots)]
+    for item in _values(args, contract.kv_inputs):
+        for token in item.split():
+            key, eq, value = token.partition("=")
+            if eq and key in PATH_KEYS and value:
+                paths.append(Path(_abs(value.strip("'\""))))
     paths += [Path(v) for v in _values(args, contract.data_files) if os.path.isfile(v)]
     roots: list[Path] = []
     for path in paths:
@@ -264,6 +280,12 @@ def _recorded_roots(p: Path) -> list[Path]:
 
 
 def _check_out_file(out: Path, inputs: list[Path], contract: Contract, args: argparse.Namespace) -> None:
+    for suffix in contract.companions:  # files written beside the output (a sidecar) obey the same rules
+        _check_one_out_file(out.with_name(out.name + suffix), inputs, contract, args)
+    _check_one_out_file(out, inputs, contract, args)
+
+
+def _check_one_out_file(out: Path, inputs: list[Path], contract: Contract, args: argparse.Namespace) -> None:
     flag = _flag(contract.out or "out")
     if out.is_dir():
         raise InputError(f"{flag} {out}: is a folder; give the path of the file to write")

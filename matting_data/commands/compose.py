@@ -15,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="compose foregrounds on backgrounds with a recipe (naive, RSSN, ablations) into a COMP track",
         description="Compose every foreground on --per-fg backgrounds with a recipe (a name from "
         "recipes/compose/ or a .toml file) and write composite/alpha/fg/bg PNGs, a manifest with "
-        "provenance and a COMP track descriptor to OUT. Resumable: rerun the same command to finish.",
+        "provenance and a COMP track descriptor to OUT. Resumable: rerun the same command with --resume to finish.",
     )
     p.add_argument("--recipe", help="recipe name or .toml path (see --list)")
     p.add_argument("--foregrounds", help="foreground manifest, or folder with one or with alpha/ + fg/ (or image/)")

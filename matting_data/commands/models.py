@@ -31,7 +31,7 @@ def add_parser(subparsers) -> None:
     add_model_arguments(cv)
     cv.add_argument("--out", required=True, help="output .safetensors file")
     cv.set_defaults(func=run_convert)
-    register(cv, Contract(inputs=("weights",), out_kind="file"))
+    register(cv, Contract(inputs=("weights",), out_kind="file", companions=(".json",)))
 
     ex = sub.add_parser(
         "export-onnx",

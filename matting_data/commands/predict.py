@@ -15,7 +15,7 @@ def add_parser(subparsers) -> None:
         description=(
             "Write OUT/<stem>.png (16- or 8-bit) or OUT/<stem>.npy (float32 HxW in [0, 1]) for every image, "
             "and OUT/predictions.json recording the model, its arguments, the weights file hash and the "
-            "authors' inference rule it used.  Resumable: a rerun keeps finished files.  Example: "
+            "authors' inference rule it used.  Resumable: --resume keeps finished files.  Example: "
             "matting-data predict --model gfm --weights gfm_r34_tt.pth --model-arg backbone=r34 "
             "--model-arg rosta=tt --model-arg strategy=hybrid --images photos/ --out pred/ --format npy"
         ),

@@ -39,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Write, per alpha file stem (folder) or sample id (manifest), the trimap of a scheme. "
         + HELP_SCHEMES
         + ". Random choices come from (seed, stem), so results do not depend on --workers. "
-        "Existing outputs are kept (resumable) unless --overwrite.",
+        "Existing outputs are kept with --resume, or rewritten with --overwrite.",
     )
     p.add_argument("--scheme", required=True, choices=SCHEMES, help="trimap scheme")
     src = p.add_mutually_exclusive_group(required=True)
