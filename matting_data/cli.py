@@ -1,10 +1,12 @@
 """The ``matting-data`` command line.
 
 Each subcommand lives in ``matting_data/commands/<name>.py`` and exposes
-``add_parser(subparsers)``, which registers its arguments and sets
-``func=<callable(args) -> int | None>``.  This module only wires them up,
-handles ``--verbose`` and turns user errors into a one-line message and a
-non-zero exit status.
+``add_parser(subparsers)``, which registers its arguments, sets
+``func=<callable(args) -> int | None>`` and registers its run contract
+(:func:`matting_data.run_contract.register`).  This module wires them up,
+enforces each command's contract before it runs (paths, output, rerun rule,
+data files, sizes: :func:`matting_data.run_contract.enforce`), handles
+``--verbose`` and turns user errors into a one-line message and exit status 2.
 """
 
 from __future__ import annotations
@@ -62,16 +64,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    command = " ".join(str(getattr(args, d)) for d in ("command", "action", "dataset_command", "models_command")
+                       if getattr(args, d, None))
+    undo = None
     try:
+        from .run_contract import enforce
+
+        undo = enforce(args, command)
         with parallel_config(getattr(args, "backend", None), getattr(args, "scheduler", None)):
             rc = args.func(args)
-    except KeyboardInterrupt:
-        print(f"matting-data {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        if undo is not None:
+            undo()
+        why = str(exc).strip()
+        print(f"matting-data {command}: interrupted" + (f": {why}" if why else ""), file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the CLI edge: one line, never a traceback (unless -v)
+        if undo is not None:
+            undo()
         if args.verbose:
             raise
-        print(f"matting-data {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        print(f"matting-data {command}: error: {one_line(exc)}", file=sys.stderr)
         return EXIT_USER_ERROR
     return int(rc or 0)
 

@@ -48,9 +48,114 @@ with contextlib.suppress(Exception):  # quiet libpng/libjpeg chatter on corrupt 
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
 
 
+# --------------------------------------------------------------------------- header checks
+#: The default largest image, in pixels, that the toolkit decodes (100 megapixels: a 12000x8000 photo).
+DEFAULT_MAX_PIXELS = 100_000_000
+#: Environment variable holding the limit (set by every command's ``--max-pixels``; inherited by workers).
+MAX_PIXELS_ENV = "MATTING_DATA_MAX_PIXELS"
+
+
+def max_pixels() -> int:
+    """The largest image (width x height, in pixels) that is decoded: ``$MATTING_DATA_MAX_PIXELS`` or
+    :data:`DEFAULT_MAX_PIXELS`.  Commands set it with ``--max-pixels N``."""
+    text = os.environ.get(MAX_PIXELS_ENV, "")
+    return int(text) if text.isdigit() and int(text) > 0 else DEFAULT_MAX_PIXELS
+
+
+def _u16(b: bytes, o: int, big: bool) -> int:
+    return int.from_bytes(b[o:o + 2], "big" if big else "little")
+
+
+def _u32(b: bytes, o: int, big: bool) -> int:
+    return int.from_bytes(b[o:o + 4], "big" if big else "little")
+
+
+def _jpeg_size(b: bytes) -> tuple[int, int] | None:
+    i = 2
+    while i + 9 < len(b):
+        if b[i] != 0xFF:
+            return None
+        marker = b[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        seg = _u16(b, i + 2, True)
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            return _u16(b, i + 7, True), _u16(b, i + 5, True)
+        i += 2 + seg
+    return None
+
+
+def _tiff_size(b: bytes) -> tuple[int, int] | None:
+    big = b[:2] == b"MM"
+    off = _u32(b, 4, big)
+    if off + 2 > len(b):
+        return None
+    n = _u16(b, off, big)
+    dims: dict[int, int] = {}
+    for k in range(n):
+        e = off + 2 + 12 * k
+        if e + 12 > len(b):
+            break
+        tag, typ = _u16(b, e, big), _u16(b, e + 2, big)
+        if tag in (256, 257):
+            dims[tag] = _u16(b, e + 8, big) if typ == 3 else _u32(b, e + 8, big)
+    return (dims[256], dims[257]) if len(dims) == 2 else None
+
+
+def header_size(data: bytes) -> tuple[int, int] | None:
+    """``(width, height)`` read from the header of encoded image bytes (PNG, JPEG, BMP, TIFF, WebP), without
+    decoding the pixels; ``None`` when the format is not recognised (the decoder then has the last word)."""
+    b = bytes(data[: 1 << 16])
+    if b[:8] == b"\x89PNG\r\n\x1a\n" and len(b) >= 24:
+        return _u32(b, 16, True), _u32(b, 20, True)
+    if b[:2] == b"\xff\xd8":
+        return _jpeg_size(b)
+    if b[:2] == b"BM" and len(b) >= 26:
+        return abs(int.from_bytes(b[18:22], "little", signed=True)), abs(int.from_bytes(b[22:26], "little", signed=True))
+    if b[:4] in (b"II*\x00", b"MM\x00*") and len(b) >= 8:
+        return _tiff_size(b)
+    if b[:4] == b"RIFF" and b[8:12] == b"WEBP" and len(b) >= 30:
+        kind = b[12:16]
+        if kind == b"VP8X":
+            return 1 + int.from_bytes(b[24:27], "little"), 1 + int.from_bytes(b[27:30], "little")
+        if kind == b"VP8L":
+            v = int.from_bytes(b[21:25], "little")
+            return 1 + (v & 0x3FFF), 1 + ((v >> 14) & 0x3FFF)
+        if kind == b"VP8 ":
+            return _u16(b, 26, False) & 0x3FFF, _u16(b, 28, False) & 0x3FFF
+    return None
+
+
+def check_image_header(data: bytes, name: str) -> tuple[int, int] | None:
+    """Refuse, before decoding, an image whose header declares more than :func:`max_pixels` pixels (or none).
+
+    Returns the ``(width, height)`` of the header (``None`` when the format is not recognised).
+
+    Raises
+    ------
+    InputError
+        Naming ``name``, its declared size and the limit (and how to raise it: ``--max-pixels``).
+    """
+    size = header_size(data)
+    if size is None:
+        return None
+    w, h = size
+    if w <= 0 or h <= 0:
+        raise InputError(f"{name}: zero-size image {w}x{h} in its header")
+    limit = max_pixels()
+    if w * h > limit:
+        raise InputError(f"{name}: its header says {w}x{h} ({w * h / 1e6:.0f} megapixels), over the limit of "
+                         f"{limit / 1e6:g} megapixels; not decoded (raise it with --max-pixels N)")
+    return size
+
+
 # --------------------------------------------------------------------------- reading
 def _decode(path: PathLike) -> np.ndarray:
-    """Decode a file with OpenCV, unchanged (bit depth and channels kept)."""
+    """Decode a file with OpenCV, unchanged (bit depth and channels kept), after :func:`check_image_header`."""
     p = Path(path)
     if not p.exists():
         raise MissingFileError(f"{p}: file not found")
@@ -59,7 +164,11 @@ def _decode(path: PathLike) -> np.ndarray:
     data = p.read_bytes()
     if len(data) == 0:
         raise InputError(f"{p}: empty file (0 bytes)")
-    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    check_image_header(data, str(p))
+    try:
+        arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        raise InputError(f"{p}: unreadable or corrupt image file (the decoder refused it)") from None
     if arr is None:
         raise InputError(f"{p}: unreadable or corrupt image file")
     if arr.size == 0 or arr.shape[0] == 0 or arr.shape[1] == 0:
@@ -383,8 +492,14 @@ def encode_png(codes: np.ndarray, compression: int = 3, fast: bool = False) -> b
 
 
 def decode_bytes(data: bytes, name: str = "image bytes") -> np.ndarray | None:
-    """Decode encoded image bytes unchanged (OpenCV channel order); ``None`` when they do not decode."""
-    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    """Decode encoded image bytes unchanged (OpenCV channel order); ``None`` when they do not decode.
+
+    The header is checked first (:func:`check_image_header`: an over-large image is an :class:`InputError`)."""
+    check_image_header(data, name)
+    try:
+        arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error:
+        return None
     return None if arr is None else np.asarray(arr)
 
 
@@ -539,6 +654,40 @@ def write_json(path: PathLike, obj: Any) -> Path:
     import json
 
     return write_text_atomic(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=True) + "\n")
+
+
+def link_file(target: PathLike, link: PathLike, within: PathLike | None = None) -> Path:
+    """Make ``link`` a symbolic link to ``target`` (a copy where links are not possible): the one link writer.
+
+    The link text never depends on the working directory: it is relative to the link's own
+    folder when the target lies inside ``within`` (a run folder that may be moved as a whole),
+    otherwise the target's absolute path.  A link that already points at ``target`` is kept.
+
+    Parameters
+    ----------
+    target : the existing file the link points to (any spelling: relative to the cwd, absolute).
+    link : the link to write (its folder is created).
+    within : the folder that holds both the link and, when relative links are wanted, the target.
+    """
+    dest = Path(link)
+    src = Path(os.path.abspath(target))
+    text = str(src)
+    if within is not None:
+        base = Path(os.path.abspath(within))
+        if base == src or base in src.parents:
+            text = os.path.relpath(src, Path(os.path.abspath(dest.parent)))
+    if dest.is_symlink() and os.readlink(dest) == text:
+        return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if dest.is_symlink() or dest.exists():
+        dest.unlink()
+    try:
+        dest.symlink_to(text)
+    except OSError:
+        import shutil
+
+        shutil.copyfile(src, dest)
+    return dest
 
 
 # --------------------------------------------------------------------------- path guards

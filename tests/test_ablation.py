@@ -185,10 +185,12 @@ def test_ori_row_is_the_reference(setup):
 def test_cli_ablation(setup, capsys):
     paths, test, grid_file, root = setup
     rc = main(["ablation", "--grid", str(grid_file), "--foregrounds", str(paths["manifest"]), "--backgrounds",
-               str(paths["backgrounds"]), "--test", str(test.root), "--out", str(root / "out"), "--no-progress"])
+               str(paths["backgrounds"]), "--test", str(test.root), "--out", str(root / "out"), "--no-progress",
+               "--overwrite"])  # the folder holds the library run of the test above (no CLI run record)
     captured = capsys.readouterr()
     assert rc == 0 and "| naive |" in captured.out and "[5/5] trimap-flat on real-test" in captured.err
-    rc = main(["ablation", "--grid", "no-such-grid", "--foregrounds", "x", "--backgrounds", "y", "--out", "z"])
+    rc = main(["ablation", "--grid", "no-such-grid", "--foregrounds", str(paths["manifest"]), "--backgrounds",
+               str(paths["backgrounds"]), "--out", str(root / "z")])
     assert rc == 2 and "no-such-grid" in capsys.readouterr().err
 
 

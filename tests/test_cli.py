@@ -29,18 +29,20 @@ def test_user_error_is_one_line_without_traceback():
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert lines == ["matting-data sample: error: need -n >= 1 and a size of at least 16x16"]
+    assert lines == ["matting-data sample: error: -n 0: must be between 1 and 10000"]
     assert "Traceback" not in proc.stderr
 
 
 def test_verbose_shows_traceback(tmp_path):
-    with pytest.raises(Exception, match="need -n >= 1"):
+    with pytest.raises(Exception, match="-n 0: must be between"):
         cli.main(["--verbose", "sample", "--out", str(tmp_path), "-n", "0"])
 
 
-def test_demo_runs_and_writes_report(tmp_path):
-    out = tmp_path / "demo"
-    assert cli.main(["demo", "--out", str(out), "--no-progress", "--workers", "1"]) == 0
+def test_demo_runs_and_writes_report(tmp_path, monkeypatch):
+    # the README's command: a relative --out from another working directory (issue 24: links were cwd-relative)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "matting-data-demo"
+    assert cli.main(["demo", "--out", "matting-data-demo", "--no-progress", "--workers", "1"]) == 0
     report = (out / "report.md").read_text()
     assert report.startswith("# matting-data demo report")
     results = json.loads((out / "results.json").read_text())

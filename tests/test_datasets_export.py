@@ -119,12 +119,16 @@ def test_export_never_deletes_user_hub_or_hf_folders(tmp_path, capsys):
     (out / "hub" / "holiday.jpg").write_bytes(b"my photo")
     assert main(["dataset", "export", str(m), str(out)]) == 2
     err = capsys.readouterr().err
+    assert "hub" in err and "run record" in err and len(err.strip().splitlines()) == 1
+    assert main(["dataset", "export", str(m), str(out), "--overwrite"]) == 2  # the export's own guard
+    err = capsys.readouterr().err
     assert "hub" in err and "not an earlier matting-data export" in err and len(err.strip().splitlines()) == 1
     assert (out / "hub" / "holiday.jpg").read_bytes() == b"my photo"
     # its own earlier export is replaced on a rerun
     out2 = tmp_path / "out2"
     assert main(["dataset", "export", str(m), str(out2)]) == 0
-    assert main(["dataset", "export", str(m), str(out2)]) == 0
+    assert main(["dataset", "export", str(m), str(out2)]) == 2  # a rerun says what to do (issue 24)
+    assert main(["dataset", "export", str(m), str(out2), "--overwrite"]) == 0
     assert len(load_hf(out2 / "hf")["train"]) == 2
 
 

@@ -136,7 +136,7 @@ def test_cli_ingest_split(tmp_path, capsys):
     assert main(["dataset", "ingest", "folders", str(root), "--track", "mine"]) == 0
     assert load_track(root).kind == "ORI" and (root / "mine.parquet").is_file()
     assert main(["dataset", "split", str(root / "manifest.parquet"), "--sizes", "train=4,test=2",
-                 "--stratify", "none", "--seed", "2", "--trimap-scheme", "dim"]) == 0
+                 "--stratify", "none", "--seed", "2", "--trimap-scheme", "dim", "--out-root", str(tmp_path / "sp")]) == 0
     out = capsys.readouterr().out
     assert "test 2, train 4" in out
     assert main(["dataset", "split", str(root / "manifest.parquet"), "--sizes", "train=x"]) == 2
@@ -158,9 +158,9 @@ def test_split_named_like_the_input_manifest_is_refused(tmp_path, capsys):
     root = tmp_path / "ds"
     _tree(root, n=4)
     before = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in root.glob("manifest.*")}
-    assert main(["dataset", "split", str(root / "manifest.parquet"), "--name", "manifest"]) == 2
+    assert main(["dataset", "split", str(root / "manifest.parquet"), "--name", "manifest", "--out-root", str(root)]) == 2
     err = capsys.readouterr().err
-    assert "would replace the input manifest" in err and len(err.strip().splitlines()) == 1
+    assert "contains the input" in err and "manifest" in err and len(err.strip().splitlines()) == 1
     assert {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in root.glob("manifest.*")} == before
 
 

@@ -139,7 +139,7 @@ def test_cli_leaderboard(track, tmp_path, capsys):
     assert (tmp_path / "o" / "predictions" / "flat").is_dir()
     assert main(["leaderboard", "--list"]) == 0
     assert "trimap-colour" in capsys.readouterr().out
-    rc = main(["leaderboard", "--test", str(track.root), "--models", "nope", "--out", str(tmp_path / "o")])
+    rc = main(["leaderboard", "--test", str(track.root), "--models", "nope", "--out", str(tmp_path / "o3")])
     assert rc == 2 and "unknown model 'nope'" in capsys.readouterr().err
     rc = main(["leaderboard", "--test", str(track.root), "--models", "tiny-net", "--model-arg", "tiny-net",
                f"weights={tmp_path / 'none.pt'}", "--out", str(tmp_path / "o2")])
@@ -319,7 +319,7 @@ def test_cli_entries_and_reports(track, tmp_path, capsys):
     assert js["entries"]["oracle"]["source"] == "submission" and js["statistics"]["resamples"] == 300
     assert js["entries"]["flat"]["input"] == "image + trimap" and js["toolkit_version"]
     rc = main(["leaderboard", "--test", str(track.root), "--entry", "name=x model=trimap-flat",
-               "--report", "pdf", "--out", str(out)])
+               "--report", "pdf", "--out", str(tmp_path / "o2")])
     assert rc == 2 and "unknown report format pdf" in capsys.readouterr().err
 
 

@@ -125,7 +125,8 @@ def test_cli_compose(sample, tmp_path, capsys):
                str(sample["backgrounds"]), "--out", str(out), "--per-fg", "1", "--seed", "5", "--no-progress"])
     assert rc == 0 and "wrote 3 composites" in capsys.readouterr().out
     assert len(pd.read_csv(out / "manifest.csv")) == 3
-    assert main(["compose", "--recipe", "nope", "--foregrounds", "x", "--backgrounds", "y", "--out", "z"]) == 2
+    assert main(["compose", "--recipe", "nope", "--foregrounds", str(sample["foregrounds"]), "--backgrounds",
+                 str(sample["backgrounds"]), "--out", str(tmp_path / "z")]) == 2
     assert "unknown compose recipe 'nope'" in capsys.readouterr().err
     assert main(["compose", "--recipe", "naive"]) == 2
     assert "--foregrounds" in capsys.readouterr().err

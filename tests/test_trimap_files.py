@@ -65,7 +65,8 @@ def test_cli_tt_matches_library_and_is_resumable(alpha_dir, tmp_path, capsys):
     (out / "s0.png").unlink()
     capsys.readouterr()
     assert (
-        main(["trimap", "--scheme", "tt", "--alpha", str(alpha_dir), "--out", str(out), "--kernel", "9"]) == 0
+        main(["trimap", "--scheme", "tt", "--alpha", str(alpha_dir), "--out", str(out), "--kernel", "9", "--resume"])
+        == 0
     )
     assert "wrote 1 and kept 3" in capsys.readouterr().out
 
@@ -136,7 +137,7 @@ def test_manifest_mode_names_by_id_and_uses_aim_type(tmp_path):
 def test_cli_errors_name_the_problem(alpha_dir, tmp_path, capsys):
     out = str(tmp_path / "o")
     assert main(["trimap", "--scheme", "tt", "--alpha", str(alpha_dir), "--out", out, "--kernel=0"]) == 2
-    assert "kernel must be >= 1" in capsys.readouterr().err
+    assert "--kernel 0: must be between 1 and" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()  # checked before any work
     write_alpha(alpha_dir / "empty.png", np.zeros((8, 8), np.float32))
     assert main(["trimap", "--scheme", "tt", "--alpha", str(alpha_dir), "--out", out, "--no-progress"]) == 2
@@ -217,10 +218,10 @@ def test_trimaps_of_another_scheme_or_kernel_are_not_reported_done(alpha_dir, tm
     assert main([*args, "--scheme", "tt", "--kernel", "9"]) == 0
     made = _digest(out)
     capsys.readouterr()
-    assert main([*args, "--scheme", "tt", "--kernel", "15"]) == 2
+    assert main([*args, "--scheme", "tt", "--kernel", "15", "--resume"]) == 2
     err = capsys.readouterr().err
     assert "other settings" in err and "kernel" in err
-    assert main([*args, "--scheme", "dim"]) == 2
+    assert main([*args, "--scheme", "dim", "--resume"]) == 2
     assert "scheme" in capsys.readouterr().err
     assert _digest(out) == made  # nothing rewritten (content hashes)
     assert main([*args, "--scheme", "tt", "--kernel", "15", "--overwrite"]) == 0
@@ -249,7 +250,7 @@ def test_absurd_kernel_is_refused_before_allocation(alpha_dir, tmp_path, capsys)
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
     assert rc == 2
     err = capsys.readouterr().err
-    assert "kernel 100000 px is larger" in err and ".png" in err
+    assert "--kernel 100000: must be between 1 and" in err and len(err.strip().splitlines()) == 1
     assert not list(out.glob("*.png"))
 
 

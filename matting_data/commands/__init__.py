@@ -10,7 +10,11 @@ from typing import Any
 from ..models.arguments import parse_model_args
 from ..parallel import BACKENDS
 
-__all__ = ["LazyChoices", "add_backend_arguments", "add_model_arguments", "build_model", "parse_model_args", "parse_pairs"]
+#: the bounds of a seed and of a worker count (every command declares its numbers: run_contract)
+SEED = (0, 2**32 - 1)
+WORKERS = (1, 256)
+
+__all__ = ["SEED", "WORKERS", "LazyChoices", "add_backend_arguments", "add_model_arguments", "build_model", "parse_model_args", "parse_pairs"]
 
 
 class LazyChoices:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from . import add_backend_arguments, parse_pairs
+from ..run_contract import Contract, register
+from . import SEED, WORKERS, add_backend_arguments, parse_pairs
 
 
 def add_parser(subparsers) -> None:
@@ -16,12 +17,15 @@ def add_parser(subparsers) -> None:
             "track, train the grid's model (GFM-TT by default) once per seed, evaluate it on the test track(s) "
             "and write OUT/ablation.{csv,md,json}: means over seeds with std and 95%% CI, and a paired "
             "comparison with the reference row over the same test images. One line per finished cell. "
-            "Resumable. With --ori-train, a row trained on real images is the reference. Two recipes that "
+            "Resumable with --resume. With --ori-train, a row trained on real images is the reference. Two recipes that "
             "compose identically on the same pool are refused."
         ),
     )
     p.add_argument("--grid", required=True, help="grid name (recipes/ablation/) or path to a TOML file")
     p.add_argument("--foregrounds", required=True, help="foreground manifest or folder (as for compose)")
+    p.add_argument("--root", default=None,
+                   help="folder the foreground manifest's paths are relative to (default: the root it records, "
+                   "else its folder)")
     p.add_argument("--backgrounds", required=True, help="background folder or list")
     p.add_argument("--recipe-backgrounds", action="append", default=[], metavar="RECIPE=POOL",
                    help="a background pool for one recipe (repeatable), e.g. comp-coco=coco/")
@@ -39,6 +43,9 @@ def add_parser(subparsers) -> None:
     add_backend_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars (one line per cell remains)")
     p.set_defaults(func=run)
+    register(p, Contract(inputs=("foregrounds", "backgrounds", "test", "ori_train"), roots=("root",),
+                         pair_inputs=("recipe_backgrounds",), data_files=("grid",),
+                         bounds={"seeds": SEED, "steps": (1, 10**8), "workers": WORKERS}))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     res = run_ablation(
         grid, args.foregrounds, args.backgrounds, args.out, tests=args.test or None, ori_train=args.ori_train,
         recipe_backgrounds=parse_pairs(args.recipe_backgrounds, "--recipe-backgrounds"), seeds=args.seeds,
-        workers=args.workers, progress=not args.no_progress,
+        workers=args.workers, progress=not args.no_progress, fg_root=args.root,
     )
     print(res.markdown())
     print(f"wrote {args.out}/ablation.csv, ablation.md, ablation.json")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from . import add_backend_arguments
+from ..run_contract import Contract, register
+from . import WORKERS, add_backend_arguments
 
 DEFAULT_RECIPE = "bg20k-filter"
 
@@ -42,6 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     f.add_argument("--per-page", type=int, default=20, help="thumbnails per contact-sheet page (default 20)")
     f.add_argument("--quiet", "--no-progress", dest="quiet", action="store_true", help="no progress bars")
     f.set_defaults(func=run)
+    register(f, Contract(inputs=("source",), data_files=("recipe",),
+                         bounds={"workers": WORKERS, "per_page": (1, 1000)}, free=("no_sheets", "per_page")))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InputError
-from . import add_backend_arguments
+from ..run_contract import Contract, register
+from . import SEED, WORKERS, add_backend_arguments
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,7 +15,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="compose foregrounds on backgrounds with a recipe (naive, RSSN, ablations) into a COMP track",
         description="Compose every foreground on --per-fg backgrounds with a recipe (a name from "
         "recipes/compose/ or a .toml file) and write composite/alpha/fg/bg PNGs, a manifest with "
-        "provenance and a COMP track descriptor to OUT. Resumable: rerun the same command to finish.",
+        "provenance and a COMP track descriptor to OUT. Resumable: rerun the same command with --resume to finish.",
     )
     p.add_argument("--recipe", help="recipe name or .toml path (see --list)")
     p.add_argument("--foregrounds", help="foreground manifest, or folder with one or with alpha/ + fg/ (or image/)")
@@ -39,6 +40,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    "backgrounds): OUT/quality/quality.csv and captioned contact sheets")
     p.add_argument("--list", action="store_true", help="list the available recipes and exit")
     p.set_defaults(func=run)
+    register(p, Contract(inputs=("foregrounds", "backgrounds"), roots=("root",), data_files=("recipe",),
+                         out_required=False, free=("fg_cache", "png_compression", "check", "list"),
+                         bounds={"per_fg": (1, 1000), "seed": SEED, "trimap": (1, 1001), "workers": WORKERS,
+                                 "png_compression": (0, 9)}))
 
 
 def run(args: argparse.Namespace) -> int:

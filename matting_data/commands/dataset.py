@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from . import LazyChoices, add_backend_arguments
+from ..run_contract import Contract, register
+from . import SEED, WORKERS, LazyChoices, add_backend_arguments
 
 
 def _csv(text: str) -> list[str]:
@@ -63,6 +64,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_backend_arguments(q)
     q.add_argument("--no-progress", action="store_true", help="hide progress bars")
     q.set_defaults(func=run_ingest)
+    register(q, Contract(inputs=("root", "categories", "types_json"), out_kind="file", out_required=False,
+                         outside_ok=True, bounds={"workers": WORKERS}))
 
     s = dsub.add_parser("split", help="seeded, category-stratified split with fixed evaluation trimaps")
     s.add_argument("manifest", help="input manifest (.parquet or .csv)")
@@ -80,6 +83,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_backend_arguments(s)
     s.add_argument("--no-progress", action="store_true", help="hide progress bars")
     s.set_defaults(func=run_split)
+    register(s, Contract(inputs=("manifest",), roots=("root",), out="out_root",
+                         bounds={"seed": SEED, "trimap_kernel": (1, 1001), "workers": WORKERS}))
 
     v = dsub.add_parser("privacy", help="P3M-style face obfuscation: train_B/train_N/test_P/test_NP splits")
     v.add_argument("manifest", help="input manifest")
@@ -97,6 +102,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_backend_arguments(v)
     v.add_argument("--no-progress", action="store_true", help="hide progress bars")
     v.set_defaults(func=run_privacy)
+    register(v, Contract(inputs=("manifest",), roots=("root",), bounds={"strength": (0, 100), "expand": (0, 10),
+                                                                       "margin": (0, 10_000), "workers": WORKERS}))
 
     e = dsub.add_parser("export", help="export to a HuggingFace DatasetDict (save_to_disk + Hub Parquet + card)")
     e.add_argument("manifest", help="input manifest")
@@ -110,6 +117,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--max-shard-mb", default="500", help="Parquet shard size in MB, > 0 (default: %(default)s)")
     e.add_argument("--no-progress", action="store_true", help="hide progress bars")
     e.set_defaults(func=run_export)
+    register(e, Contract(inputs=("manifest",), roots=("root",)))
 
 
 def run_ingest(args: argparse.Namespace) -> int:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from . import add_backend_arguments
+from ..run_contract import Contract, register
+from . import SEED, WORKERS, add_backend_arguments
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -20,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_backend_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
+    register(p, Contract(bounds={"seed": SEED, "workers": WORKERS}))
 
 
 def run(args: argparse.Namespace) -> int:

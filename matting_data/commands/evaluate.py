@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from . import add_backend_arguments
+from ..run_contract import Contract, register
+from . import WORKERS, add_backend_arguments
 
 
 def add_parser(subparsers) -> None:
@@ -41,6 +42,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--ignore-extra", action="store_true", help="skip predictions without ground truth (warn)")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
+    register(p, Contract(inputs=("pred", "gt", "trimap"), free=("batch_size",),
+                         bounds={"workers": WORKERS, "batch_size": (1, 1024)}))
 
 
 def run(args: argparse.Namespace) -> int:

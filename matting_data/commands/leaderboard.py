@@ -17,7 +17,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from . import add_backend_arguments, parse_pairs
+from ..run_contract import Contract, register
+from . import SEED, WORKERS, add_backend_arguments, parse_pairs
 
 
 def add_parser(subparsers) -> None:
@@ -26,7 +27,7 @@ def add_parser(subparsers) -> None:
         help="run matting models on a test track and publish a ranked leaderboard (--list: models)",
         description=(
             "Run each model on every sample of the test track (predictions written once to "
-            "OUT/predictions/<model>/, reused on rerun), score them and entries given as prediction "
+            "OUT/predictions/<model>/, reused with --resume), score them and entries given as prediction "
             "folders under the dim and/or gfm protocol, for every trimap set of the track, with bootstrap "
             "95%% intervals and a paired test against the best model, and write OUT/leaderboard.json "
             "(the run record) and the reports chosen by --report (md, csv, json, html, latex; "
@@ -69,6 +70,11 @@ def add_parser(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true", help="predict again even where predictions exist")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
+    register(p, Contract(inputs=("test",), pair_inputs=("pred_dir",), kv_inputs=("entry",), data_files=("entries",),
+                         out_required=False,
+                         free=("report", "list"),
+                         bounds={"trimap_seed": SEED, "resamples": (1, 1_000_000), "stats_seed": SEED,
+                                 "workers": WORKERS}))
 
 
 def collect_entries(args: argparse.Namespace) -> tuple[list[Any], dict[str, dict[str, Any]], dict[str, str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..run_contract import Contract, register
 from . import add_model_arguments, build_model
 
 
@@ -19,6 +20,7 @@ def add_parser(subparsers) -> None:
 
     ls = sub.add_parser("list", help="registered models and what they need")
     ls.set_defaults(func=run_list)
+    register(ls, Contract(out=None))
 
     cv = sub.add_parser(
         "convert",
@@ -29,6 +31,7 @@ def add_parser(subparsers) -> None:
     add_model_arguments(cv)
     cv.add_argument("--out", required=True, help="output .safetensors file")
     cv.set_defaults(func=run_convert)
+    register(cv, Contract(inputs=("weights",), out_kind="file", companions=(".json",)))
 
     ex = sub.add_parser(
         "export-onnx",
@@ -39,6 +42,7 @@ def add_parser(subparsers) -> None:
     ex.add_argument("--size", default=None, metavar="HxW", help="fixed input size (default: dynamic)")
     ex.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
     ex.set_defaults(func=run_export)
+    register(ex, Contract(inputs=("weights",), out_kind="file", bounds={"opset": (7, 21)}))
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -74,6 +78,10 @@ def run_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+#: the largest side of a fixed ONNX export size (the export runs the model once at that size)
+MAX_EXPORT_SIDE = 8192
+
+
 def _size(text: str | None) -> tuple[int, int] | None:
     from ..errors import InputError
 
@@ -82,6 +90,8 @@ def _size(text: str | None) -> tuple[int, int] | None:
     h, sep, w = text.lower().partition("x")
     if not sep or not h.isdigit() or not w.isdigit() or int(h) <= 0 or int(w) <= 0:
         raise InputError(f"--size {text!r}: expected HxW, e.g. 512x512")
+    if max(int(h), int(w)) > MAX_EXPORT_SIDE:
+        raise InputError(f"--size {text!r}: each side must be at most {MAX_EXPORT_SIDE} pixels")
     return int(h), int(w)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..run_contract import Contract, register
 from . import add_model_arguments, build_model
 
 
@@ -14,7 +15,7 @@ def add_parser(subparsers) -> None:
         description=(
             "Write OUT/<stem>.png (16- or 8-bit) or OUT/<stem>.npy (float32 HxW in [0, 1]) for every image, "
             "and OUT/predictions.json recording the model, its arguments, the weights file hash and the "
-            "authors' inference rule it used.  Resumable: a rerun keeps finished files.  Example: "
+            "authors' inference rule it used.  Resumable: --resume keeps finished files.  Example: "
             "matting-data predict --model gfm --weights gfm_r34_tt.pth --model-arg backbone=r34 "
             "--model-arg rosta=tt --model-arg strategy=hybrid --images photos/ --out pred/ --format npy"
         ),
@@ -30,6 +31,8 @@ def add_parser(subparsers) -> None:
     p.add_argument("--overwrite", action="store_true", help="predict again and replace another run's record")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
+    register(p, Contract(inputs=("images", "trimaps", "backgrounds", "weights"), free=("batch_size",),
+                         bounds={"batch_size": (1, 1024)}))
 
 
 def run(args: argparse.Namespace) -> int:

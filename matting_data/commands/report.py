@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from ..run_contract import Contract, register
 
 
 def add_parser(subparsers) -> None:
@@ -26,6 +29,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--screenshot", default=None, metavar="PNG",
                    help="also render leaderboard.html to this PNG with headless Chromium (e.g. for a README)")
     p.set_defaults(func=run)
+    register(p, Contract(inputs=("run_dirs",), out="merge_into", out_required=False))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,6 +37,12 @@ def run(args: argparse.Namespace) -> int:
     from ..pipelines.report import build_reports, parse_formats
 
     formats = parse_formats(args.report)
+    from ..run_contract import damaged_files
+
+    for run_dir in args.run_dirs:  # a damaged record or table of a run is named before any work
+        bad = damaged_files(Path(run_dir), limit=1)
+        if bad:
+            raise InputError(f"{bad[0][0]}: {bad[0][1]}; the run {run_dir} cannot be reported")
     if args.merge_into is not None:
         from ..pipelines.leaderboard import merge_runs
 
@@ -43,6 +53,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("give one RUN_DIR, or several with --merge-into OUT")
     if args.screenshot and "html" not in formats:
         raise InputError("--screenshot needs the html report (--report html,...)")
+    if args.screenshot:
+        shot = Path(args.screenshot)
+        if shot.suffix.lower() != ".png":
+            raise InputError(f"--screenshot {shot}: a screenshot is a .png file")
+        if shot.exists() and not args.overwrite:
+            raise InputError(f"--screenshot {shot}: exists; pass --overwrite to replace it")
     written = build_reports(args.run_dirs[0], formats)
     if args.screenshot:
         from ..pipelines.report.html import render_png

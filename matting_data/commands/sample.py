@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InputError
+from ..run_contract import Contract, register
+from . import SEED
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -19,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, nargs=2, default=[320, 320], metavar=("H", "W"), help="foreground size")
     p.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
     p.set_defaults(func=run)
+    register(p, Contract(bounds={"n": (1, 10_000), "size": (16, 8192), "seed": SEED}))
 
 
 def run(args: argparse.Namespace) -> int:

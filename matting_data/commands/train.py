@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from ..run_contract import Contract, register
+from . import SEED
+
 
 def add_parser(subparsers) -> None:
     p = subparsers.add_parser(
@@ -21,6 +24,14 @@ def add_parser(subparsers) -> None:
 
     add_train_arguments(p)
     p.set_defaults(func=run)
+    register(p, Contract(
+        inputs=("train", "foregrounds", "backgrounds", "val", "init_backbone"), data_files=("config", "recipe"),
+        config_file="config", out_required=False, free=("log_every", "no_amp"),
+        bounds={"steps": (1, 10**8), "batch": (1, 4096), "crop": (16, 4096), "lr": (0, 10), "grad_clip": (0, 1e6),
+                "workers": (0, 256), "seed": SEED, "threads": (0, 1024), "val_every": (0, 10**9),
+                "log_every": (1, 10**9), "save_every": (0, 10**9), "val_max_side": (0, 16384),
+                "weight_decay": (0, 10), "samples_per_epoch": (0, 10**9), "transition_p": (0, 1),
+                "crop_sizes": (1, 8192), "trimap_kernel": (1, 1001)}))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..errors import InputError
-from . import add_backend_arguments
+from ..run_contract import Contract, register
+from . import SEED, WORKERS, add_backend_arguments
 
 HELP_SCHEMES = (
     "tt: GFM trimap (k=25); ft/bt: GFM glance+focus targets (k=50) as <stem>_glance.png and <stem>_focus.png; "
@@ -38,7 +39,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Write, per alpha file stem (folder) or sample id (manifest), the trimap of a scheme. "
         + HELP_SCHEMES
         + ". Random choices come from (seed, stem), so results do not depend on --workers. "
-        "Existing outputs are kept (resumable) unless --overwrite.",
+        "Existing outputs are kept with --resume, or rewritten with --overwrite.",
     )
     p.add_argument("--scheme", required=True, choices=SCHEMES, help="trimap scheme")
     src = p.add_mutually_exclusive_group(required=True)
@@ -71,6 +72,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="rewrite outputs that already exist")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     p.set_defaults(func=run)
+    register(p, Contract(inputs=("alpha", "manifest"), roots=("root",),
+                         bounds={"kernel": (1, 1001), "seed": SEED, "workers": WORKERS}))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from ..errors import InputError, MissingFileError
 from ..io import IMAGE_SUFFIXES, confine, index_by_stem, list_images
-from ..manifest import load_manifest, resolve
+from ..manifest import data_root, load_manifest, resolve
 
 PathLike = str | os.PathLike
 
@@ -39,7 +39,7 @@ def load_foregrounds(src: PathLike, root: PathLike | None = None) -> list[dict[s
                 p = p / name
                 break
     if p.is_file():
-        root = Path(root) if root is not None else p.parent
+        root = Path(root) if root is not None else data_root(p)[0]  # the root the manifest records, else its folder
         df = load_manifest(p, root=root)
         rows = [
             {

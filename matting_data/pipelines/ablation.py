@@ -71,7 +71,7 @@ import pandas as pd
 from ..compose import load_compose_recipe
 from ..datasets.track import Track, load_track
 from ..errors import InputError, RecipeError
-from ..io import write_text_atomic
+from ..io import check_output_dir, write_text_atomic
 from ..metrics import get_protocol
 from ..recipes import check_keys, load_recipe
 from .comp_tracks import build_comp_track
@@ -287,6 +287,7 @@ class _Context:
     progress: bool
     report: Callable[[str], None]
     common: dict[str, Any]
+    fg_root: PathLike | None = None
     done: int = 0
     total: int = 0
     tracks: dict[str, Track] = field(default_factory=dict)
@@ -298,7 +299,8 @@ def _train_track(ctx: _Context, row: str, kind: str, what: Any) -> Track:
     if row not in ctx.tracks:  # built once per run (all seeds train on the same composites)
         ctx.tracks[row] = build_comp_track(
             ctx.foregrounds, ctx.pools[row], ctx.out / "tracks" / _safe(row), recipe=what, per_fg=ctx.grid.per_fg,
-            seed=ctx.grid.seed, fg_cache=ctx.out / "fg-cache", workers=ctx.workers, progress=ctx.progress)
+            seed=ctx.grid.seed, fg_cache=ctx.out / "fg-cache", fg_root=ctx.fg_root, workers=ctx.workers,
+            progress=ctx.progress)
     return ctx.tracks[row]
 
 
@@ -378,6 +380,7 @@ def run_ablation(
     workers: int = 1,
     progress: bool = True,
     report: Callable[[str], None] | None = None,
+    fg_root: PathLike | None = None,
 ) -> Ablation:
     """Run every cell of the grid (row x seed x test track) not done yet and write the comparison table.
 
@@ -392,6 +395,8 @@ def run_ablation(
     seeds : training seeds (default: the grid's).
     workers : processes for composition, prediction and scoring.
     report : called with one line per finished cell (default: print to stderr).
+    fg_root : folder the foreground manifest's paths are relative to (default: the root it records, else its
+        folder), as ``--root`` of ``compose``.
     """
     g = grid if isinstance(grid, Grid) else load_grid(grid)
     if seeds:
@@ -415,6 +420,8 @@ def run_ablation(
         raise InputError(f"recipe_backgrounds names recipes not in the grid: {sorted(unknown)}")
     check_distinct_recipes(g.recipes, pools)
     _check_trainable(g.model)
+    inputs = [foregrounds, fg_root, *pools.values(), *(t.root for t in test_list), *([ori.root] if ori else [])]
+    check_output_dir(out, *inputs, what="out")  # before anything is created
     out_p = Path(out).resolve()  # absolute: the evaluation links its inputs
     (out_p / "cells").mkdir(parents=True, exist_ok=True)
     common = {"train": g.train_config().to_dict() | {"seed": None, "train": None}, "per_fg": g.per_fg,
@@ -426,7 +433,7 @@ def run_ablation(
     rows += [(_safe(b), "baseline", b) for b in g.baselines]
     n_trained = len(rows) - len(g.baselines)
     ctx = _Context(g, foregrounds, pools, out_p, test_list, workers, progress,
-                   report or (lambda s: print(s, file=sys.stderr, flush=True)), common,
+                   report or (lambda s: print(s, file=sys.stderr, flush=True)), common, fg_root,
                    total=len(test_list) * (n_trained * len(g.seeds) + len(g.baselines)))
     cells = [c for row, kind, what in rows for c in _run_row(ctx, row, kind, what)]
     table, reference = summarise(cells, g)

@@ -43,7 +43,7 @@ import pandas as pd
 from .. import __version__
 from ..datasets.track import Track, load_track
 from ..errors import InputError, MissingFileError
-from ..io import confine, index_by_stem, to_jsonable, write_csv, write_json
+from ..io import confine, index_by_stem, link_file, to_jsonable, write_csv, write_json
 from ..manifest import resolve
 from ..metrics import get_protocol
 from ..models.base import MattingModel, ModelError
@@ -293,29 +293,16 @@ def eval_samples(
 
 
 # ----------------------------------------------------------------------------- predictions
-def _link(src: str, dest: Path) -> None:
-    """``dest`` -> ``src`` (a symlink; a copy where links are not possible); kept when it is right."""
-    if dest.is_symlink() and os.readlink(dest) == src:
-        return
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.is_symlink() or dest.exists():
-        dest.unlink()
-    try:
-        dest.symlink_to(src)
-    except OSError:
-        import shutil
-
-        shutil.copyfile(src, dest)
-
-
-def stage_inputs(samples: Sequence[EvalSample], folder: Path, what: str) -> Path:
+def stage_inputs(samples: Sequence[EvalSample], folder: Path, what: str, within: Path | None = None) -> Path:
     """A folder of links ``<id><suffix>`` to the samples' ``what`` files (image, trimap, background).
 
-    Ids were checked by :func:`check_sample_ids` (the links themselves point out of ``folder``).
+    Ids were checked by :func:`check_sample_ids` (the links themselves point out of ``folder``).  The
+    links are written by :func:`matting_data.io.link_file`: relative to their own folder for files
+    inside ``within`` (the run folder), absolute otherwise, so they work from any working directory.
     """
     for s in samples:
         src = getattr(s, what)
-        _link(src, folder / (s.id + Path(src).suffix.lower()))
+        link_file(src, folder / (s.id + Path(src).suffix.lower()), within=within)
     return folder
 
 
@@ -369,10 +356,11 @@ def predict_entry(
     _check_backgrounds(m, samples, entry)
     d = Path(folder)
     inputs = d.parent.parent / "inputs"
-    images = stage_inputs(samples, inputs / "images" / d.name, "image")
+    run_dir = inputs.parent
+    images = stage_inputs(samples, inputs / "images" / d.name, "image", run_dir)
     needs_tri, needs_bg = getattr(m, "needs_trimap", True), getattr(m, "needs_background", False)
-    tris = stage_inputs(samples, inputs / "trimaps" / d.name, "trimap") if needs_tri else None
-    bgs = stage_inputs(samples, inputs / "backgrounds" / d.name, "background") if needs_bg else None
+    tris = stage_inputs(samples, inputs / "trimaps" / d.name, "trimap", run_dir) if needs_tri else None
+    bgs = stage_inputs(samples, inputs / "backgrounds" / d.name, "background", run_dir) if needs_bg else None
     if replace_stale and _stale(d, m):
         overwrite = True
     run = predict_images(m, images, d, trimaps=tris, backgrounds=bgs, fmt="png16", overwrite=overwrite,
@@ -392,11 +380,11 @@ def _timing(folder: Path) -> float:
 
 def _bit_depth(path: Path) -> str | None:
     """Problem with a prediction file's format / depth, or ``None`` when it is usable."""
-    import cv2
+    from ..io import decode_bytes
 
     if path.suffix.lower() == ".npy":
         return None
-    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    arr = decode_bytes(path.read_bytes(), str(path))
     if arr is None:
         return "unreadable"
     if arr.dtype not in (np.uint8, np.uint16):

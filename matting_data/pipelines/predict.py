@@ -44,6 +44,7 @@ from ..io import (
 )
 from ..models.base import MattingModel, check_prediction, predict_checked
 from ..records import check_run
+from ..run_contract import file_problem
 
 PathLike = str | os.PathLike
 FORMATS = ("png16", "png8", "npy")
@@ -163,14 +164,15 @@ def predict_images(
     if getattr(model, "needs_background", False) and backgrounds is None:
         raise InputError(f"model {model.name!r} needs the captured background of each image (--backgrounds)")
     record = to_jsonable({"model": model.describe(), "format": fmt, "toolkit": f"matting-data {__version__}",
-                          "trimaps": None if trimaps is None else str(trimaps),
-                          "backgrounds": None if backgrounds is None else str(backgrounds),
+                          "trimaps": None if trimaps is None else str(Path(trimaps).resolve()),
+                          "backgrounds": None if backgrounds is None else str(Path(backgrounds).resolve()),
                           **dict(extra_record or {})})
     out_p.mkdir(parents=True, exist_ok=True)
     check_run(out_p / RECORD, record, overwrite=overwrite, what="set of predictions",
               hint="use another --out folder, or --overwrite to replace them")
     files = {s: out_p / output_name(s, fmt) for s in stems}
-    todo = [s for s in stems if overwrite or not files[s].is_file()]
+    # a kept prediction must be whole: a truncated or damaged file (a killed run) is predicted again
+    todo = [s for s in stems if overwrite or not files[s].is_file() or file_problem(files[s]) is not None]
     if batch_size < 1:
         raise InputError(f"batch size must be at least 1, got {batch_size}")
     batched = batch_size > 1 and callable(getattr(model, "predict_batch", None)) and not tri and not bgs

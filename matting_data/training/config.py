@@ -97,12 +97,14 @@ class TrainingConfig:
             raise InputError(f"val_metric must be 'dim:<metric>' or 'gfm:<metric>', got {self.val_metric!r}")
 
     def _check_numbers(self) -> None:
-        if self.steps < 1 or self.batch < 1:
-            raise InputError(f"steps and batch must be >= 1, got {self.steps}, {self.batch}")
-        if self.crop < 16:
-            raise InputError(f"crop must be >= 16, got {self.crop}")
-        if any(c < 1 for c in self.crop_sizes):
-            raise InputError(f"crop_sizes must be positive, got {self.crop_sizes}")
+        if not (1 <= self.steps <= 10**8 and 1 <= self.batch <= 4096):
+            raise InputError(f"steps must be in 1..1e8 and batch in 1..4096, got {self.steps}, {self.batch}")
+        if not 16 <= self.crop <= 4096:
+            raise InputError(f"crop must be between 16 and 4096, got {self.crop}")
+        if any(not 1 <= c <= 8192 for c in self.crop_sizes):
+            raise InputError(f"crop_sizes must be between 1 and 8192, got {self.crop_sizes}")
+        if self.val_max_side > 16384 or self.trimap_kernel[1] > 1001 or self.workers > 256:
+            raise InputError("val_max_side must be <= 16384, trimap_kernel <= 1001 and workers <= 256")
         lo, hi = self.trimap_kernel
         if not 1 <= lo <= hi:
             raise InputError(f"trimap_kernel must be a range 1 <= lo <= hi, got {self.trimap_kernel}")

@@ -222,8 +222,8 @@ def train(
     out = Path(cfg.out) if cfg.out else None
     if resume and out is None:
         raise InputError("--resume needs an output folder (out)")
-    with torch_settings(cfg, device):
-        return _run(cfg, info, device, out, resume, stop_after, progress, on_step, data)
+    with torch_settings(cfg, device), _stop_signals() as stop:
+        return _run(cfg, info, device, out, resume, stop_after, progress, on_step, data, stop)
 
 
 def _setup(cfg: TrainingConfig, info: D.DistInfo, device: torch.device) -> tuple[Any, Any, _Step]:
@@ -250,15 +250,106 @@ def _setup(cfg: TrainingConfig, info: D.DistInfo, device: torch.device) -> tuple
     return model, backbone, _Step(model, opt, sched, cfg, device, ddp)
 
 
+#: settings that may differ when a run is resumed (how fast and where it runs; not what it computes)
+RESUME_FREE = ("workers", "threads", "device", "log_every", "amp", "channels_last", "out")
+
+
+def _normalised(d: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in TrainingConfig.from_dict(d).to_dict().items() if k not in RESUME_FREE}
+    for k in ("train", "foregrounds", "backgrounds", "val", "fg_cache", "init_backbone"):
+        if out.get(k):
+            out[k] = str(Path(out[k]).resolve())
+    if out.get("recipe") and Path(out["recipe"]).suffix == ".toml":
+        out["recipe"] = str(Path(out["recipe"]).resolve())
+    return out
+
+
+def check_same_run(saved: dict[str, Any], cfg: TrainingConfig, out: Path) -> None:
+    """Refuse to resume a run with other settings: the run's schedule, data and model are fixed at its start.
+
+    Paths are compared resolved; only :data:`RESUME_FREE` settings may change.  The error names each
+    changed setting with its saved and new value.
+    """
+    try:
+        old = _normalised(dict(saved))
+    except (InputError, TypeError, ValueError):
+        raise InputError(f"{out}/last.state.json: its settings are not readable; pass --overwrite to start again") from None
+    new = _normalised(cfg.to_dict())
+    changed = [f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    if changed:
+        raise InputError(f"--resume: {out} was trained with other settings ({', '.join(changed)}); resume with the "
+                         "same settings (the schedule is fixed at the start), or start a new run")
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM stopped training; the message says where the resumable checkpoint is."""
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[list[int]]:
+    """While training: SIGINT / SIGTERM only mark a stop (the list gets the signal number); the loop then
+    saves a resumable checkpoint and raises :class:`TrainingInterrupted`.  Handlers are restored after."""
+    import signal
+    import threading
+
+    stop: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    old = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def mark(signum: int, _frame: Any) -> None:
+        if stop:  # a second signal: stop now
+            raise KeyboardInterrupt
+        stop.append(signum)
+
+    for sig in old:
+        signal.signal(sig, mark)
+    try:
+        yield stop
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+def _interrupted(out: Path | None, info: D.DistInfo, step: int, save_last: Callable[[], None], log: TrainLog,
+                 stop: list[int]) -> None:
+    import signal
+
+    where = "no --out: nothing saved"
+    if out is not None and info.main:
+        save_last()
+        log.write()
+        where = f"checkpoint at step {step} in {out}; continue with --resume"
+    raise TrainingInterrupted(f"{signal.Signals(stop[0]).name} ({where})")
+
+
+def _validate_at(step: int, model: Any, val: list[dict[str, Any]], cfg: TrainingConfig, log: TrainLog,
+                 history: list[dict[str, Any]], best: dict[str, Any] | None, out: Path | None, extra: dict[str, Any],
+                 stepper: _Step) -> dict[str, Any] | None:
+    """Validate at ``step`` (appended to ``history`` and the log); save the ``best`` checkpoint; return the best."""
+    values = validate(model, val)
+    history.append({"step": step, **values})
+    log.add(step, "val", values)
+    if best is None or _val_score(values, cfg.val_metric) < _val_score(best, cfg.val_metric):
+        best = {"step": step, **values}
+        if out is not None:
+            save_training_state(out, "best", model, stepper.opt, stepper.sched, stepper.scaler, step,
+                                {**extra, "best": best, "validation": history})
+    return best
+
+
 def _run(cfg: TrainingConfig, info: D.DistInfo, device: torch.device, out: Path | None, resume: bool,
          stop_after: int | None, progress: bool, on_step: Callable[[int, float], None] | None,
-         data: TrackSource | CompositionSource | None = None) -> TrainResult:
+         data: TrackSource | CompositionSource | None = None, stop: list[int] | None = None) -> TrainResult:
+    stop = [] if stop is None else stop
     model, backbone, stepper = _setup(cfg, info, device)
     net, opt, sched = model.network, stepper.opt, stepper.sched
     log = TrainLog(out if info.main else None)
     start, best, history = 0, None, []
     state = read_training_state(out) if resume and out is not None else None
     if state is not None:
+        check_same_run(state.get("config", {}), cfg, out)  # type: ignore[arg-type]
         restore_training_state(out, state, model, opt, sched, stepper.scaler)  # type: ignore[arg-type]
         start, best, history = int(state["step"]), state.get("best"), list(state.get("validation", []))
         log.load(start)
@@ -275,7 +366,15 @@ def _run(cfg: TrainingConfig, info: D.DistInfo, device: torch.device, out: Path 
     bar = tqdm(total=cfg.steps, initial=start, desc=f"train {cfg.model}", unit="step",
                disable=not (progress and info.main))
     step = start
+
+    def save_last() -> None:
+        assert out is not None
+        save_training_state(out, "last", model, opt, sched, stepper.scaler, step,
+                            {**extra, "best": best, "validation": history})
+
     for batch in loader:
+        if stop:
+            _interrupted(out, info, step, save_last, log, stop)
         loss, terms = stepper(_to_device(batch, device, device.type == "cuda" and cfg.channels_last))
         step += 1
         loss = D.mean_over_processes(loss, info)
@@ -288,19 +387,13 @@ def _run(cfg: TrainingConfig, info: D.DistInfo, device: torch.device, out: Path 
             on_step(step, loss)
         last = step == end
         if val and ((cfg.val_every and step % cfg.val_every == 0) or step == cfg.steps):
-            values = validate(model, val)
-            history.append({"step": step, **values})
-            log.add(step, "val", values)
-            if best is None or _val_score(values, cfg.val_metric) < _val_score(best, cfg.val_metric):
-                best = {"step": step, **values}
-                if out is not None:
-                    save_training_state(out, "best", model, opt, sched, stepper.scaler, step,
-                                        {**extra, "best": best, "validation": history})
+            best = _validate_at(step, model, val, cfg, log, history, best, out, extra, stepper)
         if info.main and (last or step % cfg.log_every == 0):
             log.write()
         if out is not None and info.main and (last or (cfg.save_every and step % cfg.save_every == 0)):
-            save_training_state(out, "last", model, opt, sched, stepper.scaler, step,
-                                {**extra, "best": best, "validation": history})
+            save_last()
+    if stop and step < end:  # the signal came during the last step taken
+        _interrupted(out, info, step, save_last, log, stop)
     bar.close()
     D.barrier(info)
     net.eval()

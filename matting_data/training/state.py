@@ -3,9 +3,14 @@
 ``<out>/<tag>.safetensors`` (+ ``.json`` sidecar; loads with
 ``get_model(name, weights=...)``), ``<out>/<tag>.state.safetensors`` (optimizer
 tensors, RNG states) and ``<out>/<tag>.state.json`` (step, config, optimizer
-scalars and param groups, scheduler, AMP scaler, validation history).  The JSON
-is written last, so a run killed while saving leaves the previous complete
-checkpoint in place.
+scalars and param groups, scheduler, AMP scaler, validation history).
+
+Committed as one: the weights and tensor state are first written under new names in
+``<out>/.checkpoints/``; then ``<tag>.state.json``, which names that pair and their hashes,
+replaces the previous one atomically (the commit); only then are the pair published under
+the names above (links, atomically) and the older pair removed.  A kill at any moment leaves
+``<tag>.state.json`` naming a complete pair: the previous one or the new one, never a mix.
+Resume reads the pair the JSON names (:func:`read_training_state`).
 """
 
 from __future__ import annotations
@@ -48,33 +53,74 @@ def _optimizer_join(tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> d
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
+CHECKPOINTS = ".checkpoints"
+
+
+def _publish(src: Path, dest: Path) -> None:
+    """``dest`` becomes ``src``'s content, atomically (a hard link, or a copy where links are not possible)."""
+    import shutil
+    import tempfile
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    os.close(fd)
+    try:
+        os.unlink(tmp)
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
+        os.replace(tmp, dest)
+    except BaseException:
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _publish_pair(o: Path, tag: str, state: dict[str, Any]) -> None:
+    """The committed pair of ``state`` under the user-facing names, and older pairs of ``tag`` removed."""
+    weights, tensors = o / state["weights"], o / state["tensors"]
+    side = weights.with_name(weights.name + ".json")
+    _publish(weights, o / f"{tag}.safetensors")
+    if side.is_file():
+        _publish(side, o / f"{tag}.safetensors.json")
+    _publish(tensors, o / f"{tag}.state.safetensors")
+    keep = {weights.name, tensors.name, side.name}
+    for old in (o / CHECKPOINTS).glob(f"{tag}-*"):
+        if old.name not in keep:
+            old.unlink(missing_ok=True)
+
+
 def save_training_state(
     out: str | os.PathLike, tag: str, model: Any, optimizer: torch.optim.Optimizer,
     scheduler: Any, scaler: Any, step: int, info: dict[str, Any],
 ) -> Path:
-    """Write the ``tag`` checkpoint (weights, tensor state, JSON state); return the JSON path."""
+    """Write the ``tag`` checkpoint (weights, tensor state, JSON state) as one commit; return the JSON path."""
     from safetensors.torch import save as st_save
 
     o = Path(out)
-    weights, _ = save_converted(model.network, o / f"{tag}.safetensors", model.architecture,
+    stem = f"{CHECKPOINTS}/{tag}-{int(step):09d}-{os.urandom(4).hex()}"
+    weights, _ = save_converted(model.network, o / f"{stem}.safetensors", model.architecture,
                                 dict(model.arguments), extra={"step": int(step)})
     tensors, opt_meta = _optimizer_split(optimizer)
     tensors["rng.torch"] = torch.get_rng_state()
     if torch.cuda.is_available():
         for i, s in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"rng.cuda.{i}"] = s
-    write_bytes_atomic(o / f"{tag}.state.safetensors", st_save(tensors))
+    tfile = write_bytes_atomic(o / f"{stem}.state.safetensors", st_save(tensors))
     state = {
         "format": FORMAT, "step": int(step), "optimizer": opt_meta,
         "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "scaler": scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
-        "weights": weights.name, "weights_hash": file_hash(weights), **info,
+        "weights": f"{stem}.safetensors", "weights_hash": file_hash(weights),
+        "tensors": f"{stem}.state.safetensors", "tensors_hash": file_hash(tfile), **info,
     }
-    return write_text_atomic(o / f"{tag}.state.json", json.dumps(state, indent=1, sort_keys=True, default=str))
+    path = write_text_atomic(o / f"{tag}.state.json", json.dumps(state, indent=1, sort_keys=True, default=str))
+    _publish_pair(o, tag, state)  # after the commit: a kill here leaves the committed pair, published on resume
+    return path
 
 
 def read_training_state(out: str | os.PathLike, tag: str = "last") -> dict[str, Any] | None:
-    """The JSON state of ``tag`` (``None`` when there is none); checks the weights file it names."""
+    """The JSON state of ``tag`` (``None`` when there is none); checks the weights and tensor files it names."""
     p = Path(out) / f"{tag}.state.json"
     if not p.is_file():
         return None
@@ -82,11 +128,14 @@ def read_training_state(out: str | os.PathLike, tag: str = "last") -> dict[str, 
         state = json.loads(p.read_text())
     except json.JSONDecodeError as exc:
         raise InputError(f"{p}: unreadable training state ({exc})") from None
-    if state.get("format") != FORMAT:
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise InputError(f"{p}: not a matting-data training state")
-    w = Path(out) / state["weights"]
-    if not w.is_file() or file_hash(w) != state["weights_hash"]:
-        raise InputError(f"{p}: its weights file {w} is missing or was changed after the state was saved")
+    state.setdefault("tensors", f"{tag}.state.safetensors")  # written before the one-commit layout
+    for key in ("weights", "tensors"):
+        f = Path(out) / state[key]
+        want = state.get(f"{key}_hash")
+        if not f.is_file() or (want is not None and file_hash(f) != want):
+            raise InputError(f"{p}: its {key} file {f} is missing or was changed after the state was saved")
     return dict(state)
 
 
@@ -100,7 +149,7 @@ def restore_training_state(
     o = Path(out)
     weights = load_file(str(o / state["weights"]), device="cpu")
     model.network.load_state_dict(weights, strict=True)
-    tensors = load_file(str(o / f"{tag}.state.safetensors"), device="cpu")
+    tensors = load_file(str(o / state.get("tensors", f"{tag}.state.safetensors")), device="cpu")
     optimizer.load_state_dict(_optimizer_join(tensors, state["optimizer"]))
     if scheduler is not None and state.get("scheduler") is not None:
         scheduler.load_state_dict(state["scheduler"])
@@ -110,3 +159,5 @@ def restore_training_state(
     cuda = sorted(k for k in tensors if k.startswith("rng.cuda."))
     if cuda and torch.cuda.is_available():
         torch.cuda.set_rng_state_all([tensors[k] for k in cuda])
+    if (o / CHECKPOINTS).is_dir() and str(state["weights"]).startswith(CHECKPOINTS):
+        _publish_pair(o, tag, state)  # a kill between the commit and the publication: publish now

@@ -232,6 +232,12 @@ class OnnxModel(MattingModel):
             a = a.permute(0, 3, 1, 2)
         if a.ndim != 4:
             raise InputError(f"{self.path}: output {self.output!r} has shape {tuple(a.shape)}, expected (N, C, H, W)")
+        fed = next(iter(feed.values())).shape
+        fed_hw = tuple(fed[1:3]) if self.layout == "nhwc" else tuple(fed[-2:])
+        if tuple(a.shape[-2:]) != fed_hw or a.shape[0] != 1:
+            raise ModelError(f"{self.path}: output {self.output!r} has shape {tuple(a.shape)}, but the graph was fed "
+                             f"{fed_hw[0]}x{fed_hw[1]}: a matte of the input's size (1, 1, {fed_hw[0]}, {fed_hw[1]}) "
+                             "is expected; it is not resized")
         a = a[:, :1]
         if self.fit != "resize":
             a = a[:, :, : scaled[0], : scaled[1]]

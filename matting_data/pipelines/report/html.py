@@ -249,11 +249,22 @@ def render_png(page: Path, png: Path, width: int = 1200, height: int = 1600, tim
     exe = chromium()
     if exe is None:
         raise InputError("a screenshot needs Chromium: apt-get install chromium (or set $CHROMIUM)")
+    import os
+
     png = Path(png)
+    if png.suffix.lower() != ".png":
+        raise InputError(f"--screenshot {png}: a screenshot is a .png file")
     png.parent.mkdir(parents=True, exist_ok=True)
+    tmp = png.with_name(f".{png.stem}.{os.getpid()}.part.png")  # fresh: an existing file never passes as written
+    tmp.unlink(missing_ok=True)
     cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-           "--hide-scrollbars", f"--window-size={width},{height}", f"--screenshot={png}", Path(page).resolve().as_uri()]
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    if not png.is_file():
-        raise InputError(f"Chromium wrote no screenshot of {page}: {res.stderr.strip()[-300:]}")
+           "--hide-scrollbars", f"--window-size={width},{height}", f"--screenshot={tmp}", Path(page).resolve().as_uri()]
+    try:
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        ok = tmp.is_file() and tmp.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        if not ok:
+            raise InputError(f"Chromium wrote no screenshot of {page}: {res.stderr.strip()[-300:] or 'no output'}")
+        os.replace(tmp, png)
+    finally:
+        tmp.unlink(missing_ok=True)
     return png
