@@ -146,6 +146,7 @@ def test_export_refuses_a_symlink_leaving_the_root(tmp_path):
     with pytest.raises(InputError, match="outside"):
         export_hf(m, None, tmp_path / "out")
     assert not (tmp_path / "out" / "hub").exists()
+    assert list((tmp_path / "out").iterdir()) == []  # the error happened mid-stream: no staging left
 
 
 # --------------------------------------------------------------------------- issue 18

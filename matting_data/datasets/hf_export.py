@@ -401,13 +401,42 @@ def _split_frames(df: pd.DataFrame, default_split: str, splits: Sequence[str] | 
     return df
 
 
+def _write_splits(df: pd.DataFrame, root: Path, disk_part: Path | None, hub_part: Path | None, feats,
+                  columns: tuple[list[str], list[str], list[str]], *, max_shard_mb: float, batch_bytes: float,
+                  progress: bool) -> tuple[dict[str, tuple[int, int]], dict[str, Any]]:
+    """Stream every split of ``df`` into the staging folders; ``({split: (examples, bytes)}, stats)``."""
+    from tqdm.auto import tqdm
+
+    from .hf_stream import ShardTarget, fingerprint, stream_examples, write_disk_metadata
+
+    extra, images, paths = columns
+    hashes = [f"{c}_hash" for c in paths if f"{c}_hash" in df.columns]
+    sizes: dict[str, tuple[int, int]] = {}
+    stats: dict[str, Any] = {"max_batch_rows": 0}
+    for split, part_df in df.groupby("split", sort=True):
+        split = str(split)
+        targets = []
+        if disk_part is not None:
+            targets.append(ShardTarget(disk_part / split, "data", "arrow", feats, _DISK_SHARD_BYTES))
+        if hub_part is not None:
+            targets.append(ShardTarget(hub_part / "data", split, "parquet", feats, max_shard_mb * 1e6))
+        examples = (_example(r, root, extra, images, paths) for r in _rows(part_df))
+        bar = tqdm(examples, total=len(part_df), desc=f"export {split}", unit="example", disable=not progress)
+        st = stream_examples(bar, feats, targets, batch_bytes=batch_bytes)
+        stats["max_batch_rows"] = max(stats["max_batch_rows"], st["max_batch_rows"])
+        sizes[split] = (st["num_examples"], st["num_bytes"])
+        files = [t.close() for t in targets]
+        if disk_part is not None:
+            keys = (str(v) for r in _rows(part_df[["id", *paths, *hashes]]) for v in r.values())
+            write_disk_metadata(disk_part / split, split, files[0], feats, *sizes[split], fingerprint(split, keys))
+    return sizes, stats
+
+
 def _export(df: pd.DataFrame, root: Path, out: Path, prov: dict[str, Any], *, name: str, license: str,
             description: str, citation: str, default_split: str, splits: Sequence[str] | None,
             max_shard_mb: float, fmt: str, batch_bytes: float, progress: bool) -> dict[str, Any]:
     """The writing half of :func:`export_hf` (its checks done): one pass over the images, streamed."""
-    from tqdm.auto import tqdm
-
-    from .hf_stream import ShardTarget, fingerprint, stream_examples, write_dataset_dict, write_disk_metadata
+    from .hf_stream import write_dataset_dict
 
     df = _split_frames(df, default_split, splits)
     paths = path_columns(df)
@@ -423,26 +452,14 @@ def _export(df: pd.DataFrame, root: Path, out: Path, prov: dict[str, Any], *, na
             shutil.rmtree(part, ignore_errors=True)
             part.mkdir()
             (part / EXPORT_MARKER).write_text(MARKER_TEXT)
-    sizes: dict[str, tuple[int, int]] = {}
-    stats: dict[str, Any] = {"max_batch_rows": 0}
-    root_s = root.resolve()
-    for split, part_df in df.groupby("split", sort=True):
-        split = str(split)
-        targets = []
-        if disk_part is not None:
-            targets.append(ShardTarget(disk_part / split, "data", "arrow", feats, _DISK_SHARD_BYTES))
-        if hub_part is not None:
-            targets.append(ShardTarget(hub_part / "data", split, "parquet", feats, max_shard_mb * 1e6))
-        examples = (_example(r, root_s, extra, images, paths) for r in _rows(part_df))
-        bar = tqdm(examples, total=len(part_df), desc=f"export {split}", unit="example", disable=not progress)
-        st = stream_examples(bar, feats, targets, batch_bytes=batch_bytes)
-        stats["max_batch_rows"] = max(stats["max_batch_rows"], st["max_batch_rows"])
-        sizes[split] = (st["num_examples"], st["num_bytes"])
-        files = [t.close() for t in targets]
-        if disk_part is not None:
-            keys = (str(v) for r in _rows(part_df[["id", *paths, *[h for h in hashes if h in part_df]]])
-                    for v in r.values())
-            write_disk_metadata(disk_part / split, split, files[0], feats, *sizes[split], fingerprint(split, keys))
+    try:
+        sizes, stats = _write_splits(df, root.resolve(), disk_part, hub_part, feats, (extra, images, paths),
+                                     max_shard_mb=max_shard_mb, batch_bytes=batch_bytes, progress=progress)
+    except BaseException:
+        for part in (disk_part, hub_part):
+            if part is not None:
+                shutil.rmtree(part, ignore_errors=True)
+        raise
     result: dict[str, Any] = {"stats": stats}
     if disk_part is not None:
         write_dataset_dict(disk_part, list(sizes))
