@@ -19,10 +19,12 @@ the same through ``load_from_disk`` and the Parquet layout.
   read (so an RGBA cut-out or an RGB-saved matte exports its true alpha).
   A 16-bit or float alpha is rounded to 8 bits (``Image(mode="L")`` is 8-bit).
 
-:func:`export_hf` writes ``<out>/hf`` (``save_to_disk``) and ``<out>/hub``:
+:func:`export_hf` writes ``<out>/hf`` (``save_to_disk``) and/or (``format``) ``<out>/hub``:
 ``data/<split>-0000i-of-0000n.parquet`` shards plus a dataset card
 ``README.md`` whose YAML header declares the configs, features, license and
-citation, i.e. the layout of a Hub dataset repository.  Publishing is up to
+citation, i.e. the layout of a Hub dataset repository.  The rows are streamed
+(:mod:`.hf_stream`): encoded and written in batches bounded by bytes, so the
+export's memory does not grow with the number of samples.  Publishing is up to
 you::
 
     dd = load_hf("out/hf")
