@@ -150,6 +150,7 @@ def test_export_refuses_a_symlink_leaving_the_root(tmp_path):
     with pytest.raises(InputError, match="outside"):
         export_hf(m, None, tmp_path / "out")
     assert not (tmp_path / "out" / "hub").exists()
+    assert list((tmp_path / "out").iterdir()) == []  # the error happened mid-stream: no staging left
 
 
 # --------------------------------------------------------------------------- issue 18
@@ -235,3 +236,97 @@ def test_export_shard_size_must_be_a_finite_number(tmp_path, capsys, mb):
     err = capsys.readouterr().err
     assert "--max-shard-mb" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "out" / "hub").exists()
+
+
+# --------------------------------------------------------------------------- issue 27
+def test_stream_examples_holds_at_most_a_byte_bounded_batch(tmp_path):
+    """Batches are bounded by bytes, not rows: 1 kB examples with a 3.5 kB batch -> at most 3 rows are held,
+    and every Arrow record batch and Parquet row group has at most 3 rows; shards roll at max_bytes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from datasets import Features, Value
+
+    from matting_data.datasets.hf_stream import ShardTarget, stream_examples
+
+    feats = Features({"id": Value("string"), "blob": Value("binary")})
+    pulled, written = [], []
+
+    def examples():
+        for i in range(20):
+            pulled.append(i)
+            yield {"id": f"e{i:02d}", "blob": bytes([i]) * 1000}
+
+    class Spy(ShardTarget):
+        def write(self, table, estimate):
+            written.append((len(pulled), table.num_rows))
+            super().write(table, estimate)
+
+    disk = Spy(tmp_path / "hf", "data", "arrow", feats, 1e9)
+    hub = Spy(tmp_path / "hub", "train", "parquet", feats, 7000)
+    st = stream_examples(examples(), feats, [disk, hub], batch_bytes=3500)
+    assert st["num_examples"] == 20 and st["max_batch_rows"] == 3
+    # when a batch is written, only that batch and the one example that did not fit are in flight
+    rows_out = 0
+    for n_pulled, rows in written[::2]:
+        rows_out += rows
+        assert n_pulled - rows_out <= 1
+    assert disk.close() == ["data-00000-of-00001.arrow"]
+    shards = hub.close()
+    assert len(shards) == 4 and shards[0] == "train-00000-of-00004.parquet"  # 6 rows (~6 kB) a shard
+    batches = list(pa.ipc.open_stream(str(tmp_path / "hf" / "data-00000-of-00001.arrow")))
+    assert max(b.num_rows for b in batches) == 3 and sum(b.num_rows for b in batches) == 20
+    ids = []
+    for s in shards:
+        f = pq.ParquetFile(tmp_path / "hub" / s)
+        assert all(f.metadata.row_group(i).num_rows <= 3 for i in range(f.num_row_groups))
+        assert f.metadata.num_rows <= 6
+        ids += f.read().column("id").to_pylist()
+    assert ids == [f"e{i:02d}" for i in range(20)]
+
+
+def test_export_in_tiny_batches_gives_the_same_dataset(tmp_path):
+    root = tmp_path / "comp"
+    df = _comp_track(root)
+    paths = export_hf(root / "manifest.parquet", None, tmp_path / "out", progress=False, batch_mb=1e-6)
+    assert paths["stats"]["max_batch_rows"] == 1  # one example at a time
+    dd = load_hf(paths["disk"])
+    assert [ex["id"] for ex in dd["train"]] == ["c0", "c1", "c2"]
+    assert _check_same_pixels(dd, df.assign(split=df["split"].replace("val", "validation")), root) == 4
+    big = export_hf(root / "manifest.parquet", None, tmp_path / "out2", progress=False)
+    assert big["stats"]["max_batch_rows"] == 3  # all of a split's (tiny) examples fit one 64 MB batch
+    for sub in ("hf/train/data-00000-of-00001.arrow", "hub/data/train-00000-of-00001.parquet"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        read = (lambda p: pa.ipc.open_stream(str(p)).read_all()) if sub.endswith("arrow") else pq.read_table
+        a, b = read(tmp_path / "out" / sub), read(tmp_path / "out2" / sub)
+        assert a.schema.equals(b.schema, check_metadata=True) and a.equals(b)
+
+
+@pytest.mark.parametrize("fmt", ["disk", "hub", "both"])
+def test_export_format_writes_only_what_is_asked(tmp_path, capsys, fmt):
+    m = _toy(tmp_path / "ds")
+    out = tmp_path / "out"
+    other = {"disk": "hub", "hub": "hf"}.get(fmt)
+    if other:  # a folder of the kind not asked for is not the export's business: left as it is
+        (out / other).mkdir(parents=True)
+        (out / other / "mine.txt").write_text("keep")
+    assert main(["dataset", "export", str(m), str(out), "--format", fmt, "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    written = sorted(p.name for p in out.iterdir() if (p / ".matting-data-export").is_file())
+    assert written == {"disk": ["hf"], "hub": ["hub"], "both": ["hf", "hub"]}[fmt]
+    assert ("save_to_disk" in printed) == (fmt != "hub") and ("Parquet" in printed) == (fmt != "disk")
+    if other:
+        assert (out / other / "mine.txt").read_text() == "keep"
+    assert not any(p.name.startswith(".") for p in out.iterdir())  # no staging or cache left behind
+    for kind in written:
+        assert len(load_hf(out / kind, cache_dir=tmp_path / "cache")["train"]) == 2
+
+
+def test_export_bad_format_is_refused(tmp_path, capsys):
+    m = _toy(tmp_path / "ds")
+    with pytest.raises(InputError, match="--format"):
+        export_hf(m, None, tmp_path / "out", format="zip")
+    with pytest.raises(SystemExit) as e:  # argparse's choices: one usage line, exit 2
+        main(["dataset", "export", str(m), str(tmp_path / "out"), "--format", "zip"])
+    assert e.value.code == 2 and "invalid choice: 'zip'" in capsys.readouterr().err

@@ -107,7 +107,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
     e = dsub.add_parser("export", help="export to a HuggingFace DatasetDict (save_to_disk + Hub Parquet + card)")
     e.add_argument("manifest", help="input manifest")
-    e.add_argument("out", help="output folder: OUT/hf (save_to_disk) and OUT/hub (Parquet shards + README.md)")
+    e.add_argument("out", help="output folder: OUT/hf (save_to_disk) and/or OUT/hub (Parquet shards + README.md)")
+    e.add_argument("--format", default="both", choices=["both", "disk", "hub"],
+                   help="what to write: disk = OUT/hf only, hub = OUT/hub only, both (default: %(default)s)")
     e.add_argument("--root", help="folder the manifest's paths are relative to (default: its folder)")
     e.add_argument("--name", default="matting-dataset", help="dataset name in the card")
     e.add_argument("--license", default="other", help="license id for the card (default: %(default)s)")
@@ -255,6 +257,8 @@ def run_export(args: argparse.Namespace) -> int:
     paths = export_hf(args.manifest, args.root, args.out, name=args.name, license=args.license,
                       description=args.description, default_split=args.default_split,
                       splits=_csv(args.splits) if args.splits else None, max_shard_mb=shard_mb,
-                      progress=not args.no_progress)
-    print(f"exported: {paths['disk']} (save_to_disk), {paths['hub']} (Parquet + dataset card)")
+                      format=args.format, progress=not args.no_progress)
+    wrote = [f"{paths['disk']} (save_to_disk)"] if "disk" in paths else []
+    wrote += [f"{paths['hub']} (Parquet + dataset card)"] if "hub" in paths else []
+    print(f"exported: {', '.join(wrote)}")
     return 0

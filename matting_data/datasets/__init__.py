@@ -12,6 +12,7 @@ Modules (import the one you need; nothing heavy is imported here):
   several per folder as ``<name>.track.json``), "train on X, test on Y" pairs;
 * :mod:`.sources` -- the public datasets' papers and terms, cited by the dataset card;
 * :mod:`.hf_export` -- HuggingFace ``DatasetDict`` export (disk + Hub Parquet + card);
+* :mod:`.hf_stream` -- the export's writer: rows streamed to Arrow / Parquet shards in byte-bounded batches;
 * :mod:`.files` -- bring a manifest's files under a new root (hard link or copy).
 """
 

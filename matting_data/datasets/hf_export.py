@@ -19,10 +19,12 @@ the same through ``load_from_disk`` and the Parquet layout.
   read (so an RGBA cut-out or an RGB-saved matte exports its true alpha).
   A 16-bit or float alpha is rounded to 8 bits (``Image(mode="L")`` is 8-bit).
 
-:func:`export_hf` writes ``<out>/hf`` (``save_to_disk``) and ``<out>/hub``:
+:func:`export_hf` writes ``<out>/hf`` (``save_to_disk``) and/or (``format``) ``<out>/hub``:
 ``data/<split>-0000i-of-0000n.parquet`` shards plus a dataset card
 ``README.md`` whose YAML header declares the configs, features, license and
-citation, i.e. the layout of a Hub dataset repository.  Publishing is up to
+citation, i.e. the layout of a Hub dataset repository.  The rows are streamed
+(:mod:`.hf_stream`): encoded and written in batches bounded by bytes, so the
+export's memory does not grow with the number of samples.  Publishing is up to
 you::
 
     dd = load_hf("out/hf")
@@ -38,7 +40,6 @@ import math
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,7 @@ from ..manifest import data_root, manifest_with_root, path_columns, resolve, tri
 from .sources import GFM_BIBTEX
 
 GFM_CITATION = GFM_BIBTEX  # the toolkit's paper, cited by every card
+_DISK_SHARD_BYTES = 500e6  # datasets' save_to_disk default shard size (config.MAX_SHARD_SIZE, "500MB")
 
 _SPLIT_OK = re.compile(r"^\w+(\.\w+)*$")
 SPLIT_NAMES = {"val": "validation"}  # manifest split name -> HuggingFace split name
@@ -152,20 +154,7 @@ def to_hf(
     from datasets import Dataset, DatasetDict
 
     df, r = manifest_with_root(manifest, root)
-    df = df.copy()
-    df.loc[df["split"] == "", "split"] = default_split
-    df["split"] = df["split"].replace(SPLIT_NAMES)
-    if splits is not None:
-        wanted = [SPLIT_NAMES.get(s, s) for s in splits]
-        missing = sorted(set(wanted) - set(df["split"]))
-        if missing:
-            raise InputError(f"split(s) {missing} not in the manifest (it has {sorted(set(df['split']))})")
-        df = df[df["split"].isin(wanted)]
-    if df.empty:
-        raise InputError("nothing to export: the manifest is empty")
-    bad = sorted(s for s in set(df["split"]) if not _SPLIT_OK.match(s))
-    if bad:
-        raise InputError(f"split names {bad} are not valid HuggingFace split names (letters, digits, _ and .)")
+    df = _split_frames(df, default_split, splits)
     paths = path_columns(df)
     images = image_columns(df)
     hashes = [f"{c}_hash" for c in paths]
@@ -243,19 +232,34 @@ def _made_text(prov: dict[str, Any]) -> str:
     return made
 
 
+def _split_sizes(dd, features) -> tuple[dict[str, tuple[int, int]], Any]:
+    """``({split: (examples, Arrow bytes)}, features)`` of a ``DatasetDict`` or of such a mapping + features."""
+    sizes = {}
+    for s, d in dd.items():
+        sizes[str(s)] = (int(d[0]), int(d[1])) if isinstance(d, tuple) else (len(d), int(d.data.nbytes))
+        if features is None and not isinstance(d, tuple):
+            features = d.features
+    if features is None:
+        raise ValueError("dataset_card: pass features= with a {split: (examples, bytes)} mapping")
+    return sizes, features
+
+
 def dataset_card(
     dd, *, name: str, license: str = "other", description: str = "", citation: str = GFM_CITATION,
-    source: str = "", provenance: dict[str, Any] | None = None,
+    source: str = "", provenance: dict[str, Any] | None = None, features=None,
 ) -> str:
     """The dataset card ``README.md``: YAML metadata (license, configs, features, splits) and the text.
 
-    With ``provenance`` (see :func:`provenance`) the card cites every source dataset with its
-    terms of use, and states the toolkit version and the composition recipes and seeds.
+    ``dd``: a ``DatasetDict``, or ``{split: (number of examples, Arrow bytes)}`` with ``features``
+    (what the streaming export knows without holding the data).  With ``provenance`` (see
+    :func:`provenance`) the card cites every source dataset with its terms of use, and states the
+    toolkit version and the composition recipes and seeds.
     """
     import yaml
 
-    splits = list(dd.keys())
-    n = sum(len(d) for d in dd.values())
+    sizes, features = _split_sizes(dd, features)
+    splits = list(sizes)
+    n = sum(k for k, _ in sizes.values())
     size = ("n<1K" if n < 1000 else "1K<n<10K" if n < 10_000 else "10K<n<100K" if n < 100_000 else "100K<n<1M")
     meta = {
         "license": license,
@@ -265,16 +269,15 @@ def dataset_card(
         "size_categories": [size],
         "configs": [{"config_name": "default",
                      "data_files": [{"split": s, "path": f"data/{s}-*"} for s in splits]}],
-        "dataset_info": {"features": _yaml_features(dd[splits[0]].features),
-                         "splits": [{"name": s, "num_bytes": int(dd[s].data.nbytes), "num_examples": len(dd[s])}
+        "dataset_info": {"features": _yaml_features(features),
+                         "splits": [{"name": s, "num_bytes": sizes[s][1], "num_examples": sizes[s][0]}
                                     for s in splits]},
     }
     prov = provenance or {"sources": {s: 0 for s in source.split(", ") if s}}
     sources, cites = _sources_text(prov)
     bib = [citation.strip()] + [c for c in dict.fromkeys(cites) if c.strip() != citation.strip()]
-    features = dd[splits[0]].features
     grey = [c for c, f in features.items() if type(f).__name__ == "Image" and c not in ("image", "alpha")]
-    counts = "\n".join(f"| {s} | {len(dd[s])} |" for s in splits)
+    counts = "\n".join(f"| {s} | {sizes[s][0]} |" for s in splits)
     return (
         "---\n" + yaml.safe_dump(meta, sort_keys=False) + "---\n\n"
         f"# {name}\n\n{description or 'An image-matting dataset exported with matting-data.'}\n\n"
@@ -326,76 +329,153 @@ def export_hf(
     default_split: str = "train",
     splits: Sequence[str] | None = None,
     max_shard_mb: float = 500.0,
+    format: str = "both",
+    batch_mb: float = 64.0,
     progress: bool = True,
-) -> dict[str, Path]:
-    """Export to ``<out_dir>/hf`` (``save_to_disk``) and ``<out_dir>/hub`` (Parquet shards + ``README.md``).
+) -> dict[str, Any]:
+    """Export to ``<out_dir>/hf`` (``save_to_disk``) and/or ``<out_dir>/hub`` (Parquet shards + ``README.md``).
 
-    Shards hold at most about ``max_shard_mb`` MB each.  Returns
-    ``{"disk": ..., "hub": ..., "card": ...}``.  An earlier export (its folders carry the
-    :data:`EXPORT_MARKER` file) is replaced; ``hf``/``hub`` folders without the marker are
-    the user's and are never deleted (:class:`InputError`).  ``out_dir`` may not be, hold
-    or lie inside the manifest or its root (by default the root the manifest records).
-    The card cites the source datasets and states the recipes (:func:`provenance`).
-    ``progress=False`` hides the ``datasets`` progress bars.
+    Parameters
+    ----------
+    format : ``"both"`` (default), ``"disk"`` (only ``hf``, loadable with ``datasets.load_from_disk``)
+        or ``"hub"`` (only ``hub``: Parquet shards and the dataset card, the layout of a Hub dataset
+        repository).  The folder not asked for is neither written nor touched.
+    max_shard_mb : Parquet shards hold at most about this many MB each (Arrow size of their rows;
+        one example larger than that gets a shard of its own).  ``save_to_disk`` shards: 500 MB,
+        as ``datasets`` writes them.
+    batch_mb : the examples are encoded and written in batches of at most about this many MB
+        (at least one example), the bound on the memory the export holds: peak memory does not
+        grow with the number of examples.  It is also the Parquet row group size.
+
+    Returns ``{"disk": ..., "hub": ..., "card": ..., "stats": {"max_batch_rows": ...}}`` (the
+    paths of what was written).  An earlier export (its folders carry the :data:`EXPORT_MARKER`
+    file) is replaced; ``hf``/``hub`` folders without the marker are the user's and are never
+    deleted (:class:`InputError`).  ``out_dir`` may not be, hold or lie inside the manifest or
+    its root (by default the root the manifest records).  The card cites the source datasets and
+    states the recipes (:func:`provenance`).  ``progress=False`` hides the progress bars.
     """
-    if not (isinstance(max_shard_mb, (int, float)) and not isinstance(max_shard_mb, bool)
-            and math.isfinite(max_shard_mb) and max_shard_mb > 0):
-        raise InputError(f"--max-shard-mb must be a number > 0, got {max_shard_mb!r}")
+    for what, v in (("--max-shard-mb", max_shard_mb), ("batch_mb", batch_mb)):
+        if not (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and v > 0):
+            raise InputError(f"{what} must be a number > 0, got {v!r}")
+    if format not in FORMATS:
+        raise InputError(f"--format must be one of {', '.join(FORMATS)}, got {format!r}")
     src = manifest if isinstance(manifest, (str, os.PathLike)) else None
     check_output_dir(out_dir, src, root if root is not None else (data_root(src)[0] if src else None), what="out")
     out = check_writable_dir(out_dir, what="out")
-    disk, hub = out / "hf", out / "hub"
-    for folder in (disk, hub, out / ".hf.part", out / ".hub.part"):
-        _check_own_export(folder)
+    kinds = {"both": ("hf", "hub"), "disk": ("hf",), "hub": ("hub",)}[format]
+    for k in kinds:
+        for folder in (out / k, out / f".{k}.part"):
+            _check_own_export(folder)
     df, r = manifest_with_root(manifest, root, "export")
     kept = df.assign(split=df["split"].replace("", default_split).replace(SPLIT_NAMES))
     if splits is not None:
         kept = kept[kept["split"].isin([SPLIT_NAMES.get(x, x) for x in splits])]
-    import datasets
+    return _export(df, r, out, provenance(kept), name=name, license=license, description=description,
+                   citation=citation, default_split=default_split, splits=splits, max_shard_mb=max_shard_mb,
+                   fmt=format, batch_bytes=batch_mb * 2**20, progress=progress)
 
-    was_on = datasets.is_progress_bar_enabled()
-    if not progress:
-        datasets.disable_progress_bars()
-    try:
-        return _export(df, r, out, provenance(kept), name=name, license=license, description=description,
-                       citation=citation, default_split=default_split, splits=splits, max_shard_mb=max_shard_mb)
-    finally:
-        if was_on:
-            datasets.enable_progress_bars()
+
+FORMATS = ("both", "disk", "hub")  #: what :func:`export_hf` writes: ``hf`` and ``hub``, or one of them
+
+
+def _rows(part: pd.DataFrame, chunk: int = 1000):
+    """The rows of ``part`` as dicts, ``chunk`` at a time (never all of them at once)."""
+    for i in range(0, len(part), chunk):
+        yield from part.iloc[i:i + chunk].to_dict(orient="records")
+
+
+def _split_frames(df: pd.DataFrame, default_split: str, splits: Sequence[str] | None) -> pd.DataFrame:
+    """``df`` with HuggingFace split names, only ``splits``; checked as :func:`to_hf` checks it."""
+    df = df.copy()
+    df.loc[df["split"] == "", "split"] = default_split
+    df["split"] = df["split"].replace(SPLIT_NAMES)
+    if splits is not None:
+        wanted = [SPLIT_NAMES.get(s, s) for s in splits]
+        missing = sorted(set(wanted) - set(df["split"]))
+        if missing:
+            raise InputError(f"split(s) {missing} not in the manifest (it has {sorted(set(df['split']))})")
+        df = df[df["split"].isin(wanted)]
+    if df.empty:
+        raise InputError("nothing to export: the manifest is empty")
+    bad = sorted(s for s in set(df["split"]) if not _SPLIT_OK.match(s))
+    if bad:
+        raise InputError(f"split names {bad} are not valid HuggingFace split names (letters, digits, _ and .)")
+    return df
+
+
+def _write_splits(df: pd.DataFrame, root: Path, disk_part: Path | None, hub_part: Path | None, feats,
+                  columns: tuple[list[str], list[str], list[str]], *, max_shard_mb: float, batch_bytes: float,
+                  progress: bool) -> tuple[dict[str, tuple[int, int]], dict[str, Any]]:
+    """Stream every split of ``df`` into the staging folders; ``({split: (examples, bytes)}, stats)``."""
+    from tqdm.auto import tqdm
+
+    from .hf_stream import ShardTarget, fingerprint, stream_examples, write_disk_metadata
+
+    extra, images, paths = columns
+    hashes = [f"{c}_hash" for c in paths if f"{c}_hash" in df.columns]
+    sizes: dict[str, tuple[int, int]] = {}
+    stats: dict[str, Any] = {"max_batch_rows": 0}
+    for split, part_df in df.groupby("split", sort=True):
+        split = str(split)
+        targets = []
+        if disk_part is not None:
+            targets.append(ShardTarget(disk_part / split, "data", "arrow", feats, _DISK_SHARD_BYTES))
+        if hub_part is not None:
+            targets.append(ShardTarget(hub_part / "data", split, "parquet", feats, max_shard_mb * 1e6))
+        examples = (_example(r, root, extra, images, paths) for r in _rows(part_df))
+        bar = tqdm(examples, total=len(part_df), desc=f"export {split}", unit="example", disable=not progress)
+        st = stream_examples(bar, feats, targets, batch_bytes=batch_bytes)
+        stats["max_batch_rows"] = max(stats["max_batch_rows"], st["max_batch_rows"])
+        sizes[split] = (st["num_examples"], st["num_bytes"])
+        files = [t.close() for t in targets]
+        if disk_part is not None:
+            keys = (str(v) for r in _rows(part_df[["id", *paths, *hashes]]) for v in r.values())
+            write_disk_metadata(disk_part / split, split, files[0], feats, *sizes[split], fingerprint(split, keys))
+    return sizes, stats
 
 
 def _export(df: pd.DataFrame, root: Path, out: Path, prov: dict[str, Any], *, name: str, license: str,
             description: str, citation: str, default_split: str, splits: Sequence[str] | None,
-            max_shard_mb: float) -> dict[str, Path]:
-    """The writing half of :func:`export_hf` (its checks done)."""
-    from datasets import load_from_disk
+            max_shard_mb: float, fmt: str, batch_bytes: float, progress: bool) -> dict[str, Any]:
+    """The writing half of :func:`export_hf` (its checks done): one pass over the images, streamed."""
+    from .hf_stream import write_dataset_dict
 
-    disk, hub = out / "hf", out / "hub"
-    with tempfile.TemporaryDirectory(dir=out, prefix=".cache-") as tmp:
-        dd = to_hf(df, root, default_split=default_split, splits=splits, cache_dir=tmp)
-        staging = out / ".hf.part"
-        shutil.rmtree(staging, ignore_errors=True)
-        dd.save_to_disk(str(staging))
-        (staging / EXPORT_MARKER).write_text(MARKER_TEXT)
-        shutil.rmtree(disk, ignore_errors=True)
-        os.replace(staging, disk)
-        del dd
-    dd = load_from_disk(str(disk))
-    hub_part = out / ".hub.part"
-    shutil.rmtree(hub_part, ignore_errors=True)
-    (hub_part / "data").mkdir(parents=True)
-    (hub_part / EXPORT_MARKER).write_text(MARKER_TEXT)
-    for split, ds in dd.items():
-        n_shards = max(1, math.ceil(ds.data.nbytes / (max_shard_mb * 1e6)))
-        n_shards = min(n_shards, max(1, len(ds)))
-        for i in range(n_shards):
-            ds.shard(n_shards, i, contiguous=True).to_parquet(
-                str(hub_part / "data" / f"{split}-{i:05d}-of-{n_shards:05d}.parquet"))
-    write_text_atomic(hub_part / "README.md", dataset_card(dd, name=name, license=license, description=description,
-                                                           citation=citation, provenance=prov))
-    shutil.rmtree(hub, ignore_errors=True)
-    os.replace(hub_part, hub)
-    return {"disk": disk, "hub": hub, "card": hub / "README.md"}
+    df = _split_frames(df, default_split, splits)
+    paths = path_columns(df)
+    images = image_columns(df)
+    hashes = [f"{c}_hash" for c in paths]
+    extra = [c for c in df.columns if c not in (*paths, *hashes, "id", "split", "category", "source",
+                                                 "width", "height")]
+    feats = _features(extra, images, paths)
+    disk_part = out / ".hf.part" if fmt in ("both", "disk") else None
+    hub_part = out / ".hub.part" if fmt in ("both", "hub") else None
+    for part in (disk_part, hub_part):
+        if part is not None:
+            shutil.rmtree(part, ignore_errors=True)
+            part.mkdir()
+            (part / EXPORT_MARKER).write_text(MARKER_TEXT)
+    try:
+        sizes, stats = _write_splits(df, root.resolve(), disk_part, hub_part, feats, (extra, images, paths),
+                                     max_shard_mb=max_shard_mb, batch_bytes=batch_bytes, progress=progress)
+    except BaseException:
+        for part in (disk_part, hub_part):
+            if part is not None:
+                shutil.rmtree(part, ignore_errors=True)
+        raise
+    result: dict[str, Any] = {"stats": stats}
+    if disk_part is not None:
+        write_dataset_dict(disk_part, list(sizes))
+        shutil.rmtree(out / "hf", ignore_errors=True)
+        os.replace(disk_part, out / "hf")
+        result["disk"] = out / "hf"
+    if hub_part is not None:
+        write_text_atomic(hub_part / "README.md", dataset_card(sizes, features=feats, name=name, license=license,
+                                                               description=description, citation=citation,
+                                                               provenance=prov))
+        shutil.rmtree(out / "hub", ignore_errors=True)
+        os.replace(hub_part, out / "hub")
+        result |= {"hub": out / "hub", "card": out / "hub" / "README.md"}
+    return result
 
 
 def load_hf(path: str | os.PathLike, cache_dir: str | os.PathLike | None = None):
