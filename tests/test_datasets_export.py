@@ -311,14 +311,19 @@ def test_export_format_writes_only_what_is_asked(tmp_path, capsys, fmt):
     if other:  # a folder of the kind not asked for is not the export's business: left as it is
         (out / other).mkdir(parents=True)
         (out / other / "mine.txt").write_text("keep")
-    assert main(["dataset", "export", str(m), str(out), "--format", fmt, "--no-progress"]) == 0
+    # a folder holding files is taken over only with --overwrite (the run contract)
+    again = ["--overwrite"] if other else []
+    assert main(["dataset", "export", str(m), str(out), "--format", fmt, "--no-progress", *again]) == 0
     printed = capsys.readouterr().out
     written = sorted(p.name for p in out.iterdir() if (p / ".matting-data-export").is_file())
     assert written == {"disk": ["hf"], "hub": ["hub"], "both": ["hf", "hub"]}[fmt]
     assert ("save_to_disk" in printed) == (fmt != "hub") and ("Parquet" in printed) == (fmt != "disk")
     if other:
         assert (out / other / "mine.txt").read_text() == "keep"
-    assert not any(p.name.startswith(".") for p in out.iterdir())  # no staging or cache left behind
+    # no staging or cache left behind (the run contract's record is the one hidden file)
+    from matting_data.run_contract import RUN_RECORD
+
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == [RUN_RECORD]
     for kind in written:
         assert len(load_hf(out / kind, cache_dir=tmp_path / "cache")["train"]) == 2
 
