@@ -49,6 +49,9 @@ class GCAModel(TorchMattingModel):
     trainable: ClassVar[bool] = True
     network_arguments: ClassVar[tuple[str, ...]] = ("width",)
     defaults: ClassVar[dict[str, Any]] = {"width": 64, "rec_weight": 1.0, "comp_weight": 0.0}
+    #: ``demo.py``: ``image[:, :, ::-1].transpose((2, 0, 1)).astype(np.float32)`` keeps numpy's transposed
+    #: layout, ``F.one_hot(trimap, 3).permute(2, 0, 1).float()`` is a view, and ``[None, ...]`` adds the batch.
+    input_layout: ClassVar[str] = "chw-view-unsqueeze"
 
     def build_network(self, **arguments: Any) -> nn.Module:
         return GCAGenerator(width=int(arguments["width"]))
