@@ -9,8 +9,8 @@ PaddleSeg's ``PPMatting(HRNet_W18)`` (``Matting/ppmatting/models``) is built wit
 batch-norm affine parameters and statistics randomised (seeded), and its two last layers rescaled on the
 first photo so that the alpha spreads over (0, 1): the semantic 3-class conv (``scb.scb_stages.5.2``) to
 logits of std 2 with each class centred and the transition class lifted until it wins on 40% of the
-photo's pixels (a mix of foreground, transition and background), the detail conv (``hrdb.detail_conv``) to
-logits of std 2.  Its state dict, converted by the documented route
+photo's pixels (a mix of foreground, transition and background), the detail conv (``hrdb.detail_conv``, no
+bias) to logits of mean 0 and std 2 (its weights moved along the mean feature, then scaled).  Its state dict, converted by the documented route
 (``{name: tensor.numpy()}`` to safetensors), is loaded strictly by ``get_model("ppmatting")``.  Then, for
 the ``ppmatting-hrnet_w18-human_512`` and ``human_1024`` test rules, on every photo:
 
@@ -101,7 +101,7 @@ def _spread(paddle, ppmatting, model, photo: str) -> None:
     sem_conv, det_conv = model.scb.scb_stages[5][2], model.hrdb.detail_conv
     seen: dict[str, np.ndarray] = {}
     hooks = [sem_conv.register_forward_post_hook(lambda _l, _i, o: seen.__setitem__("sem", o.numpy())),
-             det_conv.register_forward_post_hook(lambda _l, _i, o: seen.__setitem__("det", o.numpy()))]
+             det_conv.register_forward_post_hook(lambda _l, i, _o: seen.__setitem__("det_in", i[0].numpy()))]
     with paddle.no_grad():
         model(preprocess(img=photo, transforms=_transforms(ppmatting, 512)))
     for h in hooks:
@@ -113,7 +113,13 @@ def _spread(paddle, ppmatting, model, photo: str) -> None:
     bias = (sem_conv.bias.numpy() - seen["sem"].mean(axis=(0, 2, 3))) * k + np.array([0.0, lift, 0.0])
     sem_conv.weight.set_value(sem_conv.weight.numpy() * k)
     sem_conv.bias.set_value(bias.astype(np.float32))
-    det_conv.weight.set_value(det_conv.weight.numpy() * (2.0 / float(seen["det"].std())))
+    # the detail conv has no bias: its logits are centred by moving the weights along the mean feature
+    x = seen["det_in"][0].reshape(seen["det_in"].shape[1], -1).astype(np.float64)  # (C, H*W)
+    w = det_conv.weight.numpy().reshape(-1).astype(np.float64)
+    u = x.mean(axis=1)
+    w = w - float(w @ u) * u / float(u @ u)
+    w = w * 2.0 / float((w @ x).std())
+    det_conv.weight.set_value(w.reshape(det_conv.weight.shape).astype(np.float32))
 
 
 def _commit(checkout: str) -> str:
