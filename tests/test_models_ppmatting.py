@@ -138,6 +138,28 @@ def test_predict_shapes_ranges_and_rule(model: PPMatting) -> None:
     assert not model.needs_trimap
 
 
+def test_rule_steps_and_record() -> None:
+    """uint8 cv2 resizes in (sizes recorded for the way back), the released configs named in the record."""
+    from matting_data.models.ppmatting import inference as rule
+
+    q = np.random.default_rng(2).integers(0, 256, (90, 130, 3), dtype=np.uint8)
+    x, info = rule.preprocess(q, 64)
+    assert info == [(90, 130), (64, 92)]  # 130 * 64 / 90 = 92.4
+    assert x.dtype == np.float32 and x.shape == (64, 64, 3)
+    # every network input value is a uint8 code normalised: the resizes round to uint8
+    codes = (x * 0.5 + 0.5) * 255
+    np.testing.assert_allclose(codes, np.rint(codes), atol=1e-4)
+    back = rule.reverse_transform(torch.ones(1, 1, 64, 64), info)
+    assert back.shape == (1, 1, 90, 130)
+    assert rule.inference_rule(512)["configs"] == ["ppmatting-hrnet_w18-human_512"]
+    assert rule.inference_rule(1024)["configs"] == ["ppmatting-hrnet_w18-human_1024"]
+    assert len(rule.inference_rule(1536, "w48")["configs"]) == 2
+    # an image that is not 8-bit: the same resizes in float, no rounding
+    f = np.random.default_rng(3).random((90, 130, 3)).astype(np.float32)
+    xf, _ = rule.preprocess(f.astype(np.float64), 64)
+    assert xf.shape == (64, 64, 3) and not np.allclose((xf * 0.5 + 0.5) * 255, np.rint((xf * 0.5 + 0.5) * 255))
+
+
 def test_fuse() -> None:
     sem = torch.zeros(1, 3, 1, 3)
     sem[0, 0, 0, 0] = sem[0, 1, 0, 1] = sem[0, 2, 0, 2] = 1.0  # fg, transition, bg
