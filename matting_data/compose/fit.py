@@ -130,3 +130,63 @@ def fit_background(
     out = np.array(out, dtype=dtype, copy=True)
     np.clip(out, 0.0, 1.0, out=out)  # cubic can overshoot
     return out, info
+
+
+# ----------------------------------------------------------------------------- a window of the skimage stretch
+def _zoom_axis(n_in: int, n_out: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices and weights of output rows ``lo .. hi-1`` of an order-1 ``grid_mode`` zoom.
+
+    The arithmetic of ``scipy.ndimage.zoom`` (``NI_ZoomShift``, mode ``mirror``): coordinate
+    ``((k + 0.5) * (n_in / n_out)) - 0.5``, mirrored when negative, weights ``1 - x`` and
+    ``1 - (1 - x)``, the index past the last row mirrored to ``n_in - 2``.
+    """
+    k = np.arange(lo, hi, dtype=np.float64)
+    cc = (k + 0.5) * (n_in / n_out) - 0.5
+    cc = np.where(cc < 0, -cc, cc)
+    start = np.floor(cc)
+    w0 = 1.0 - (cc - start)
+    i0 = start.astype(np.int64)
+    i1 = np.where(i0 + 1 >= n_in, 2 * (n_in - 1) - (i0 + 1), i0 + 1)
+    return i0, i1, w0, 1.0 - w0
+
+
+def stretch_window(bg: np.ndarray, size: tuple[int, int], region: tuple[int, int, int, int]) -> np.ndarray:
+    """``skimage.transform.resize(bg, (h, w, C))[y0:y1, x0:x1]`` computed for the window only, exactly.
+
+    ``bg``: (H, W, C) uint8 codes or float (at least 2 x 2); ``size`` = (h, w); ``region`` = (y0, x0,
+    y1, x1) of the output.  Replays skimage's steps with its defaults on the source pixels the window
+    needs: conversion to float, the anti-aliasing Gaussian (``scipy.ndimage.gaussian_filter``, sigma
+    ``max(0, (factor - 1) / 2)``, mode ``mirror``) on a block with the filter's margin, the order-1
+    zoom (the arithmetic of ``scipy.ndimage.zoom``, see :func:`_zoom_axis`: the same products summed
+    in the same order) and the clip to the input's range.  Equal to the full resize bit for bit
+    (tested against ``skimage.transform.resize``); used by the training loader, which only needs the
+    crop window of a stretched background.
+    """
+    import scipy.ndimage as ndi
+    from skimage.util import img_as_float
+
+    H, W, C = bg.shape
+    h, w = int(size[0]), int(size[1])
+    y0, x0, y1, x1 = region
+    ya, yb, wy0, wy1 = _zoom_axis(H, h, y0, y1)
+    xa, xb, wx0, wx1 = _zoom_axis(W, w, x0, x1)
+    factors = np.divide((H, W, C), (h, w, C))
+    sigma = np.maximum(0, (factors - 1) / 2) if (h < H or w < W) else np.zeros(3)
+    radius = [int(4.0 * float(s) + 0.5) if s > 1e-15 else 0 for s in sigma]
+    sy0, sy1 = max(0, int(min(ya.min(), yb.min())) - radius[0]), min(H, int(max(ya.max(), yb.max())) + 1 + radius[0])
+    sx0, sx1 = max(0, int(min(xa.min(), xb.min())) - radius[1]), min(W, int(max(xa.max(), xb.max())) + 1 + radius[1])
+    block = img_as_float(bg[sy0:sy1, sx0:sx1])
+    if sigma.any():  # the block carries the filter's radius: the pixels the zoom reads equal the full filter's
+        block = ndi.gaussian_filter(block, sigma, mode="mirror")
+    ya, yb, xa, xb = ya - sy0, yb - sy0, xa - sx0, xb - sx0
+    r0, r1 = block[ya], block[yb]
+    wy0, wy1 = wy0[:, None, None], wy1[:, None, None]
+    wx0, wx1 = wx0[None, :, None], wx1[None, :, None]
+    t = (r0[:, xa] * wy0) * wx0
+    t += (r0[:, xb] * wy0) * wx1
+    t += (r1[:, xa] * wy1) * wx0
+    t += (r1[:, xb] * wy1) * wx1
+    out = t.astype(block.dtype, copy=False)
+    lo, hi = img_as_float(np.array([[bg.min(), bg.max()]], bg.dtype))[0]
+    np.clip(out, lo, hi, out=out)
+    return out
