@@ -33,6 +33,7 @@ Recipes the window cannot follow fall back to composing the whole sample and cut
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -161,45 +162,15 @@ def compose_window(
             states = _trim(states, regions, cores, extra)
             trimmed = True
         if step.name == "denoise":
-            info: dict[str, Any] = {"method": step.params["method"]}
-            for t in step.params["targets"]:
-                if t in forced:
-                    full = np.asarray(forced[t], np.float32)
-                    info[f"{t}_given"] = True
-                elif layers is not None:
-                    full = layers(t, step.params)
-                    info[f"{t}_cached"] = True
-                else:
-                    src = unit(fg if t == "fg" else bg_src)
-                    if gfm:
-                        src = np.clip(to_codes(src) / 255.0, 0.0, 1.0).astype(np.float32)
-                    full, rec = denoise_layer(src, unit(alpha), t, step.params)
-                    info.update(rec)
-                if t == "bg" and not states[0].bg.size:
-                    bg_src = full
-                else:
-                    for st, (a, c, b, d) in zip(states, regions, strict=True):
-                        setattr(st, t, _layer(full[a:b, c:d], gfm))
-            prov.record(step.name, True, **info)
+            bg_src, info = _denoise_regions(states, regions, fg, alpha, bg_src, step.params, forced, layers, gfm)
         elif step.name == "fit_background":
             rng = rng_for(seed, sample_id, step.key)
-            rng.random()
+            rng.random()  # the coin, as compose draws it
             info = _fit_regions(states, regions, bg_src, (H, W), step.params, rng, forced, gfm)
-            prov.record(step.name, True, **info)
         else:
-            # noise matched to a target: the centre's estimate (the whole composite's) serves the window
-            match = step.name == "noise" and step.params["match"] and len(states) > 1
-            infos: dict[int, dict[str, Any]] = {}
-            for k in ([*range(1, len(states)), 0] if match else range(len(states))):
-                rng = rng_for(seed, sample_id, step.key)
-                rng.random()  # the coin, as compose draws it
-                f = dict(forced)
-                if step.name == "noise":
-                    f["field_of"] = ((H, W, 3), (cores[k][0], cores[k][1]))
-                    if match and k == 0:
-                        f["sigma_residual"] = infos[1]["sigma_residual"]
-                infos[k] = STEPS[step.name].apply(states[k], step.params, rng, f)
-            prov.record(step.name, True, **infos[0])
+            info = _apply_regions(states, cores, (H, W), step.name, step.params,
+                                  partial(rng_for, seed, sample_id, step.key), forced)
+        prov.record(step.name, True, **info)
     if not trimmed:
         states = _trim(states, regions, cores, extra)
     st = states[0]
@@ -209,6 +180,54 @@ def compose_window(
             np.clip(np.rint(st.composite), 0, 255).astype(np.uint8)
         prov.record("quantise", True, mode="round", implicit=True)
     return Composite(st.codes, st.unit("fg"), st.unit("bg"), st.alpha, prov)
+
+
+def _denoise_regions(states: list[State], regions: list[Region], fg: np.ndarray, alpha: np.ndarray,
+                     bg_src: np.ndarray, params: dict[str, Any], forced: dict[str, Any],
+                     layers: Callable[[str, dict[str, Any]], np.ndarray] | None,
+                     gfm: bool) -> tuple[np.ndarray, dict[str, Any]]:
+    """The ``denoise`` step: whole denoised layers (given, cached or computed), cut per region; a
+    background denoised before the fit replaces the source (returned)."""
+    info: dict[str, Any] = {"method": params["method"]}
+    for t in params["targets"]:
+        if t in forced:
+            full = np.asarray(forced[t], np.float32)
+            info[f"{t}_given"] = True
+        elif layers is not None:
+            full = layers(t, params)
+            info[f"{t}_cached"] = True
+        else:
+            src = unit(fg if t == "fg" else bg_src)
+            if gfm:
+                src = np.clip(to_codes(src) / 255.0, 0.0, 1.0).astype(np.float32)
+            full, rec = denoise_layer(src, unit(alpha), t, params)
+            info.update(rec)
+        if t == "bg" and not states[0].bg.size:  # before the fit
+            bg_src = full
+        else:
+            for st, (a, c, b, d) in zip(states, regions, strict=True):
+                setattr(st, t, _layer(full[a:b, c:d], gfm))
+    return bg_src, info
+
+
+def _apply_regions(states: list[State], cores: list[Region], size: tuple[int, int], name: str,
+                   params: dict[str, Any], make_rng: Callable[[], np.random.Generator],
+                   forced: dict[str, Any]) -> dict[str, Any]:
+    """Run step ``name`` on every region's state with the draws compose makes (a fresh copy of the
+    step's stream each); the window's record."""
+    # noise matched to a target: the centre's estimate (the whole composite's) serves the window
+    match = name == "noise" and params["match"] and len(states) > 1
+    infos: dict[int, dict[str, Any]] = {}
+    for k in ([*range(1, len(states)), 0] if match else range(len(states))):
+        rng = make_rng()
+        rng.random()  # the coin, as compose draws it
+        f = dict(forced)
+        if name == "noise":
+            f["field_of"] = ((*size, 3), (cores[k][0], cores[k][1]))
+            if match and k == 0:
+                f["sigma_residual"] = infos[1]["sigma_residual"]
+        infos[k] = STEPS[name].apply(states[k], params, rng, f)
+    return infos[0]
 
 
 def _trim(states: list[State], regions: list[Region], cores: list[Region], extra: bool) -> list[State]:

@@ -9,6 +9,8 @@ choice comes from the generator passed in (one per drawn sample).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -26,16 +28,61 @@ def _resize(x: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(x, size, interpolation=interp)
 
 
-def _crop_origin(alpha: np.ndarray, side: int, cfg: TrainingConfig, rng: np.random.Generator) -> tuple[int, int]:
-    h, w = alpha.shape
+def transition_pixels(alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices (row-major order) of the transition pixels 0 < alpha < 1."""
+    ys, xs = np.nonzero((alpha > 0) & (alpha < 1))
+    return ys, xs
+
+
+def _crop_origin(shape: tuple[int, int], transition: tuple[np.ndarray, np.ndarray], side: int, cfg: TrainingConfig,
+                 rng: np.random.Generator) -> tuple[int, int]:
+    h, w = shape
     y0, x0 = int(rng.integers(0, h - side + 1)), int(rng.integers(0, w - side + 1))
     if rng.random() < cfg.transition_p:
-        ys, xs = np.nonzero((alpha > 0) & (alpha < 1))
+        ys, xs = transition
         if len(ys):
             k = int(rng.integers(0, len(ys)))
             y0 = int(np.clip(ys[k] - side // 2, 0, h - side))
             x0 = int(np.clip(xs[k] - side // 2, 0, w - side))
     return y0, x0
+
+
+@dataclass(frozen=True)
+class CropDraw:
+    """Where a training crop is: the ``side`` x ``side`` square at (``y0``, ``x0``), flipped or not."""
+
+    y0: int
+    x0: int
+    side: int
+    flip: bool
+
+    @property
+    def window(self) -> tuple[int, int, int, int]:
+        return self.y0, self.x0, self.y0 + self.side, self.x0 + self.side
+
+
+def draw_crop(shape: tuple[int, int], transition: tuple[np.ndarray, np.ndarray], cfg: TrainingConfig,
+              rng: np.random.Generator) -> CropDraw:
+    """Draw a crop of an (unscaled) sample of ``shape`` before anything is composed (the draws of
+    :func:`crop_sample` with ``resize_range`` (1, 1), in the same order from the same ``rng``)."""
+    h, w = shape
+    sizes = cfg.effective_crop_sizes
+    side = min(int(sizes[int(rng.integers(0, len(sizes)))]), h, w)
+    y0, x0 = _crop_origin((h, w), transition, side, cfg, rng)
+    return CropDraw(y0, x0, side, bool(cfg.flip and rng.random() < 0.5))
+
+
+def finish_crop(window: dict[str, np.ndarray], flip: bool, cfg: TrainingConfig,
+                rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Flip and resize the cut window's arrays to ``crop`` x ``crop``, clip, and draw the trimap."""
+    out = {}
+    for k, c in window.items():
+        if flip:
+            c = c[:, ::-1]
+        c = np.clip(_resize(np.ascontiguousarray(c), (cfg.crop, cfg.crop)), 0.0, 1.0)
+        out[k] = np.ascontiguousarray(c, dtype=np.float32)
+    out["trimap"] = training_trimap(out["alpha"], cfg.trimap_kernel, rng)
+    return out
 
 
 def training_trimap(alpha: np.ndarray, kernel: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
@@ -66,17 +113,5 @@ def crop_sample(sample: dict[str, np.ndarray], cfg: TrainingConfig, rng: np.rand
         h, w = arrays["alpha"].shape
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
         arrays = {k: _resize(v, size) for k, v in arrays.items()}
-    h, w = arrays["alpha"].shape
-    sizes = cfg.effective_crop_sizes
-    side = min(int(sizes[int(rng.integers(0, len(sizes)))]), h, w)
-    y0, x0 = _crop_origin(arrays["alpha"], side, cfg, rng)
-    flip = bool(cfg.flip and rng.random() < 0.5)
-    out = {}
-    for k, v in arrays.items():
-        c = v[y0 : y0 + side, x0 : x0 + side]
-        if flip:
-            c = c[:, ::-1]
-        c = np.clip(_resize(np.ascontiguousarray(c), (cfg.crop, cfg.crop)), 0.0, 1.0)
-        out[k] = np.ascontiguousarray(c, dtype=np.float32)
-    out["trimap"] = training_trimap(out["alpha"], cfg.trimap_kernel, rng)
-    return out
+    d = draw_crop(arrays["alpha"].shape, transition_pixels(arrays["alpha"]), cfg, rng)
+    return finish_crop({k: v[d.y0 : d.y0 + d.side, d.x0 : d.x0 + d.side] for k, v in arrays.items()}, d.flip, cfg, rng)

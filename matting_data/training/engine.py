@@ -119,15 +119,17 @@ def make_optimizer(model: Any, cfg: TrainingConfig) -> tuple[torch.optim.Optimiz
     return opt, sched
 
 
-def validate(model: Any, samples: list[dict[str, Any]], protocols: tuple[str, ...] = ("dim", "gfm")) -> dict[str, float]:
-    """Mean metrics of ``model`` on validation samples, keys ``"<protocol>:<metric>"`` (report scale)."""
+def validate(model: Any, samples: list[dict[str, Any]], protocols: tuple[str, ...] = ("dim", "gfm"),
+             progress: bool = False) -> dict[str, float]:
+    """Mean metrics of ``model`` on validation samples, keys ``"<protocol>:<metric>"`` (report scale);
+    ``progress``: a tqdm bar over the samples."""
     from ..metrics import EmptyUnknownRegionWarning, evaluate_arrays
 
     was = model.network.training
     model.network.eval()
     sums: dict[str, list[float]] = {}
     try:
-        for s in samples:
+        for s in tqdm(samples, desc="validate", unit="image", leave=False, disable=not progress):
             pred = model.predict(s["image"], s["trimap"])
             for proto in protocols:
                 with warnings.catch_warnings():
@@ -267,7 +269,7 @@ def _run(cfg: TrainingConfig, info: D.DistInfo, device: torch.device, out: Path 
         source.prepare(progress)
     D.barrier(info)
     dataset = TrainDataset(source, cfg)
-    val = load_validation(cfg.val, cfg) if cfg.val and info.main else []
+    val = load_validation(cfg.val, cfg, progress) if cfg.val and info.main else []
     end = cfg.steps if stop_after is None else min(cfg.steps, int(stop_after))
     loader = _loader(dataset, DrawBatchSampler(start, end, cfg.batch, info.rank, info.world), cfg)
     extra = {"config": cfg.to_dict(), "backbone_init": backbone}
@@ -288,7 +290,7 @@ def _run(cfg: TrainingConfig, info: D.DistInfo, device: torch.device, out: Path 
             on_step(step, loss)
         last = step == end
         if val and ((cfg.val_every and step % cfg.val_every == 0) or step == cfg.steps):
-            values = validate(model, val)
+            values = validate(model, val, progress=progress)
             history.append({"step": step, **values})
             log.add(step, "val", values)
             if best is None or _val_score(values, cfg.val_metric) < _val_score(best, cfg.val_metric):
