@@ -175,18 +175,37 @@ def stretch_window(bg: np.ndarray, size: tuple[int, int], region: tuple[int, int
     radius = [int(4.0 * float(s) + 0.5) if s > 1e-15 else 0 for s in sigma]
     sy0, sy1 = max(0, int(min(ya.min(), yb.min())) - radius[0]), min(H, int(max(ya.max(), yb.max())) + 1 + radius[0])
     sx0, sx1 = max(0, int(min(xa.min(), xb.min())) - radius[1]), min(W, int(max(xa.max(), xb.max())) + 1 + radius[1])
-    block = img_as_float(bg[sy0:sy1, sx0:sx1])
-    if sigma.any():  # the block carries the filter's radius: the pixels the zoom reads equal the full filter's
-        block = ndi.gaussian_filter(block, sigma, mode="mirror")
     ya, yb, xa, xb = ya - sy0, yb - sy0, xa - sx0, xb - sx0
-    r0, r1 = block[ya], block[yb]
-    wy0, wy1 = wy0[:, None, None], wy1[:, None, None]
+    block = bg[sy0:sy1, sx0:sx1]
+    if any(radius):  # the block carries the filter's radius: the pixels the zoom reads equal the full filter's
+        block = ndi.gaussian_filter(img_as_float(block), sigma, mode="mirror")
+    if block.dtype == np.uint8:  # (a sigma under 1/8 is a one-tap filter of weight 1: the identity)
+        lut = img_as_float(np.arange(256, dtype=np.uint8)[None])[0]  # skimage's conversion, per code
+
+        def rows(idx: np.ndarray) -> np.ndarray:
+            return lut[block[idx]]
+    else:
+        def rows(idx: np.ndarray) -> np.ndarray:
+            return np.asarray(img_as_float(block[idx]), dtype=np.float64)
+    out = np.empty((len(ya), len(xa), C), np.float64)
     wx0, wx1 = wx0[None, :, None], wx1[None, :, None]
-    t = (r0[:, xa] * wy0) * wx0
-    t += (r0[:, xb] * wy0) * wx1
-    t += (r1[:, xa] * wy1) * wx0
-    t += (r1[:, xb] * wy1) * wx1
-    out = t.astype(block.dtype, copy=False)
+    for s in range(0, len(ya), 32):  # 32 output rows at a time: the temporaries stay in cache
+        e = min(len(ya), s + 32)
+        p0 = rows(ya[s:e])
+        p0 *= wy0[s:e, None, None]
+        p1 = rows(yb[s:e])
+        p1 *= wy1[s:e, None, None]
+        t = out[s:e]
+        np.take(p0, xa, axis=1, out=t)
+        t *= wx0
+        u = np.take(p0, xb, axis=1)
+        u *= wx1
+        t += u
+        for r, idx, wx in ((p1, xa, wx0), (p1, xb, wx1)):
+            np.take(r, idx, axis=1, out=u)
+            u *= wx
+            t += u
+    res = out if bg.dtype == np.uint8 or bg.dtype == np.float64 else out.astype(img_as_float(bg[:1, :1]).dtype)
     lo, hi = img_as_float(np.array([[bg.min(), bg.max()]], bg.dtype))[0]
-    np.clip(out, lo, hi, out=out)
-    return out
+    np.clip(res, lo, hi, out=res)
+    return res

@@ -90,12 +90,17 @@ class State:
         a = getattr(self, name)
         if not self.gfm:
             return np.asarray(a, np.float32)
-        return np.clip(a / 255.0, 0.0, 1.0).astype(np.float32)
+        t = a / 255.0
+        np.clip(t, 0.0, 1.0, out=t)
+        return t.astype(np.float32)
 
 
 def to_codes(x: np.ndarray) -> np.ndarray:
     """float in [0, 1] -> float64 whole 8-bit codes (rounded), the gfm arithmetic's F and B."""
-    return np.rint(np.clip(np.asarray(x, np.float64), 0.0, 1.0) * 255.0)
+    t = np.array(x, np.float64)
+    np.clip(t, 0.0, 1.0, out=t)
+    t *= 255.0
+    return np.rint(t, out=t)
 
 
 def _fit(state: State, params: dict[str, Any], rng: np.random.Generator, forced: dict[str, Any]) -> dict[str, Any]:

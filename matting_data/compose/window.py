@@ -61,6 +61,8 @@ def unit(x: np.ndarray) -> np.ndarray:
 
 def _layer(x: np.ndarray, gfm: bool) -> np.ndarray:
     """A layer as the compose state holds it: float32 [0, 1], or float64 codes in gfm arithmetic."""
+    if gfm and x.dtype == np.uint8:  # to_codes(unit(k)) is k for every 8-bit code k
+        return x.astype(np.float64)
     u = unit(x)
     return to_codes(u) if gfm else u
 
@@ -254,9 +256,12 @@ def _fit_regions(states: list[State], regions: list[Region], bg: np.ndarray, siz
         sy, sx = H / Hs, W / Ws
         _enlarge_check(max(sx, sy) > 1.0, params["enlarge"], (Hs, Ws), (H, W))
         for st, reg in zip(states, regions, strict=True):
-            out = np.array(stretch_window(src, (H, W), reg), dtype=np.float64 if gfm else np.float32, copy=True)
-            np.clip(out, 0.0, 1.0, out=out)
-            st.bg = out * 255.0 if gfm else out
+            out = np.asarray(stretch_window(src, (H, W), reg), dtype=np.float64 if gfm else np.float32)
+            if src.dtype != np.uint8:  # (codes come out within [0, 1] already)
+                np.clip(out, 0.0, 1.0, out=out)
+            if gfm:
+                out *= 255.0
+            st.bg = out
         return {"mode": "stretch", "source_size": [Hs, Ws], "scale": [round(sy, 6), round(sx, 6)],
                 "enlarged": bool(max(sx, sy) > 1.0)}
     src = _codes8(bg) if gfm else unit(bg)
