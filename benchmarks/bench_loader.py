@@ -159,63 +159,62 @@ def train_split(root: Path, cache: Path, steps: int) -> dict:
             "first_step_s": stamps[0] - t0}
 
 
-def main() -> str:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--gfm", default="", help="a checkout of JizhiziLi/GFM (skipped when absent)")
-    ap.add_argument("--n", type=int, default=8, help="foregrounds and backgrounds")
-    ap.add_argument("--samples", type=int, default=16, help="timed samples per row")
-    ap.add_argument("--workers", type=int, default=2, help="N for the N-worker rows")
-    ap.add_argument("--train-step", type=int, default=0, help="GFM-TT training steps to split (0: none)")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
-    cv2.setNumThreads(1)
-    lines = []
-    with tempfile.TemporaryDirectory() as tmp:
-        root, cache = Path(tmp), Path(tmp) / "cache"
-        make_files(root, args.n)
-        (root / "fgset").mkdir()
-        for sub in ("fg", "alpha"):
-            (root / "fgset" / sub).symlink_to(root / sub)
-        rows = []
-        if args.gfm and Path(args.gfm, "core", "data.py").is_file():
-            ds = official_dataset(Path(args.gfm), root)
-            for w in (0, args.workers):
-                rows.append(("GFM official `MattingDataset` (hd, RSSN, no denoise)", "-", w,
-                             rate(ds, max(4, args.samples // 3), w), None))
-        fill = {}
-        for recipe in RECIPES:
-            ds, src = our_dataset(root, recipe, cache, 2048)
-            t = time.perf_counter()
-            steps = [s for s in src.recipe.steps if s.name == "denoise"]
-            if steps:  # fill the denoised-layer cache (one-off per file)
-                from matting_data.compose.layer_cache import cached_layer
+def _fill_layer_cache(src, cache: Path) -> float | None:
+    """Fill the denoised-layer cache of ``src``'s recipe (one-off); seconds per file, or None without denoise."""
+    from matting_data.compose.layer_cache import cached_layer
 
-                for r in src.rows:
-                    cached_layer("fg", r["fg"], steps[0].params, cache, src.recipe.arithmetic, alpha=r["alpha"])
-                for b in src.backgrounds:
-                    cached_layer("bg", b, steps[0].params, cache, src.recipe.arithmetic)
-                fill[recipe] = (time.perf_counter() - t) / (len(src.rows) + len(src.backgrounds))
-            for i in range(len(src)):
-                src.foreground(i)
-            for w in (0, args.workers):
-                rows.append((f"ours, `{recipe}`", "warm", w, rate(ds, args.samples, w, offset=1000 * w),
-                             rate(ds, max(4, args.samples // 2), 0, True, 5000 + 1000 * w) if w == 0 else None))
-            ds, _ = our_dataset(root, recipe, cache, 0)
-            rows.append((f"ours, `{recipe}`", "cold (0 MiB)", 0, rate(ds, max(4, args.samples // 2), 0, offset=7000),
-                         None))
-        split = train_split(root, cache, args.train_step) if args.train_step else None
+    steps = [s for s in src.recipe.steps if s.name == "denoise"]
+    if not steps:
+        return None
+    t = time.perf_counter()
+    for r in src.rows:
+        cached_layer("fg", r["fg"], steps[0].params, cache, src.recipe.arithmetic, alpha=r["alpha"])
+    for b in src.backgrounds:
+        cached_layer("bg", b, steps[0].params, cache, src.recipe.arithmetic)
+    return (time.perf_counter() - t) / (len(src.rows) + len(src.backgrounds))
+
+
+def measure(root: Path, cache: Path, args: argparse.Namespace) -> tuple[list, dict]:
+    """Rows (loader, foreground cache, workers, samples/s, samples/s with CPU targets) and cache fill costs."""
+    rows, fill = [], {}
+    official = official_dataset(Path(args.gfm), root) if args.gfm and Path(args.gfm, "core", "data.py").is_file() \
+        else None
+    n_off = max(4, args.samples // 3)
+    if official is not None:  # one process, before and after ours (the machine is shared: load drifts)
+        rows.append(["GFM official `MattingDataset` (hd, RSSN, no denoise)", "-", 0, rate(official, n_off, 0), None])
+    for recipe in RECIPES:
+        ds, src = our_dataset(root, recipe, cache, 2048)
+        f = _fill_layer_cache(src, cache)
+        if f is not None:
+            fill[recipe] = f
+        for i in range(len(src)):
+            src.foreground(i)
+        for w in (0, args.workers):
+            rows.append([f"ours, `{recipe}`", "warm", w, rate(ds, args.samples, w, offset=1000 * w),
+                         rate(ds, max(4, args.samples // 2), 0, True, 5000) if w == 0 else None])
+        ds, _ = our_dataset(root, recipe, cache, 0)
+        rows.append([f"ours, `{recipe}`", "cold (0 MiB)", 0, rate(ds, max(4, args.samples // 2), 0, offset=7000), None])
+    if official is not None:
+        rows[0][3] = (rows[0][3] + rate(official, n_off, 0, offset=n_off + 1)) / 2
+        rows.insert(1, ["GFM official `MattingDataset` (hd, RSSN, no denoise)", "-", args.workers,
+                        rate(official, n_off, args.workers), None])
+    return rows, fill
+
+
+def report(rows: list, fill: dict, split: dict | None, args: argparse.Namespace) -> str:
     load = os.getloadavg()
     base = next((r[3] for r in rows if r[0].startswith("GFM") and r[2] == 0), None)
-    lines += [
+    lines = [
         "# Training-data loader benchmark", "",
         f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "
         f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1 / 5 / 15 min) when the run ended (the machine "
         "is shared). Files: "
         f"{args.n} foregrounds 1600x1200 (8-bit colour PNG + alpha PNG; JPEG photo for the official loader) and "
         f"{args.n} 1920x1080 JPEG backgrounds. Samples: a 640/960/1280 crop around the transition area resized to "
-        "320 (composite, alpha, F, B). One process = `num_workers=0`, one OpenCV and one torch thread. "
-        "The official loader also makes the TT/FT/BT maps at full resolution; ours are made from the batch on the "
-        "training device (the \"+ targets\" column makes TT, FT and BT per sample on the CPU instead).", "",
+        "320 (composite, alpha, F, B). One process = `num_workers=0`, one OpenCV and one torch thread; the official "
+        "one-process rate is the mean of a run before and one after ours. The official loader also makes the "
+        "TT/FT/BT maps at full resolution; ours are made from the batch on the training device (the \"+ targets\" "
+        "column makes TT, FT and BT per sample on the CPU instead).", "",
         "| loader | foreground cache | workers | samples/s | + targets (CPU) | x official (1 process) |",
         "|---|---|---:|---:|---:|---:|",
     ]
@@ -232,7 +231,28 @@ def main() -> str:
                   f"{split['steps']} timed step(s) after one warm-up): {split['step_s']:.1f} s per step = "
                   f"{split['data_s']:.2f} s data + {split['compute_s']:.1f} s compute "
                   f"({100 * split['data_s'] / split['step_s']:.1f}% data)."]
-    text = "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n"
+
+
+def main() -> str:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--gfm", default="", help="a checkout of JizhiziLi/GFM (skipped when absent)")
+    ap.add_argument("--n", type=int, default=8, help="foregrounds and backgrounds")
+    ap.add_argument("--samples", type=int, default=16, help="timed samples per row")
+    ap.add_argument("--workers", type=int, default=2, help="N for the N-worker rows")
+    ap.add_argument("--train-step", type=int, default=0, help="GFM-TT training steps to split (0: none)")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+    with tempfile.TemporaryDirectory() as tmp:
+        root, cache = Path(tmp), Path(tmp) / "cache"
+        make_files(root, args.n)
+        (root / "fgset").mkdir()
+        for sub in ("fg", "alpha"):
+            (root / "fgset" / sub).symlink_to(root / sub)
+        rows, fill = measure(root, cache, args)
+        split = train_split(root, cache, args.train_step) if args.train_step else None
+    text = report(rows, fill, split, args)
     write_results("loader", text)
     return text
 

@@ -9,7 +9,7 @@ the margins its steps need:
   on the whole background (an OpenCV resize, a few ms) and cut;
 * ``denoise`` of the full-resolution layers: whole layers, from ``layers`` (the denoised-layer
   cache, :mod:`matting_data.compose.layer_cache`) or computed; only their window is used;
-* ``blur_background``: on the window plus the kernel's margin (``max(sizes) // 2 + 2`` per blur);
+* ``blur_background``: on the window plus the drawn kernel's margin (``size // 2 + 2`` per blur);
 * ``blend``, ``quantise`` and the noise arithmetic are per pixel; the noise field is drawn in seeded
   tiles (:func:`~matting_data.compose.noise.tiled_noise`), so its window is drawn alone;
 * ``noise`` with ``match = true`` estimates the residual on the centred 512 x 512 crop of the
@@ -85,6 +85,14 @@ def _coins(r: Recipe, seed: int, sample_id: str, draws: dict[str, dict[str, Any]
             for s in r.steps]
 
 
+def _blur_size(step: Any, seed: int, sample_id: str, draws: dict[str, dict[str, Any]]) -> int:
+    """The kernel size the ``blur_background`` step will draw (its stream: the coin, then the size)."""
+    rng = rng_for(seed, sample_id, step.key)
+    rng.random()
+    sizes = step.params["sizes"]
+    return int(draws.get(step.key, {}).get("size", sizes[int(rng.integers(0, len(sizes)))]))
+
+
 def windowable(r: Recipe, coins: list[bool], draws: dict[str, dict[str, Any]]) -> bool:
     """Whether :func:`compose_window` can follow recipe ``r`` with these coins (else it composes the whole)."""
     names = r.step_names()
@@ -141,7 +149,7 @@ def compose_window(
         sl = (slice(y0, y1), slice(x0, x1))
         return Composite(c.composite[sl], c.fg[sl], c.bg[sl], c.alpha[sl], c.provenance)
     gfm = r.arithmetic == "gfm"
-    margin = sum(max(s.params["sizes"]) // 2 + 2 for s, on in zip(r.steps, coins, strict=True)
+    margin = sum(_blur_size(s, seed, sample_id, draws) // 2 + 2 for s, on in zip(r.steps, coins, strict=True)
                  if on and s.name == "blur_background")
     cores: list[Region] = [(y0, x0, y1, x1)]
     if any(on and s.name == "noise" and s.params["match"] for s, on in zip(r.steps, coins, strict=True)):
