@@ -112,8 +112,9 @@ def _targets(alpha: torch.Tensor) -> None:
         gfm_targets_torch(alpha[None], rep)
 
 
-def rate(ds, samples: int, workers: int, targets: bool = False, offset: int = 0) -> float:
-    """Samples/s of ``ds`` over ``samples`` items (after one warm-up item per worker)."""
+def rate(ds, samples: int, workers: int, targets: bool = False, offset: int = 0) -> tuple[float, float]:
+    """Samples per second of ``ds`` over ``samples`` items (after one warm-up item per worker): wall clock,
+    and per CPU second of this process (meaningful with 0 workers, where all the work is here)."""
     from torch.utils.data import DataLoader, Subset
 
     idx = [i % len(ds) for i in range(offset, offset + samples + max(1, workers))]
@@ -122,12 +123,12 @@ def rate(ds, samples: int, workers: int, targets: bool = False, offset: int = 0)
     it = iter(loader)
     for _ in range(max(1, workers)):
         next(it)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(samples):
         item = next(it)
         if targets:
             _targets(item["alpha"] if isinstance(item, dict) else item[1] / 255.0)
-    return samples / (time.perf_counter() - t0)
+    return samples / (time.perf_counter() - t0), samples / (time.process_time() - c0)
 
 
 def train_split(root: Path, cache: Path, steps: int) -> dict:
@@ -191,11 +192,12 @@ def measure(root: Path, cache: Path, args: argparse.Namespace) -> tuple[list, di
             src.foreground(i)
         for w in (0, args.workers):
             rows.append([f"ours, `{recipe}`", "warm", w, rate(ds, args.samples, w, offset=1000 * w),
-                         rate(ds, max(4, args.samples // 2), 0, True, 5000) if w == 0 else None])
+                         rate(ds, max(4, args.samples // 2), 0, True, 5000)[0] if w == 0 else None])
         ds, _ = our_dataset(root, recipe, cache, 0)
         rows.append([f"ours, `{recipe}`", "cold (0 MiB)", 0, rate(ds, max(4, args.samples // 2), 0, offset=7000), None])
     if official is not None:
-        rows[0][3] = (rows[0][3] + rate(official, n_off, 0, offset=n_off + 1)) / 2
+        again = rate(official, n_off, 0, offset=n_off + 1)
+        rows[0][3] = tuple((a + b) / 2 for a, b in zip(rows[0][3], again, strict=True))
         rows.insert(1, ["GFM official `MattingDataset` (hd, RSSN, no denoise)", "-", args.workers,
                         rate(official, n_off, args.workers), None])
     return rows, fill
@@ -211,16 +213,21 @@ def report(rows: list, fill: dict, split: dict | None, args: argparse.Namespace)
         "is shared). Files: "
         f"{args.n} foregrounds 1600x1200 (8-bit colour PNG + alpha PNG; JPEG photo for the official loader) and "
         f"{args.n} 1920x1080 JPEG backgrounds. Samples: a 640/960/1280 crop around the transition area resized to "
-        "320 (composite, alpha, F, B). One process = `num_workers=0`, one OpenCV and one torch thread; the official "
-        "one-process rate is the mean of a run before and one after ours. The official loader also makes the "
+        "320 (composite, alpha, F, B). One process = `num_workers=0`, one OpenCV and one torch thread (samples per "
+        "CPU second: the work done in that process, less sensitive to the other jobs on the machine); the official "
+        "one-process rate is the mean of a run before and one after ours. Both run with the CLI's allocator setting "
+        "(`runtime.keep_freed_memory`). The official loader also makes the "
         "TT/FT/BT maps at full resolution; ours are made from the batch on the training device (the \"+ targets\" "
         "column makes TT, FT and BT per sample on the CPU instead).", "",
-        "| loader | foreground cache | workers | samples/s | + targets (CPU) | x official (1 process) |",
-        "|---|---|---:|---:|---:|---:|",
+        "| loader | foreground cache | workers | samples/s | samples per CPU s | + targets (CPU), samples/s | "
+        "x official (1 process: wall / CPU) |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
-    for name, cache_state, w, sps, with_t in rows:
-        x = f"{sps / base:.1f}" if base and w == 0 else ""
-        lines.append(f"| {name} | {cache_state} | {w} | {sps:.2f} | {'' if with_t is None else f'{with_t:.2f}'} | {x} |")
+    for name, cache_state, w, (sps, cps), with_t in rows:
+        x = f"{sps / base[0]:.1f} / {cps / base[1]:.1f}" if base and w == 0 else ""
+        cpu = f"{cps:.2f}" if w == 0 else ""
+        lines.append(f"| {name} | {cache_state} | {w} | {sps:.2f} | {cpu} | "
+                     f"{'' if with_t is None else f'{with_t:.2f}'} | {x} |")
     if not base:
         lines += ["", "No GFM checkout given (`--gfm`): the official rows are missing."]
     if fill:
@@ -242,6 +249,9 @@ def main() -> str:
     ap.add_argument("--workers", type=int, default=2, help="N for the N-worker rows")
     ap.add_argument("--train-step", type=int, default=0, help="GFM-TT training steps to split (0: none)")
     args = ap.parse_args()
+    from matting_data.runtime import keep_freed_memory
+
+    keep_freed_memory()  # as the CLI does (`matting-data train`): large buffers are reused, not re-mapped
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
     with tempfile.TemporaryDirectory() as tmp:

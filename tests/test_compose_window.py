@@ -146,3 +146,12 @@ def test_train_dataset_window_path_equals_crop_of_the_whole(tmp_path, layers8):
                 assert np.array_equal(got[key].permute(1, 2, 0).squeeze(-1).numpy(), ref[key]), (recipe, k, key)
             assert np.array_equal(got["trimap"][0].numpy() * 255, np.where(ref["trimap"] == 128, 127.5, ref["trimap"]))
         assert src._fg_bytes <= src.cache_bytes
+
+
+def test_a_crop_that_does_not_fit_becomes_the_network_size_as_in_gfm():
+    from matting_data.training.augment import draw_crop
+
+    cfg = TrainingConfig(train="x", crop=32, crop_sizes=(40, 150, 400))
+    tr = (np.array([50]), np.array([60]))
+    sides = {draw_crop((150, 190), tr, cfg, np.random.default_rng(k)).side for k in range(40)}
+    assert sides == {40, 32}  # 150 and 400 do not fit under the shorter side 150: GFM falls back to 320 (crop)

@@ -67,7 +67,9 @@ def draw_crop(shape: tuple[int, int], transition: tuple[np.ndarray, np.ndarray],
     :func:`crop_sample` with ``resize_range`` (1, 1), in the same order from the same ``rng``)."""
     h, w = shape
     sizes = cfg.effective_crop_sizes
-    side = min(int(sizes[int(rng.integers(0, len(sizes)))]), h, w)
+    side = int(sizes[int(rng.integers(0, len(sizes)))])
+    if side >= min(h, w):  # GFM's MattingTransform: a crop that does not fit is replaced by one of the
+        side = min(cfg.crop, h, w)  # network's input size (320), not by the largest that fits
     y0, x0 = _crop_origin((h, w), transition, side, cfg, rng)
     return CropDraw(y0, x0, side, bool(cfg.flip and rng.random() < 0.5))
 
@@ -100,7 +102,8 @@ def crop_sample(sample: dict[str, np.ndarray], cfg: TrainingConfig, rng: np.rand
     """One training crop of ``sample`` (``image``, ``alpha`` and optional ``fg`` / ``bg``; float32).
 
     Rescale by a factor in ``resize_range``, take a square of a side drawn from
-    ``crop_sizes`` (at most the image's shorter side) centred on a transition
+    ``crop_sizes`` (a side not below the image's shorter side becomes ``crop``, as in
+    GFM's ``MattingTransform``) centred on a transition
     pixel with probability ``transition_p``, flip horizontally with probability
     1/2 (``flip``), resize to ``crop`` x ``crop``, and draw the trimap.  Returns
     contiguous float32 arrays plus ``trimap`` (uint8 0/128/255).
