@@ -131,10 +131,11 @@ def test_train_dataset_window_path_equals_crop_of_the_whole(tmp_path, layers8):
         write_image(tmp_path / "fgs" / "fg" / f"f{i}.png", unit(np.roll(fg8, 9 * i, axis=1)))
         write_alpha(tmp_path / "fgs" / "alpha" / f"f{i}.png", unit(np.roll(a8, 9 * i, axis=1)))
         write_image(tmp_path / "bgs" / f"b{i}.png", unit(np.roll(bg8, 5 * i, axis=0)))
-    for recipe in ("rssn", "naive"):
+    for recipe, decoded in (("rssn", True), ("naive", True), ("rssn", False)):
         cfg = TrainingConfig(foregrounds=str(tmp_path / "fgs"), backgrounds=str(tmp_path / "bgs"), recipe=recipe,
                              crop=32, crop_sizes=(48, 96, 400), fg_cache=str(tmp_path / "cache"), seed=2)
-        src = CompositionSource(cfg.foregrounds, cfg.backgrounds, recipe, cfg.seed, cfg.fg_cache, cache_mb=0.1)
+        src = CompositionSource(cfg.foregrounds, cfg.backgrounds, recipe, cfg.seed, cfg.fg_cache, cache_mb=0.3,
+                                decoded_cache=decoded)
         ds = TrainDataset(src, cfg)
         from matting_data.seeding import rng_for
 
@@ -146,6 +147,7 @@ def test_train_dataset_window_path_equals_crop_of_the_whole(tmp_path, layers8):
                 assert np.array_equal(got[key].permute(1, 2, 0).squeeze(-1).numpy(), ref[key]), (recipe, k, key)
             assert np.array_equal(got["trimap"][0].numpy() * 255, np.where(ref["trimap"] == 128, 127.5, ref["trimap"]))
         assert src._fg_bytes <= src.cache_bytes
+        assert bool(list((tmp_path / "cache").glob("dec-*-fg.npy"))) and (decoded or len(src._fg) == 1)
 
 
 def test_a_crop_that_does_not_fit_becomes_the_network_size_as_in_gfm():

@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from ..compose import cached_foreground, load_compose_recipe
-from ..compose.layer_cache import cached_layer
+from ..compose.layer_cache import cached_decoded, cached_layer
 from ..compose.sources import list_backgrounds, load_foregrounds
 from ..compose.window import compose_window
 from ..datasets.track import Track, load_track
@@ -83,21 +83,24 @@ class CompositionSource:
     (:func:`~matting_data.compose.layer_cache.cached_layer`), computed once per
     file when first drawn (without ``fg_cache`` they are computed at every draw).
 
-    Decoded foregrounds (colour codes, alpha, transition pixels) are kept in a
-    per-process LRU of at most ``cache_mb`` MiB; a background is decoded once per
-    draw.  :meth:`window` composes only a crop's window (:func:`~matting_data.compose.window.compose_window`).
+    Decoded foregrounds (colour codes, alpha, transition pixels): with ``fg_cache``
+    (and ``decoded_cache``) decoded once into that folder as ``.npy`` and memory-mapped
+    (:func:`~matting_data.compose.layer_cache.cached_decoded`: a crop reads its rows
+    only, and processes share the page cache); otherwise kept in a per-process LRU of
+    at most ``cache_mb`` MiB.  A background is decoded once per draw.  :meth:`window` composes only a crop's window (:func:`~matting_data.compose.window.compose_window`).
     """
 
     has_fgbg = True
 
     def __init__(self, foregrounds: PathLike, backgrounds: PathLike, recipe: str, seed: int,
-                 fg_cache: PathLike | None = None, cache_mb: float = CACHE_MB) -> None:
+                 fg_cache: PathLike | None = None, cache_mb: float = CACHE_MB, decoded_cache: bool = True) -> None:
         self.rows = load_foregrounds(foregrounds)
         self.backgrounds = list_backgrounds(backgrounds)
         self.recipe = load_compose_recipe(recipe)
         self.seed = int(seed)
         self.fg_cache = Path(fg_cache) if fg_cache else None
         self.cache_bytes = int(cache_mb * 2**20)
+        self.decoded_cache = bool(decoded_cache)
         self._fg: OrderedDict[int, Foreground] = OrderedDict()
         self._fg_bytes = 0
 
@@ -123,6 +126,11 @@ class CompositionSource:
         r = self.rows[index]
         if not r["fg"]:
             self.prepare()
+        if self.fg_cache is not None and self.decoded_cache:  # decoded once into the folder, memory-mapped
+            fg, a, tr = cached_decoded(r["fg"], r["alpha"], self.fg_cache)
+            if fg.shape[:2] != a.shape:
+                raise InputError(f"foreground {r['id']}: {r['fg']} and {r['alpha']} sizes differ")
+            return Foreground(fg, a, tr)
         fg, a = read_image_codes(r["fg"]), read_alpha(r["alpha"])
         if fg.shape[:2] != a.shape:
             raise InputError(f"foreground {r['id']}: {r['fg']} and {r['alpha']} sizes differ")
@@ -151,10 +159,12 @@ class CompositionSource:
 
         return layer
 
-    def window(self, index: int, epoch: int, window: tuple[int, int, int, int]) -> dict[str, np.ndarray]:
+    def window(self, index: int, epoch: int, window: tuple[int, int, int, int],
+               fg: Foreground | None = None) -> dict[str, np.ndarray]:
         """The ``window`` (y0, x0, y1, x1) of draw (epoch, index): ``image``, ``alpha``, ``fg``, ``bg`` float32,
-        equal to the same window of :meth:`load` (see :func:`~matting_data.compose.window.compose_window`)."""
-        f = self.foreground(index)
+        equal to the same window of :meth:`load` (see :func:`~matting_data.compose.window.compose_window`).
+        ``fg``: the decoded foreground when the caller has it (no file is decoded twice for a sample)."""
+        f = fg if fg is not None else self.foreground(index)
         bg_path, sid = self._draw(index, epoch)
         c = compose_window(f.fg, f.alpha, read_image_codes(bg_path), self.recipe, window, seed=self.seed,
                            sample_id=sid, layers=self._layers(index, bg_path))
@@ -164,7 +174,7 @@ class CompositionSource:
         """The whole composite of draw (epoch, index), composed then returned at full resolution."""
         f = self.foreground(index)
         h, w = f.alpha.shape
-        return dict(self.window(index, epoch, (0, 0, h, w)))
+        return dict(self.window(index, epoch, (0, 0, h, w), f))
 
 
 @dataclass
@@ -223,7 +233,7 @@ class TrainDataset(Dataset):
             # draw the crop first, compose its window only (equal to composing the whole, then cropping)
             f = self.source.foreground(i)
             d = draw_crop(f.alpha.shape, f.transition, self.cfg, rng)
-            crop = finish_crop(self.source.window(i, epoch, d.window), d.flip, self.cfg, rng)
+            crop = finish_crop(self.source.window(i, epoch, d.window, f), d.flip, self.cfg, rng)
         else:
             crop = crop_sample(self.source.load(i, epoch), self.cfg, rng)  # type: ignore[arg-type]
         out = {key: _chw(v) for key, v in crop.items() if key != "trimap"}
