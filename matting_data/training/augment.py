@@ -1,9 +1,11 @@
 """Training crops and augmentation: GFM's crop policy around the transition area, flips, rescales, trimaps.
 
 GFM (``core/data.py``) crops a random square of 640, 960 or 1280 pixels around
-the transition area (0 < alpha < 1) and resizes it to 320; :func:`crop_sample`
-does the same with the sides of :class:`~matting_data.training.config.TrainingConfig`
-(``crop_sizes`` then ``crop``), so tiny tests scale it down.  Every random
+the transition area (0 < alpha < 1; a side that does not fit becomes 320) and
+resizes it to 320; :func:`crop_sample` does the same with the sides of
+:class:`~matting_data.training.config.TrainingConfig` (``crop_sizes`` then ``crop``),
+so tiny tests scale it down.  On-the-fly composition draws the crop first
+(:func:`draw_crop`) and composes only its window, then :func:`finish_crop`.  Every random
 choice comes from the generator passed in (one per drawn sample).
 """
 
