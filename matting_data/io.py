@@ -189,6 +189,15 @@ def read_image(path: PathLike) -> np.ndarray:
     replicated to three channels; the alpha channel of an RGBA file is dropped
     (use :func:`read_alpha` to get it).
     """
+    return _to_unit(read_image_codes(path))
+
+
+def read_image_codes(path: PathLike) -> np.ndarray:
+    """Read a photo as its RGB codes, uint8 or uint16 (H, W, 3): :func:`read_image` before the scaling.
+
+    A quarter (8-bit) of the float32 image's memory; the training loader keeps these and converts
+    only the pixels a crop uses (the same values as :func:`read_image`, pixel for pixel).
+    """
     arr = _decode(path)
     if arr.ndim == 2:
         arr = np.repeat(arr[:, :, None], 3, axis=2)
@@ -198,7 +207,7 @@ def read_image(path: PathLike) -> np.ndarray:
         arr = cv2.cvtColor(arr, cv2.COLOR_BGRA2RGB)
     else:
         arr = cv2.cvtColor(arr, cv2.COLOR_BGR2RGB)
-    return _to_unit(arr)
+    return arr
 
 
 def _npy_matte(p: Path) -> np.ndarray:

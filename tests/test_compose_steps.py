@@ -225,7 +225,7 @@ def test_compose_is_deterministic_and_records_provenance(smooth_pair):
     r2 = compose(fg, a, bg, "rssn", seed=4, sample_id="s1")
     assert np.array_equal(r1.composite, r2.composite) and r1.provenance.to_json() == r2.provenance.to_json()
     names = [s["step"] for s in r1.provenance.steps]
-    assert names == ["fit_background", "denoise", "blur_background", "blend", "noise", "quantise"]
+    assert names == ["denoise", "fit_background", "blur_background", "blend", "noise", "quantise"]
     with pytest.raises(InputError, match="foreground"):
         compose(fg * 2, a, bg, "naive")
     with pytest.raises(InputError, match="size mismatch"):

@@ -130,3 +130,82 @@ def fit_background(
     out = np.array(out, dtype=dtype, copy=True)
     np.clip(out, 0.0, 1.0, out=out)  # cubic can overshoot
     return out, info
+
+
+# ----------------------------------------------------------------------------- a window of the skimage stretch
+def _zoom_axis(n_in: int, n_out: int, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Source indices and weights of output rows ``lo .. hi-1`` of an order-1 ``grid_mode`` zoom.
+
+    The arithmetic of ``scipy.ndimage.zoom`` (``NI_ZoomShift``, mode ``mirror``): coordinate
+    ``((k + 0.5) * (n_in / n_out)) - 0.5``, mirrored when negative, weights ``1 - x`` and
+    ``1 - (1 - x)``, the index past the last row mirrored to ``n_in - 2``.
+    """
+    k = np.arange(lo, hi, dtype=np.float64)
+    cc = (k + 0.5) * (n_in / n_out) - 0.5
+    cc = np.where(cc < 0, -cc, cc)
+    start = np.floor(cc)
+    w0 = 1.0 - (cc - start)
+    i0 = start.astype(np.int64)
+    i1 = np.where(i0 + 1 >= n_in, 2 * (n_in - 1) - (i0 + 1), i0 + 1)
+    return i0, i1, w0, 1.0 - w0
+
+
+def stretch_window(bg: np.ndarray, size: tuple[int, int], region: tuple[int, int, int, int]) -> np.ndarray:
+    """``skimage.transform.resize(bg, (h, w, C))[y0:y1, x0:x1]`` computed for the window only, exactly.
+
+    ``bg``: (H, W, C) uint8 codes or float (at least 2 x 2); ``size`` = (h, w); ``region`` = (y0, x0,
+    y1, x1) of the output.  Replays skimage's steps with its defaults on the source pixels the window
+    needs: conversion to float, the anti-aliasing Gaussian (``scipy.ndimage.gaussian_filter``, sigma
+    ``max(0, (factor - 1) / 2)``, mode ``mirror``) on a block with the filter's margin, the order-1
+    zoom (the arithmetic of ``scipy.ndimage.zoom``, see :func:`_zoom_axis`: the same products summed
+    in the same order) and the clip to the input's range.  Equal to the full resize bit for bit
+    (tested against ``skimage.transform.resize``); used by the training loader, which only needs the
+    crop window of a stretched background.
+    """
+    import scipy.ndimage as ndi
+    from skimage.util import img_as_float
+
+    H, W, C = bg.shape
+    h, w = int(size[0]), int(size[1])
+    y0, x0, y1, x1 = region
+    ya, yb, wy0, wy1 = _zoom_axis(H, h, y0, y1)
+    xa, xb, wx0, wx1 = _zoom_axis(W, w, x0, x1)
+    factors = np.divide((H, W, C), (h, w, C))
+    sigma = np.maximum(0, (factors - 1) / 2) if (h < H or w < W) else np.zeros(3)
+    radius = [int(4.0 * float(s) + 0.5) if s > 1e-15 else 0 for s in sigma]
+    sy0, sy1 = max(0, int(min(ya.min(), yb.min())) - radius[0]), min(H, int(max(ya.max(), yb.max())) + 1 + radius[0])
+    sx0, sx1 = max(0, int(min(xa.min(), xb.min())) - radius[1]), min(W, int(max(xa.max(), xb.max())) + 1 + radius[1])
+    ya, yb, xa, xb = ya - sy0, yb - sy0, xa - sx0, xb - sx0
+    block = bg[sy0:sy1, sx0:sx1]
+    if any(radius):  # the block carries the filter's radius: the pixels the zoom reads equal the full filter's
+        block = ndi.gaussian_filter(img_as_float(block), sigma, mode="mirror")
+    if block.dtype == np.uint8:  # (a sigma under 1/8 is a one-tap filter of weight 1: the identity)
+        lut = img_as_float(np.arange(256, dtype=np.uint8)[None])[0]  # skimage's conversion, per code
+
+        def rows(idx: np.ndarray) -> np.ndarray:
+            return lut[block[idx]]
+    else:
+        def rows(idx: np.ndarray) -> np.ndarray:
+            return np.asarray(img_as_float(block[idx]), dtype=np.float64)
+    out = np.empty((len(ya), len(xa), C), np.float64)
+    wx0, wx1 = wx0[None, :, None], wx1[None, :, None]
+    for s in range(0, len(ya), 32):  # 32 output rows at a time: the temporaries stay in cache
+        e = min(len(ya), s + 32)
+        p0 = rows(ya[s:e])
+        p0 *= wy0[s:e, None, None]
+        p1 = rows(yb[s:e])
+        p1 *= wy1[s:e, None, None]
+        t = out[s:e]
+        np.take(p0, xa, axis=1, out=t)
+        t *= wx0
+        u = np.take(p0, xb, axis=1)
+        u *= wx1
+        t += u
+        for r, idx, wx in ((p1, xa, wx0), (p1, xb, wx1)):
+            np.take(r, idx, axis=1, out=u)
+            u *= wx
+            t += u
+    res = out if bg.dtype == np.uint8 or bg.dtype == np.float64 else out.astype(img_as_float(bg[:1, :1]).dtype)
+    lo, hi = img_as_float(np.array([[bg.min(), bg.max()]], bg.dtype))[0]
+    np.clip(res, lo, hi, out=res)
+    return res

@@ -43,6 +43,36 @@ def noise_field(shape: tuple[int, ...], sigma: float, rng: np.random.Generator) 
     return field
 
 
+NOISE_TILE = 64  # side of the tiles of a seeded noise field (pixels)
+
+
+def tiled_noise(shape: tuple[int, int, int], seed: int, sigma: float, gfm: bool = False,
+                region: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """The part ``region`` = (y0, x0, y1, x1) of the seeded Gaussian noise field of an image of ``shape``.
+
+    The field is made of ``NOISE_TILE`` x ``NOISE_TILE`` tiles, tile ``(i, j)`` drawn from
+    ``np.random.default_rng([seed, i, j])`` (tiles at the right and bottom edges are smaller), so
+    any window of it costs what its tiles cost and equals the same window of the whole field.
+    Values on the 0..255 scale: float64 ``normal(0, sigma)`` with ``gfm`` (the published
+    arithmetic), else float32 ``standard_normal * float32(sigma / 255) * float32(255)`` (as
+    :func:`noise_field`).  ``region=None``: the whole field.
+    """
+    h, w, c = (int(v) for v in shape)
+    y0, x0, y1, x1 = region if region is not None else (0, 0, h, w)
+    t = NOISE_TILE
+    out = np.empty((y1 - y0, x1 - x0, c), np.float64 if gfm else np.float32)
+    for i in range(y0 // t, -(-y1 // t)):
+        ty0, ty1 = i * t, min(h, (i + 1) * t)
+        for j in range(x0 // t, -(-x1 // t)):
+            tx0, tx1 = j * t, min(w, (j + 1) * t)
+            g = np.random.default_rng([int(seed), i, j])
+            tile = g.normal(0.0, sigma, (ty1 - ty0, tx1 - tx0, c)) if gfm else \
+                noise_field((ty1 - ty0, tx1 - tx0, c), sigma, g) * np.float32(255.0)
+            sy0, sy1, sx0, sx1 = max(ty0, y0), min(ty1, y1), max(tx0, x0), min(tx1, x1)
+            out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = tile[sy0 - ty0 : sy1 - ty0, sx0 - tx0 : sx1 - tx0]
+    return out
+
+
 def add_noise(image: np.ndarray, field: np.ndarray) -> np.ndarray:
     """``image + field`` clipped to [0, 1], as a new float32 array."""
     out = np.add(image, field, dtype=np.float32)

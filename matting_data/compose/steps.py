@@ -5,7 +5,8 @@ the :class:`State` (never modifying an array in place that it did not create)
 and returns the values it drew, which go into the sample's provenance.
 ``forced`` holds values to use instead of drawing them (replay, parity tests):
 ``{"size": 40}`` for the blur, ``{"crop": [y0, x0]}`` for the fit,
-``{"noise_seed": n}`` or ``{"field": array}`` for the noise, and for denoise
+``{"noise_seed": n}`` or ``{"field": array}`` for the noise (the field is drawn in seeded tiles,
+:func:`~matting_data.compose.noise.tiled_noise`), and for denoise
 ``{"fg": F, "bg": B}``: precomputed denoised layers (float32 [0, 1]), as the
 published code reads offline BM3D results.
 
@@ -58,7 +59,7 @@ from .blend import QUANTISE_MODES, blend, codes_from_float, quantise
 from .blur import BLUR_KERNELS, blur_image
 from .denoise import DENOISERS, denoise_image
 from .fit import CROP_POSITIONS, ENLARGE_POLICIES, FIT_MODES, INTERPOLATIONS, fit_background
-from .noise import add_noise, estimate_noise_sigma, noise_field, noise_to_add
+from .noise import add_noise, estimate_noise_sigma, noise_to_add, tiled_noise
 
 GFM = "gfm"
 
@@ -93,12 +94,17 @@ class State:
         a = getattr(self, name)
         if not self.gfm:
             return np.asarray(a, np.float32)
-        return np.clip(a / 255.0, 0.0, 1.0).astype(np.float32)
+        t = a / 255.0
+        np.clip(t, 0.0, 1.0, out=t)
+        return t.astype(np.float32)
 
 
 def to_codes(x: np.ndarray) -> np.ndarray:
     """float in [0, 1] -> float64 whole 8-bit codes (rounded), the gfm arithmetic's F and B."""
-    return np.rint(np.clip(np.asarray(x, np.float64), 0.0, 1.0) * 255.0)
+    t = np.array(x, np.float64)
+    np.clip(t, 0.0, 1.0, out=t)
+    t *= 255.0
+    return np.rint(t, out=t)
 
 
 def _fit(state: State, params: dict[str, Any], rng: np.random.Generator, forced: dict[str, Any]) -> dict[str, Any]:
@@ -133,31 +139,45 @@ def _fg_region(alpha: np.ndarray, margin: int) -> tuple[slice, slice] | None:
     return (slice(max(0, ys[0] - margin), ys[-1] + 1 + margin), slice(max(0, xs[0] - margin), xs[-1] + 1 + margin))
 
 
+def denoise_layer(src: np.ndarray, alpha: np.ndarray, target: str,
+                  params: dict[str, Any]) -> tuple[np.ndarray, dict[str, Any]]:
+    """What the ``denoise`` step makes of layer ``target`` (``"fg"`` / ``"bg"``): float32 in [0, 1].
+
+    ``src``: the layer as float32 in [0, 1]; ``alpha``: the sample's alpha (for ``fg`` only the
+    pixels with alpha > 0, plus a margin, are denoised: only they reach the composite).  The
+    denoised-layer cache (:mod:`matting_data.compose.layer_cache`) stores exactly this result.
+    """
+    info: dict[str, Any] = {}
+    region: tuple[slice, slice] = (slice(None), slice(None))
+    if target == "fg":
+        r = _fg_region(alpha, 8 + params["patch_size"] + params["patch_distance"])
+        if r is not None and src.shape[:2] == alpha.shape:
+            region = r
+            info["fg_region"] = [r[0].start, r[1].start, r[0].stop, r[1].stop]
+    crop, rec = denoise_image(src[region], params["method"], None, params["strength"],
+                              params["patch_size"], params["patch_distance"])
+    if crop.shape == src.shape:
+        out = crop
+    else:
+        out = src.copy()
+        out[region] = crop
+    if "sigma" in rec:
+        info[f"{target}_sigma"] = rec["sigma"]
+    return out, info
+
+
 def _denoise(state: State, params: dict[str, Any], rng: np.random.Generator, forced: dict[str, Any]) -> dict[str, Any]:
     info: dict[str, Any] = {"method": params["method"]}
     for target in params["targets"]:
         src = state.unit(target)
-        if target in forced:  # precomputed denoised layer (the published code reads offline BM3D results)
+        if target in forced:  # precomputed denoised layer (offline results, or the denoised-layer cache)
             out = np.asarray(forced[target], np.float32)
             if out.shape != src.shape:
                 raise InputError(f"denoise: the given denoised {target} is {out.shape}, the layer is {src.shape}")
             info[f"{target}_given"] = True
         else:
-            region: tuple[slice, slice] = (slice(None), slice(None))
-            if target == "fg":  # only the pixels with alpha > 0 (plus a margin) reach the composite
-                r = _fg_region(state.alpha, 8 + params["patch_size"] + params["patch_distance"])
-                if r is not None and src.shape[:2] == state.size:
-                    region = r
-                    info["fg_region"] = [r[0].start, r[1].start, r[0].stop, r[1].stop]
-            crop, rec = denoise_image(src[region], params["method"], None, params["strength"],
-                                      params["patch_size"], params["patch_distance"])
-            if crop.shape == src.shape:
-                out = crop
-            else:
-                out = src.copy()
-                out[region] = crop
-            if "sigma" in rec:
-                info[f"{target}_sigma"] = rec["sigma"]
+            out, rec = denoise_layer(src, state.alpha, target, params)
+            info.update(rec)
         setattr(state, target, to_codes(out) if state.gfm else out)
     return info
 
@@ -196,10 +216,9 @@ def _draw_field(state: State, sigma: float, rng: np.random.Generator, forced: di
         return field
     seed = int(forced.get("noise_seed", rng.integers(0, 2**63 - 1)))
     info["noise_seed"] = seed
-    g = np.random.default_rng(seed)
-    if state.gfm:
-        return g.normal(0.0, sigma, shape)
-    return noise_field(shape, sigma, g) * np.float32(255.0)
+    # a window of a larger image (compose_window): its part of the whole image's field
+    full, (y0, x0) = forced.get("field_of", (shape, (0, 0)))
+    return tiled_noise(full, seed, sigma, state.gfm, (y0, x0, y0 + shape[0], x0 + shape[1]))
 
 
 def _layer_values(state: State, t: str, field: np.ndarray, overflow: str) -> np.ndarray:
@@ -243,7 +262,8 @@ def _noise(state: State, params: dict[str, Any], rng: np.random.Generator, force
     if params["match"]:
         current = state.codes.astype(np.float32) / np.float32(255.0) if state.codes is not None \
             else state.unit("composite")
-        residual = estimate_noise_sigma(current)
+        # forced for a window of a larger image (compose_window): the whole image's estimate
+        residual = float(forced["sigma_residual"]) if "sigma_residual" in forced else estimate_noise_sigma(current)
         add = noise_to_add(target, residual)
         info["sigma_residual"] = residual
     info["sigma_added"] = add

@@ -26,7 +26,8 @@ class TrainingConfig:
     steps : optimiser steps.  batch : global batch (split across DDP processes).
     crop : side of the training crops fed to the network (GFM: 320).
     crop_sizes : sides of the random crops taken around the transition area before resizing to ``crop``
-        (GFM: 640, 960, 1280; scaled down for small data).  ``()`` means ``(crop,)``.
+        (GFM: 640, 960, 1280; scaled down for small data); a side not below the sample's shorter side becomes
+        ``crop``, as in GFM's ``MattingTransform``.  ``()`` means ``(crop,)``.
     resize_range : random rescale of the whole sample before cropping (``(1, 1)``: none).
     flip : random horizontal flips.  transition_p : probability that a crop is centred on a transition pixel.
     trimap_kernel : inclusive range of erode/dilate kernel sizes (px, at ``crop`` scale) of the training trimap.

@@ -119,15 +119,17 @@ def make_optimizer(model: Any, cfg: TrainingConfig) -> tuple[torch.optim.Optimiz
     return opt, sched
 
 
-def validate(model: Any, samples: list[dict[str, Any]], protocols: tuple[str, ...] = ("dim", "gfm")) -> dict[str, float]:
-    """Mean metrics of ``model`` on validation samples, keys ``"<protocol>:<metric>"`` (report scale)."""
+def validate(model: Any, samples: list[dict[str, Any]], protocols: tuple[str, ...] = ("dim", "gfm"),
+             progress: bool = False) -> dict[str, float]:
+    """Mean metrics of ``model`` on validation samples, keys ``"<protocol>:<metric>"`` (report scale);
+    ``progress``: a tqdm bar over the samples."""
     from ..metrics import EmptyUnknownRegionWarning, evaluate_arrays
 
     was = model.network.training
     model.network.eval()
     sums: dict[str, list[float]] = {}
     try:
-        for s in samples:
+        for s in tqdm(samples, desc="validate", unit="image", leave=False, disable=not progress):
             pred = model.predict(s["image"], s["trimap"])
             for proto in protocols:
                 with warnings.catch_warnings():
@@ -326,9 +328,9 @@ def _interrupted(out: Path | None, info: D.DistInfo, step: int, save_last: Calla
 
 def _validate_at(step: int, model: Any, val: list[dict[str, Any]], cfg: TrainingConfig, log: TrainLog,
                  history: list[dict[str, Any]], best: dict[str, Any] | None, out: Path | None, extra: dict[str, Any],
-                 stepper: _Step) -> dict[str, Any] | None:
+                 stepper: _Step, progress: bool = False) -> dict[str, Any] | None:
     """Validate at ``step`` (appended to ``history`` and the log); save the ``best`` checkpoint; return the best."""
-    values = validate(model, val)
+    values = validate(model, val, progress=progress)
     history.append({"step": step, **values})
     log.add(step, "val", values)
     if best is None or _val_score(values, cfg.val_metric) < _val_score(best, cfg.val_metric):
@@ -358,7 +360,7 @@ def _run(cfg: TrainingConfig, info: D.DistInfo, device: torch.device, out: Path 
         source.prepare(progress)
     D.barrier(info)
     dataset = TrainDataset(source, cfg)
-    val = load_validation(cfg.val, cfg) if cfg.val and info.main else []
+    val = load_validation(cfg.val, cfg, progress) if cfg.val and info.main else []
     end = cfg.steps if stop_after is None else min(cfg.steps, int(stop_after))
     loader = _loader(dataset, DrawBatchSampler(start, end, cfg.batch, info.rank, info.world), cfg)
     extra = {"config": cfg.to_dict(), "backbone_init": backbone}
@@ -387,7 +389,7 @@ def _run(cfg: TrainingConfig, info: D.DistInfo, device: torch.device, out: Path 
             on_step(step, loss)
         last = step == end
         if val and ((cfg.val_every and step % cfg.val_every == 0) or step == cfg.steps):
-            best = _validate_at(step, model, val, cfg, log, history, best, out, extra, stepper)
+            best = _validate_at(step, model, val, cfg, log, history, best, out, extra, stepper, progress)
         if info.main and (last or step % cfg.log_every == 0):
             log.write()
         if out is not None and info.main and (last or (cfg.save_every and step % cfg.save_every == 0)):
