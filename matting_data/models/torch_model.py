@@ -42,6 +42,78 @@ from .checkpoint import CheckpointError, load_into, read_sidecar, read_state_dic
 PathLike = str | os.PathLike
 
 
+#: How an author's script lays the (1, C, H, W) network input out in memory, by the strides it ends up with.
+#: The values are the same in every layout, but PyTorch picks a convolution kernel from the strides
+#: (a channels-last input takes the channels-last kernels) and the kernels sum in different orders:
+#: float32 differences of ~1e-6 that max-unpooling, argmax or thresholds can turn into moved pixels.
+INPUT_LAYOUTS: dict[str, str] = {
+    "contiguous": ("NCHW contiguous, strides (C*H*W, H*W, W, 1): torchvision ToTensor (+ default_collate), "
+                   "paddle.to_tensor, mmagic PackInputs + MattorPreprocessor, transformers image processors"),
+    "numpy-newaxis-permute": ("torch.from_numpy(hwc[np.newaxis]).permute(0, 3, 1, 2), strides (0, 1, W*C, C): "
+                              "a channels-last view (GFM core/test.py inference_img_scale)"),
+    "chw-view-unsqueeze": ("a (C, H, W) channels-last view with a batch axis added by indexing, strides "
+                           "(C, 1, W*C, C) (GCA demo.py: ndarray.astype keeps the transposed layout; "
+                           "F.one_hot(trimap).permute(2, 0, 1)); PyTorch treats it as contiguous"),
+}
+
+
+def network_input(
+    array: np.ndarray, layout: str = "contiguous", device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+) -> torch.Tensor:
+    """An (H, W, C) or (H, W) array as a (1, C, H, W) tensor with the strides of ``layout``.
+
+    This is the one place where the toolkit turns an image into a network input; each model
+    names the layout of its authors' script (:attr:`TorchMattingModel.input_layout`).
+
+    Parameters
+    ----------
+    array : np.ndarray
+        (H, W, C) or (H, W) values (cast to float32; always copied, never shared).
+    layout : str
+        A key of :data:`INPUT_LAYOUTS`.
+    device, dtype
+        Where and in which precision the tensor goes (``Tensor.to`` keeps the strides).
+
+    Returns
+    -------
+    torch.Tensor
+        (1, C, H, W) with ``layout``'s strides (in elements).
+    """
+    a = np.array(array, dtype=np.float32, order="C", copy=True)
+    if a.ndim == 2:
+        a = a[:, :, None]
+    if a.ndim != 3:
+        raise ModelError(f"a network input must be (H, W) or (H, W, C), got shape {a.shape}")
+    if layout == "contiguous":
+        t = torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None]
+    elif layout == "numpy-newaxis-permute":
+        t = torch.from_numpy(a[np.newaxis]).permute(0, 3, 1, 2)
+    elif layout == "chw-view-unsqueeze":
+        t = torch.from_numpy(a).permute(2, 0, 1)[None]
+    else:
+        raise ModelError(f"unknown input layout {layout!r}; known: {sorted(INPUT_LAYOUTS)}")
+    return t.to(device, dtype)
+
+
+def eight_bit(image: np.ndarray) -> np.ndarray:
+    """The image as the authors' scripts hold it after reading an image file.
+
+    They read uint8 files, so a float32 image in [0, 1] that is exactly ``q / 255`` (an 8-bit
+    file read by the toolkit) is returned as that uint8 ``q`` (H, W, C); a uint8 array is returned
+    as it is.  Any other image (16-bit, float) has no 8-bit original and is returned as float64 in
+    [0, 1]; each rule says what it does with it.
+    """
+    img = np.asarray(image)
+    if img.dtype == np.uint8:
+        return img
+    f32 = img.astype(np.float32, copy=False)
+    q = np.rint(np.clip(f32, 0.0, 1.0) * np.float32(255.0))
+    if np.array_equal(q.astype(np.float32) / np.float32(255.0), f32):
+        return q.astype(np.uint8)
+    return img.astype(np.float64)
+
+
 class UntrainedModelWarning(UserWarning):
     """A reference model was built with seeded random weights (no ``weights=`` file)."""
 
@@ -84,6 +156,8 @@ class TorchMattingModel(MattingModel):
     optional_keys: ClassVar[tuple[str, ...]] = ()
     #: argument -> check (:mod:`matting_data.checks`), applied by :meth:`validate_arguments`.
     argument_checks: ClassVar[dict[str, Check]] = {}
+    #: Memory layout of the network input in the authors' script (a key of :data:`INPUT_LAYOUTS`).
+    input_layout: ClassVar[str] = "contiguous"
 
     def __init__(
         self,
@@ -209,10 +283,9 @@ class TorchMattingModel(MattingModel):
         return torch.float16 if self.half else torch.float32
 
     def to_tensor(self, image: np.ndarray) -> torch.Tensor:
-        """(H, W, C) float array -> (1, C, H, W) tensor on the model's device and dtype."""
-        t = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))
-        t = t[None, :, :, None] if t.ndim == 2 else t[None]
-        return t.permute(0, 3, 1, 2).to(self.device, self.dtype)
+        """(H, W, C) or (H, W) float array -> (1, C, H, W) network input on the model's device and dtype,
+        laid out in memory as the authors' script lays it out (:attr:`input_layout`, :func:`network_input`)."""
+        return network_input(image, self.input_layout, self.device, self.dtype)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -223,6 +296,7 @@ class TorchMattingModel(MattingModel):
             "weights_hash": self.weights_hash,
             "untrained_seed": self.seed,
             "inference_rule": self.inference_rule(),
+            "input_layout": self.input_layout,
             "device": str(self.device),
             "precision": "float16" if self.half else "float32",
         }

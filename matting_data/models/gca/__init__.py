@@ -54,6 +54,9 @@ class GCAModel(TorchMattingModel):
     argument_checks: ClassVar[dict[str, Check]] = {
         "width": multiple_of(8), "rec_weight": number(0), "comp_weight": number(0),
     }
+    #: ``demo.py``: ``image[:, :, ::-1].transpose((2, 0, 1)).astype(np.float32)`` keeps numpy's transposed
+    #: layout, ``F.one_hot(trimap, 3).permute(2, 0, 1).float()`` is a view, and ``[None, ...]`` adds the batch.
+    input_layout: ClassVar[str] = "chw-view-unsqueeze"
 
     def build_network(self, **arguments: Any) -> nn.Module:
         return GCAGenerator(width=int(arguments["width"]))

@@ -111,18 +111,6 @@ def _opt_int(v: Any, key: str) -> int | None:
         raise ModelError(f"gfm: {key} must be an integer or none, got {v!r}") from None
 
 
-def official_tensor(scale_img: np.ndarray) -> torch.Tensor:
-    """The network input exactly as the official ``inference_img_scale`` builds it.
-
-    ``torch.from_numpy(img.astype(float32)[np.newaxis]).permute(0, 3, 1, 2)``: the
-    numpy batch axis has stride 0, so PyTorch sees a channels-last tensor and takes
-    its channels-last convolutions, whose float32 sums differ from the contiguous
-    path by up to 1e-6; built this way the outputs are bit-identical to the
-    official script's (measured on all 16 variants with shared random weights).
-    """
-    return torch.from_numpy(np.asarray(scale_img, dtype=np.float32)[np.newaxis]).permute(0, 3, 1, 2)
-
-
 @register_model("gfm")
 class GFM(TorchMattingModel):
     """GFM: trimap-free glance and focus matting (backbones r34, r34_2b, d121, r101; rosta tt, ft, bt, rim; JizhiziLi/GFM).
@@ -157,6 +145,10 @@ class GFM(TorchMattingModel):
 
     architecture: ClassVar[str] = "gfm"
     network_arguments: ClassVar[tuple[str, ...]] = ("backbone", "rosta")
+    #: ``inference_img_scale``: ``torch.from_numpy(img.astype(float32)[np.newaxis]).permute(0, 3, 1, 2)``;
+    #: the numpy batch axis has stride 0 and PyTorch takes its channels-last convolutions (outputs
+    #: bit-identical to the official script's only with this layout).
+    input_layout: ClassVar[str] = "numpy-newaxis-permute"
     defaults: ClassVar[dict[str, Any]] = {
         "backbone": "r34", "rosta": "tt", "strategy": "hybrid", "tile_size": None,
         "tile_overlap": None, "max_short_side": rule.SHORTER_PATH_LIMITATION, "loss_targets": "official",
@@ -298,7 +290,7 @@ class GFM(TorchMattingModel):
 
     def _raw_maps(self, scale_img: np.ndarray) -> dict[str, np.ndarray]:
         """Network outputs for one (h, w, 3) 0..255 input: (C, h, w) float32 maps on the CPU."""
-        x = official_tensor(scale_img).to(self.device, self.dtype)
+        x = self.to_tensor(scale_img)
         out = self.network(x)
         if self.arguments["rosta"] == "rim":
             maps = {f"fusion_{r}": out[i][2] for i, r in enumerate(("tt", "ft", "bt"))}

@@ -45,6 +45,8 @@ import cv2
 import numpy as np
 from skimage.transform import resize
 
+from ..torch_model import eight_bit
+
 MAX_SIZE_H = 1600
 MAX_SIZE_W = 1600
 SHORTER_PATH_LIMITATION = 1080
@@ -55,22 +57,8 @@ MULTIPLE = 32
 ScaleRunner = Callable[[np.ndarray], Sequence[np.ndarray]]
 
 
-def as_official_image(image: np.ndarray) -> np.ndarray:
-    """The image as the official code holds it.
-
-    The official script reads a uint8 RGB file, so a float32 image in [0, 1] that is
-    exactly ``q / 255`` (an 8-bit image read by the toolkit) is returned as that uint8
-    ``q``: skimage then sees what it sees in the official run (``q / 255`` in float64).
-    Any other image (16-bit, float) is returned as float64 in [0, 1].
-    """
-    img = np.asarray(image)
-    if img.dtype == np.uint8:
-        return img
-    f32 = img.astype(np.float32, copy=False)
-    q = np.rint(np.clip(f32, 0.0, 1.0) * np.float32(255.0))
-    if np.array_equal(q.astype(np.float32) / np.float32(255.0), f32):
-        return q.astype(np.uint8)
-    return img.astype(np.float64)
+#: The image as the official script holds it (uint8 when it is an 8-bit image); the shared helper.
+as_official_image = eight_bit
 
 
 def limit_shorter_side(img: np.ndarray, limit: int | None = SHORTER_PATH_LIMITATION) -> np.ndarray:

@@ -25,6 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..torch_model import network_input
+
 REF_SIZE = 512
 SOURCE = "ZHKKKe/MODNet demo/image_matting/colab/inference.py"
 
@@ -79,9 +81,10 @@ def inference_rule(ref_size: int = REF_SIZE, strategy: str = "reference", tile_s
 
 
 def to_input(image: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """RGB float32 (H, W, 3) in [0, 1] -> normalised (1, 3, H, W) tensor."""
-    t = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
-    return ((t - 0.5) / 0.5).to(device, dtype)
+    """RGB float32 (H, W, 3) in [0, 1] -> normalised (1, 3, H, W) tensor, contiguous as the demo's
+    ``ToTensor`` + ``Normalize`` + ``im[None, :, :, :]`` (the shared :func:`network_input`)."""
+    t = network_input(image, "contiguous", device, torch.float32)
+    return ((t - 0.5) / 0.5).to(dtype)
 
 
 def infer_reference(network: nn.Module, x: torch.Tensor, ref_size: int = REF_SIZE) -> torch.Tensor:

@@ -2,7 +2,9 @@
 
 Registered as ``ppmatting``.  Arguments: ``backbone`` (``"w18"`` HRNet-W18, default; ``"w48"``),
 ``max_short`` (the test rule's short-side limit; default 512 for W18, 1536 for W48; the
-``human_1024`` model uses 1024).  Training hooks: :meth:`PPMatting.forward_train`,
+``human_1024`` model uses 1024).  The test rule is PaddleSeg's, step by step (:mod:`.inference`):
+uint8 cv2 resizes (``LimitShort``, ``ResizeToIntMult(32)``), ``Normalize``, a contiguous input,
+and ``reverse_transform``'s two bilinear steps back.  Training hooks: :meth:`PPMatting.forward_train`,
 :meth:`PPMatting.loss` (the three published losses, :mod:`.losses`) and
 :meth:`PPMatting.default_optimizer` (SGD, momentum 0.9, weight decay 4e-5, lr 0.01 with
 polynomial decay, power 0.9, as the released configs).
@@ -42,8 +44,9 @@ from ...checks import Check, choice, number, optional
 from ...errors import InputError
 from ..backbones.hrnet import HRNET_CONFIGS, paddle_to_torch_key
 from ..registry import register_model
-from ..torch_model import TorchMattingModel
-from .inference import MAX_SHORT, inference_rule, run_ppmatting
+from ..torch_model import TorchMattingModel, eight_bit
+from . import inference as rule
+from .inference import MAX_SHORT
 from .losses import ppmatting_loss
 from .network import PPMattingNet
 
@@ -107,11 +110,13 @@ class PPMatting(TorchMattingModel):
         raise ValueError(f"HRNet width {width} is not one of the supported backbones")
 
     def inference_rule(self) -> dict[str, Any]:
-        return inference_rule(self.max_short)
+        return rule.inference_rule(self.max_short, self.arguments["backbone"])
 
     def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
-        out = run_ppmatting(self.network, self.to_tensor(image), self.max_short)
-        return out[0, 0].float().cpu().numpy()
+        """PaddleSeg's test rule (:mod:`.inference`): uint8 cv2 resizes in, two bilinear steps out."""
+        x, trans_info = rule.preprocess(eight_bit(image), self.max_short)
+        fusion = self.network(self.to_tensor(x))["fusion"]
+        return rule.reverse_transform(fusion.float(), trans_info)[0, 0].cpu().numpy()
 
     # -- training --------------------------------------------------------------
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
