@@ -104,11 +104,12 @@ def network_batch(
 ) -> torch.Tensor:
     """Equally sized (H, W, C) or (H, W) arrays as one (N, C, H, W) network input.
 
-    One array gives exactly :func:`network_input`'s tensor.  Several are stacked so that PyTorch
-    takes the same family of kernels as for one: ``"numpy-newaxis-permute"`` (channels-last for
-    one image) stays channels-last, the other layouts are NCHW-contiguous (a one-image
-    ``"chw-view-unsqueeze"`` tensor counts as contiguous).  The models' tests check that a batch
-    gives the mattes of one image at a time, bit for bit, on the CPU.
+    One array gives exactly :func:`network_input`'s tensor.  Several are stacked into an
+    NCHW-contiguous batch, whatever ``layout`` is: a one-image tensor of every layout runs its
+    first convolution with the values of a contiguous one and hands on a contiguous output (GFM's
+    stride-0 channels-last view included), so a contiguous batch takes the same kernels after
+    that.  The models' tests check that a batch gives the mattes of one image at a time, bit for
+    bit, on the CPU (with :func:`one_image_kernels`).
     """
     if len(arrays) == 0:
         raise ModelError("a network batch needs at least one array")
@@ -119,9 +120,7 @@ def network_batch(
     a = np.stack([np.asarray(x, dtype=np.float32) for x in arrays])
     if a.ndim == 3:
         a = a[..., None]
-    t = torch.from_numpy(a).permute(0, 3, 1, 2)
-    fmt = torch.channels_last if layout == "numpy-newaxis-permute" else torch.contiguous_format
-    return t.to(device, dtype).contiguous(memory_format=fmt)
+    return torch.from_numpy(np.ascontiguousarray(a.transpose(0, 3, 1, 2))).to(device, dtype)
 
 
 def batch_of(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
