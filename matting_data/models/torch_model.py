@@ -129,15 +129,13 @@ def batch_of(tensors: Sequence[torch.Tensor]) -> torch.Tensor:
     return tensors[0] if len(tensors) == 1 else torch.cat(list(tensors))
 
 
-def _one_image_uses_mkldnn(conv: nn.Module, x: torch.Tensor) -> bool:
+def _one_image_uses_mkldnn(conv: nn.Conv2d | nn.ConvTranspose2d, x: torch.Tensor) -> bool:
     """Whether PyTorch's CPU convolution takes oneDNN for *one* image of the batch ``x`` (its heuristic in
     ``aten/src/ATen/native/Convolution.cpp``, ``use_mkldnn``, with a batch of one)."""
-    weight: torch.Tensor = conv.weight  # type: ignore[assignment]
-    kh, kw = int(weight.shape[-2]), int(weight.shape[-1])
-    stride, dilation, groups = conv.stride, conv.dilation, int(conv.groups)  # type: ignore[union-attr]
-    worth = (any(int(s) != 1 for s in stride) or any(int(d) != 1 for d in dilation)  # type: ignore[union-attr]
+    kh, kw = int(conv.weight.shape[-2]), int(conv.weight.shape[-1])
+    worth = (any(int(s) != 1 for s in conv.stride) or any(int(d) != 1 for d in conv.dilation)
              or kh != 1 or kw != 1 or torch.get_num_threads() > 1)
-    return bool(worth and (groups > 1 or (kh > 3 and kw > 3) or x[0].numel() > 20480))
+    return bool(worth and (conv.groups > 1 or (kh > 3 and kw > 3) or x[0].numel() > 20480))
 
 
 def _per_sample_linear(lin: nn.Linear) -> Any:
@@ -165,7 +163,7 @@ def one_image_kernels(modules: Sequence[nn.Module], device: torch.device) -> Ite
         return
     onednn = torch.backends.mkldnn.is_available() and torch._C._get_mkldnn_enabled()
 
-    def before(mod: nn.Module, args: tuple[Any, ...]) -> None:
+    def before(mod: nn.Conv2d | nn.ConvTranspose2d, args: tuple[Any, ...]) -> None:
         torch._C._set_mkldnn_enabled(_one_image_uses_mkldnn(mod, args[0]))
 
     def after(mod: nn.Module, args: tuple[Any, ...], out: Any) -> None:
