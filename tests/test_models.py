@@ -177,7 +177,7 @@ def test_register_model_decorator():
     finally:
         from matting_data.models import registry
 
-        registry._REGISTRY.pop("test-constant", None)
+        registry.unregister_model("test-constant")
 
 
 def test_plugin_module_callable_and_file(tmp_path, monkeypatch):

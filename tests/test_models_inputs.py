@@ -109,10 +109,10 @@ def test_eight_bit_recovers_the_file_codes() -> None:
 
 
 def test_every_model_names_a_known_layout() -> None:
-    from matting_data.models import registry
+    from matting_data.models import model_entries
 
-    registry._load_builtins()
-    classes = [c for c in registry._REGISTRY.values() if isinstance(c, type) and issubclass(c, TorchMattingModel)]
+    classes = [e.factory for e in model_entries()
+               if isinstance(e.factory, type) and issubclass(e.factory, TorchMattingModel)]
     assert len(classes) >= 8
     for cls in classes:
         assert cls.input_layout in INPUT_LAYOUTS, cls

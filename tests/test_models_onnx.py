@@ -18,6 +18,7 @@ from matting_data.errors import MissingFileError  # noqa: E402
 from matting_data.models.base import ModelError, predict_checked  # noqa: E402
 from matting_data.models.onnx import OnnxModel, read_metadata  # noqa: E402
 from matting_data.models.onnx.export import export_onnx  # noqa: E402
+from matting_data.models.onnx_spec import OnnxSpec  # noqa: E402
 from matting_data.models.registry import get_model, list_models  # noqa: E402
 from matting_data.models.torch_model import TorchMattingModel  # noqa: E402
 
@@ -40,7 +41,7 @@ class _TinyNet(nn.Module):
 
 
 class _Hooked(TorchMattingModel):
-    """A tiny model that declares its ONNX module through the ``onnx_module()`` hook."""
+    """A tiny model that declares its ONNX export through the ``onnx_spec()`` hook."""
 
     architecture: ClassVar[str] = "tiny-hooked"
     needs_trimap = False
@@ -51,8 +52,8 @@ class _Hooked(TorchMattingModel):
     def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
         return self.network(self.to_tensor(image))[0, 0].numpy()
 
-    def onnx_module(self) -> tuple[nn.Module, tuple[str, ...], int]:
-        return self.network, ("image",), 8
+    def onnx_spec(self) -> OnnxSpec:
+        return OnnxSpec(self.network, ("image",), 8)
 
 
 def test_hook_export_fixed_and_dynamic(tmp_path: Path) -> None:

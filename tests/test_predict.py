@@ -55,7 +55,7 @@ class Toy(TorchMattingModel):
 def toy():
     registry.register_model("toy-test")(Toy)
     yield
-    registry._REGISTRY.pop("toy-test", None)
+    registry.unregister_model("toy-test")
 
 
 @pytest.fixture()
@@ -208,9 +208,9 @@ class _BatchToy(Toy):
 
     calls = 0
 
-    def predict_batch(self, images):
+    def predict_batch(self, images, trimaps=None, backgrounds=None):
         type(self).calls += 1
-        return [self.predict(im) for im in images]
+        return super().predict_batch(images, trimaps, backgrounds)
 
 
 def test_batched_predict_equals_single_and_batches(photos, tmp_path):
@@ -228,7 +228,7 @@ def test_batched_predict_equals_single_and_batches(photos, tmp_path):
         with pytest.raises(InputError, match="batch size"):
             predict_images(m, images, tmp_path / "three", progress=False, batch_size=0)
     finally:
-        registry._REGISTRY.pop("toy-batch", None)
+        registry.unregister_model("toy-batch")
 
 
 def test_parse_pairs_one_parser_for_name_value_flags():

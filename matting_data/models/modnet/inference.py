@@ -96,6 +96,18 @@ def infer_reference(network: nn.Module, x: torch.Tensor, ref_size: int = REF_SIZ
     return F.interpolate(matte.float(), size=(h, w), mode="area")
 
 
+def infer_reference_batch(network: nn.Module, xs: list[torch.Tensor], ref_size: int = REF_SIZE) -> list[torch.Tensor]:
+    """The authors' rule on normalised (1, 3, H_i, W_i) images whose reference size is the same: each
+    area-resized on its own, one forward pass, each (1, 1, H_i, W_i) matte (float32) resized back on its own."""
+    sizes = {reference_size(int(x.shape[-2]), int(x.shape[-1]), ref_size) for x in xs}
+    if len(sizes) != 1:
+        raise ValueError(f"MODNet batch: the images have reference sizes {sorted(sizes)}; group them first")
+    size = sizes.pop()
+    xi = [F.interpolate(x, size=size, mode="area") for x in xs]
+    _, _, matte = network(xi[0] if len(xi) == 1 else torch.cat(xi), True)
+    return [F.interpolate(matte[i:i + 1].float(), size=tuple(x.shape[-2:]), mode="area") for i, x in enumerate(xs)]
+
+
 def _ramp(length: int, overlap: int, lead: bool, tail: bool) -> torch.Tensor:
     """1-D blending weight: ramps up over ``overlap`` px at a leading / trailing edge shared with a neighbour."""
     w = torch.ones(length)
