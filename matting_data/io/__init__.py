@@ -10,7 +10,7 @@ One module per idea; every name is importable from here (``from matting_data.io 
                                            (``check_image_header``, ``header_size``, ``max_pixels``)
 :mod:`matting_data.io.arrays`              the in-memory conventions: ``check_image``, ``check_alpha``,
                                            ``check_trimap``, ``check_unit_range``, ``check_same_size``,
-                                           ``snap_trimap`` and the one quantiser ``quantize``
+                                           ``as_2d``, ``snap_trimap`` and the one quantiser ``quantize``
 :mod:`matting_data.io.files`               atomic writes (``atomic_open``, ``write_bytes_atomic``,
                                            ``write_text_atomic``), hashes (``file_hash``, ``array_hash``),
                                            the one CSV and JSON writers (``write_csv``, ``write_json``,
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from .arrays import (
     TRIMAP_VALUES,
+    as_2d,
     check_alpha,
     check_image,
     check_same_size,
@@ -81,6 +82,7 @@ __all__ = [
     "TRIMAP_VALUES",
     "PathLike",
     "array_hash",
+    "as_2d",
     "atomic_open",
     "check_alpha",
     "check_image",

@@ -44,6 +44,24 @@ def check_trimap(trimap: np.ndarray, name: str = "trimap") -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- images and alphas
+def as_2d(x: np.ndarray, name: str) -> np.ndarray:
+    """``x`` as a 2-D (H, W) matte: a trailing single channel (H, W, 1) is dropped.
+
+    Raises
+    ------
+    InputError
+        Any other shape, or a zero-size array (the message names ``name`` and the shape).
+    """
+    a = np.asarray(x)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[:, :, 0]
+    if a.ndim != 2:
+        raise InputError(f"{name}: expected a 2-D matte (H, W), got shape {a.shape}")
+    if a.size == 0:
+        raise InputError(f"{name}: zero-size array {a.shape}")
+    return a
+
+
 def _check_float(arr: np.ndarray, name: str, ndim: tuple[int, ...]) -> np.ndarray:
     a = np.asarray(arr)
     if a.size == 0:

@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError, MissingFileError
-from .arrays import check_alpha, check_image, check_trimap, quantize, snap_trimap
+from .arrays import as_2d, check_alpha, check_image, check_trimap, quantize, snap_trimap
 from .files import write_bytes_atomic
 from .headers import check_image_header
 from .paths import PathLike
@@ -92,12 +92,7 @@ def _npy_matte(p: Path) -> np.ndarray:
         arr = np.load(p, allow_pickle=False)
     except Exception as exc:  # noqa: BLE001 - any failure means a bad file
         raise InputError(f"{p}: unreadable .npy file ({exc})") from None
-    if arr.ndim == 3 and arr.shape[2] == 1:
-        arr = arr[:, :, 0]
-    if arr.ndim != 2:
-        raise InputError(f"{p}: expected a 2-D alpha array, got shape {arr.shape}")
-    if arr.size == 0:
-        raise InputError(f"{p}: zero-size array {arr.shape}")
+    arr = as_2d(arr, str(p))
     if not (arr.dtype in _MAX_BY_DTYPE or np.issubdtype(arr.dtype, np.floating)):
         raise InputError(f"{p}: expected a float or 8/16-bit alpha array, got {arr.dtype}")
     return arr
