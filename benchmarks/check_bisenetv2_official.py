@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _official import randomise_batch_norm
 from _results import write_results
 
 from matting_data.io import read_image
@@ -56,18 +57,6 @@ def _reference(checkout: str) -> types.ModuleType:
     spec.loader.exec_module(mod)
     mod.BiSeNetV2.load_pretrain = lambda self: None  # no download of the ImageNet backbone
     return mod
-
-
-def _randomise(net: torch.nn.Module, seed: int) -> None:
-    """Seeded batch-norm parameters and statistics (the ``last_bn`` zeros would hide a branch)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.copy_(1 + 0.2 * torch.randn(m.weight.shape, generator=g))
-                m.bias.copy_(0.2 * torch.randn(m.bias.shape, generator=g))
-                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
-                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
 
 
 def _features(net: torch.nn.Module, x: torch.Tensor) -> list[torch.Tensor]:
@@ -106,7 +95,7 @@ def check(checkout: str) -> list[str]:
     ref_mod = _reference(checkout)
     torch.manual_seed(0)
     ref = ref_mod.BiSeNetV2(n_classes=19, aux_mode="train")
-    _randomise(ref, 1)
+    randomise_batch_norm(ref, 1)
     lines = ["## Layout (reference `BiSeNetV2(n_classes=19, aux_mode='train')`)", "",
              "| part | reference tensors | same name and shape here | tensors here |", "|---|---|---|---|",
              *_layout_rows(ref), ""]
@@ -141,7 +130,7 @@ def check(checkout: str) -> list[str]:
 
     torch.manual_seed(0)
     ref3 = ref_mod.BiSeNetV2(n_classes=3, aux_mode="train").eval()
-    _randomise(ref3, 2)
+    randomise_batch_norm(ref3, 2)
     sd3 = ref3.state_dict()
     ours.load_state_dict({**ours.state_dict(), **sd3}, strict=True)
     x = _inputs()[0][1]

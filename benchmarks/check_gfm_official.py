@@ -28,6 +28,7 @@ import types
 
 import numpy as np
 import torch
+from _official import randomise_batch_norm
 from _results import write_results
 
 from matting_data.models import get_model
@@ -47,17 +48,6 @@ def _official(core: str) -> tuple[types.ModuleType, types.ModuleType]:
     return gfm, test
 
 
-def _randomise(net: torch.nn.Module, seed: int) -> None:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.weight.copy_(1 + 0.1 * torch.randn(m.weight.shape, generator=g))
-                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=g))
-                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
-                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
-
-
 def _flat(out) -> list[torch.Tensor]:
     return [out] if isinstance(out, torch.Tensor) else [t for o in out for t in _flat(o)]
 
@@ -75,7 +65,7 @@ def check(core: str) -> list[str]:
             torch.manual_seed(0)
             args = types.SimpleNamespace(backbone=backbone, rosta=rosta, cuda=False, test_choice="HYBRID")
             off = gfm.GFM(args).eval()
-            _randomise(off, 1)
+            randomise_batch_norm(off, 1, spread=0.1)
             ours = GFMNet(backbone, rosta.lower()).eval()
             ours.load_state_dict(off.state_dict(), strict=True)
             with torch.no_grad():

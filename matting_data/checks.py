@@ -5,7 +5,8 @@ of a sentence that starts with the parameter's name (``"must be one of 'a', 'b',
 Tables of checks (``{name: check}``) describe what a compose step
 (:mod:`matting_data.compose.steps`) or a model (``argument_checks`` of
 :class:`~matting_data.models.torch_model.TorchMattingModel`) accepts;
-:func:`problems` and :func:`require_valid` apply such a table.
+:func:`problems` and :func:`require_valid` apply such a table.  :func:`known` is the one
+"unknown X 'v'; choose one of a, b" refusal of a name outside a fixed set (schemes, methods, backends).
 
 >>> problems({"mode": "crop", "size": 0}, {"mode": choice(("crop", "resize")), "size": number(1, 64, True)})
 ['size must be an integer in [1, 64], got 0']
@@ -110,3 +111,22 @@ def require_valid(values: Mapping[str, Any], checks: Mapping[str, Check], what: 
     found = problems(values, checks)
     if found:
         raise error(f"{what}: {found[0]}")
+
+
+def known(value: Any, options: Iterable[Any], what: str, *, error: type[Exception] = ValueError,
+          normalise: Callable[[Any], Any] | None = None) -> Any:
+    """``value`` (after ``normalise``, e.g. ``str.lower``) when it is one of ``options``, else
+    ``error("unknown <what> <value>; choose one of <options>")`` naming the value as given.
+
+    >>> known("TT", ("tt", "ft"), "trimap scheme", normalise=str.lower)
+    'tt'
+    >>> known("xx", ("tt", "ft"), "trimap scheme")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown trimap scheme 'xx'; choose one of tt, ft
+    """
+    opts = tuple(options)
+    v = normalise(value) if normalise is not None else value
+    if v not in opts:
+        raise error(f"unknown {what} {value!r}; choose one of {', '.join(map(str, opts))}")
+    return v

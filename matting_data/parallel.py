@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from tqdm.auto import tqdm
 
+from .checks import known
 from .errors import MattingDataError
 
 T = TypeVar("T")
@@ -30,8 +31,8 @@ def parallel_config(backend: str | None = None, scheduler: str | None = None) ->
     command in this, so ``--backend dask --scheduler ADDR`` reaches every
     pipeline's jobs without each pipeline passing them on.
     """
-    if backend is not None and backend not in BACKENDS:
-        raise MattingDataError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend is not None:
+        known(backend, BACKENDS, "backend", error=MattingDataError)
     old = dict(_CONFIG)
     if backend is not None or scheduler is not None:
         _CONFIG["backend"] = backend or ("dask" if scheduler else old["backend"])
@@ -78,8 +79,7 @@ def run_jobs(
         backend = str(_CONFIG["backend"]) if scheduler is None else "dask"
     if scheduler is None and backend == "dask":
         scheduler = _CONFIG["scheduler"]
-    if backend not in BACKENDS:
-        raise MattingDataError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    known(backend, BACKENDS, "backend", error=MattingDataError)
     if workers < 1:
         raise MattingDataError(f"workers must be >= 1, got {workers}")
     bar = tqdm(total=len(items), desc=desc, disable=not progress, unit="job")

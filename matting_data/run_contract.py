@@ -37,6 +37,7 @@ from typing import Any
 
 from .errors import InputError, MissingFileError
 from .io import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, check_output_dir, write_json
+from .records import CorruptRecordError, read_record
 
 RUN_RECORD = ".matting-data-run.json"
 #: options that never define a result (how fast, where, how verbose; and the contract's own flags)
@@ -394,7 +395,7 @@ def _rerun_rule(args: argparse.Namespace, contract: Contract, out: Path, command
     record = out / RUN_RECORD
     settings = settings_of(args, contract)
     existing = out.is_dir() and any(p.name != RUN_RECORD for p in out.iterdir())
-    old = _read_record(record) if existing else None
+    old = _read_record(record, overwrite) if existing else None
     if existing and old is None and not overwrite:
         names = sorted(p.name for p in out.iterdir())
         shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
@@ -424,14 +425,15 @@ def _rerun_rule(args: argparse.Namespace, contract: Contract, out: Path, command
     write_json(record, {"command": command, "settings": settings})
 
 
-def _read_record(record: Path) -> dict[str, Any] | None:
-    if not record.is_file():
-        return None
+def _read_record(record: Path, overwrite: bool) -> dict[str, Any] | None:
+    """The run record (:func:`matting_data.records.read_record`); a damaged one is an error naming it,
+    unless ``overwrite`` (then it is replaced like the rest of the run)."""
     try:
-        data = json.loads(record.read_text())
-    except (OSError, ValueError):
-        raise InputError(f"{record}: damaged run record; pass --overwrite to start the run again") from None
-    return data if isinstance(data, dict) else None
+        return read_record(record)
+    except CorruptRecordError:
+        if overwrite:
+            return None
+        raise
 
 
 def describe_changes(old: Mapping[str, Any], new: Mapping[str, Any]) -> str:

@@ -9,7 +9,12 @@ other images.  This module gives, for values over images (NaN values skipped):
 * :func:`paired_test` -- whether two models differ on the same images: a paired
   bootstrap of the mean difference (two-sided p value and its interval) and the
   Wilcoxon signed-rank test (:func:`scipy.stats.wilcoxon`);
-* :func:`compare_to_best` -- :func:`paired_test` of every model against the best one.
+* :func:`compare_to_best` -- :func:`paired_test` of every model against the best one;
+* :func:`t_interval` -- the half-width of the Student-t interval of a mean (an ablation's
+  spread over training seeds);
+* :func:`paired_differences` -- per-image differences of two runs keyed by image id: their mean,
+  its Student-t interval, the Wilcoxon signed-rank p value and the share of images where the first is
+  lower (an ablation row against its reference row).
 
 Every random draw comes from ``numpy.random.default_rng(seed)``: the same seed
 gives the same interval, bit for bit.
@@ -129,6 +134,67 @@ def bootstrap_ci(
     tail = (1 - level) / 2
     lo, hi = np.quantile(means, [tail, 1 - tail])
     return Interval(mean, float(min(lo, mean)), float(max(hi, mean)), len(v), level, resamples, seed)
+
+
+def t_interval(values: Sequence[float] | np.ndarray, level: float = DEFAULT_LEVEL) -> float:
+    """Half-width of the Student-t interval of the mean of ``values`` (non-finite values skipped).
+
+    Parameters
+    ----------
+    values : array_like of float, shape (n,)
+        Values in any unit (the half-width has the same unit), e.g. one per training seed.
+    level : float
+        Coverage of the interval (0.95: the ``t(0.975, n - 1)`` quantile).
+
+    Returns
+    -------
+    float
+        ``t((1 + level) / 2, n - 1) * std(values, ddof=1) / sqrt(n)``; NaN with fewer than 2 values.
+
+    Examples
+    --------
+    >>> round(t_interval([1.0, 3.0]), 4)  # mean 2, sd sqrt(2): t(0.975, 1) = 12.7062
+    12.7062
+    """
+    from scipy import stats
+
+    v = np.asarray(values, np.float64)
+    v = v[np.isfinite(v)]
+    if len(v) < 2:
+        return math.nan
+    return float(stats.t.ppf((1 + level) / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
+
+
+def paired_differences(a: Mapping[str, float], b: Mapping[str, float]) -> dict[str, float]:
+    """Per-image differences ``a - b`` over the image ids both have (non-finite differences skipped).
+
+    Parameters
+    ----------
+    a, b : mapping of image id -> float
+        Per-image values of two runs (e.g. an ablation row and its reference row), any unit.
+
+    Returns
+    -------
+    dict
+        ``diff``: mean of ``a - b``; ``diff_ci95``: its 95 % Student-t half-width (:func:`t_interval`);
+        ``p``: Wilcoxon signed-rank p value (NaN with fewer than 2 differences or all of them zero);
+        ``wins``: share of images where ``a`` is lower; ``n``: number of images.  All NaN (``n`` 0)
+        when no image is shared.
+
+    Examples
+    --------
+    >>> r = paired_differences({"x": 1.0, "y": 2.0, "z": 9.0}, {"x": 2.0, "y": 2.5})
+    >>> r["n"], r["diff"], r["wins"]
+    (2, -0.75, 1.0)
+    """
+    ids = sorted(set(a) & set(b))
+    d = np.array([a[i] - b[i] for i in ids], np.float64)
+    d = d[np.isfinite(d)]
+    if len(d) == 0:
+        return {"diff": math.nan, "diff_ci95": math.nan, "p": math.nan, "wins": math.nan, "n": 0}
+    p = _wilcoxon(d) if np.any(d != 0) else math.nan
+    return {"diff": float(d.mean()), "diff_ci95": t_interval(d), "p": p,
+            "wins": float(np.mean(d < 0)), "n": int(len(d))}
 
 
 def _wilcoxon(d: np.ndarray) -> float:

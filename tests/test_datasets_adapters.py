@@ -274,18 +274,19 @@ def test_ingest_never_overwrites_a_foreign_manifest(tmp_path, capsys):
 
 
 def test_ingest_track_into_a_read_only_root_is_one_line_before_any_work(tmp_path, capsys, monkeypatch):
-    import matting_data.io as mio
+    import tempfile
+
     from matting_data.cli import main
 
     root = make_am2k(tmp_path / "AM-2k")
-    real = mio.tempfile.mkstemp
+    real = tempfile.mkstemp
 
     def deny(*a, dir=None, **kw):  # noqa: A002 - mkstemp's own name
         if dir is not None and Path(dir).resolve() == root.resolve():
             raise PermissionError(13, "Permission denied", str(dir))
         return real(*a, dir=dir, **kw)
 
-    monkeypatch.setattr(mio.tempfile, "mkstemp", deny)
+    monkeypatch.setattr(tempfile, "mkstemp", deny)
     called = []
     real_ingest = adapters.ingest
     monkeypatch.setattr(adapters, "ingest", lambda *a, **k: called.append(1) or real_ingest(*a, **k))

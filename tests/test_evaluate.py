@@ -52,23 +52,7 @@ def dirs(tmp_path, soft_alpha):
 
 def test_cli_dim_writes_csvs_in_report_scale(dirs, capsys):
     root, preds, gt8, tri = dirs
-    rc = main(
-        [
-            "evaluate",
-            "--pred",
-            str(root / "pred"),
-            "--gt",
-            str(root / "gt"),
-            "--trimap",
-            str(root / "tri"),
-            "--protocol",
-            "dim",
-            "--out",
-            str(root / "out"),
-            "--no-progress",
-        ]
-    )
-    assert rc == 0
+    assert _run(root) == 0
     printed = capsys.readouterr().out
     assert "MSE (x1e3)" in printed and "SAD (/1000)" in printed and "GRAD (/1000)" in printed
     per = pd.read_csv(root / "out" / "per_image.csv")

@@ -277,6 +277,18 @@ def test_real_rerun_resume_and_changed_setting(data, cwd, capsys):
     assert main(absolute) == 0 and _hashes(cwd / "tt") == made
 
 
+def test_damaged_run_record_is_named_and_overwrite_replaces_it(data, cwd, capsys):
+    argv = ["trimap", "--scheme", "tt", "--alpha", os.path.relpath(data / "track/alpha", cwd), "--out", "tt",
+            "--no-progress"]
+    assert main(argv) == 0
+    record = cwd / "tt" / RUN_RECORD
+    for damaged in ('{"command": "tri', "[1, 2]"):  # cut short; JSON but not an object
+        record.write_text(damaged)
+        _refused([*argv, "--resume"], capsys, data, cwd.parent, cwd / "tt", [f"{record}: damaged run record"])
+    assert main([*argv, "--overwrite"]) == 0, capsys.readouterr().err  # --overwrite replaces a damaged record
+    assert json.loads(record.read_text())["command"] == "trimap"
+
+
 # ----------------------------------------------------------------------------- data files naming code
 @pytest.mark.parametrize("name", sorted(n for n in LEAVES if _contract(n).data_files))
 def test_settings_file_naming_code_is_refused(name, data, cwd, capsys):

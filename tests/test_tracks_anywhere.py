@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import stat
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -14,7 +15,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import matting_data.io as mio
 from matting_data.cli import main
 from matting_data.datasets.track import load_track
 from matting_data.errors import InputError, ManifestError
@@ -64,14 +64,14 @@ def read_only(tmp_path, monkeypatch):
     root = make_alphamatting(tmp_path / "alphamatting")
     for p in [*root.rglob("*"), root]:
         p.chmod(p.stat().st_mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
-    real = mio.tempfile.mkstemp
+    real = tempfile.mkstemp
 
     def deny(*a, dir=None, **kw):  # noqa: A002 - mkstemp's own name
         if dir is not None and (Path(dir).resolve() == root.resolve() or root.resolve() in Path(dir).resolve().parents):
             raise PermissionError(13, "Permission denied", str(dir))
         return real(*a, dir=dir, **kw)
 
-    monkeypatch.setattr(mio.tempfile, "mkstemp", deny)
+    monkeypatch.setattr(tempfile, "mkstemp", deny)
     yield root
     for p in [root, *root.rglob("*")]:
         p.chmod(p.stat().st_mode | stat.S_IWUSR)

@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 import pandas as pd
 
+from ..checks import known
 from ..errors import InputError
 from ..io import (
     array_hash,
@@ -178,8 +179,7 @@ FLAT = 2.0  # a region whose 8-bit codes vary less than this (std) shows no deta
 
 def check_privacy_settings(method: str, strength: float, expand: float, margin: int) -> None:
     """Validate the obfuscation settings before any work (:class:`InputError` names the option)."""
-    if method not in METHODS:
-        raise InputError(f"unknown obfuscation method {method!r}; choose one of {', '.join(METHODS)}")
+    known(method, METHODS, "obfuscation method", error=InputError)
     if not (np.isfinite(strength) and 0 < strength <= MAX_STRENGTH):
         raise InputError(f"--strength must be > 0 and <= {MAX_STRENGTH:g}, got {strength}")
     if not (np.isfinite(expand) and 0 <= expand <= MAX_EXPAND):

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .. import __version__
+from ..checks import known
 from ..errors import InputError
 from ..io import file_hash, write_text_atomic
 from ..manifest import manifest_with_root, save_manifest
@@ -189,8 +190,7 @@ def build_split(
         raise InputError(f"{root}: the data root is read-only; pass --out-root DIR (out_root=) for the split")
     out = Path(out_root) if out_root is not None else root
     _check_split_outputs(out, name, manifest)
-    if trimap_scheme not in TRIMAP_SCHEMES:
-        raise InputError(f"unknown trimap scheme {trimap_scheme!r}; choose one of {', '.join(TRIMAP_SCHEMES)}")
+    known(trimap_scheme, TRIMAP_SCHEMES, "trimap scheme", error=InputError)
     sizes = dict(sizes or {"train": 0.9, "val": 0.1})
     if stratify is not None and stratify not in df.columns:
         raise InputError(f"cannot stratify on {stratify!r}: the manifest has no such column")

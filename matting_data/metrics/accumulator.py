@@ -109,28 +109,11 @@ class MetricAccumulator:
         else:
             from .torch_backend import evaluate_batch
 
-            if isinstance(pred, (list, tuple)) or not _is_batch(pred):
-                res = evaluate_batch(
-                    preds,
-                    gts,
-                    tris,
-                    self.protocol,
-                    device=self.device,
-                    metrics=self.metrics,
-                    scale=self.scale,
-                    labeller=self.labeller,
-                )
-            else:
-                res = evaluate_batch(
-                    pred,
-                    gt,
-                    trimap,
-                    self.protocol,
-                    device=self.device,
-                    metrics=self.metrics,
-                    scale=self.scale,
-                    labeller=self.labeller,
-                )
+            # a stacked batch goes as it is (one tensor), a list or a single image as the lists
+            stacked = _is_batch(pred) and not isinstance(pred, (list, tuple))
+            p_in, g_in, t_in = (pred, gt, trimap) if stacked else (preds, gts, tris)
+            res = evaluate_batch(p_in, g_in, t_in, self.protocol, device=self.device, metrics=self.metrics,
+                                 scale=self.scale, labeller=self.labeller)
             rows = [{k: float(v[i]) for k, v in res.items()} for i in range(len(preds))]
         self._rows.extend(rows)
         self._names.extend(str(n) for n in names)

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..io import check_same_size, check_trimap, check_unit_range, quantize
+from ..io import as_2d, check_same_size, check_trimap, check_unit_range, quantize
 
 #: the largest code of each integer matte dtype: code ``v`` stands for ``v / top``.
 CODE_TOPS = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
@@ -51,17 +51,6 @@ class EmptyUnknownRegionWarning(UserWarning):
     """The trimap has no unknown (128) pixel: region means are undefined (NaN)."""
 
 
-def _check_2d(x: np.ndarray, name: str) -> np.ndarray:
-    a = np.asarray(x)
-    if a.ndim == 3 and a.shape[2] == 1:
-        a = a[:, :, 0]
-    if a.ndim != 2:
-        raise InputError(f"{name}: expected a 2-D matte (H, W), got shape {a.shape}")
-    if a.size == 0:
-        raise InputError(f"{name}: zero-size array {a.shape}")
-    return a
-
-
 def _check_float_values(a: np.ndarray, name: str) -> None:
     check_unit_range(a, name, "; clip predictions first")
 
@@ -79,7 +68,7 @@ def as_matte8(x: np.ndarray, name: str = "matte") -> np.ndarray:
     (``v * 255 / 65535``); floats in [0, 1] are rounded (``round(v * 255)``);
     ``bool`` maps to 0/255.
     """
-    a = _check_2d(x, name)
+    a = as_2d(x, name)
     if a.dtype == np.uint8:
         return a
     if a.dtype == np.bool_:
@@ -102,7 +91,7 @@ def as_unit64(x: np.ndarray, name: str = "matte") -> np.ndarray:
     scripts do with ``png / 255.``); floats are checked and converted without
     re-quantisation.
     """
-    a = _check_2d(x, name)
+    a = as_2d(x, name)
     if a.dtype == np.uint8:  # a table of the 256 quotients: the same float64 values as ``a / 255.0``, faster
         out: np.ndarray = cv2.LUT(a, UNIT_LUT8)
         return out
@@ -129,7 +118,7 @@ def as_gfm_pair(pred: np.ndarray, gt: np.ndarray, name: str = "pred") -> tuple[n
     scripts' ``png / 255.``), so the values are those of :func:`as_unit64` and no
     float64 copy is made.  Any other pair is converted with :func:`as_unit64`.
     """
-    p, g = _check_2d(pred, name), _check_2d(gt, f"{name} ground truth")
+    p, g = as_2d(pred, name), as_2d(gt, f"{name} ground truth")
     if p.dtype in CODE_TOPS and g.dtype in CODE_TOPS:
         if p.dtype == g.dtype:
             return p, g
@@ -147,7 +136,7 @@ def _as_code16(a: np.ndarray) -> np.ndarray:
 
 def as_trimap(trimap: np.ndarray, name: str = "trimap") -> np.ndarray:
     """Validate a trimap (uint8, only 0/128/255; other integer dtypes accepted if so)."""
-    t = _check_2d(trimap, name)
+    t = as_2d(trimap, name)
     if t.dtype != np.uint8 and np.issubdtype(t.dtype, np.integer):
         _check_int_values(t, name, 255)
         t = t.astype(np.uint8)

@@ -74,6 +74,8 @@ from ..errors import InputError, RecipeError
 from ..io import check_output_dir, write_text_atomic
 from ..metrics import get_protocol
 from ..recipes import check_keys, load_recipe
+from ..stats import paired_differences, t_interval
+from ..tables import format_value, markdown_table
 from .comp_tracks import build_comp_track
 from .leaderboard import Entry, eval_samples, predict_entry, score_predictions
 
@@ -455,31 +457,8 @@ def _check_trainable(name: str) -> None:
 
 
 # ----------------------------------------------------------------------------- statistics
-def t_interval(values: np.ndarray) -> float:
-    """Half-width of the 95% Student-t confidence interval of the mean (NaN for fewer than 2 values)."""
-    from scipy import stats
-
-    v = np.asarray(values, np.float64)
-    v = v[np.isfinite(v)]
-    if len(v) < 2:
-        return float("nan")
-    return float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
-
-
-def paired(row: dict[str, float], ref: dict[str, float]) -> dict[str, float]:
-    """Paired comparison over the images both have: mean difference (row - ref), 95% CI, Wilcoxon p, wins."""
-    from scipy import stats
-
-    ids = sorted(set(row) & set(ref))
-    d = np.array([row[i] - ref[i] for i in ids], np.float64)
-    d = d[np.isfinite(d)]
-    if len(d) == 0:
-        return {"diff": float("nan"), "diff_ci95": float("nan"), "p": float("nan"), "wins": float("nan"), "n": 0}
-    p = float("nan")
-    if len(d) >= 2 and np.any(d != 0):
-        p = float(stats.wilcoxon(d).pvalue)
-    return {"diff": float(d.mean()), "diff_ci95": t_interval(d), "p": p,
-            "wins": float(np.mean(d < 0)), "n": int(len(d))}
+# t_interval and paired (a row against the reference row) live in matting_data.stats; the names stay here.
+paired = paired_differences
 
 
 def _per_image_mean(cells: list[dict[str, Any]], proto: str) -> dict[str, float]:
@@ -519,7 +498,7 @@ def summarise(cells: list[dict[str, Any]], g: Grid) -> tuple[pd.DataFrame, dict[
         ref = groups.get((test, ref_name))
         reference[test] = ref_name if ref is not None else ""
         is_ref = ref is group
-        cmp = paired(_per_image_mean(group, proto), _per_image_mean(ref, proto)) if ref is not None else {}
+        cmp = paired_differences(_per_image_mean(group, proto), _per_image_mean(ref, proto)) if ref is not None else {}
         if is_ref:  # the reference against itself: difference 0, nothing to test
             cmp = {"diff": 0.0, "diff_ci95": float("nan"), "p": float("nan"), "wins": float("nan")}
         r[f"gap_{g.metric}"] = cmp.get("diff", float("nan"))
@@ -530,14 +509,6 @@ def summarise(cells: list[dict[str, Any]], g: Grid) -> tuple[pd.DataFrame, dict[
         r["wins"] = cmp.get("wins", float("nan"))
         recs.append(r)
     return pd.DataFrame(recs), reference
-
-
-def _fmt(v: Any, signed: bool = False, digits: int = 4) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    if isinstance(v, float):
-        return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
-    return str(v)
 
 
 def _model_line(g: Grid) -> str:
@@ -552,6 +523,7 @@ def _model_line(g: Grid) -> str:
 
 
 def _table_md(sub: pd.DataFrame, g: Grid) -> list[str]:
+    """The markdown table of one test track (values by :func:`~matting_data.tables.format_value`)."""
     multi = len(g.protocols) > 1
     col = f"{g.protocols[0]}:{g.metric}" if multi else g.metric
     heads, cols = ["Row", "Trained on", "Seeds"], []
@@ -564,16 +536,16 @@ def _table_md(sub: pd.DataFrame, g: Grid) -> list[str]:
                 heads.append(f"{p} {proto.header(m)}" if multi else proto.header(m))
     heads += [f"{g.metric.upper()} std", f"{g.metric.upper()} 95% CI", f"Paired diff {g.metric.upper()}",
               "diff 95% CI", "Wilcoxon p", "Images better", "Train s"]
-    lines = ["| " + " | ".join(heads) + " |", "|" + "|".join([":---"] * 3 + ["---:"] * (len(heads) - 3)) + "|"]
+    rows = []
     for _, r in sub.iterrows():
         trained = {"comp": f"COMP `{r['row']}`", "ori": "ORI (real)", "baseline": "- (no training)"}[r["kind"]]
-        md = [str(r["row"]), trained, str(int(r["n_seeds"])) if r["kind"] != "baseline" else "-",
-              *[_fmt(r[c]) for c in cols], _fmt(r[f"{col}_std"]), _fmt(r[f"{col}_ci95"], digits=4),
-              _fmt(r[f"gap_{g.metric}"], True), _fmt(r[f"gap_{g.metric}_ci95"]), _fmt(r["p_paired"], digits=3),
-              "-" if not math.isfinite(r["wins"]) else f"{100 * r['wins']:.0f}%",
-              _fmt(r["train_seconds"], digits=1) if r["kind"] != "baseline" else "-"]
-        lines.append("| " + " | ".join(md) + " |")
-    return lines
+        rows.append([str(r["row"]), trained, str(int(r["n_seeds"])) if r["kind"] != "baseline" else "-",
+                     *[format_value(r[c]) for c in cols], format_value(r[f"{col}_std"]),
+                     format_value(r[f"{col}_ci95"]), format_value(r[f"gap_{g.metric}"], signed=True),
+                     format_value(r[f"gap_{g.metric}_ci95"]), format_value(r["p_paired"], 3),
+                     "-" if not math.isfinite(r["wins"]) else f"{100 * r['wins']:.0f}%",
+                     format_value(r["train_seconds"], 2) if r["kind"] != "baseline" else "-"])
+    return markdown_table(heads, rows, align="lll" + "r" * (len(heads) - 3)).split("\n")
 
 
 def _write(res: Ablation, cells: list[dict[str, Any]]) -> None:

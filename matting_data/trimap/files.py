@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from ..checks import known
 from ..errors import InputError
 from ..io import (
     IMAGE_SUFFIXES,
@@ -60,10 +61,7 @@ def scheme_suffixes(scheme: str) -> tuple[str, ...]:
 
 
 def _check_scheme(scheme: str) -> str:
-    s = str(scheme).lower()
-    if s not in SCHEMES:
-        raise InputError(f"unknown trimap scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
-    return s
+    return str(known(scheme, SCHEMES, "trimap scheme", error=InputError, normalise=lambda v: str(v).lower()))
 
 
 def scheme_outputs(

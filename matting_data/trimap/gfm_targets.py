@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..checks import known
 from ..errors import InputError
 from ..io import check_same_size
 from .morphology import dilate, erode
@@ -68,10 +69,7 @@ class GlanceFocusTargets:
 
 
 def _check_rep(rep: str) -> str:
-    r = str(rep).lower()
-    if r not in REPRESENTATIONS:
-        raise InputError(f"unknown representation {rep!r}; choose one of {', '.join(REPRESENTATIONS)}")
-    return r
+    return str(known(rep, REPRESENTATIONS, "representation", error=InputError, normalise=lambda v: str(v).lower()))
 
 
 def gfm_targets(

@@ -41,6 +41,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..checks import known
 from ..errors import InputError
 
 KERNEL_SHAPES = ("ellipse", "disc")
@@ -85,8 +86,7 @@ def as_mask(mask: np.ndarray, name: str = "mask") -> np.ndarray:
 
 
 def _check_shape(shape: str) -> str:
-    if shape not in KERNEL_SHAPES:
-        raise InputError(f"unknown kernel shape {shape!r}; choose one of {', '.join(KERNEL_SHAPES)}")
+    known(shape, KERNEL_SHAPES, "kernel shape", error=InputError)
     return shape
 
 
@@ -173,8 +173,7 @@ def _erode(m: np.ndarray, size: int, shape: str, method: str) -> np.ndarray:
         return m.copy()
     if shape == "disc":
         return _erode_disc(m, disc_radius(size))
-    if method not in ELLIPSE_METHODS:
-        raise InputError(f"unknown method {method!r}; choose one of {', '.join(ELLIPSE_METHODS)}")
+    known(method, ELLIPSE_METHODS, "method", error=InputError)
     if method == "runs" or (method == "auto" and size >= RUNS_FROM_SIZE):
         return _erode_runs(m, size)
     el = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))

@@ -38,6 +38,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..checks import known
 from ..errors import InputError
 from ..io import check_alpha, quantize
 from .morphology import check_size, dilate, distance_to, erode
@@ -234,9 +235,7 @@ def aim_trimap(
     transparent/meticulous): that trimap with values above 128 set to 128;
     ``"NS"`` (non-salient): 128 everywhere.
     """
-    kind = str(image_type).upper()
-    if kind not in AIM_TYPES:
-        raise InputError(f"unknown AIM image type {image_type!r}; choose one of {', '.join(AIM_TYPES)}")
+    kind = known(image_type, AIM_TYPES, "AIM image type", error=InputError, normalise=lambda v: str(v).upper())
     t = tt_trimap(alpha, kernel, rng, shape=shape, eight_bit=eight_bit, name=name)
     if kind == "STM":
         t[t > 128] = 128
