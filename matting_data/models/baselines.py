@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from ..optional import is_available, require
-from .base import MattingModel, ModelError
+from .base import MattingModel, ModelError, ModelInputs
 from .registry import register_model
 
 
@@ -38,14 +38,15 @@ class TrimapFlat(MattingModel):
     """Known regions from the trimap, unknown = 0.5 (the floor any model must beat)."""
 
     name = "trimap-flat"
-    needs_trimap = True
+    inputs = ModelInputs(trimap=True)
 
     def __init__(self, unknown_value: float = 0.5) -> None:
         if not 0.0 <= unknown_value <= 1.0:
             raise ModelError(f"trimap-flat: unknown_value must be in [0, 1], got {unknown_value}")
         self.unknown_value = float(unknown_value)
 
-    def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
+    def predict(self, image: np.ndarray, trimap: np.ndarray | None = None,
+                background: np.ndarray | None = None) -> np.ndarray:
         if trimap is None:
             raise ModelError("trimap-flat needs a trimap")
         fg, _, unk = _known(trimap)
@@ -110,7 +111,7 @@ class TrimapColour(MattingModel):
     """Local colour projection between nearby known fg/bg mean colours, guided-filter smoothed."""
 
     name = "trimap-colour"
-    needs_trimap = True
+    inputs = ModelInputs(trimap=True)
 
     def __init__(self, min_count: int = 8, smooth: int = 2, eps: float = 1e-3, contrast: float = 0.02) -> None:
         self.min_count = int(min_count)
@@ -118,7 +119,8 @@ class TrimapColour(MattingModel):
         self.eps = float(eps)
         self.contrast = float(contrast)
 
-    def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
+    def predict(self, image: np.ndarray, trimap: np.ndarray | None = None,
+                background: np.ndarray | None = None) -> np.ndarray:
         if trimap is None:
             raise ModelError("trimap-colour needs a trimap")
         fg, bg, unk = _known(trimap)
@@ -147,13 +149,14 @@ class TrimapColour(MattingModel):
 
 
 class _PyMatting(MattingModel):
-    needs_trimap = True
+    inputs = ModelInputs(trimap=True)
     method = ""
 
     def __init__(self, **kwargs: Any) -> None:
         self.kwargs = kwargs
 
-    def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
+    def predict(self, image: np.ndarray, trimap: np.ndarray | None = None,
+                background: np.ndarray | None = None) -> np.ndarray:
         if trimap is None:
             raise ModelError(f"{self.name} needs a trimap")
         pymatting = require("pymatting", f"model {self.name!r}")
@@ -174,7 +177,7 @@ class _PyMatting(MattingModel):
         return {**super().describe(), "kwargs": {k: repr(v) for k, v in sorted(self.kwargs.items())}}
 
 
-@register_model("closed-form")
+@register_model("closed-form", extras=("classical",))
 class ClosedForm(_PyMatting):
     """Closed-form matting (Levin et al. 2008) via pymatting (extra 'classical'); slow, strong."""
 
@@ -182,7 +185,7 @@ class ClosedForm(_PyMatting):
     method = "estimate_alpha_cf"
 
 
-@register_model("knn")
+@register_model("knn", extras=("classical",))
 class KNN(_PyMatting):
     """KNN matting (Chen et al. 2013) via pymatting (extra 'classical')."""
 

@@ -1,15 +1,19 @@
 """The model registry: built-in names, ``module:callable`` and ``file.py:callable`` plug-ins.
 
-Models are found by name (:func:`register_model`, :func:`get_model`,
-:func:`list_models`), or given as ``"module:callable"`` /
-``"path/to/file.py:callable"``, so a user plugs in a model without touching
-the toolkit.  The callable may be a :class:`MattingModel` subclass or factory
-(called with the keyword arguments; a function without required positional
-arguments, or one marked with :func:`factory`), a ready model instance, or a
-plain function ``f(image, trimap) -> alpha`` (wrapped in :class:`FunctionModel`).
+Models are found by name (:func:`register_model`, :func:`get_model`, :func:`list_models`), or
+given as ``"module:callable"`` / ``"path/to/file.py:callable"``, so a user plugs in a model
+without touching the toolkit.  The callable may be a :class:`MattingModel` subclass or factory
+(called with the keyword arguments; a function without required positional arguments, or one
+marked with :func:`factory`), a ready model instance, or a plain function
+``f(image, trimap) -> alpha`` (wrapped in :class:`FunctionModel`).
 
-Built-in models are imported on first use only (torch models are heavy): the
-table :data:`BUILTIN_MODELS` maps each name to the module that registers it.
+Each registered name has a public :class:`ModelEntry` (:func:`model_entry`, :func:`model_entries`):
+its factory, the inputs it declares, whether it is trainable, the optional extras it needs and
+whether it exports to ONNX -- read from the class, or given to :func:`register_model` for a function.
+
+Built-in models are imported on first use only (torch models are heavy): the table
+:data:`BUILTIN_MODELS` maps each name to the module that registers it.  A new reference model is
+one folder (its class, decorated with ``@register_model("name")``) plus one line in that table.
 """
 
 from __future__ import annotations
@@ -19,12 +23,45 @@ import importlib.util
 import inspect
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from .base import FunctionModel, MattingModel, ModelError
+from .base import FunctionModel, MattingModel, ModelError, ModelInputs
 
-_REGISTRY: dict[str, Callable[..., MattingModel]] = {}
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One registered model, as the registry knows it before it is built.
+
+    Attributes
+    ----------
+    name : str
+        The registered name (``get_model(name)``).
+    factory : callable
+        The class or function :func:`get_model` calls with the keyword arguments.
+    inputs : ModelInputs or None
+        What ``predict`` takes (``None``: a function factory that did not declare it; known once built).
+    trainable : bool
+        Whether :mod:`matting_data.training` can train it (a torch model with training hooks).
+    extras : tuple of str
+        Optional dependency extras it needs (``pip install matting-data[extra]``), e.g. ``("vitmatte",)``.
+    exportable : bool
+        Whether it implements ``onnx_spec()`` (``matting-data models export``).
+    summary : str
+        The first line of the factory's docstring.
+    """
+
+    name: str
+    factory: Callable[..., MattingModel]
+    inputs: ModelInputs | None
+    trainable: bool = False
+    extras: tuple[str, ...] = ()
+    exportable: bool = False
+    summary: str = ""
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
 #: Registered name -> module that registers it (imported when the name is first asked for).
 BUILTIN_MODELS: dict[str, str] = {
     "trimap-flat": "matting_data.models.baselines",
@@ -44,16 +81,34 @@ BUILTIN_MODELS: dict[str, str] = {
 }
 
 
-def register_model(name: str) -> Callable[[Callable[..., MattingModel]], Callable[..., MattingModel]]:
-    """Decorator: register a model class or factory under ``name`` (``get_model(name, **kw)`` calls it)."""
+def register_model(
+    name: str, *, inputs: ModelInputs | None = None, trainable: bool | None = None, extras: tuple[str, ...] = (),
+) -> Callable[[Callable[..., MattingModel]], Callable[..., MattingModel]]:
+    """Decorator: register a model class or factory under ``name`` (``get_model(name, **kw)`` calls it).
 
-    def deco(factory: Callable[..., MattingModel]) -> Callable[..., MattingModel]:
+    For a :class:`MattingModel` class, ``inputs`` and ``trainable`` are the class's own
+    (``inputs`` / ``trainable`` attributes); give them here for a factory function.
+    ``extras`` names the optional dependency extras the model needs.
+    """
+
+    def deco(target: Callable[..., MattingModel]) -> Callable[..., MattingModel]:
         if not name or ":" in name or "/" in name:
             raise ModelError(f"invalid model name {name!r} (no ':' or '/')")
-        _REGISTRY[name] = factory
-        return factory
+        _REGISTRY[name] = _entry(name, target, inputs, trainable, tuple(extras))
+        return target
 
     return deco
+
+
+def _entry(name: str, target: Callable[..., MattingModel], inputs: ModelInputs | None, trainable: bool | None,
+           extras: tuple[str, ...]) -> ModelEntry:
+    doc = inspect.getdoc(target) or ""
+    summary = doc.splitlines()[0] if doc else ""
+    if inspect.isclass(target) and issubclass(target, MattingModel):
+        cls: type[MattingModel] = target
+        return ModelEntry(name, cls, inputs or cls.inputs, cls.trainable if trainable is None else bool(trainable),
+                          extras, cls.exportable(), summary)
+    return ModelEntry(name, cast(Callable[..., MattingModel], target), inputs, bool(trainable), extras, False, summary)
 
 
 def _load_builtin(name: str) -> None:
@@ -80,13 +135,33 @@ def list_models() -> list[str]:
     return sorted(_REGISTRY)
 
 
+def model_entry(name: str) -> ModelEntry:
+    """The :class:`ModelEntry` of a registered name (a built-in is imported first); unknown: :class:`ModelError`."""
+    _load_builtin(name)
+    if name not in _REGISTRY:
+        _load_builtins()
+    if name not in _REGISTRY:
+        raise ModelError(f"unknown model {name!r}; registered: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name]
+
+
+def model_entries() -> list[ModelEntry]:
+    """Every registered model's :class:`ModelEntry` (built-ins included), sorted by name."""
+    _load_builtins()
+    return [_REGISTRY[n] for n in sorted(_REGISTRY)]
+
+
+def unregister_model(name: str) -> None:
+    """Remove ``name`` from the registry (no-op when absent); for tests and interactive sessions."""
+    _REGISTRY.pop(name, None)
+
+
 def model_info(name: str) -> str:
     """First line of a registered model's docstring."""
     _load_builtin(name)
     if name not in _REGISTRY:
         raise ModelError(f"unknown model {name!r}")
-    doc = inspect.getdoc(_REGISTRY[name]) or ""
-    return doc.splitlines()[0] if doc else ""
+    return _REGISTRY[name].summary
 
 
 def _import_target(spec: str) -> Any:
@@ -136,7 +211,7 @@ def _pickle_by_value(module: Any) -> None:
 
 
 def _is_model(obj: Any) -> bool:
-    return callable(getattr(obj, "predict", None)) and hasattr(obj, "needs_trimap")
+    return isinstance(obj, MattingModel)
 
 
 def is_plugin_spec(spec: Any) -> bool:
@@ -186,7 +261,7 @@ def get_model(
         return get_model(target, **kwargs)
     model = _build(spec, target, kwargs)
     if not _is_model(model):
-        raise ModelError(f"model {spec!r}: factory returned {type(model).__name__}, which has no predict()")
+        raise ModelError(f"model {spec!r}: factory returned {type(model).__name__}, which is not a MattingModel")
     return model
 
 
@@ -202,7 +277,7 @@ def _resolve_target(spec: str) -> Any:
             f"unknown model {spec!r}; registered: {', '.join(sorted(_REGISTRY))}; "
             "or give 'module:callable' / 'file.py:callable'"
         )
-    return _REGISTRY[spec]
+    return _REGISTRY[spec].factory
 
 
 def _build(spec: str, target: Any, kwargs: dict[str, Any]) -> Any:

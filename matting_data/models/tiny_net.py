@@ -32,7 +32,7 @@ from torch.nn import functional as F
 
 from ..checks import number
 from ..errors import InputError
-from .base import ModelError
+from .base import ModelError, ModelInputs
 from .registry import register_model
 from .torch_model import TorchMattingModel
 
@@ -130,7 +130,7 @@ class TinyNetModel(TorchMattingModel):
     """
 
     architecture = "tiny-net"
-    needs_trimap = True
+    inputs = ModelInputs(trimap=True)
     network_arguments = ("width",)
     defaults = {"width": 16, "comp_loss": 0.5, "lr": 2e-3}
     argument_checks = {"width": number(4, 128, integer=True), "comp_loss": number(0), "lr": number(0, open_lo=True)}
@@ -163,7 +163,8 @@ class TinyNetModel(TorchMattingModel):
         finally:
             torch.set_num_threads(old)
 
-    def predict(self, image: np.ndarray, trimap: np.ndarray | None = None) -> np.ndarray:
+    def predict(self, image: np.ndarray, trimap: np.ndarray | None = None,
+                background: np.ndarray | None = None) -> np.ndarray:
         if trimap is None:
             raise ModelError(f"{self.name} needs a trimap")
         return super().predict(image, trimap)

@@ -443,12 +443,14 @@ def run_ablation(
 
 
 def _check_trainable(name: str) -> None:
-    from ..models.registry import _REGISTRY, _load_builtin, list_models
+    from ..models.base import ModelError
+    from ..models.registry import list_models, model_entry
 
-    _load_builtin(name)
-    if name not in _REGISTRY:
-        raise InputError(f"ablation model {name!r} is not registered (registered: {', '.join(list_models())})")
-    if not getattr(_REGISTRY[name], "trainable", False):
+    try:
+        entry = model_entry(name)
+    except ModelError:
+        raise InputError(f"ablation model {name!r} is not registered (registered: {', '.join(list_models())})") from None
+    if not entry.trainable:
         raise InputError(f"ablation model {name!r} is not trainable")
 
 

@@ -306,15 +306,14 @@ def stage_inputs(samples: Sequence[EvalSample], folder: Path, what: str, within:
     return folder
 
 
-def model_inputs(model: Any) -> str:
+def model_inputs(model: MattingModel) -> str:
     """What a model is given besides the image: ``trimap``, ``background``, both, or ``image only``."""
-    parts = [w for w, flag in (("trimap", "needs_trimap"), ("background", "needs_background"))
-             if getattr(model, flag, False)]
+    parts = model.inputs.names[1:]
     return "image + " + " + ".join(parts) if parts else "image only"
 
 
-def _check_backgrounds(model: Any, samples: Sequence[EvalSample], entry: Entry) -> None:
-    if not getattr(model, "needs_background", False):
+def _check_backgrounds(model: MattingModel, samples: Sequence[EvalSample], entry: Entry) -> None:
+    if not model.inputs.background:
         return
     lacking = [s.id for s in samples if not s.background]
     if lacking:
@@ -325,7 +324,7 @@ def _check_backgrounds(model: Any, samples: Sequence[EvalSample], entry: Entry) 
         )
 
 
-def _stale(folder: Path, model: Any) -> bool:
+def _stale(folder: Path, model: MattingModel) -> bool:
     """Whether ``folder`` holds predictions of another model (or a damaged record)."""
     from .predict import RECORD
 
@@ -333,7 +332,7 @@ def _stale(folder: Path, model: Any) -> bool:
         old = read_record(folder / RECORD)
     except CorruptRecordError:
         return True
-    return old is not None and old.get("model") != to_jsonable(model.describe())
+    return old is not None and old.get("model") != model.record()
 
 
 def predict_entry(
@@ -358,7 +357,7 @@ def predict_entry(
     inputs = d.parent.parent / "inputs"
     run_dir = inputs.parent
     images = stage_inputs(samples, inputs / "images" / d.name, "image", run_dir)
-    needs_tri, needs_bg = getattr(m, "needs_trimap", True), getattr(m, "needs_background", False)
+    needs_tri, needs_bg = m.inputs.trimap, m.inputs.background
     tris = stage_inputs(samples, inputs / "trimaps" / d.name, "trimap", run_dir) if needs_tri else None
     bgs = stage_inputs(samples, inputs / "backgrounds" / d.name, "background", run_dir) if needs_bg else None
     if replace_stale and _stale(d, m):
@@ -604,8 +603,8 @@ def per_image_file(entry: str, protocol: str, trimap_set: str) -> str:
     return f"per_image/{entry}.{protocol}{tail}.csv"
 
 
-def _provenance(model: Any, entry: Entry) -> dict[str, Any]:
-    desc = to_jsonable(model.describe())
+def _provenance(model: MattingModel, entry: Entry) -> dict[str, Any]:
+    desc = model.record()
     return {
         "source": "model", "model": str(entry.model if isinstance(entry.model, str) else desc.get("name")),
         "architecture": desc.get("architecture", desc.get("class", desc.get("function", ""))),
@@ -623,7 +622,7 @@ def _predict_all(run: _Run, e: Entry) -> dict[str, dict[str, Path]]:
     folders: dict[str, str] = {}
     speed = math.nan
     for k, s in enumerate(run.sets):
-        if k and not getattr(model, "needs_trimap", True):
+        if k and not model.inputs.trimap:
             out[s], folders[s] = out[run.sets[0]], folders[run.sets[0]]
             continue
         rel = f"predictions/{e.name}" + ("" if s == DEFAULT_SET else f".{s}")

@@ -42,7 +42,7 @@ from ..io import (
     write_bytes_atomic,
     write_csv,
 )
-from ..models.base import MattingModel, check_prediction, predict_checked
+from ..models.base import MattingModel, predict_batch_checked
 from ..records import check_run
 from ..run_contract import file_problem
 
@@ -118,22 +118,24 @@ def predict_images(
     Parameters
     ----------
     model : MattingModel
-        Any model of the registry (``get_model(...)``).  A model with ``needs_trimap``
-        needs ``trimaps``; one with ``needs_background`` needs ``backgrounds``.
+        Any model of the registry (``get_model(...)``).  A model whose ``inputs`` declare a
+        trimap needs ``trimaps``; one that declares a background needs ``backgrounds``.
     images : str or PathLike
         Folder of RGB images (PNG / JPEG ...).
     out : str or PathLike
         Output folder (created; must not be an input folder).
     trimaps, backgrounds : str or PathLike, optional
         Folders of trimaps (uint8 0/128/255) / captured background plates, matched by stem.
-        Trimaps are given to every model that takes them, as they are (never regenerated).
+        Each is read and given only to a model that declares it, as it is (never regenerated).
     fmt : {"png16", "png8", "npy"}
         Output format.
     overwrite : bool
         Predict every image again and replace the record of another run.
     batch_size : int
-        Images per forward pass for models with ``predict_batch`` (same-size images are batched;
-        results equal one-by-one prediction); other models predict one image at a time.
+        Images handed to ``model.predict_batch`` at a time (recorded).  Torch reference models run
+        the images of one network input size through one forward pass (their ``batching`` record
+        says how); results equal one-at-a-time prediction (bit for bit on the CPU).  Other models
+        predict one image at a time.
     extra_record : mapping, optional
         Added to the record (e.g. the command line).
 
@@ -157,15 +159,18 @@ def predict_images(
     if not found:
         raise InputError(f"image folder {img_dir} holds no images ({', '.join(IMAGE_SUFFIXES)})")
     stems = sorted(found)
-    if getattr(model, "needs_trimap", False) and trimaps is None:
+    if model.inputs.trimap and trimaps is None:
         raise InputError(f"model {model.name!r} needs trimaps: give a trimap folder (--trimaps)")
-    tri = _partners(stems, trimaps, "trimap", img_dir)
-    bgs = _partners(stems, backgrounds, "background", img_dir) if getattr(model, "needs_background", False) else {}
-    if getattr(model, "needs_background", False) and backgrounds is None:
+    if model.inputs.background and backgrounds is None:
         raise InputError(f"model {model.name!r} needs the captured background of each image (--backgrounds)")
-    record = to_jsonable({"model": model.describe(), "format": fmt, "toolkit": f"matting-data {__version__}",
+    tri = _partners(stems, trimaps, "trimap", img_dir) if model.inputs.trimap else {}
+    bgs = _partners(stems, backgrounds, "background", img_dir) if model.inputs.background else {}
+    if batch_size < 1:
+        raise InputError(f"batch size must be at least 1, got {batch_size}")
+    record = to_jsonable({"model": model.record(), "format": fmt, "toolkit": f"matting-data {__version__}",
                           "trimaps": None if trimaps is None else str(Path(trimaps).resolve()),
                           "backgrounds": None if backgrounds is None else str(Path(backgrounds).resolve()),
+                          "batch_size": int(batch_size),
                           **dict(extra_record or {})})
     out_p.mkdir(parents=True, exist_ok=True)
     check_run(out_p / RECORD, record, overwrite=overwrite, what="set of predictions",
@@ -173,24 +178,15 @@ def predict_images(
     files = {s: out_p / output_name(s, fmt) for s in stems}
     # a kept prediction must be whole: a truncated or damaged file (a killed run) is predicted again
     todo = [s for s in stems if overwrite or not files[s].is_file() or file_problem(files[s]) is not None]
-    if batch_size < 1:
-        raise InputError(f"batch size must be at least 1, got {batch_size}")
-    batched = batch_size > 1 and callable(getattr(model, "predict_batch", None)) and not tri and not bgs
-    step = batch_size if batched else 1
     rows = []
     bar = tqdm(total=len(todo), desc=f"predict {model.name}", disable=not progress, unit="img")
-    for k in range(0, len(todo), step):
-        chunk = todo[k : k + step]
+    for k in range(0, len(todo), batch_size):
+        chunk = todo[k : k + batch_size]
         arrays = [read_image(found[s]) for s in chunk]
+        tris = [read_trimap(tri[s]) for s in chunk] if tri else None
+        backs = [read_image(bgs[s]) for s in chunk] if bgs else None
         t0 = time.perf_counter()
-        if batched:
-            alphas = [check_prediction(model, a, im.shape[:2], str(found[s]))
-                      for a, im, s in zip(model.predict_batch(arrays), arrays, chunk, strict=True)]  # type: ignore[attr-defined]
-        else:
-            s, image = chunk[0], arrays[0]
-            t = read_trimap(tri[s]) if s in tri and getattr(model, "needs_trimap", True) else None
-            bg = read_image(bgs[s]) if s in bgs else None
-            alphas = [predict_checked(model, image, t, name=str(found[s]), background=bg)]
+        alphas = predict_batch_checked(model, arrays, tris, backs, names=[str(found[s]) for s in chunk])
         dt = (time.perf_counter() - t0) / len(chunk)
         for s, image, alpha in zip(chunk, arrays, alphas, strict=True):
             write_prediction(files[s], alpha, fmt)

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from ..errors import InputError
 from ..models.base import ModelError
-from ..models.torch_model import UntrainedModelWarning
+from ..models.torch_model import TorchMattingModel, UntrainedModelWarning
 from . import distributed as D
 from .config import TrainingConfig
 from .data import CompositionSource, DrawBatchSampler, TrackSource, TrainDataset, load_validation, make_source
@@ -76,16 +76,14 @@ def torch_settings(cfg: TrainingConfig, device: torch.device) -> Iterator[None]:
 def build_model(cfg: TrainingConfig, device: str = "cpu") -> Any:
     """The registered model ``cfg.model`` with seeded random weights, ready to train."""
     from ..models import get_model
-    from ..models.registry import _REGISTRY, _load_builtin
+    from ..models.registry import is_plugin_spec, model_entry
 
-    _load_builtin(cfg.model)
-    cls = _REGISTRY.get(cfg.model)
-    if cls is not None and not getattr(cls, "trainable", False):
+    if not is_plugin_spec(cfg.model) and not model_entry(cfg.model).trainable:
         raise ModelError(f"model {cfg.model!r} is not trainable in this toolkit")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UntrainedModelWarning)
         model = get_model(cfg.model, seed=cfg.seed, device=device, **cfg.model_args)
-    if not getattr(model, "trainable", False) or not hasattr(model, "network"):
+    if not isinstance(model, TorchMattingModel) or not model.trainable:
         raise ModelError(f"model {cfg.model!r} is not trainable in this toolkit")
     return model
 

@@ -13,12 +13,13 @@ an error here, listing the missing / unexpected / mis-shaped keys).  ``model_typ
 ``backbone`` are detected from the keys (``refiner.*`` present; ``backbone.features.*`` =
 MobileNetV2, 6 or 23 blocks in ``backbone.layer3`` = ResNet-50 / 101).
 
-The model needs the captured background: ``predict(image, background=bg)`` (``needs_background``).
+The model needs the captured background: ``predict(image, background=bg)`` (``inputs.background``).
+The authors' scripts also run float16 (``--precision float16``): ``precision="float16"`` on CUDA.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,10 +27,11 @@ import torch
 from torch import nn
 
 from ...checks import Check, choice, number
-from ..base import ModelError
+from ..base import ModelError, ModelInputs
+from ..onnx_spec import OnnxGraph, OnnxSpec
 from ..registry import register_model
-from ..torch_model import TorchMattingModel
-from .inference import MULTIPLE, PRESETS, run_bgmv2, to_numpy_alpha
+from ..torch_model import TorchMattingModel, batch_of
+from .inference import MULTIPLE, PRESETS, pad_amount, pad_input, to_numpy_alpha
 from .network import BACKBONES, REFINE_MODES, MattingBaseNet, MattingRefineNet, Refiner
 
 __all__ = ["BGMv2", "MattingBaseNet", "MattingRefineNet", "Refiner", "detect_bgmv2_arguments"]
@@ -53,8 +55,9 @@ class BGMv2(TorchMattingModel):
     """BGMv2 (Lin et al. 2021): MattingRefine / MattingBase with a captured background; official HD settings."""
 
     architecture: ClassVar[str] = "bgmv2"
-    needs_trimap = False
-    needs_background = True
+    inputs = ModelInputs(background=True)
+    #: ``inference_speed_test.py`` / ``inference_video.py`` ``--precision float32 | float16``.
+    authors_precisions: ClassVar[tuple[str, ...]] = ("float32", "float16")
     network_arguments: ClassVar[tuple[str, ...]] = ("model_type", "backbone")
     defaults: ClassVar[dict[str, Any]] = {
         "model_type": "refine",
@@ -105,17 +108,38 @@ class BGMv2(TorchMattingModel):
                                            "refine_threshold", "refine_kernel_size")})
         return rule
 
-    def infer(self, image: np.ndarray, trimap: np.ndarray | None, background: np.ndarray | None = None) -> np.ndarray:
-        if background is None:
-            raise ModelError("model 'bgmv2' needs the captured background image (background=...)")
-        src, bgr = self.to_tensor(image), self.to_tensor(background)
-        if src.shape != bgr.shape:
-            raise ModelError(f"model 'bgmv2': background shape {tuple(background.shape)} != image {tuple(image.shape)}")
-        return to_numpy_alpha(run_bgmv2(self.network, src, bgr))
+    batch_grouping: ClassVar[str] = "images with the same padded size (multiples of 4; each padded on its own)"
 
-    def predict(self, image: np.ndarray, trimap: np.ndarray | None = None,
-                background: np.ndarray | None = None) -> np.ndarray:
-        """Alpha float32 (H, W) in [0, 1] from the image and its captured ``background`` (both (H, W, 3))."""
-        with torch.inference_mode():
-            a = self.infer(image, trimap, background)
-        return np.clip(a, 0.0, 1.0)
+    def batch_key(self, image: np.ndarray) -> Hashable:
+        """The size after the replicate padding to multiples of 4."""
+        h, w = np.shape(image)[:2]
+        ph, pw = pad_amount(h, w)
+        return h + ph, w + pw
+
+    def infer_batch(self, images: Sequence[np.ndarray], trimaps: Sequence[np.ndarray | None],
+                    backgrounds: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        """The official rule on images of one padded size (each padded on its own, one forward pass)."""
+        srcs, bgrs = [], []
+        for im, bg in zip(images, backgrounds, strict=True):
+            if bg is None:
+                raise ModelError("model 'bgmv2' needs the captured background image (background=...)")
+            if np.shape(bg) != np.shape(im):
+                raise ModelError(f"model 'bgmv2': background shape {tuple(np.shape(bg))} != image {tuple(np.shape(im))}")
+            srcs.append(pad_input(self.to_tensor(im)))
+            bgrs.append(pad_input(self.to_tensor(bg)))
+        pha = self.network(batch_of(srcs), batch_of(bgrs))[0]
+        return [to_numpy_alpha(pha[i:i + 1, :, :np.shape(im)[0], :np.shape(im)[1]]) for i, im in enumerate(images)]
+
+    def image_axis_modules(self) -> list[nn.Module]:
+        """Every module but the refiner's (its batch axis is the selected patches, not the images)."""
+        return [m for name, m in self.network.named_modules() if name.split(".")[0] != "refiner"]
+
+    def onnx_spec(self) -> OnnxSpec:
+        """Image + background in [0, 1] -> alpha; multiple 4 (replicate padding outside the graph)."""
+        note, min_pixels = "", 0
+        if self.arguments["model_type"] == "refine" and self.arguments["refine_mode"] == "sampling":
+            min_pixels = int(self.arguments["refine_sample_pixels"])
+            note = (f"refine_mode=sampling: inputs need at least refine_sample_pixels ({min_pixels}) pixels "
+                    f"(the top-{min_pixels // 16} patch selection is a constant in the graph)")
+        return OnnxSpec(OnnxGraph(self.network, lambda n, x, b: n(x, b)[0]), ("image", "background"), MULTIPLE,
+                        note, "pad", min_pixels)

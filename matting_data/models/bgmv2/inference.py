@@ -29,6 +29,12 @@ def pad_amount(h: int, w: int, multiple: int = MULTIPLE) -> tuple[int, int]:
     return (-h) % multiple, (-w) % multiple
 
 
+def pad_input(x: torch.Tensor, multiple: int = MULTIPLE) -> torch.Tensor:
+    """(N, 3, H, W) replicate-padded at the bottom / right to multiples of ``multiple`` (as it is when they are)."""
+    ph, pw = pad_amount(int(x.shape[2]), int(x.shape[3]), multiple)
+    return F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+
 def run_bgmv2(net: torch.nn.Module, src: torch.Tensor, bgr: torch.Tensor) -> torch.Tensor:
     """Alpha (N, 1, H, W) for ``src`` / ``bgr`` (N, 3, H, W) in [0, 1] of any size (replicate-pad to 4, crop).
 
@@ -36,11 +42,7 @@ def run_bgmv2(net: torch.nn.Module, src: torch.Tensor, bgr: torch.Tensor) -> tor
     its first output is alpha.
     """
     h, w = src.shape[2:]
-    ph, pw = pad_amount(h, w)
-    if ph or pw:
-        src = F.pad(src, (0, pw, 0, ph), mode="replicate")
-        bgr = F.pad(bgr, (0, pw, 0, ph), mode="replicate")
-    pha = net(src, bgr)[0]
+    pha = net(pad_input(src), pad_input(bgr))[0]
     return pha[:, :, :h, :w]
 
 

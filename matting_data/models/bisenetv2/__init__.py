@@ -16,7 +16,7 @@ short side).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -25,10 +25,12 @@ from torch import nn
 
 from ...checks import Check, number, optional
 from ...errors import InputError
+from ..base import ModelInputs
 from ..checkpoint import CheckpointError
+from ..onnx_spec import OnnxGraph, OnnxSpec
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
-from .inference import inference_rule, normalise, run_bisenet
+from .inference import inference_rule, normalise, run_bisenet, working_size
 from .losses import bisenet_matting_loss
 from .network import REFERENCE_PARTS, BiSeNetV2Matting
 
@@ -49,7 +51,7 @@ class BiSeNetV2(TorchMattingModel):
     trimap, plus matting-data's full-resolution alpha head."""
 
     architecture: ClassVar[str] = "bisenetv2"
-    needs_trimap = False
+    inputs = ModelInputs()
     trainable: ClassVar[bool] = True
     defaults: ClassVar[dict[str, Any]] = {"ref_size": 512}
     argument_checks: ClassVar[dict[str, Check]] = {"ref_size": optional(number(32, integer=True))}
@@ -79,9 +81,21 @@ class BiSeNetV2(TorchMattingModel):
     def inference_rule(self) -> dict[str, Any]:
         return inference_rule(self.arguments["ref_size"])
 
-    def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
-        out = run_bisenet(self.network, self.to_tensor(image), self.arguments["ref_size"])
-        return out[0, 0].float().cpu().numpy()
+    batch_grouping: ClassVar[str] = "images with the same working size (each resized on its own)"
+
+    def batch_key(self, image: np.ndarray) -> Hashable:
+        """The working size the rule gives (:func:`.inference.working_size`)."""
+        h, w = np.shape(image)[:2]
+        return working_size(h, w, self.arguments["ref_size"])
+
+    def infer_batch(self, images: Sequence[np.ndarray], trimaps: Sequence[np.ndarray | None],
+                    backgrounds: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        out = run_bisenet(self.network, [self.to_tensor(im) for im in images], self.arguments["ref_size"])
+        return [t[0, 0].float().cpu().numpy() for t in out]
+
+    def onnx_spec(self) -> OnnxSpec:
+        """RGB in [0, 1] -> ImageNet normalisation -> fused alpha; multiple 32 (the ref-size resize stays outside)."""
+        return OnnxSpec(OnnxGraph(self.network, lambda n, x: n(normalise(x), x)["fusion"]), ("image",), 32)
 
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         x = batch["image"].to(self.device, self.dtype)

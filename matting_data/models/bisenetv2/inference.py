@@ -12,6 +12,7 @@ The network's ``detail`` / ``segment`` / ``bga`` parts are the reference BiSeNet
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -38,9 +39,11 @@ def normalise(x: torch.Tensor) -> torch.Tensor:
     return (x - mean) / std
 
 
-def run_bisenet(net: torch.nn.Module, x: torch.Tensor, ref_size: int | None) -> torch.Tensor:
-    """Fused alpha (N, 1, H, W) in [0, 1] for RGB ``x`` (N, 3, H, W) in [0, 1]."""
-    h, w = x.shape[-2:]
+def run_bisenet(net: torch.nn.Module, x: torch.Tensor | Sequence[torch.Tensor], ref_size: int | None) -> Any:
+    """Fused alpha (N, 1, H, W) in [0, 1] for RGB ``x`` (N, 3, H, W) in [0, 1]; or, for a list of
+    (1, 3, H_i, W_i) images with one working size, the list of their alphas (one forward pass)."""
+    first = x if isinstance(x, torch.Tensor) else x[0]
+    h, w = first.shape[-2:]
     return run_resized(x, working_size(h, w, ref_size), lambda y: net(normalise(y), y)["fusion"])
 
 

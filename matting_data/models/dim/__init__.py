@@ -20,7 +20,7 @@ train_stage : int or None
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,7 +28,8 @@ import torch
 from torch import nn
 
 from ...checks import Check, choice, number, optional
-from ..base import ModelError
+from ..base import ModelError, ModelInputs
+from ..onnx_spec import OnnxSpec
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
 from . import inference, losses
@@ -39,6 +40,12 @@ __all__ = ["DIMModel", "DIMNet"]
 _FIRST_CONV = "backbone.encoder.layer1.0.weight"
 _REFINER = "refiner.refine_conv1.weight"
 _UNKNOWN = 128.0 / 255.0
+
+
+def _need_trimap(trimap: np.ndarray | None) -> np.ndarray:
+    if trimap is None:
+        raise ModelError("model 'dim' needs a trimap")
+    return trimap
 
 
 def _as_bool(value: Any, name: str) -> bool:
@@ -56,7 +63,7 @@ class DIMModel(TorchMattingModel):
     """Deep Image Matting: VGG-16 encoder-decoder on RGB + trimap, optional refinement stage (mmagic)."""
 
     architecture: ClassVar[str] = "dim"
-    needs_trimap = True
+    inputs = ModelInputs(trimap=True)
     trainable: ClassVar[bool] = True
     network_arguments: ClassVar[tuple[str, ...]] = ("refine", "width")
     defaults: ClassVar[dict[str, Any]] = {"refine": False, "width": 64, "train_stage": None}
@@ -99,19 +106,29 @@ class DIMModel(TorchMattingModel):
     def inference_rule(self) -> dict[str, Any]:
         return inference.rule(bool(self.arguments["refine"]))
 
-    def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
-        if trimap is None:
-            raise ModelError("model 'dim' needs a trimap")
-        x = self.to_tensor(inference.pad_input(inference.normalise(image, trimap)))
+    batch_grouping: ClassVar[str] = "images with the same padded size (each reflect-padded on its own)"
+
+    def batch_key(self, image: np.ndarray) -> Hashable:
+        """The padded size of mmagic's rule (bottom / right to multiples of 32)."""
+        h, w = np.shape(image)[:2]
+        ph, pw = inference.pad_amounts(h, w)
+        return h + ph, w + pw
+
+    def infer_batch(self, images: Sequence[np.ndarray], trimaps: Sequence[np.ndarray | None],
+                    backgrounds: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        """mmagic's test rule (:mod:`.inference`) on images of one padded size: one forward pass."""
+        tris = [_need_trimap(t) for t in trimaps]
+        x = self.to_batch([inference.pad_input(inference.normalise(im, t)) for im, t in zip(images, tris, strict=True)])
         alpha, refined = self.network(x, refine=bool(self.arguments["refine"]))
         out = refined if refined is not None else alpha
-        return inference.postprocess(out[0, 0].float().cpu().numpy(), np.asarray(trimap))
+        return [inference.postprocess(out[i, 0].float().cpu().numpy(), np.asarray(t)) for i, t in enumerate(tris)]
 
-    def onnx_module(self) -> tuple[nn.Module, tuple[str, ...], int, str]:
-        """ONNX export hook: image + trimap / 255 -> alpha, the whole rule (padding included) in the graph."""
+    def onnx_spec(self) -> OnnxSpec:
+        """Image + trimap / 255 -> alpha, the whole rule (padding included) in the graph."""
         net: Any = self.network
         module = DIMExport(net, bool(self.arguments["refine"]), inference.MEAN, inference.STD)
-        return module, ("image", "trimap"), 1, "sides of at least 17 px (the graph's reflect padding is one reflection)"
+        return OnnxSpec(module, ("image", "trimap"), 1,
+                        "sides of at least 17 px (the graph's reflect padding is one reflection)")
 
     # -- training ------------------------------------------------------------
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -174,7 +174,7 @@ class DIMExport(nn.Module):
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
-        from ..onnx.export import side_padding
+        from ..onnx_spec import side_padding
 
         h, w = image.shape[-2], image.shape[-1]
         x = torch.cat(((image * 255.0 - self.mean) / self.std, trimap), dim=1)

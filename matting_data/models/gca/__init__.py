@@ -17,7 +17,7 @@ rec_weight, comp_weight : float
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -25,7 +25,8 @@ import torch
 from torch import nn
 
 from ...checks import Check, multiple_of, number
-from ..base import ModelError
+from ..base import ModelError, ModelInputs
+from ..onnx_spec import OnnxSpec
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
 from . import inference, losses
@@ -46,7 +47,7 @@ class GCAModel(TorchMattingModel):
     """GCA Matting: ResNet-34-D encoder-decoder with guided contextual attention (trimap-based)."""
 
     architecture: ClassVar[str] = "gca"
-    needs_trimap = True
+    inputs = ModelInputs(trimap=True)
     trainable: ClassVar[bool] = True
     network_arguments: ClassVar[tuple[str, ...]] = ("width",)
     defaults: ClassVar[dict[str, Any]] = {"width": 64, "rec_weight": 1.0, "comp_weight": 0.0}
@@ -54,6 +55,9 @@ class GCAModel(TorchMattingModel):
     argument_checks: ClassVar[dict[str, Check]] = {
         "width": multiple_of(8), "rec_weight": number(0), "comp_weight": number(0),
     }
+    #: ``demo.py``: ``image[:, :, ::-1].transpose((2, 0, 1)).astype(np.float32)`` keeps numpy's transposed
+    #: layout, ``F.one_hot(trimap, 3).permute(2, 0, 1).float()`` is a view, and ``[None, ...]`` adds the batch.
+    input_layout: ClassVar[str] = "chw-view-unsqueeze"
 
     def build_network(self, **arguments: Any) -> nn.Module:
         return GCAGenerator(width=int(arguments["width"]))
@@ -69,22 +73,39 @@ class GCAModel(TorchMattingModel):
     def inference_rule(self) -> dict[str, Any]:
         return inference.rule()
 
-    def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
-        if trimap is None:
-            raise ModelError("model 'gca' needs a trimap")
-        h, w = trimap.shape
-        img, tri = inference.pad_inputs(np.asarray(image, np.float32), np.asarray(trimap))
-        classes = inference.trimap_classes(tri)
-        x = self.to_tensor(inference.normalise(img))
-        t = self.to_tensor(inference.one_hot(classes))
-        alpha = self.network(x, t)[0, 0].float().cpu().numpy()
-        return inference.crop(inference.force_known(alpha, classes), h, w)
+    batch_grouping: ClassVar[str] = "images with the same padded size (each reflect-padded on its own)"
 
-    def onnx_module(self) -> tuple[nn.Module, tuple[str, ...], int, str]:
-        """ONNX export hook: image + trimap / 255 -> alpha, the whole demo rule (padding included) in the graph."""
+    def batch_key(self, image: np.ndarray) -> Hashable:
+        """The padded size of the demo's rule (32 px on every side plus bottom / right to multiples of 32)."""
+        h, w = np.shape(image)[:2]
+        top, bottom, left, right = inference.pad_amounts(h, w)
+        return h + top + bottom, w + left + right
+
+    def infer_batch(self, images: Sequence[np.ndarray], trimaps: Sequence[np.ndarray | None],
+                    backgrounds: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        """The demo's rule (:mod:`.inference`) on images of one padded size: one forward pass."""
+        padded, classes, tris = [], [], []
+        for im, t in zip(images, trimaps, strict=True):
+            if t is None:
+                raise ModelError("model 'gca' needs a trimap")
+            tris.append(np.asarray(t))
+            img, tri = inference.pad_inputs(np.asarray(im, np.float32), tris[-1])
+            padded.append(img)
+            classes.append(inference.trimap_classes(tri))
+        x = self.to_batch([inference.normalise(img) for img in padded])
+        onehot = self.to_batch([inference.one_hot(c) for c in classes])
+        alpha = self.network(x, onehot)
+        out = []
+        for i, (c, t) in enumerate(zip(classes, tris, strict=True)):
+            h, w = t.shape
+            out.append(inference.crop(inference.force_known(alpha[i, 0].float().cpu().numpy(), c), h, w))
+        return out
+
+    def onnx_spec(self) -> OnnxSpec:
+        """Image + trimap / 255 -> alpha, the whole demo rule (padding included) in the graph."""
         net: Any = self.network
-        return (GCAExport(net, inference.IMAGENET_MEAN, inference.IMAGENET_STD), ("image", "trimap"), 1,
-                "sides of at least 49 px (the graph's reflect padding, 32 px plus up to 31, is one reflection)")
+        return OnnxSpec(GCAExport(net, inference.IMAGENET_MEAN, inference.IMAGENET_STD), ("image", "trimap"), 1,
+                        "sides of at least 49 px (the graph's reflect padding, 32 px plus up to 31, is one reflection)")
 
     # -- training ------------------------------------------------------------
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -405,7 +405,7 @@ class GCAExport(nn.Module):
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
 
     def forward(self, image: torch.Tensor, trimap: torch.Tensor) -> torch.Tensor:
-        from ..onnx.export import side_padding
+        from ..onnx_spec import side_padding
 
         h, w = image.shape[-2], image.shape[-1]
         level = torch.round(trimap * 255.0)

@@ -18,7 +18,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,8 +28,9 @@ import torch
 from torch import nn
 
 from ...checks import Check, choice, multiple_of, number, optional
-from ..base import ModelError
+from ..base import ModelError, ModelInputs
 from ..checkpoint import CheckpointError
+from ..onnx_spec import OnnxGraph, OnnxSpec
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
 from . import inference as rule
@@ -111,18 +112,6 @@ def _opt_int(v: Any, key: str) -> int | None:
         raise ModelError(f"gfm: {key} must be an integer or none, got {v!r}") from None
 
 
-def official_tensor(scale_img: np.ndarray) -> torch.Tensor:
-    """The network input exactly as the official ``inference_img_scale`` builds it.
-
-    ``torch.from_numpy(img.astype(float32)[np.newaxis]).permute(0, 3, 1, 2)``: the
-    numpy batch axis has stride 0, so PyTorch sees a channels-last tensor and takes
-    its channels-last convolutions, whose float32 sums differ from the contiguous
-    path by up to 1e-6; built this way the outputs are bit-identical to the
-    official script's (measured on all 16 variants with shared random weights).
-    """
-    return torch.from_numpy(np.asarray(scale_img, dtype=np.float32)[np.newaxis]).permute(0, 3, 1, 2)
-
-
 @register_model("gfm")
 class GFM(TorchMattingModel):
     """GFM: trimap-free glance and focus matting (backbones r34, r34_2b, d121, r101; rosta tt, ft, bt, rim; JizhiziLi/GFM).
@@ -157,6 +146,10 @@ class GFM(TorchMattingModel):
 
     architecture: ClassVar[str] = "gfm"
     network_arguments: ClassVar[tuple[str, ...]] = ("backbone", "rosta")
+    #: ``inference_img_scale``: ``torch.from_numpy(img.astype(float32)[np.newaxis]).permute(0, 3, 1, 2)``;
+    #: the numpy batch axis has stride 0 and PyTorch takes its channels-last convolutions (outputs
+    #: bit-identical to the official script's only with this layout).
+    input_layout: ClassVar[str] = "numpy-newaxis-permute"
     defaults: ClassVar[dict[str, Any]] = {
         "backbone": "r34", "rosta": "tt", "strategy": "hybrid", "tile_size": None,
         "tile_overlap": None, "max_short_side": rule.SHORTER_PATH_LIMITATION, "loss_targets": "official",
@@ -166,7 +159,7 @@ class GFM(TorchMattingModel):
         "tile_size": optional(multiple_of(32)), "max_short_side": optional(number(32, integer=True)),
         "loss_targets": choice(LOSS_TARGETS),
     }
-    needs_trimap = False
+    inputs = ModelInputs()
     trainable: ClassVar[bool] = True
 
     def __init__(self, weights: Any = None, device: str | None = None, half: bool = False, seed: int = 0,
@@ -298,7 +291,7 @@ class GFM(TorchMattingModel):
 
     def _raw_maps(self, scale_img: np.ndarray) -> dict[str, np.ndarray]:
         """Network outputs for one (h, w, 3) 0..255 input: (C, h, w) float32 maps on the CPU."""
-        x = official_tensor(scale_img).to(self.device, self.dtype)
+        x = self.to_tensor(scale_img)
         out = self.network(x)
         if self.arguments["rosta"] == "rim":
             maps = {f"fusion_{r}": out[i][2] for i, r in enumerate(("tt", "ft", "bt"))}
@@ -318,15 +311,65 @@ class GFM(TorchMattingModel):
             return maps
         return self._raw_maps(scale_img)
 
-    def run_scale(self, scale_img: np.ndarray, tile: int | None = None) -> tuple[np.ndarray, ...]:
-        """The official ``inference_img_scale`` on one pass's input (see :mod:`.inference`)."""
-        maps = self._maps(scale_img, tile)
+    def _scale_outputs(self, maps: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
         rosta = self.arguments["rosta"]
         if rosta == "rim":
             return (maps["fusion_tt"][0], maps["fusion_ft"][0], maps["fusion_bt"][0], maps["fusion"][0])
         return (rule.glance_map(rosta, maps["glance"]), maps["focus"][0], maps["fusion"][0])
 
-    def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
+    def run_scale(self, scale_img: np.ndarray, tile: int | None = None) -> tuple[np.ndarray, ...]:
+        """The official ``inference_img_scale`` on one pass's input (see :mod:`.inference`)."""
+        return self._scale_outputs(self._maps(scale_img, tile))
+
+    def run_scales(self, scale_imgs: list[np.ndarray]) -> list[tuple[np.ndarray, ...]]:
+        """:meth:`run_scale` on equally sized pass inputs, one forward pass (one input: :meth:`run_scale` itself)."""
+        if len(scale_imgs) == 1:
+            return [self.run_scale(scale_imgs[0], self.arguments["tile_size"])]
+        x = self.to_batch(scale_imgs)
+        out = self.network(x)
+        if self.arguments["rosta"] == "rim":
+            names = {f"fusion_{r}": out[i][2] for i, r in enumerate(("tt", "ft", "bt"))}
+            names["fusion"] = out[3]
+        else:
+            names = {"glance": out[0], "focus": out[1], "fusion": out[2]}
+        return [self._scale_outputs({k: v[i].float().cpu().numpy() for k, v in names.items()})
+                for i in range(len(scale_imgs))]
+
+    batch_grouping: ClassVar[str] = ("images whose passes (after the 1080 limit) have the same sizes, each "
+                                     "resized on its own; tiled modes: one image at a time")
+
+    def _batched(self) -> bool:
+        return self.arguments["strategy"] != "tiled" and not self.arguments["tile_size"]
+
+    def batch_key(self, image: np.ndarray) -> Hashable:
+        """The sizes of the rule's passes (tiled modes: the image size; those run one image at a time)."""
+        h, w = np.shape(image)[:2]
+        if not self._batched():
+            return ("one-at-a-time", h, w)
+        a = self.arguments
+        lh, lw = rule.limited_size(h, w, a["max_short_side"])
+        return tuple(rule.pass_size(lh, lw, k) for k in rule.pass_kinds(a["rosta"], a["strategy"]))
+
+    def infer_batch(self, images: Sequence[np.ndarray], trimaps: Sequence[np.ndarray | None],
+                    backgrounds: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        """The official rule on images of one :meth:`batch_key`: each pass of all of them in one forward pass."""
+        if len(images) == 1 or not self._batched():
+            return [self._infer_one(im) for im in images]
+        a = self.arguments
+        self.network.eval()
+        imgs = [rule.limit_shorter_side(rule.as_official_image(im), a["max_short_side"]) for im in images]
+        preds = rule.inference_img_gfm_batch(imgs, self.run_scales, a["rosta"], a["strategy"])
+        return [self._final(p, np.shape(im)[:2]) for p, im in zip(preds, images, strict=True)]
+
+    def _final(self, preds: list[np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
+        """The alpha of the rule's outputs, resized back to the input ``shape`` (after the 1080 limit)."""
+        alpha = np.asarray(preds[3] if self.arguments["rosta"] == "rim" else preds[2], dtype=np.float32)
+        h0, w0 = int(shape[0]), int(shape[1])
+        if alpha.shape != (h0, w0):
+            alpha = np.asarray(cv2.resize(alpha, (w0, h0), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
+        return alpha
+
+    def _infer_one(self, image: np.ndarray) -> np.ndarray:
         a = self.arguments
         self.network.eval()
         img = rule.as_official_image(image)
@@ -345,10 +388,12 @@ class GFM(TorchMattingModel):
         img = rule.limit_shorter_side(img, a["max_short_side"])
         tile = a["tile_size"]
         preds = rule.inference_img_gfm(img, lambda s: self.run_scale(s, tile), a["rosta"], a["strategy"])
-        alpha = np.asarray(preds[3] if a["rosta"] == "rim" else preds[2], dtype=np.float32)
-        if alpha.shape != (h0, w0):
-            alpha = np.asarray(cv2.resize(alpha, (w0, h0), interpolation=cv2.INTER_LINEAR), dtype=np.float32)
-        return alpha
+        return self._final(preds, (h0, w0))
+
+    def onnx_spec(self) -> OnnxSpec:
+        """RGB in [0, 1] -> x 255 (GFM's input, no normalisation) -> fused alpha (the last output); multiple 32."""
+        return OnnxSpec(OnnxGraph(self.network, lambda n, x: n(x * 255.0)[-1]), ("image",), 32,
+                        "GFM's two-scale HYBRID rule runs the network twice; this graph is one pass")
 
     # -- training ------------------------------------------------------------
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

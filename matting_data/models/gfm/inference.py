@@ -45,6 +45,8 @@ import cv2
 import numpy as np
 from skimage.transform import resize
 
+from ..torch_model import eight_bit
+
 MAX_SIZE_H = 1600
 MAX_SIZE_W = 1600
 SHORTER_PATH_LIMITATION = 1080
@@ -53,35 +55,29 @@ LOCAL_RATIO = 1 / 2
 MULTIPLE = 32
 
 ScaleRunner = Callable[[np.ndarray], Sequence[np.ndarray]]
+#: One pass of several images: their inputs -> one output tuple each (see :func:`inference_img_gfm_batch`).
+BatchScaleRunner = Callable[[list[np.ndarray]], Sequence[Sequence[np.ndarray]]]
 
 
-def as_official_image(image: np.ndarray) -> np.ndarray:
-    """The image as the official code holds it.
+#: The image as the official script holds it (uint8 when it is an 8-bit image); the shared helper.
+as_official_image = eight_bit
 
-    The official script reads a uint8 RGB file, so a float32 image in [0, 1] that is
-    exactly ``q / 255`` (an 8-bit image read by the toolkit) is returned as that uint8
-    ``q``: skimage then sees what it sees in the official run (``q / 255`` in float64).
-    Any other image (16-bit, float) is returned as float64 in [0, 1].
-    """
-    img = np.asarray(image)
-    if img.dtype == np.uint8:
-        return img
-    f32 = img.astype(np.float32, copy=False)
-    q = np.rint(np.clip(f32, 0.0, 1.0) * np.float32(255.0))
-    if np.array_equal(q.astype(np.float32) / np.float32(255.0), f32):
-        return q.astype(np.uint8)
-    return img.astype(np.float64)
+
+def limited_size(h: int, w: int, limit: int | None = SHORTER_PATH_LIMITATION) -> tuple[int, int]:
+    """(h, w) after :func:`limit_shorter_side` (unchanged when the shorter side is at most ``limit``)."""
+    if limit is None or min(h, w) <= limit:
+        return h, w
+    if h >= w:
+        return int(limit * h / w), limit
+    return limit, int(limit * w / h)
 
 
 def limit_shorter_side(img: np.ndarray, limit: int | None = SHORTER_PATH_LIMITATION) -> np.ndarray:
     """Official ``test_samples``: shorter side > ``limit`` -> cv2 INTER_LINEAR resize to ``limit``."""
     h, w = img.shape[:2]
-    if limit is None or min(h, w) <= limit:
+    new_h, new_w = limited_size(h, w, limit)
+    if (new_h, new_w) == (h, w):
         return img
-    if h >= w:
-        new_w, new_h = limit, int(limit * h / w)
-    else:
-        new_h, new_w = limit, int(limit * w / h)
     src = img if img.dtype == np.uint8 else img.astype(np.float32)
     return cv2.resize(src, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
 
@@ -139,6 +135,18 @@ def hybrid_fusion(rosta: str, glance_255: np.ndarray, focus: np.ndarray) -> np.n
     raise ValueError(f"no HYBRID fusion for rosta {rosta!r}")
 
 
+def pass_kinds(rosta: str, strategy: str) -> tuple[str, ...]:
+    """The passes of a rule, in order: ``("rim",)``, ``("resize",)`` or ``("glance", "focus")`` (HYBRID)."""
+    rosta, strategy = rosta.lower(), strategy.lower()
+    if rosta == "rim":
+        return ("rim",)
+    if strategy == "resize":
+        return ("resize",)
+    if strategy != "hybrid":
+        raise ValueError(f"unknown GFM test strategy {strategy!r}")
+    return ("glance", "focus")
+
+
 def inference_img_gfm(img: np.ndarray, run: ScaleRunner, rosta: str, strategy: str,
                       trace: dict[str, Any] | None = None) -> list[np.ndarray]:
     """Official ``inference_img_gfm``: returns ``[glance, focus, fusion]`` (RIM: ``[tt, ft, bt, rim]``).
@@ -146,36 +154,42 @@ def inference_img_gfm(img: np.ndarray, run: ScaleRunner, rosta: str, strategy: s
     ``trace`` (optional dict) receives the size of every pass (``"passes"``: list of
     ``(kind, (h, w))``) and, for HYBRID, where the glance won (``"glance_wins"``).
     """
-    h, w = img.shape[:2]
+    return inference_img_gfm_batch([img], lambda xs: [run(x) for x in xs], rosta, strategy,
+                                   None if trace is None else [trace])[0]
+
+
+def inference_img_gfm_batch(imgs: Sequence[np.ndarray], run: BatchScaleRunner, rosta: str, strategy: str,
+                            traces: Sequence[dict[str, Any]] | None = None) -> list[list[np.ndarray]]:
+    """:func:`inference_img_gfm` on several images, each pass of all of them through one call of ``run``.
+
+    ``run`` takes the list of one pass's inputs (one per image) and returns one output tuple per
+    input; the caller groups images whose passes have the same sizes, so ``run`` can stack them.
+    Every image goes through exactly the steps of :func:`inference_img_gfm`.
+    """
     rosta = rosta.lower()
-    strategy = strategy.lower()
-    passes: list[tuple[str, tuple[int, int]]] = []
-    if trace is not None:
-        trace["passes"] = passes
-    if rosta == "rim":
-        size = pass_size(h, w, "rim")
-        passes.append(("rim", size))
-        pred_tt, pred_ft, pred_bt, pred_fusion = run(scale_image(img, size))
-        return [resize(pred_tt, (h, w)), resize(pred_ft, (h, w)), resize(pred_bt, (h, w)),
-                resize(pred_fusion, (h, w))]
-    if strategy == "resize":
-        size = pass_size(h, w, "resize")
-        passes.append(("resize", size))
-        pred_glance, pred_focus, pred_fusion = run(scale_image(img, size))
-        return [resize(pred_glance, (h, w)) * 255.0, resize(pred_focus, (h, w)), resize(pred_fusion, (h, w))]
-    if strategy != "hybrid":
-        raise ValueError(f"unknown GFM test strategy {strategy!r}")
-    size = pass_size(h, w, "glance")
-    passes.append(("glance", size))
-    pred_glance_1, _, _ = run(scale_image(img, size))
-    pred_glance_1 = resize(pred_glance_1, (h, w)) * 255.0
-    size = pass_size(h, w, "focus")
-    passes.append(("focus", size))
-    _, pred_focus_2, _ = run(scale_image(img, size))
-    pred_focus_2 = resize(pred_focus_2, (h, w))
-    if trace is not None:
-        trace["glance_wins"] = (pred_glance_1 == 0) | (pred_glance_1 == 255)
-    return [pred_glance_1, pred_focus_2, hybrid_fusion(rosta, pred_glance_1, pred_focus_2)]
+    kinds = pass_kinds(rosta, strategy)
+    shapes = [(int(img.shape[0]), int(img.shape[1])) for img in imgs]
+    outs: dict[str, list[Sequence[np.ndarray]]] = {}
+    for i, trace in enumerate(traces or ()):
+        trace["passes"] = [(k, pass_size(*shapes[i], k)) for k in kinds]
+    for kind in kinds:
+        sizes = [pass_size(h, w, kind) for h, w in shapes]
+        outs[kind] = list(run([scale_image(img, size) for img, size in zip(imgs, sizes, strict=True)]))
+    results = []
+    for i, (h, w) in enumerate(shapes):
+        if rosta == "rim":
+            results.append([resize(p, (h, w)) for p in outs["rim"][i]])
+        elif "resize" in outs:
+            pred_glance, pred_focus, pred_fusion = outs["resize"][i]
+            results.append([resize(pred_glance, (h, w)) * 255.0, resize(pred_focus, (h, w)),
+                            resize(pred_fusion, (h, w))])
+        else:
+            pred_glance_1 = resize(outs["glance"][i][0], (h, w)) * 255.0
+            pred_focus_2 = resize(outs["focus"][i][1], (h, w))
+            if traces is not None:
+                traces[i]["glance_wins"] = (pred_glance_1 == 0) | (pred_glance_1 == 255)
+            results.append([pred_glance_1, pred_focus_2, hybrid_fusion(rosta, pred_glance_1, pred_focus_2)])
+    return results
 
 
 def glance_map(rosta: str, glance: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -22,10 +22,18 @@ import torch
 from torch import nn
 
 from ...checks import Check, choice, multiple_of, number
-from ..base import ModelError
+from ..base import ModelError, ModelInputs
+from ..onnx_spec import OnnxGraph, OnnxSpec
 from ..registry import register_model
-from ..torch_model import TorchMattingModel
-from .inference import REF_SIZE, infer_reference, infer_tiled, inference_rule, reference_size, to_input
+from ..torch_model import TorchMattingModel, batch_of
+from .inference import (
+    REF_SIZE,
+    infer_reference_batch,
+    infer_tiled,
+    inference_rule,
+    reference_size,
+    to_input,
+)
 from .losses import modnet_loss
 from .network import MODNet
 from .soc import make_backup, normalise, soc_losses, soc_optimizer, soc_step
@@ -74,7 +82,7 @@ class MODNetModel(TorchMattingModel):
         "strategy": choice(STRATEGIES), "ref_size": multiple_of(32), "tile_size": multiple_of(32),
         "tile_overlap": number(0, integer=True),
     }
-    needs_trimap = False
+    inputs = ModelInputs()
     trainable: ClassVar[bool] = True
 
     def build_network(self, **arguments: Any) -> nn.Module:
@@ -98,39 +106,37 @@ class MODNetModel(TorchMattingModel):
         a = self.arguments
         return inference_rule(a["ref_size"], a["strategy"], a["tile_size"], a["tile_overlap"])
 
-    def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
-        x = to_input(image, self.device, self.dtype)
+    batch_grouping: ClassVar[str] = ("images whose reference-size rule gives the same network input size "
+                                     "(each resized on its own); tiled: images of the same size")
+
+    def batch_key(self, image: np.ndarray) -> Hashable:
+        """The network input size of the authors' rule (tiled: the image size)."""
+        h, w = np.shape(image)[:2]
+        if self.arguments["strategy"] == "tiled":
+            return ("tiled", h, w)
+        return reference_size(h, w, self.arguments["ref_size"])
+
+    def infer_batch(self, images: Sequence[np.ndarray], trimaps: Sequence[np.ndarray | None],
+                    backgrounds: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        """The rule on images of one :meth:`batch_key`: each normalised and area-resized on its own, one forward
+        pass, each matte area-resized back to its image."""
+        xs = [to_input(im, self.device, self.dtype) for im in images]
         self.network.eval()
         if self.arguments["strategy"] == "tiled":
-            matte = infer_tiled(self.network, x, self.arguments["tile_size"], self.arguments["tile_overlap"])
+            m = infer_tiled(self.network, batch_of(xs), self.arguments["tile_size"], self.arguments["tile_overlap"])
+            mattes = [m[i:i + 1] for i in range(len(xs))]
         else:
-            matte = infer_reference(self.network, x, self.arguments["ref_size"])
-        out: np.ndarray = matte[0, 0].float().cpu().numpy()
-        return out
-
-    def predict_batch(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        """Alpha mattes for several RGB float32 (H, W, 3) images in [0, 1], one forward per group of
-        equally sized images (batched inference on CUDA); each result equals :meth:`predict`'s."""
-        out: list[np.ndarray | None] = [None] * len(images)
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for i, im in enumerate(images):
-            groups.setdefault(tuple(np.shape(im)), []).append(i)
-        self.network.eval()
-        for idx in groups.values():
-            x = torch.cat([to_input(images[i], self.device, self.dtype) for i in idx])
-            with torch.inference_mode():
-                if self.arguments["strategy"] == "tiled":
-                    m = infer_tiled(self.network, x, self.arguments["tile_size"], self.arguments["tile_overlap"])
-                else:
-                    m = infer_reference(self.network, x, self.arguments["ref_size"])
-            for j, i in enumerate(idx):
-                out[i] = np.clip(m[j, 0].float().cpu().numpy(), 0.0, 1.0)
-        return [a for a in out if a is not None]
+            mattes = infer_reference_batch(self.network, xs, self.arguments["ref_size"])
+        return [t[0, 0].float().cpu().numpy() for t in mattes]
 
     def inference_module(self) -> nn.Module:
         """``nn.Module``: normalised (N, 3, H, W) input (H, W multiples of 32) -> fused matte (N, 1, H, W),
         i.e. ``network(x, inference=True)[2]`` (for ONNX / TorchScript export; the resize rule stays outside)."""
         return MODNetMatte(self.network)
+
+    def onnx_spec(self) -> OnnxSpec:
+        """RGB in [0, 1] -> ``(x - 0.5) / 0.5`` -> fused matte; multiple 32 (the reference-size resize stays outside)."""
+        return OnnxSpec(OnnxGraph(self.inference_module(), lambda n, x: n((x - 0.5) / 0.5)), ("image",), 32)
 
     # -- training hooks ------------------------------------------------------
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -25,6 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from ..torch_model import network_input
+
 REF_SIZE = 512
 SOURCE = "ZHKKKe/MODNet demo/image_matting/colab/inference.py"
 
@@ -79,9 +81,10 @@ def inference_rule(ref_size: int = REF_SIZE, strategy: str = "reference", tile_s
 
 
 def to_input(image: np.ndarray, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    """RGB float32 (H, W, 3) in [0, 1] -> normalised (1, 3, H, W) tensor."""
-    t = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1)[None]
-    return ((t - 0.5) / 0.5).to(device, dtype)
+    """RGB float32 (H, W, 3) in [0, 1] -> normalised (1, 3, H, W) tensor, contiguous as the demo's
+    ``ToTensor`` + ``Normalize`` + ``im[None, :, :, :]`` (the shared :func:`network_input`)."""
+    t = network_input(image, "contiguous", device, torch.float32)
+    return ((t - 0.5) / 0.5).to(dtype)
 
 
 def infer_reference(network: nn.Module, x: torch.Tensor, ref_size: int = REF_SIZE) -> torch.Tensor:
@@ -91,6 +94,18 @@ def infer_reference(network: nn.Module, x: torch.Tensor, ref_size: int = REF_SIZ
     xi = F.interpolate(x, size=(rh, rw), mode="area")
     _, _, matte = network(xi, True)
     return F.interpolate(matte.float(), size=(h, w), mode="area")
+
+
+def infer_reference_batch(network: nn.Module, xs: list[torch.Tensor], ref_size: int = REF_SIZE) -> list[torch.Tensor]:
+    """The authors' rule on normalised (1, 3, H_i, W_i) images whose reference size is the same: each
+    area-resized on its own, one forward pass, each (1, 1, H_i, W_i) matte (float32) resized back on its own."""
+    sizes = {reference_size(int(x.shape[-2]), int(x.shape[-1]), ref_size) for x in xs}
+    if len(sizes) != 1:
+        raise ValueError(f"MODNet batch: the images have reference sizes {sorted(sizes)}; group them first")
+    size = sizes.pop()
+    xi = [F.interpolate(x, size=size, mode="area") for x in xs]
+    _, _, matte = network(xi[0] if len(xi) == 1 else torch.cat(xi), True)
+    return [F.interpolate(matte[i:i + 1].float(), size=tuple(x.shape[-2:]), mode="area") for i, x in enumerate(xs)]
 
 
 def _ramp(length: int, overlap: int, lead: bool, tail: bool) -> torch.Tensor:

@@ -47,7 +47,7 @@ from torch.nn import functional as F
 
 from ...errors import InputError, MissingFileError
 from ...io import file_hash
-from ..base import MattingModel, ModelError
+from ..base import MattingModel, ModelError, ModelInputs
 from ..registry import register_model
 
 __all__ = ["OnnxModel", "read_metadata"]
@@ -82,7 +82,7 @@ def _floats(value: Any, what: str) -> tuple[float, float, float] | None:
     return (vals[0], vals[1], vals[2])
 
 
-@register_model("onnx")
+@register_model("onnx", extras=("onnx",))
 class OnnxModel(MattingModel):
     """Any matting ONNX file through onnxruntime, with declared input layout and normalisation."""
 
@@ -132,8 +132,7 @@ class OnnxModel(MattingModel):
         if output is not None and output not in outs:
             raise ModelError(f"{self.path}: no output {output!r} (outputs: {outs})")
         self.output = output or outs[0]
-        self.needs_trimap = "trimap" in self.roles
-        self.needs_background = "background" in self.roles
+        self.inputs = ModelInputs.of(*self.roles)
 
     def _validate(self) -> None:
         if self.layout not in ("nchw", "nhwc"):
@@ -214,11 +213,11 @@ class OnnxModel(MattingModel):
         """Alpha float32 (H, W) in [0, 1] for an RGB float32 (H, W, 3) image in [0, 1]."""
         h, w = image.shape[:2]
         arrays: dict[str, np.ndarray] = {"image": image}
-        if self.needs_background:
+        if self.inputs.background:
             if background is None:
                 raise ModelError(f"model {self.name!r} ({self.path.name}) needs the captured background image")
             arrays["background"] = background
-        if self.needs_trimap:
+        if self.inputs.trimap:
             if trimap is None:
                 raise ModelError(f"model {self.name!r} ({self.path.name}) needs a trimap")
             arrays["trimap"] = np.asarray(trimap, dtype=np.float32) / 255.0

@@ -14,12 +14,13 @@ same interface:
 
 The file's ``metadata_props`` record the architecture, arguments, input names, layout,
 normalisation (``"none"``: done inside the graph), the multiple and the torch inference rule, and
-the ``onnx`` model reads them.  Models supported: ``bgmv2``, ``ppmatting``, ``bisenetv2``,
-``modnet`` (``inference_module()``), ``gfm``, and any :class:`TorchMattingModel` with an
-``onnx_module()`` method returning ``(module, inputs, multiple)`` or ``(module, inputs, multiple,
-note)``: ``dim``, ``gca`` and ``vitmatte`` (inputs ``image``, ``trimap`` = trimap / 255, multiple 1:
-their whole test rule -- trimap encoding, normalisation, padding computed from the input size,
-crop and, for DIM / GCA, the known regions -- is inside the graph; ViTMatte's tiled mode is not).
+the ``onnx`` model reads them.  What is exported is the model's own
+:meth:`~matting_data.models.torch_model.TorchMattingModel.onnx_spec` (an
+:class:`~matting_data.models.onnx_spec.OnnxSpec`, written in the model's folder): ``bgmv2``,
+``ppmatting``, ``bisenetv2``, ``modnet`` and ``gfm`` export their network with its normalisation;
+``dim``, ``gca`` and ``vitmatte`` (inputs ``image``, ``trimap`` = trimap / 255, multiple 1) their
+whole test rule -- trimap encoding, normalisation, padding computed from the input size, crop and,
+for DIM / GCA, the known regions (ViTMatte's tiled mode is not in the graph).
 """
 
 from __future__ import annotations
@@ -27,8 +28,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,25 +36,14 @@ import torch
 from torch import nn
 
 from ..base import ModelError
+from ..onnx_spec import OnnxSpec, side_padding
 from ..torch_model import TorchMattingModel
+
+__all__ = ["METADATA_FORMAT", "MatrixAdaptiveAvgPool2d", "OnnxSpec", "export_onnx", "exportable", "onnx_spec",
+           "side_padding"]
 
 PathLike = str | os.PathLike
 METADATA_FORMAT = "matting-data onnx v1"
-
-
-@dataclass
-class OnnxSpec:
-    """What to export: ``module(*inputs) -> alpha``, the input names and the size multiple."""
-
-    module: nn.Module
-    inputs: tuple[str, ...]
-    multiple: int
-    note: str = ""
-    #: How the ``onnx`` model brings other sizes to the multiple: ``"resize"``, ``"pad"`` (replicate) or
-    #: ``"reflect"`` (reflect-pad the bottom / right, crop back).
-    fit: str = "resize"
-    #: Fewest input pixels the graph handles (BGMv2 sampling: its top-k budget is traced as a constant).
-    min_pixels: int = 0
 
 
 def _pool_matrix(n: int, bins: int, like: torch.Tensor) -> torch.Tensor:
@@ -86,25 +74,6 @@ class MatrixAdaptiveAvgPool2d(nn.Module):
         return torch.einsum("ih,nchw,jw->ncij", mh, x, mw)
 
 
-def side_padding(x: torch.Tensor, multiple: int, border: int = 0, mode: str = "next") -> Any:
-    """``F.pad`` amounts (left, right, top, bottom) as tensors computed from ``x``'s size, so a traced graph
-    keeps them dynamic: ``border`` on every side plus bottom / right up to a multiple of ``multiple``.
-
-    ``mode="next"``: each side to its next multiple (nothing when divisible); ``mode="vitmatte"``:
-    ViTMatte's original rule -- when either side is not a multiple, both sides get
-    ``multiple - side % multiple`` (a side already divisible grows by a whole ``multiple``).
-    """
-    rh = torch.remainder(torch.as_tensor(x.shape[-2]), multiple)
-    rw = torch.remainder(torch.as_tensor(x.shape[-1]), multiple)
-    if mode == "vitmatte":
-        need = ((rh + rw) > 0).to(rh.dtype)
-        ph, pw = need * (multiple - rh), need * (multiple - rw)
-    else:
-        ph, pw = torch.remainder(multiple - rh, multiple), torch.remainder(multiple - rw, multiple)
-    b = torch.zeros_like(rh) + border
-    return [b, b + pw, b, b + ph]
-
-
 def exportable(module: nn.Module) -> nn.Module:
     """A deep copy of ``module`` with every ``nn.AdaptiveAvgPool2d`` replaced by :class:`MatrixAdaptiveAvgPool2d`."""
     m = copy.deepcopy(module)
@@ -115,67 +84,12 @@ def exportable(module: nn.Module) -> nn.Module:
     return m
 
 
-class _Wrap(nn.Module):
-    def __init__(self, network: nn.Module, fn: Callable[..., torch.Tensor]) -> None:
-        super().__init__()
-        self.network = network
-        self.fn = fn
-
-    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        return self.fn(self.network, *xs).clamp(0.0, 1.0)
-
-
-def _bgmv2(model: TorchMattingModel) -> OnnxSpec:
-    note, min_pixels = "", 0
-    if model.arguments.get("model_type") == "refine" and model.arguments.get("refine_mode") == "sampling":
-        min_pixels = int(model.arguments["refine_sample_pixels"])
-        note = (f"refine_mode=sampling: inputs need at least refine_sample_pixels ({min_pixels}) pixels "
-                f"(the top-{min_pixels // 16} patch selection is a constant in the graph)")
-    return OnnxSpec(_Wrap(model.network, lambda n, x, b: n(x, b)[0]), ("image", "background"), 4, note, "pad",
-                    min_pixels)
-
-
-def _ppmatting(model: TorchMattingModel) -> OnnxSpec:
-    return OnnxSpec(_Wrap(model.network, lambda n, x: n((x - 0.5) / 0.5)["fusion"]), ("image",), 32)
-
-
-def _bisenetv2(model: TorchMattingModel) -> OnnxSpec:
-    from ..bisenetv2.inference import normalise
-
-    return OnnxSpec(_Wrap(model.network, lambda n, x: n(normalise(x), x)["fusion"]), ("image",), 32)
-
-
-def _modnet(model: TorchMattingModel) -> OnnxSpec:
-    inner = model.inference_module()  # type: ignore[attr-defined]
-    return OnnxSpec(_Wrap(inner, lambda n, x: n((x - 0.5) / 0.5)), ("image",), 32)
-
-
-def _gfm(model: TorchMattingModel) -> OnnxSpec:
-    # GFM takes RGB on 0..255 without normalisation; the last output is the fused alpha (TT/FT/BT and RIM)
-    return OnnxSpec(_Wrap(model.network, lambda n, x: n(x * 255.0)[-1]), ("image",), 32,
-                    "GFM's two-scale HYBRID rule runs the network twice; this graph is one pass")
-
-
-ADAPTERS: dict[str, Callable[[TorchMattingModel], OnnxSpec]] = {
-    "bgmv2": _bgmv2,
-    "ppmatting": _ppmatting,
-    "bisenetv2": _bisenetv2,
-    "modnet": _modnet,
-    "gfm": _gfm,
-}
-
-
 def onnx_spec(model: TorchMattingModel) -> OnnxSpec:
-    """The :class:`OnnxSpec` of ``model`` (its ``onnx_module()`` hook, else a built-in adapter)."""
-    hook = getattr(model, "onnx_module", None)
-    if callable(hook):
-        module, inputs, multiple, *note = hook()
-        return OnnxSpec(module, tuple(inputs), int(multiple), str(note[0]) if note else "")
-    adapter = ADAPTERS.get(model.architecture)
-    if adapter is None:
-        raise ModelError(f"model {model.architecture!r}: no ONNX export (supported: {sorted(ADAPTERS)}, "
-                         "or a model with an onnx_module() method)")
-    return adapter(model)
+    """The :class:`OnnxSpec` of ``model``: its own :meth:`~..torch_model.TorchMattingModel.onnx_spec`."""
+    spec = model.onnx_spec()
+    if not isinstance(spec, OnnxSpec):
+        raise ModelError(f"model {model.architecture!r}: onnx_spec() returned {type(spec).__name__}, not an OnnxSpec")
+    return spec
 
 
 def _test_inputs(names: tuple[str, ...], h: int, w: int, seed: int) -> list[torch.Tensor]:

@@ -2,7 +2,9 @@
 
 Registered as ``ppmatting``.  Arguments: ``backbone`` (``"w18"`` HRNet-W18, default; ``"w48"``),
 ``max_short`` (the test rule's short-side limit; default 512 for W18, 1536 for W48; the
-``human_1024`` model uses 1024).  Training hooks: :meth:`PPMatting.forward_train`,
+``human_1024`` model uses 1024).  The test rule is PaddleSeg's, step by step (:mod:`.inference`):
+uint8 cv2 resizes (``LimitShort``, ``ResizeToIntMult(32)``), ``Normalize``, a contiguous input,
+and ``reverse_transform``'s two bilinear steps back.  Training hooks: :meth:`PPMatting.forward_train`,
 :meth:`PPMatting.loss` (the three published losses, :mod:`.losses`) and
 :meth:`PPMatting.default_optimizer` (SGD, momentum 0.9, weight decay 4e-5, lr 0.01 with
 polynomial decay, power 0.9, as the released configs).
@@ -30,7 +32,7 @@ it strictly (the backbone width is detected from the first stage-2 conv).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -41,9 +43,12 @@ from torch.nn import functional as F
 from ...checks import Check, choice, number, optional
 from ...errors import InputError
 from ..backbones.hrnet import HRNET_CONFIGS, paddle_to_torch_key
+from ..base import ModelInputs
+from ..onnx_spec import OnnxGraph, OnnxSpec
 from ..registry import register_model
-from ..torch_model import TorchMattingModel
-from .inference import MAX_SHORT, inference_rule, run_ppmatting
+from ..torch_model import TorchMattingModel, eight_bit
+from . import inference as rule
+from .inference import MAX_SHORT
 from .losses import ppmatting_loss
 from .network import PPMattingNet
 
@@ -76,7 +81,7 @@ class PPMatting(TorchMattingModel):
     """PP-Matting (Chen et al. 2022): HRNet, semantic context + gated high-resolution detail branches."""
 
     architecture: ClassVar[str] = "ppmatting"
-    needs_trimap = False
+    inputs = ModelInputs()
     trainable: ClassVar[bool] = True
     network_arguments: ClassVar[tuple[str, ...]] = ("backbone",)
     defaults: ClassVar[dict[str, Any]] = {"backbone": "w18", "max_short": None}
@@ -107,11 +112,28 @@ class PPMatting(TorchMattingModel):
         raise ValueError(f"HRNet width {width} is not one of the supported backbones")
 
     def inference_rule(self) -> dict[str, Any]:
-        return inference_rule(self.max_short)
+        return rule.inference_rule(self.max_short, self.arguments["backbone"])
 
-    def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
-        out = run_ppmatting(self.network, self.to_tensor(image), self.max_short)
-        return out[0, 0].float().cpu().numpy()
+    batch_grouping: ClassVar[str] = ("images whose LimitShort + ResizeToIntMult(32) give the same network size "
+                                     "(each resized on its own)")
+
+    def batch_key(self, image: np.ndarray) -> Hashable:
+        """The network input size of PaddleSeg's rule (:func:`.inference.network_size`)."""
+        h, w = np.shape(image)[:2]
+        return rule.network_size(h, w, self.max_short)
+
+    def infer_batch(self, images: Sequence[np.ndarray], trimaps: Sequence[np.ndarray | None],
+                    backgrounds: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        """PaddleSeg's test rule (:mod:`.inference`): uint8 cv2 resizes in (per image), one forward pass,
+        two bilinear steps out (per image)."""
+        prepared = [rule.preprocess(eight_bit(im), self.max_short) for im in images]
+        fusion = self.network(self.to_batch([x for x, _ in prepared]))["fusion"]
+        return [rule.reverse_transform(fusion[i:i + 1].float(), info)[0, 0].cpu().numpy()
+                for i, (_, info) in enumerate(prepared)]
+
+    def onnx_spec(self) -> OnnxSpec:
+        """RGB in [0, 1] -> ``(x - 0.5) / 0.5`` -> fused alpha; multiple 32 (PaddleSeg's resizes stay outside)."""
+        return OnnxSpec(OnnxGraph(self.network, lambda n, x: n((x - 0.5) / 0.5)["fusion"]), ("image",), 32)
 
     # -- training --------------------------------------------------------------
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

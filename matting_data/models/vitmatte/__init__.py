@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,8 +44,9 @@ from torch import nn
 
 from ...checks import Check, choice, multiple_of, number, optional
 from ...errors import MissingFileError
-from ..base import ModelError
+from ..base import ModelError, ModelInputs
 from ..checkpoint import CheckpointError
+from ..onnx_spec import OnnxSpec
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
 from . import inference
@@ -99,12 +100,12 @@ def _normalization(v: Any) -> str:
             f"got {v!r}")
 
 
-@register_model("vitmatte")
+@register_model("vitmatte", extras=("vitmatte",))
 class ViTMatteModel(TorchMattingModel):
     """ViTMatte (ViT backbone + detail capture decoder; transformers ``VitMatteForImageMatting``)."""
 
     architecture: ClassVar[str] = "vitmatte"
-    needs_trimap = True
+    inputs = ModelInputs(trimap=True)
     network_arguments: ClassVar[tuple[str, ...]] = ("variant", "config")
     defaults: ClassVar[dict[str, Any]] = {
         "normalization": None, "padding": "original", "tile": 0, "tile_overlap": 64,
@@ -150,36 +151,58 @@ class ViTMatteModel(TorchMattingModel):
         a = self.arguments
         return inference.rule(a["normalization"], a["padding"], int(a["tile"]), int(a["tile_overlap"]))
 
-    def onnx_module(self) -> tuple[nn.Module, tuple[str, ...], int]:
-        """ONNX export hook: image + trimap / 255 -> alpha; normalisation and padding in the graph, no tiling."""
+    def onnx_spec(self) -> OnnxSpec:
+        """Image + trimap / 255 -> alpha; normalisation and padding in the graph, no tiling."""
         a = self.arguments
         if int(a["tile"]):
             raise ModelError("model 'vitmatte': the ONNX graph runs the whole image; build the model with tile=0 "
                              "to export it (the tiled mode stays a torch-side rule)")
         mean, std = inference.NORMALIZATIONS[a["normalization"]]
-        return ViTMatteExport(self.network, mean, std, a["padding"]), ("image", "trimap"), 1
+        return OnnxSpec(ViTMatteExport(self.network, mean, std, a["padding"]), ("image", "trimap"), 1)
 
-    def _run(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
-        """Steps 1-3 of the rule on one window: float32 (h, w) alpha."""
-        h, w = trimap.shape
-        x = inference.normalise(image, trimap, self.arguments["normalization"])
-        t = self.to_tensor(inference.pad_input(x, self.arguments["padding"]))
-        alphas = self.network(pixel_values=t).alphas
-        return alphas[0, 0, :h, :w].float().cpu().numpy()
+    batch_grouping: ClassVar[str] = ("images with the same padded size (each zero-padded on its own); "
+                                     "tiled images one at a time")
 
-    def infer(self, image: np.ndarray, trimap: np.ndarray | None) -> np.ndarray:
-        if trimap is None:
-            raise ModelError("model 'vitmatte' needs a trimap")
+    def _tiled(self, h: int, w: int) -> bool:
+        tile = int(self.arguments["tile"])
+        return tile > 0 and (h > tile or w > tile)
+
+    def batch_key(self, image: np.ndarray) -> Hashable:
+        """The padded size of the rule; an image cut into tiles is its own group (with its size)."""
+        h, w = np.shape(image)[:2]
+        if self._tiled(h, w):
+            return ("tiled", h, w)
+        return inference.pad_size(h, w, self.arguments["padding"])
+
+    def _run(self, images: Sequence[np.ndarray], trimaps: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Steps 1-3 of the rule on windows of one padded size (one forward pass): float32 (h, w) alphas."""
+        xs = [inference.pad_input(inference.normalise(im, t, self.arguments["normalization"]),
+                                  self.arguments["padding"]) for im, t in zip(images, trimaps, strict=True)]
+        alphas = self.network(pixel_values=self.to_batch(xs)).alphas
+        return [alphas[i, 0, :t.shape[0], :t.shape[1]].float().cpu().numpy() for i, t in enumerate(trimaps)]
+
+    def infer_batch(self, images: Sequence[np.ndarray], trimaps: Sequence[np.ndarray | None],
+                    backgrounds: Sequence[np.ndarray | None]) -> list[np.ndarray]:
+        tris = []
+        for t in trimaps:
+            if t is None:
+                raise ModelError("model 'vitmatte' needs a trimap")
+            tris.append(np.asarray(t))
+        h, w = tris[0].shape
+        if not self._tiled(h, w):
+            return self._run(images, tris)
+        return [self._infer_tiled(im, t) for im, t in zip(images, tris, strict=True)]
+
+    def _infer_tiled(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
         tile, ov = int(self.arguments["tile"]), int(self.arguments["tile_overlap"])
         h, w = trimap.shape
-        if tile <= 0 or (h <= tile and w <= tile):
-            return self._run(image, trimap)
         acc = np.zeros((h, w), np.float64)
         norm = np.zeros((h, w), np.float64)
         for y0, y1 in inference.tiles(h, tile, ov):
             wy = inference.blend_weights(y0, y1, h, ov)
             for x0, x1 in inference.tiles(w, tile, ov):
                 weight = np.outer(wy, inference.blend_weights(x0, x1, w, ov))
-                acc[y0:y1, x0:x1] += weight * self._run(image[y0:y1, x0:x1], trimap[y0:y1, x0:x1])
+                window = self._run([image[y0:y1, x0:x1]], [trimap[y0:y1, x0:x1]])[0]
+                acc[y0:y1, x0:x1] += weight * window
                 norm[y0:y1, x0:x1] += weight
         return (acc / norm).astype(np.float32)

@@ -110,7 +110,7 @@ class ViTMatteExport(nn.Module):
     def forward(self, image: Any, trimap: Any) -> Any:
         import torch
 
-        from ..onnx.export import side_padding
+        from ..onnx_spec import side_padding
 
         h, w = image.shape[-2], image.shape[-1]
         x = torch.cat(((image - self.mean) / self.std, trimap), dim=1)
