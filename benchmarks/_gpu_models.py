@@ -2,16 +2,14 @@
 training steps of every trainable model fed by the toolkit's own training loader.
 
 Memory is measured by :class:`PeakMemory`: on CUDA ``torch.cuda.max_memory_allocated`` (reset before the
-block, so it includes the weights built inside it); on the CPU the increase of the process's resident set
-(RSS, ``/proc/self/statm``) over its value before the block, sampled every 5 ms by a thread -- an estimate
-(the sampler can miss a short peak, and memory freed by earlier rows and kept by the allocator is reused
-without raising the RSS, so later rows can read low).
+block, so it includes the weights built inside it); on the CPU the kernel's peak resident set of the process
+(``VmHWM``, reset to the current RSS through ``/proc/self/clear_refs`` before the block) minus the RSS before
+the block -- exact for the process, but memory freed by earlier rows and kept by the allocator is reused
+without raising the RSS, so a row can read lower than its own need (NaN where clear_refs is not writable).
 """
 
 from __future__ import annotations
 
-import os
-import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -61,9 +59,22 @@ def args_text(args: dict[str, Any]) -> str:
 
 
 # ----------------------------------------------------------------------------------------------- memory
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise OSError(f"/proc/self/status has no {field}")
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark (VmHWM) to the current RSS (Linux >= 4.0); False where not allowed."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 class PeakMemory:
@@ -71,39 +82,30 @@ class PeakMemory:
 
     def __init__(self, device: torch.device) -> None:
         self.device, self.mib = device, float("nan")
-        self._stop = threading.Event()
-        self._peak = 0
 
     @staticmethod
     def method(device: torch.device) -> str:
         if device.type == "cuda":
             return "CUDA: `torch.cuda.max_memory_allocated` (reset at the start; weights built inside included)"
-        return ("CPU: increase of the process RSS over its value at the start, sampled every 5 ms "
-                "(an estimate: memory the allocator kept from earlier rows is reused without showing)")
-
-    def _sample(self) -> None:
-        while not self._stop.wait(0.005):
-            self._peak = max(self._peak, _rss_bytes())
+        return ("CPU: the process's peak RSS (VmHWM, reset through /proc/self/clear_refs at the start) minus its "
+                "RSS at the start -- memory the allocator kept from earlier rows is reused without showing, "
+                "so a row can read lower than the block's own need")
 
     def __enter__(self) -> PeakMemory:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             torch.cuda.reset_peak_memory_stats(self.device)
         else:
-            self._base = self._peak = _rss_bytes()
-            self._thread = threading.Thread(target=self._sample, daemon=True)
-            self._thread.start()
+            self._ok = _reset_peak_rss()
+            self._base = _status_kib("VmRSS")
         return self
 
     def __exit__(self, *exc: Any) -> None:
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
             self.mib = torch.cuda.max_memory_allocated(self.device) / 2**20
-        else:
-            self._stop.set()
-            self._thread.join()
-            self._peak = max(self._peak, _rss_bytes())
-            self.mib = (self._peak - self._base) / 2**20
+        elif self._ok:
+            self.mib = (_status_kib("VmHWM") - self._base) / 1024
 
 
 def sync(device: torch.device) -> None:
