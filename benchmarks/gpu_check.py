@@ -150,18 +150,39 @@ def metric_throughput(device: torch.device, quick: bool) -> tuple[list[dict[str,
 
 
 # ----------------------------------------------------------------------------------------------- report
-def environment(device: torch.device, args: argparse.Namespace) -> dict[str, Any]:
+def _git(*args: str) -> str:
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, timeout=10).stdout.strip()
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
-        commit = ""
+        return ""
+
+
+def _command(argv: list[str]) -> str:
+    """The command line, without the values of ``--json`` (a scratch path) and ``--note`` (printed above)."""
+    out, skip = [], ""
+    for a in argv:
+        if skip:
+            out.append("(above)" if skip == "--note" else "...")
+            skip = ""
+        elif a in ("--json", "--note"):
+            out.append(a)
+            skip = a
+        else:
+            out.append(a.split("=", 1)[0] + "=..." if a.startswith(("--json=", "--note=")) else a)
+    return " ".join(["python benchmarks/gpu_check.py", *out])
+
+
+def environment(device: torch.device, args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
+    commit = _git("rev-parse", "--short", "HEAD") or "?"
+    if _git("status", "--porcelain", "--untracked-files=no"):
+        commit += " + uncommitted changes"
     env = {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "device": str(device), "torch": torch.__version__, "matting_data": matting_data.__version__,
-        "git_commit": commit or "?", "python": platform.python_version(), "cpu_threads": torch.get_num_threads(),
-        "cpu": f"{platform.machine()}, {os.cpu_count()} logical cores", "quick": bool(args.quick),
-        "command": "python benchmarks/gpu_check.py " + " ".join(sys.argv[1:]),
+        "git_commit": commit, "python": platform.python_version(), "cpu_threads": torch.get_num_threads(),
+        "cpu": f"{platform.machine()}, {os.cpu_count()} logical cores",
+        "load_average_at_start": " ".join(f"{v:.1f}" for v in os.getloadavg()), "quick": bool(args.quick),
+        "command": _command(argv),
     }
     if device.type == "cuda":
         env["gpu"] = torch.cuda.get_device_name(device)
@@ -221,7 +242,10 @@ def markdown(res: dict[str, Any]) -> str:
     lines += [f"- device of every 'device' number below: **{dev}**"
               + (f" ({env['gpu']}, CUDA {env['cuda']}, cuDNN {env['cudnn']})" if "gpu" in env else ""),
               *[f"- {k}: {v}" for k, v in env.items() if k not in ("device", "gpu", "cuda", "cudnn")],
-              f"- wall time of the whole run: {res['seconds']:.0f} s", ""]
+              f"- wall time of the whole run: {res['seconds']:.0f} s, load average at the end: "
+              f"{res['load_average_at_end']}",
+              "- timings are wall clock; a load average above the core count means a shared, busy machine: "
+              "compare only numbers of one device within one run", ""]
     mp = res["metrics"]
     lines += ["## Metrics: device vs NumPy", "", f"{mp['cases']}; raw scale (the reference functions' own "
               f"values); Conn labeller on {dev}: `{mp['labeller']}`. Tolerance = the parity tests' relative "
@@ -273,6 +297,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse(argv)
+    if args.steps == 1:
+        raise SystemExit("--steps: at least 2 (the first step is timed apart, as warm-up)")
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit("--device cuda: torch sees no CUDA device (use --device cpu)")
@@ -282,7 +308,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     unknown = sorted(set(names) - set(list_models()))
     if unknown:
         raise SystemExit(f"--models: unknown {unknown}; registered: {', '.join(list_models())}")
-    res: dict[str, Any] = {"environment": environment(device, args), "note": args.note}
+    env = environment(device, args, sys.argv[1:] if argv is None else list(argv))
+    res: dict[str, Any] = {"environment": env, "note": args.note}
 
     cases, source = metric_cases(args.quick)
     thr, thr_note = metric_throughput(device, args.quick)
@@ -307,6 +334,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         res["train_settings"] = settings
         res["train"] = train_rows(names, device, data, settings, args.quick, start + budget)
     res["seconds"] = time.monotonic() - start
+    res["load_average_at_end"] = " ".join(f"{v:.1f}" for v in os.getloadavg())
     text = markdown(res)
     write_text_atomic(args.out, text + "\n")
     if args.json:
