@@ -321,13 +321,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     res["predict"] = predict_rows(names, device, photos, args.quick, args.half_all, start + 0.55 * budget)
     cores = os.cpu_count() or 1
     settings = {"steps": args.steps or (2 if args.quick else 20), "batch": 2 if args.quick else 8,
-                "crop": 64 if args.quick else 320, "crop_sizes": (64, 96) if args.quick else (320, 480, 640),
+                "crop": 64 if args.quick else 320, "crop_sizes": (64, 96) if args.quick else (256, 320, 384),
                 "workers": args.workers if args.workers >= 0 else (0 if args.quick else max(0, min(8, cores - 2))),
                 "recipe": args.recipe}
     with tempfile.TemporaryDirectory(prefix="gpu-check-") as tmp:
         from matting_data.sample_data import build_sample_dataset
 
-        size = (96, 96) if args.quick else (800, 800)
+        size = (96, 96) if args.quick else (400, 400)  # no larger than the smallest background (RSSN's rule)
         data = build_sample_dataset(Path(tmp) / "sample", n=4 if args.quick else 8, seed=0, size=size)
         settings["data"] = (f"{4 if args.quick else 8} generated {size[1]}x{size[0]} foregrounds "
                             "(matting_data.sample_data) on its scikit-image background photos")
