@@ -186,7 +186,7 @@ def one_image_kernels(modules: Sequence[nn.Module], device: torch.device,
     split = list(dict.fromkeys([m for m in modules if isinstance(m, nn.Linear)] + list(per_image)))
     handles = [h for m in convs for h in (m.register_forward_pre_hook(before), m.register_forward_hook(after))]
     for mod in split:
-        mod.forward = _per_image(mod)  # type: ignore[method-assign]
+        mod.forward = _per_image(mod)
     try:
         yield
     finally:

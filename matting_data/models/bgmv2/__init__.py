@@ -145,8 +145,8 @@ class BGMv2(TorchMattingModel):
         differently for two images than for one (~1e-5 there, 3.7e-8 in a 480x800 matte).
         """
         net = self.network
-        mods: list[nn.Module] = [m for m in net.aspp.modules()
-                                 if isinstance(m, nn.Conv2d) and any(d != 1 for d in m.dilation)]
+        mods: list[nn.Module] = [m for name, m in net.named_modules() if name.startswith("aspp.")
+                                 and isinstance(m, nn.Conv2d) and any(d != 1 for d in m.dilation)]
         if isinstance(net, MattingRefineNet):
             mods.append(net.refiner)
         return mods
