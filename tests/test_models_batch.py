@@ -150,3 +150,46 @@ def test_predict_images_batches_with_trimaps_and_records_the_batch_size(tmp_path
     assert two.record["model"]["batching"]["groups"].startswith("images with the same padded size")
     for s in ("s0", "s1", "s2"):
         assert np.array_equal(np.load(tmp_path / "one" / f"{s}.npy"), np.load(tmp_path / "two" / f"{s}.npy"))
+
+
+def _composites(h: int, w: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Two generated composites and their blurred copies as captured backgrounds (smooth, photo-like input)."""
+    import cv2
+
+    from matting_data.sample_data import make_foreground, sample_backgrounds
+
+    plates = list(sample_backgrounds().values())
+    images, backgrounds = [], []
+    for i in range(2):
+        fg, a = make_foreground(100 + i, (h, w))
+        bg = cv2.resize(plates[i], (w, h), interpolation=cv2.INTER_AREA)
+        im = np.clip(a[..., None] * fg + (1 - a[..., None]) * bg, 0, 1).astype(np.float32)
+        images.append(im)
+        backgrounds.append(cv2.GaussianBlur(im, (0, 0), 8))
+    return images, backgrounds
+
+
+@pytest.mark.parametrize("backbone,sample_pixels,size", [
+    # one refined patch per image: two images' patches together took another CPU kernel (~6e-8)
+    ("mobilenetv2", 16, (64, 80)),
+    pytest.param("mobilenetv2", 400, (128, 160), id="mobilenetv2-25-patches"),
+    # ResNet-50's dilated ASPP convolutions on a 4x7 map sum differently for two images (4.5e-8 in alpha)
+    pytest.param("resnet50", 80_000, (256, 416), marks=pytest.mark.slow, id="resnet50-full-rule"),
+])
+def test_bgmv2_batch_equals_one_at_a_time_with_refined_patches(backbone: str, sample_pixels: int,
+                                                              size: tuple[int, int]) -> None:
+    """Issue 25: BGMv2's refiner (its batch is the selected patches) and ASPP run one image at a time."""
+    m = _model("bgmv2", backbone=backbone, refine_sample_pixels=sample_pixels)
+    images, backgrounds = _composites(*size)
+    refined: list[int] = []
+    hook = m.network.refiner.conv1.register_forward_pre_hook(lambda mod, args: refined.append(int(args[0].shape[0])))
+    try:
+        one = [m.predict(im, None, bg) for im, bg in zip(images, backgrounds, strict=True)]
+        batched = m.predict_batch(images, None, backgrounds)
+    finally:
+        hook.remove()
+    assert len(refined) == 4 and min(refined) > 0  # the refiner selected patches, per image in the batch too
+    assert refined[2:] == refined[:2]
+    for i, (a, b) in enumerate(zip(one, batched, strict=True)):
+        assert 0 < float(a.mean()) < 1
+        assert np.array_equal(a, b), f"image {i}: max difference {np.abs(a - b).max():.3g}"

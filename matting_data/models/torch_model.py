@@ -138,15 +138,25 @@ def _one_image_uses_mkldnn(conv: nn.Conv2d | nn.ConvTranspose2d, x: torch.Tensor
     return bool(worth and (conv.groups > 1 or (kh > 3 and kw > 3) or x[0].numel() > 20480))
 
 
-def _per_sample_linear(lin: nn.Linear) -> Any:
-    def forward(x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([nn.functional.linear(x[i:i + 1], lin.weight, lin.bias) for i in range(x.shape[0])])
+def _per_image(mod: nn.Module) -> Any:
+    """A ``forward`` for ``mod`` that runs each image of its batch on its own: every tensor argument is split
+    along axis 0, and the outputs (a tensor or a tuple of tensors, batch axis first) are concatenated."""
+    own = type(mod).forward
+
+    def forward(*args: Any, **kwargs: Any) -> Any:
+        n = next(int(a.shape[0]) for a in args if isinstance(a, torch.Tensor))
+        outs = [own(mod, *(a[i:i + 1] if isinstance(a, torch.Tensor) else a for a in args), **kwargs)
+                for i in range(n)]
+        if isinstance(outs[0], tuple):
+            return tuple(torch.cat(parts) for parts in zip(*outs, strict=True))
+        return torch.cat(outs)
 
     return forward
 
 
 @contextlib.contextmanager
-def one_image_kernels(modules: Sequence[nn.Module], device: torch.device) -> Iterator[None]:
+def one_image_kernels(modules: Sequence[nn.Module], device: torch.device,
+                      per_image: Sequence[nn.Module] = ()) -> Iterator[None]:
     """Run a CPU batch with the kernels PyTorch takes for one image, in the layers whose batch axis is the image.
 
     On the CPU PyTorch sends a convolution of a batch to oneDNN, but one small image (under
@@ -156,7 +166,10 @@ def one_image_kernels(modules: Sequence[nn.Module], device: torch.device) -> Ite
     oneDNN on or off as it would be for one image, and each ``Linear`` runs one sample at a time,
     so a batch gives the mattes of one image at a time bit for bit.  ``modules`` are the layers
     whose batch axis is the image axis (not, e.g., BGMv2's refiner, whose batch is its patches).
-    On other devices it does nothing.
+    The modules in ``per_image`` (their batch axis first in every tensor argument and output) run
+    one image at a time: for a layer whose oneDNN kernel sums differently for a batch of two than
+    for one image (BGMv2's dilated ASPP convolutions on a small map) or whose inner batch is not the
+    image (BGMv2's refiner, whose patch count sets its kernels).  On other devices it does nothing.
     """
     if device.type != "cpu":
         yield
@@ -170,17 +183,17 @@ def one_image_kernels(modules: Sequence[nn.Module], device: torch.device) -> Ite
         torch._C._set_mkldnn_enabled(True)
 
     convs = [m for m in modules if isinstance(m, nn.Conv2d | nn.ConvTranspose2d)] if onednn else []
-    linears = [m for m in modules if isinstance(m, nn.Linear)]
+    split = list(dict.fromkeys([m for m in modules if isinstance(m, nn.Linear)] + list(per_image)))
     handles = [h for m in convs for h in (m.register_forward_pre_hook(before), m.register_forward_hook(after))]
-    for lin in linears:
-        lin.forward = _per_sample_linear(lin)  # type: ignore[method-assign]
+    for mod in split:
+        mod.forward = _per_image(mod)
     try:
         yield
     finally:
         for h in handles:
             h.remove()
-        for lin in linears:
-            del lin.forward
+        for mod in split:
+            del mod.forward
         if onednn:
             torch._C._set_mkldnn_enabled(True)
 
@@ -376,6 +389,10 @@ class TorchMattingModel(MattingModel):
         batch runs them with one image's kernels (:func:`one_image_kernels`)."""
         return list(self.network.modules())
 
+    def per_image_modules(self) -> list[nn.Module]:
+        """Modules that a CPU batch runs one image at a time (none by default; see :func:`one_image_kernels`)."""
+        return []
+
     #: What :meth:`batch_key` groups by, in words (recorded by :meth:`batching_rule`).
     batch_grouping: ClassVar[str] = "images of the same size"
 
@@ -456,7 +473,8 @@ class TorchMattingModel(MattingModel):
         out: list[np.ndarray] = [np.empty(0, np.float32)] * len(images)
         with torch.inference_mode():
             for idx in groups.values():
-                kernels = (one_image_kernels(self.image_axis_modules(), self.device) if len(idx) > 1
+                kernels = (one_image_kernels(self.image_axis_modules(), self.device, self.per_image_modules())
+                           if len(idx) > 1
                            else contextlib.nullcontext())
                 with kernels:
                     alphas = self.infer_batch([images[i] for i in idx], [tris[i] for i in idx],

@@ -108,7 +108,9 @@ class BGMv2(TorchMattingModel):
                                            "refine_threshold", "refine_kernel_size")})
         return rule
 
-    batch_grouping: ClassVar[str] = "images with the same padded size (multiples of 4; each padded on its own)"
+    batch_grouping: ClassVar[str] = ("images with the same padded size (multiples of 4; each padded on its own); "
+                                     "on the CPU the dilated ASPP convolutions and the refiner run one image "
+                                     "at a time")
 
     def batch_key(self, image: np.ndarray) -> Hashable:
         """The size after the replicate padding to multiples of 4."""
@@ -133,6 +135,21 @@ class BGMv2(TorchMattingModel):
     def image_axis_modules(self) -> list[nn.Module]:
         """Every module but the refiner's (its batch axis is the selected patches, not the images)."""
         return [m for name, m in self.network.named_modules() if name.split(".")[0] != "refiner"]
+
+    def per_image_modules(self) -> list[nn.Module]:
+        """The refiner and the dilated ASPP convolutions: one image at a time in a CPU batch.
+
+        The refiner's convolutions run on the patches it selects, so a batch of images would give
+        them another patch count than one image (and so, below ~5 patches, another CPU kernel);
+        oneDNN sums the dilated (rates 3, 6, 9) 2048-channel ASPP convolutions on a small map
+        differently for two images than for one (~1e-5 there, 3.7e-8 in a 480x800 matte).
+        """
+        net = self.network
+        mods: list[nn.Module] = [m for name, m in net.named_modules() if name.startswith("aspp.")
+                                 and isinstance(m, nn.Conv2d) and any(d != 1 for d in m.dilation)]
+        if isinstance(net, MattingRefineNet):
+            mods.append(net.refiner)
+        return mods
 
     def onnx_spec(self) -> OnnxSpec:
         """Image + background in [0, 1] -> alpha; multiple 4 (replicate padding outside the graph)."""
