@@ -14,7 +14,7 @@ def add_parser(subparsers) -> None:
         description=(
             "For each compose recipe of the grid (recipes/ablation/<name>.toml or a TOML file): build the COMP "
             "track, train the grid's model (GFM-TT by default) once per seed, evaluate it on the test track(s) "
-            "and write OUT/ablation.{csv,md,json}: means over seeds with std and 95%% CI, and a paired "
+            "and write OUT/ablation.{csv,md,json}: means over seeds with std and 95% CI, and a paired "
             "comparison with the reference row over the same test images. One line per finished cell. "
             "Resumable. With --ori-train, a row trained on real images is the reference. Two recipes that "
             "compose identically on the same pool are refused."
