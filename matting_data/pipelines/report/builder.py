@@ -61,13 +61,49 @@ def _section_md(run: RunData, protocol: str, trimap_set: str) -> list[str]:
     rb = run.rank_by
     heads = ["Rank", "Model", *[run.header(protocol, m) for m in metrics], f"{run.header(protocol, rb)} 95% CI",
              "vs best", "Input", "Inference rule", "s/MP", "Source"]
-    rows = [[str(r["rank"]), str(r["model"]), *[format_value(r[m]) for m in metrics], ci_text(r, rb),
+    rows = [[str(r["rank"]), run.label(str(r["model"])), *[format_value(r[m]) for m in metrics], ci_text(r, rb),
              vs_best_text(r), str(r["input"]), run.rule(str(r["model"])), format_value(r["s_per_mp"]),
              str(r["source"])] for r in sub.to_dict("records")]
     desc = run.meta["protocols"][protocol]["description"]
     return ["", f"## Protocol `{protocol}`, trimap set {run.set_label(trimap_set)}", "",
             f"{desc}. {run.trimap_note(trimap_set)} Ranked by {rb.upper()} (lower is better); ties by name.", "",
             markdown_table(heads, rows, align="rl" + "r" * (len(metrics) + 1) + "lllrl")]
+
+
+def run_notes(run: RunData) -> list[str]:
+    """Sentences every report carries: training-data leakage, the plan's estimate against the measured time,
+    caps of slow models, warnings raised during the run."""
+    from ..plan import fmt_seconds
+
+    out = []
+    leak = run.meta.get("leakage") or []
+    if leak:
+        tests = sorted({str(o["test"]) for o in leak})
+        which = "; ".join(f"{o['test']} = {o['source']} {o['train']} ({o['how']}{', entry ' + o['entry'] if o.get('entry') else ''})"
+                          for o in leak[:12])
+        out.append(f"Leakage: {len(tests)} test samples ({', '.join(tests[:12])}) are in a model's recorded "
+                   f"training data: {which}. Their scores measure memory, not generalisation.")
+    timed = [(n, e) for n, e in run.meta.get("entries", {}).items() if e.get("predict_seconds") is not None]
+    if timed:
+        parts = [f"{run.label(n)} {fmt_seconds(float(e['predict_seconds']))}"
+                 + (f" (estimated {fmt_seconds(float(e['estimated_seconds']))})"
+                    if e.get("estimated_seconds") else "") for n, e in timed]
+        out.append("Prediction time on the run's device: " + ", ".join(parts) + ".")
+    caps = [f"{run.label(n)}: {(e.get('inference_rule') or {}).get('description')}" for n, e in
+            run.meta.get("entries", {}).items() if isinstance(e.get("inference_rule"), dict)
+            and str(e["inference_rule"].get("name", "")).startswith("max-side")]
+    if caps:
+        out.append("Capped slow models: " + "; ".join(caps) + ".")
+    w = run.meta.get("warnings") or {}
+    if w.get("count"):
+        kinds = ", ".join(f"{k['count']} x {k['category']} ({k['where']})" for k in w.get("kinds", []))
+        out.append(f"Warnings during the run: {w['count']} ({kinds}); see leaderboard.json.")
+    return out
+
+
+def notes_md(run: RunData) -> list[str]:
+    notes = run_notes(run)
+    return ["", "## Notes", "", *[f"* {n}" for n in notes]] if notes else []
 
 
 def provenance_rows(run: RunData) -> tuple[list[str], list[list[str]]]:
@@ -78,7 +114,7 @@ def provenance_rows(run: RunData) -> tuple[list[str], list[list[str]]]:
     for name in run.models():
         e = run.entry(name)
         h = str(e.get("weights_hash") or "-")
-        rows.append([name, str(e.get("source", "-")), str(e.get("architecture") or e.get("folder") or "-"),
+        rows.append([run.label(name), str(e.get("source", "-")), str(e.get("architecture") or e.get("folder") or "-"),
                      _weights(e), h[:19] + ("..." if len(h) > 19 else ""),
                      run.rule(name), _args(e.get("arguments")), str(e.get("input", "-")),
                      f"matting-data {run.meta['toolkit_version']}"])
@@ -113,7 +149,8 @@ def group_sections(run: RunData) -> list[tuple[str, list[str], list[list[str]]]]
                 groups = list(dict.fromkeys(sub["group"]))
                 counts = {k: int(sub[sub["group"] == k]["n"].iloc[0]) for k in groups}
                 heads = ["Model", *[f"{k} (n={counts[k]})" for k in groups]]
-                rows = [[m, *[format_value(_cell(sub, m, k, run.rank_by)) for k in groups]] for m in run.models()]
+                rows = [[run.label(m), *[format_value(_cell(sub, m, k, run.rank_by)) for k in groups]]
+                        for m in run.models()]
                 title = (f"{label} means of {run.header(p, run.rank_by)}, protocol `{p}`, "
                          f"trimap set {run.set_label(s)}")
                 out.append((title, heads, rows))
@@ -135,6 +172,7 @@ def markdown_report(run: RunData) -> str:
     for s in run.sets:
         for p in run.protocols:
             lines += _section_md(run, p, s)
+    lines += notes_md(run)
     heads, rows = provenance_rows(run)
     lines += ["", "## Provenance", "", markdown_table(heads, rows, align="l" * len(heads))]
     for title, gh, gr in group_sections(run):
@@ -142,8 +180,11 @@ def markdown_report(run: RunData) -> str:
     return "\n".join(lines) + "\n"
 
 
-def build_reports(run_dir: PathLike, formats: str | Sequence[str] = ("md", "csv", "json")) -> dict[str, Path]:
+def build_reports(run_dir: PathLike, formats: str | Sequence[str] = ("md", "csv", "json"),
+                  latex_metrics: Sequence[str] | None = None) -> dict[str, Path]:
     """Write the requested reports of the run in ``run_dir`` from its record; return ``{format: path}``.
+
+    ``latex_metrics``: the metrics of the LaTeX tables (default: all, split so each table fits a page).
 
     Nothing is predicted or scored: the numbers are those of ``leaderboard.json``
     and the per-image CSVs.
@@ -161,7 +202,7 @@ def build_reports(run_dir: PathLike, formats: str | Sequence[str] = ("md", "csv"
     if "latex" in fmts:
         from .latex import latex_report
 
-        written["latex"] = write_text_atomic(root / "leaderboard.tex", latex_report(run))
+        written["latex"] = write_text_atomic(root / "leaderboard.tex", latex_report(run, latex_metrics))
     if "html" in fmts:
         from .html import html_report
         from .plots import make_plots
