@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from . import add_backend_arguments, parse_pairs
+from .leaderboard import add_plan_arguments
 
 
 def add_parser(subparsers) -> None:
@@ -37,6 +38,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--workers", type=int, default=1, help="processes for composition, prediction and scoring")
     add_backend_arguments(p)
+    p.add_argument("--allow-leakage", action="store_true",
+                   help="run even when test samples are among the training foregrounds, backgrounds or ORI "
+                        "training track (refused otherwise, naming them); the report says so")
+    add_plan_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars (one line per cell remains)")
     p.set_defaults(func=run)
 
@@ -56,8 +61,13 @@ def run(args: argparse.Namespace) -> int:
     res = run_ablation(
         grid, args.foregrounds, args.backgrounds, args.out, tests=args.test or None, ori_train=args.ori_train,
         recipe_backgrounds=parse_pairs(args.recipe_backgrounds, "--recipe-backgrounds"), seeds=args.seeds,
-        workers=args.workers, progress=not args.no_progress,
+        workers=args.workers, progress=not args.no_progress, allow_leakage=args.allow_leakage,
+        dry_run=args.dry_run, max_side=args.max_side,
     )
+    if args.dry_run:
+        print(f"dry run: nothing composed, trained or predicted (the plan is above; {args.out} holds only "
+              "evaluation trimaps the test tracks lacked)")
+        return 0
     print(res.markdown())
     print(f"wrote {args.out}/ablation.csv, ablation.md, ablation.json")
     return 0

@@ -7,7 +7,8 @@ the test samples with a training source (foregrounds, a background pool, a
 training track) and returns one :class:`Overlap` per matching pair, saying how
 it matched:
 
-* ``same id`` -- the sample ids are equal;
+* ``same id`` -- the sample ids are equal (alone, :data:`ID_ONLY`: reported, but the
+  files differ, so a pipeline does not refuse on it: ids repeat across datasets);
 * ``same image file`` / ``same alpha file`` -- equal content hashes
   (:func:`matting_data.io.file_hash`);
 * ``similar image (phash d=N)`` / ``similar alpha (phash d=N)`` -- 64-bit DCT
@@ -33,6 +34,8 @@ from ..errors import InputError
 
 PathLike = str | os.PathLike
 MAX_DISTANCE = 6
+#: How an overlap by id alone reads: the files differ, so it is reported but refuses nothing.
+ID_ONLY = "same id only (the files differ)"
 #: Background pools larger than this are compared by file content only (perceptual hashes cost a decode each).
 MAX_PHASH_POOL = 2000
 
@@ -60,6 +63,11 @@ class Overlap:
     source: str
     train_id: str
     how: str
+
+    @property
+    def content(self) -> bool:
+        """Whether the files match (content or perceptual hash), not just the ids."""
+        return self.how != ID_ONLY
 
     def as_record(self) -> dict[str, str]:
         return {"test": self.test_id, "source": self.source, "train": self.train_id, "how": self.how}
@@ -123,7 +131,8 @@ def find_overlaps(test: Sequence[Fingerprint], train: Sequence[Fingerprint], sou
                 tid, dist = hits[f.id]
                 if not any(h.startswith(f"same {what}") for h in found.get(tid, [])):
                     found.setdefault(tid, []).append(f"similar {what} (phash d={dist})")
-        out += [Overlap(f.id, source, tid, ", ".join(how)) for tid, how in found.items()]
+        out += [Overlap(f.id, source, tid, ID_ONLY if how == ["same id"] else ", ".join(how))
+                for tid, how in found.items()]
     return out
 
 

@@ -895,8 +895,12 @@ def _prepare(test: Any, models: Any, out: Any, pred_dirs: Any, model_kwargs: Any
 def _done(run: _Run, e: Entry, model: Any, trimap_set: str) -> set[str]:
     """Ids already predicted by this very model in the run folder (resumed, not predicted again)."""
     folder = run.out / ("predictions/" + e.name + ("" if trimap_set == DEFAULT_SET else f".{trimap_set}"))
-    if run.overwrite or not (folder / PREDICTION_RECORD).is_file() or _stale(folder, model):
+    if run.overwrite or not (folder / PREDICTION_RECORD).is_file():
         return set()
+    if _stale(folder, model):  # found now, before any model has predicted anything
+        raise InputError(f"{folder} holds predictions made with other settings (another model, weights or "
+                         f"arguments under the name {e.name!r}): use another --out folder or entry name, or "
+                         "--overwrite to replace them")
     return {x.id for x in run.samples[trimap_set] if (folder / f"{x.id}.png").is_file()}
 
 
@@ -908,7 +912,8 @@ def _training_leakage(run: _Run, entries: Sequence[Entry]) -> list[dict[str, str
     if not weighted:
         return []
     test = fingerprints([(x.id, x.image, x.alpha) for x in run.samples[run.sets[0]]])
-    return [{**o.as_record(), "entry": e.name} for e in weighted for o in model_training_overlaps(e.weights, test)]
+    return [{**o.as_record(), "entry": e.name} for e in weighted for o in model_training_overlaps(e.weights, test)
+            if o.content]
 
 
 def _finish(run: _Run, names: list[str], rank_by: str, st: StatsConfig, labels: dict[str, str],

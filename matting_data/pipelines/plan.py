@@ -99,12 +99,15 @@ def precheck(spec: Any, kwargs: Mapping[str, Any]) -> str:
     validate = getattr(cls, "validate_arguments", None)
     if not isinstance(defaults, dict) or validate is None:
         return ""
+    import inspect
+
+    own = {n for n, p in inspect.signature(cls).parameters.items() if p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
     args = {k: v for k, v in kwargs.items() if k not in ("weights", "device", "half", "seed", "name")}
-    unknown = sorted(set(args) - set(defaults))
+    unknown = sorted(set(args) - set(defaults) - own)
     if unknown:
-        return f"model {spec!r}: unknown arguments {unknown}; accepted: {sorted(defaults)}"
+        return f"model {spec!r}: unknown arguments {unknown}; accepted: {sorted(set(defaults) | own)}"
     try:
-        validate(cls.__new__(cls), {**defaults, **args})
+        validate(cls.__new__(cls), {**defaults, **{k: v for k, v in args.items() if k in defaults}})
     except MattingDataError as exc:
         detected = [a for a in getattr(cls, "network_arguments", ()) if a not in args]
         if weights is not None and any(a in str(exc) for a in detected):

@@ -49,8 +49,9 @@ def _value(run: RunData, protocol: str, trimap_set: str, model: str, metric: str
 MAX_COLUMNS = 6
 #: Width a table may take (pt): the text width of LaTeX's ``article`` class (345 pt) less a margin.
 PAGE_WIDTH_PT = 336.0
-#: Width of one character in ``\small`` Computer Modern (pt), rounded up; a column adds 2 x 4 pt padding.
-CHAR_PT, PAD_PT = 5.0, 8.0
+#: Widths in ``\small`` Computer Modern (pt), rounded up: a capital, any other character (bold digits
+#: included), and the padding of a column (2 x 4 pt).
+UPPER_PT, CHAR_PT, PAD_PT = 6.8, 5.0, 8.0
 
 
 def _head(header: str) -> tuple[str, str]:
@@ -67,7 +68,8 @@ def chunks(metrics: Sequence[str], size: int = MAX_COLUMNS) -> list[list[str]]:
 
 
 def _width(texts: Sequence[str]) -> float:
-    return CHAR_PT * max((len(t) for t in texts), default=0) + PAD_PT
+    """Estimated width (pt) of a column holding ``texts``."""
+    return max((sum(UPPER_PT if c.isupper() else CHAR_PT for c in t) for t in texts), default=0.0) + PAD_PT
 
 
 def columns_per_table(run: RunData, protocol: str, metrics: Sequence[str]) -> int:
