@@ -17,7 +17,7 @@ from matting_data.errors import InputError, MattingDataError
 from matting_data.io import read_alpha, read_matte, read_trimap, write_alpha, write_trimap
 from matting_data.manifest import save_manifest
 from matting_data.metrics import evaluate_arrays
-from matting_data.models import FunctionModel, MattingModel, ModelError
+from matting_data.models import FunctionModel, MattingModel
 from matting_data.pipelines.leaderboard import Entry, run_leaderboard
 
 

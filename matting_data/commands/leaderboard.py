@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         plan_leaderboard(args.test, models, args.out, **options)
         print(f"dry run: nothing predicted (the plan is above; {args.out} holds only evaluation trimaps)")
         return 0
-    board = run_leaderboard(args.test, models, args.out, reports=formats, **options)  # type: ignore[arg-type]
+    board = run_leaderboard(args.test, models, args.out, reports=formats, **options)
     print(board.markdown())
     print(f"wrote {args.out}/leaderboard.json, per_image/ and the reports: {', '.join(formats)}")
     return 0

@@ -64,7 +64,7 @@ def leakage_overlaps(tests: Sequence[Any], foregrounds: Any, pools: Mapping[str,
         out += find_overlaps(test, train_fg, "training foreground")
         for pool, prints in pool_prints.items():
             out += find_overlaps(test, prints, f"background ({Path(pool).name})", by_id=False)
-        if ori_prints:
+        if ori is not None and ori_prints:
             out += find_overlaps(test, ori_prints, f"ORI training sample ({ori.name})")
     return out, notes
 
@@ -87,7 +87,7 @@ def check_ablation(
 
     say = say or (lambda line: None)
     cfg = grid.train_config()
-    entries = [Entry("model", model=cfg.model, kwargs={**cfg.model_args, "seed": 0}),
+    entries = [Entry("grid-model", model=cfg.model, kwargs={**cfg.model_args, "seed": 0}),
                *[Entry(b.replace(":", "_"), model=b) for b in grid.baselines]]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the untrained build only checks the arguments
@@ -118,7 +118,7 @@ def check_ablation(
         per_test = sp * mp
         cap = f", capped at max side {m.max_side} px" if getattr(m, "max_side", None) else ""
         slow = "  SLOW" if getattr(m, "slow", False) else ""
-        label = f"{cfg.model} (each trained cell)" if name == "model" else f"baseline {name}"
+        label = f"{cfg.model} (each trained cell)" if name == "grid-model" else f"baseline {name}"
         lines.append(f"  {label}: prediction {sp:.3g} s/MP x {mp:.2f} MP of test images = "
                      f"~{fmt_seconds(per_test)} per seed{cap}{slow}")
     lines.append("  training time is not estimated here: the first trained cell prints it (log.csv)")

@@ -89,7 +89,7 @@ def precheck(spec: Any, kwargs: Mapping[str, Any]) -> str:
     if not isinstance(spec, str) or ":" in spec:
         return ""  # instances and plug-ins are checked by building them
     _load_builtin(spec)
-    cls = _REGISTRY.get(spec)
+    cls: Any = _REGISTRY.get(spec)
     if cls is None:
         return ""  # get_model names the unknown model and lists the registered ones
     weights = kwargs.get("weights")
@@ -191,7 +191,7 @@ def probe_speed(model: Any, sample: Any, side: int | None = None) -> dict[str, A
         im = _scaled(image, s)
         t = None if tri is None else _scaled(tri, s, nearest=True)
         b = None if bg is None else _scaled(bg, s)
-        if t is not None and t.shape != im.shape[:2]:
+        if tri is not None and t is not None and t.shape != im.shape[:2]:
             t = _scaled(tri, max(im.shape[:2]), nearest=True)
         t0 = time.perf_counter()
         predict_checked(model, im, t, name=f"{sample.id} (speed probe)", background=b)
