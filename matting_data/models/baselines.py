@@ -192,9 +192,19 @@ class _PyMatting(MattingModel):
         fg, bg, unk = _known(trimap)
         if not unk.any() or not fg.any() or not bg.any():
             return TrimapFlat().predict(image, trimap)
+        import contextlib
+        import io
+        import warnings
+
         pymatting = require("pymatting", f"model {self.name!r}")
         fn = getattr(pymatting, self.method)
-        return np.asarray(fn(image.astype(np.float64), trimap.astype(np.float64) / 255.0, **self.kwargs), np.float32)
+        printed = io.StringIO()  # pymatting prints solver notes: turn them into warnings (one channel)
+        with contextlib.redirect_stdout(printed):
+            a = fn(image.astype(np.float64), trimap.astype(np.float64) / 255.0, **self.kwargs)
+        if printed.getvalue().strip():
+            warnings.warn(f"{self.name} (pymatting): " + " ".join(printed.getvalue().split()), UserWarning,
+                          stacklevel=2)
+        return np.asarray(a, np.float32)
 
     def describe(self) -> dict[str, Any]:
         rule = ("full resolution" if self.max_side is None
