@@ -56,11 +56,16 @@ def main() -> None:
         cli("sample", "--out", "sample", cwd=d)
         cli("compose", "--recipe", "naive", "--foregrounds", "sample/foregrounds", "--backgrounds",
             "sample/backgrounds", "--out", "demo-track", "--per-fg", "1", "--trimap", "15", "--no-progress", cwd=d)
+        import resource
+
+        cpu0 = resource.getrusage(resource.RUSAGE_CHILDREN)
         t0 = time.perf_counter()
         bad = cli("leaderboard", "--test", "demo-track", "--entry", "name=flat model=trimap-flat", "--entry",
                   "name=gfm model=gfm backbone=r34 rosta=tt", "--entry", "name=dim model=dim", "--entry",
                   "name=vit model=vitmatte", "--out", "bad", "--no-progress", cwd=d)
         fail_s = time.perf_counter() - t0
+        cpu1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        fail_cpu = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
         predicted = (d / "bad" / "predictions").exists()
         entries = [x for n in names for x in ("--entry", f"name={n} {ENTRIES[n]}")]
         t0 = time.perf_counter()
@@ -83,7 +88,8 @@ def main() -> None:
         f"Demo data: 6 composites of 320x320 (`matting-data sample` + `compose --recipe naive --trimap 15`), "
         f"one trimap set, protocol dim; {os.cpu_count()} cores, load average {load:.1f} when it ran.", "",
         f"* A bad argument in the last of 4 entries (`vitmatte` without `normalization`): exit "
-        f"{bad.returncode} after **{fail_s:.1f} s** (whole command, Python start included), predictions "
+        f"{bad.returncode} after **{fail_s:.1f} s** wall, {fail_cpu:.1f} s of CPU (whole command, Python "
+        f"start and torch import included), predictions "
         f"written: {'yes' if predicted else 'none'}. Message: `{bad.stderr.strip().splitlines()[0][:160]}...`",
         f"* The full board ({len(names)} models): wall {wall:.0f} s; estimated prediction time "
         f"{est_total:.1f} s, measured {got_total:.1f} s (ratio {got_total / est_total:.2f}).", "",

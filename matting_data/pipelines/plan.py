@@ -7,8 +7,8 @@ weights file and its layout are checked by the model's own factory) and reports
 every bad entry at once; :func:`check_inputs` checks that every sample has the
 files each model needs (image, ground truth, the trimap of every set, the captured
 background); :func:`plan_run` measures each model's speed on this device with a
-small probe (:func:`probe_speed`: one warm-up call, then the first sample scaled to
-at most :data:`PROBE_SIDE` px) and estimates each model's prediction time as its
+small probe (:func:`probe_speed`: the first sample scaled to at most
+:data:`PROBE_SIDE` px, predicted twice, the second call timed) and estimates each model's prediction time as its
 seconds per megapixel times the megapixels still to predict (finished predictions
 of the same model are not counted: the run resumes them).
 
@@ -34,7 +34,6 @@ from ..errors import InputError, MattingDataError
 
 PROBE_SIDE = 448
 SLOW_PROBE_SIDE = 320  # classical solvers: a smaller probe (their s/MP barely depends on size)
-WARMUP_SIDE = 64
 SLOW_SECONDS = 5.0  # an estimated time per image above this is reported as slow
 
 
@@ -173,10 +172,11 @@ def _scaled(arr: np.ndarray, side: int, nearest: bool = False) -> np.ndarray:
 
 
 def probe_speed(model: Any, sample: Any, side: int | None = None) -> dict[str, Any]:
-    """Seconds per megapixel of ``model`` on this device: a warm-up call, then ``sample`` at most ``side`` px.
+    """Seconds per megapixel of ``model`` on this device: ``sample`` at most ``side`` px, predicted twice.
 
-    Returns ``{s_per_mp, seconds, megapixels, side, warmup_seconds}``.  The warm-up
-    (a :data:`WARMUP_SIDE` px copy) absorbs one-time costs (JIT compilation, allocator).
+    Returns ``{s_per_mp, seconds, megapixels, side, warmup_seconds}``.  The first call
+    absorbs one-time costs (JIT compilation, kernels and buffers made for the input size);
+    the second is timed.
     """
     from ..io import read_image, read_trimap
     from ..models.base import predict_checked
@@ -197,8 +197,8 @@ def probe_speed(model: Any, sample: Any, side: int | None = None) -> dict[str, A
         predict_checked(model, im, t, name=f"{sample.id} (speed probe)", background=b)
         return time.perf_counter() - t0, im.shape[0] * im.shape[1] / 1e6
 
-    warm, _ = run(WARMUP_SIDE)
-    secs, mp = run(side)
+    warm, _ = run(side)  # one-time costs: JIT compilation, kernels and buffers for this input size
+    secs, mp = run(side)  # the steady state, as for every image of the run after the first
     if secs < 0.05:  # too short to time once: take the best of a few
         secs = min([secs] + [run(side)[0] for _ in range(3)])
     return {"s_per_mp": secs / mp, "seconds": secs, "megapixels": mp, "side": side, "warmup_seconds": warm}
