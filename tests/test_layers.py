@@ -14,7 +14,8 @@ import pytest
 import matting_data
 
 PKG = Path(matting_data.__file__).resolve().parent
-INFRA = {"errors", "io", "seeding", "parallel", "runtime", "recipes", "records", "tables", "optional", "manifest", "__init__"}
+INFRA = {"errors", "io", "seeding", "parallel", "runtime", "recipes", "records", "tables", "optional", "manifest", "notices",
+         "__init__"}
 CORE = {"trimap", "compose", "backgrounds", "metrics", "datasets", "models", "training", "stats", "sample_data"}
 LEVEL = {"infrastructure": 0, "core": 1, "pipelines": 2, "cli": 3}
 
