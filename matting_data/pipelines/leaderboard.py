@@ -17,6 +17,10 @@ Pipeline (uses :mod:`matting_data.models`, :mod:`matting_data.metrics`, :mod:`ma
          <out>/leaderboard.{csv,md,html,tex}, plots/ reports (:mod:`.report`; ``matting-data report``
                                                       rebuilds them from the run without recomputing)
 
+Before the first prediction every entry is built and every input checked, and the plan
+(entries x samples x trimap sets, the estimated time per model from a speed probe) is printed
+and recorded (:mod:`.plan`; :func:`plan_leaderboard` / ``--dry-run`` stops there).
+
 Trimap sets: the manifest's ``trimap`` column and every non-empty ``trimap<N>``
 column (alphamatting's Trimap1 / Trimap2) are scored separately; each table
 says which set (and which folder) produced it.  Every number is in the scale

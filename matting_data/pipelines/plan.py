@@ -8,7 +8,7 @@ every bad entry at once; :func:`check_inputs` checks that every sample has the
 files each model needs (image, ground truth, the trimap of every set, the captured
 background); :func:`plan_run` measures each model's speed on this device with a
 small probe (:func:`probe_speed`: the first sample scaled to at most
-:data:`PROBE_SIDE` px, predicted twice, the faster call timed) and estimates each model's prediction time as its
+:data:`PROBE_SIDE` px, predicted twice, the mean time of the two calls) and estimates each model's prediction time as its
 seconds per megapixel times the megapixels still to predict (finished predictions
 of the same model are not counted: the run resumes them).
 
@@ -176,7 +176,7 @@ def probe_speed(model: Any, sample: Any, side: int | None = None) -> dict[str, A
 
     Returns ``{s_per_mp, seconds, megapixels, side, warmup_seconds}``.  The first call
     absorbs one-time costs (JIT compilation, kernels and buffers made for the input size);
-    the faster of the two calls gives the speed (on a busy machine one call is often slowed down).
+    the mean of the two calls gives the speed (on a busy machine one call is often slowed down).
     """
     from ..io import read_image, read_trimap
     from ..models.base import predict_checked
@@ -199,8 +199,9 @@ def probe_speed(model: Any, sample: Any, side: int | None = None) -> dict[str, A
 
     warm, _ = run(side)  # one-time costs: JIT compilation, kernels and buffers for this input size
     secs, mp = run(side)  # the steady state, as for every image of the run after the first
-    # the faster of the two: a busy shared machine slows one call down far more often than it speeds one up
-    secs = min(secs, warm)
+    # the mean of the two: one call slowed down by a busy machine counts half (the first call's one-time
+    # costs, also paid once by the run, bias it slightly up)
+    secs = 0.5 * (secs + warm)
     if secs < 0.05:  # too short to time once: take the best of a few
         secs = min([secs] + [run(side)[0] for _ in range(3)])
     return {"s_per_mp": secs / mp, "seconds": secs, "megapixels": mp, "side": side, "warmup_seconds": warm}
