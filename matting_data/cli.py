@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 from . import __version__
 from .errors import MattingDataError
+from .notices import collect_warnings
 from .parallel import parallel_config
 from .runtime import keep_freed_memory
 
@@ -53,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_parser(sub)
+    for p in sub.choices.values():  # `matting-data compose ... --verbose` works too
+        p.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                       help="show every warning as it comes, log details and show tracebacks")
     return parser
 
 
@@ -64,6 +68,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    with collect_warnings(verbose=args.verbose) as channel:
+        try:
+            return _run(args)
+        finally:  # warnings are summarised once, after the work (never printed raw into progress bars)
+            for line in channel.summary():
+                print(line, file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """The command of ``args`` under its run contract, its user errors turned into one line and exit status 2."""
     command = " ".join(str(getattr(args, d)) for d in ("command", "action", "dataset_command", "models_command")
                        if getattr(args, d, None))
     undo = None

@@ -94,10 +94,14 @@ def run_jobs(
             return out
         from joblib import Parallel, delayed
 
+        from .notices import CaptureWarnings, reraise
+
+        # a worker's warnings come back with its result and are raised here (one channel, no raw lines)
         par = Parallel(n_jobs=workers, backend="loky", return_as="generator")
+        job = CaptureWarnings(func)
         out = []
-        for r in par(delayed(func)(it) for it in items):
-            out.append(r)
+        for r in par(delayed(job)(it) for it in items):
+            out.append(reraise(r))
             bar.update()
         return out
     finally:
@@ -134,10 +138,12 @@ def _run_dask_quiet(
         )
         client = Client(cluster)
     try:
-        futures = client.map(func, items, pure=False)
+        from .notices import CaptureWarnings, reraise
+
+        futures = client.map(CaptureWarnings(func), items, pure=False)
         for _ in as_completed(futures):
             bar.update()
-        return client.gather(futures)
+        return [reraise(r) for r in client.gather(futures)]
     finally:
         client.close()
         if cluster is not None:

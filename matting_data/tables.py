@@ -54,6 +54,15 @@ def format_value(v: Any, digits: int = 4, signed: bool = False) -> str:
     return ("+" + text) if signed and x > 0 else text
 
 
+def fmt_seconds(s: float) -> str:
+    """A duration for people: ``42 s``, ``3.5 min``, ``1.2 h`` (``?`` for NaN)."""
+    if math.isnan(s):
+        return "?"
+    if s < 90:
+        return f"{s:.0f} s" if s >= 10 else f"{s:.1f} s"
+    return f"{s / 60:.1f} min" if s < 5400 else f"{s / 3600:.1f} h"
+
+
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], align: str | None = None) -> str:
     """A markdown table; ``align`` is one character per column (``l``/``r``), numbers right by default."""
     body = [[c if isinstance(c, str) else format_value(c) for c in r] for r in rows]

@@ -224,3 +224,71 @@ def test_a_grid_may_not_name_code(tmp_path):
     g = parse_grid({"recipes": ["naive"], "model": "tiny-net", "baselines": ["trimap-flat"]}, "g.toml",
                    allow_plugins=True)
     assert g.baselines == ["trimap-flat"]
+
+
+def _track_from_foregrounds(paths, root, name="leaky"):
+    """An ORI 'test' track made of the grid's own training foregrounds (photos re-encoded, alphas copied)."""
+    import shutil
+
+    from matting_data.compose.sources import load_foregrounds
+    from matting_data.datasets.track import ori_track
+    from matting_data.io import read_image, write_image
+    from matting_data.manifest import new_manifest, save_manifest
+
+    rows = []
+    for k, r in enumerate(load_foregrounds(paths["manifest"])):
+        sid = f"photo{k}"
+        write_image(root / "image" / f"{sid}.jpg", read_image(r["fg"] or r["image"]), jpeg_quality=90)
+        (root / "alpha").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(r["alpha"], root / "alpha" / f"{sid}.png")
+        rows.append({"id": sid, "split": "test", "image": f"image/{sid}.jpg", "alpha": f"alpha/{sid}.png",
+                     "width": 48, "height": 48, "source": "leak"})
+    save_manifest(new_manifest(rows), root / "manifest")
+    return ori_track(name, root)
+
+
+def test_a_test_track_made_of_the_training_foregrounds_is_refused_naming_them(setup, tmp_path, capsys):
+    from matting_data.pipelines.leakage import LeakageError
+
+    paths, _, grid_file, _ = setup
+    leaky = _track_from_foregrounds(paths, tmp_path / "leaky")
+    with pytest.raises(LeakageError, match=r"2 test samples \(photo0, photo1\) are in the training data: photo0 = "
+                                           r"training foreground .*same alpha file.*--allow-leakage"):
+        run_ablation(grid_file, paths["manifest"], paths["backgrounds"], tmp_path / "o", tests=[leaky],
+                     progress=False)
+    assert not (tmp_path / "o" / "cells").exists() and not (tmp_path / "o" / "tracks").exists()  # nothing done
+    rc = main(["ablation", "--grid", str(grid_file), "--foregrounds", str(paths["manifest"]), "--backgrounds",
+               str(paths["backgrounds"]), "--test", str(leaky.root), "--out", str(tmp_path / "o"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "photo0" in err and "photo1" in err and "--allow-leakage" in err
+    rc = main(["ablation", "--grid", str(grid_file), "--foregrounds", str(paths["manifest"]), "--backgrounds",
+               str(paths["backgrounds"]), "--test", str(leaky.root), "--out", str(tmp_path / "o"), "--no-progress",
+               "--allow-leakage", "--dry-run"])
+    captured = capsys.readouterr()
+    assert rc == 0 and "dry run" in captured.out and "LEAKAGE ALLOWED" in captured.err
+    assert "plan: ablation 'tiny': 2 trained rows x 2 seeds + 1 baselines, x 1 test tracks = 5 cells" in captured.err
+    assert not (tmp_path / "o" / "cells").exists()
+
+
+def test_allowed_leakage_is_said_in_the_report(setup, tmp_path):
+    paths, _, grid_file, _ = setup
+    leaky = _track_from_foregrounds(paths, tmp_path / "leaky")
+    g = load_grid(grid_file)
+    g.recipes, g.baselines, g.seeds = ["naive"], [], [0]
+    res = run_ablation(g, paths["manifest"], paths["backgrounds"], tmp_path / "o", tests=[leaky], progress=False,
+                       report=lambda s: None, allow_leakage=True)
+    md = (tmp_path / "o" / "ablation.md").read_text()
+    assert "**Leakage allowed (--allow-leakage):** 2 test samples (photo0, photo1)" in md
+    js = json.loads((tmp_path / "o" / "ablation.json").read_text())
+    assert js["leakage_allowed"] is True and {o["test"] for o in js["leakage"]} == {"photo0", "photo1"}
+    assert res.checks["leakage_allowed"]
+
+
+def test_a_bad_model_argument_fails_the_ablation_before_any_work(setup, tmp_path):
+    paths, test, grid_file, _ = setup
+    g = load_grid(grid_file)
+    g.baselines = ["closed-form"]
+    g.model_args = {"width": 4, "depth": 3}
+    with pytest.raises(InputError, match=r"entry 'grid-model'.*unknown arguments \['depth'\]"):
+        run_ablation(g, paths["manifest"], paths["backgrounds"], tmp_path / "o", tests=[test], progress=False)
+    assert not (tmp_path / "o" / "tracks").exists()

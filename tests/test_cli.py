@@ -153,3 +153,54 @@ def test_lazy_choices_check_values_and_list_names_in_help(capsys):
         cli.main(["dataset", "privacy", "--help"])
     out = capsys.readouterr().out
     assert all(m in out for m in METHODS) and "frontal_alt2" in out
+
+
+def _warn_job(i):
+    import warnings
+
+    warnings.warn(f"sample {i} was enlarged", UserWarning, stacklevel=1)
+    return i * 2
+
+
+def test_warnings_are_counted_and_summarised_once_including_worker_processes(capsys):
+    """One channel: warnings of this process and of joblib workers are counted; nothing is printed raw."""
+    from matting_data.notices import collect_warnings
+    from matting_data.parallel import run_jobs
+
+    with collect_warnings() as ch:
+        assert run_jobs(_warn_job, range(4), workers=2, progress=False) == [0, 2, 4, 6]
+        assert run_jobs(_warn_job, range(3), workers=1, progress=False) == [0, 2, 4]
+    assert capsys.readouterr().err == ""  # not one raw line while the work ran
+    assert len(ch.notices) == 7 and ch.as_record()["count"] == 7
+    (kind,) = ch.as_record()["kinds"]
+    assert kind["count"] == 7 and kind["category"] == "UserWarning" and kind["where"].startswith("tests/test_cli.py:")
+    summary = ch.summary()
+    assert summary[0] == "7 warnings (1 kind; --verbose shows each one):" and "7 x UserWarning" in summary[1]
+    with collect_warnings(verbose=True) as ch:
+        run_jobs(_warn_job, range(2), workers=1, progress=False)
+    err = capsys.readouterr().err
+    assert err.count("warning: UserWarning") == 2 and "sample 1 was enlarged" in err
+
+
+def test_cli_summarises_compose_warnings_and_verbose_shows_each(tmp_path, capsys):
+    from matting_data.sample_data import build_sample_dataset
+
+    paths = build_sample_dataset(tmp_path / "s", n=2, seed=0, size=(48, 48), backgrounds=["brick", "coffee"])
+    args = ["compose", "--recipe", "rssn", "--foregrounds", str(paths["manifest"]), "--backgrounds",
+            str(paths["backgrounds"]), "--per-fg", "1", "--no-progress"]
+    assert cli.main([*args, "--out", str(tmp_path / "c1")]) == 0
+    err = capsys.readouterr().err
+    assert "UserWarning:" not in err  # Python's raw form ("file:line: UserWarning: ...") never appears
+    assert "1 warning (1 kind; --verbose shows each one):" in err and "curated" in err
+    assert cli.main([*args, "--out", str(tmp_path / "c2"), "--verbose"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: UserWarning (" in err and "1 warning (1 kind):" in err
+    assert cli.main(["-v", *args, "--out", str(tmp_path / "c3")]) == 0  # the global flag works too
+
+
+def test_help_prints_plain_percent_signs(capsys):
+    for name in ("leaderboard", "ablation"):
+        with pytest.raises(SystemExit):
+            cli.main([name, "--help"])
+        out = capsys.readouterr().out
+        assert "95%" in out and "%%" not in out

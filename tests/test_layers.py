@@ -14,7 +14,7 @@ import pytest
 import matting_data
 
 PKG = Path(matting_data.__file__).resolve().parent
-INFRA = {"checks", "errors", "io", "seeding", "parallel", "runtime", "recipes", "records", "tables", "optional", "manifest", "run_contract", "__init__"}
+INFRA = {"checks", "errors", "io", "seeding", "parallel", "runtime", "recipes", "records", "tables", "optional", "manifest", "run_contract", "notices", "__init__"}
 CORE = {"trimap", "compose", "backgrounds", "metrics", "datasets", "models", "training", "stats", "sample_data"}
 LEVEL = {"infrastructure": 0, "core": 1, "pipelines": 2, "cli": 3}
 

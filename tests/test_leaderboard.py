@@ -17,7 +17,7 @@ from matting_data.errors import InputError, MattingDataError
 from matting_data.io import read_alpha, read_matte, read_trimap, write_alpha, write_trimap
 from matting_data.manifest import save_manifest
 from matting_data.metrics import evaluate_arrays
-from matting_data.models import FunctionModel, MattingModel, ModelError
+from matting_data.models import FunctionModel, MattingModel
 from matting_data.pipelines.leaderboard import Entry, run_leaderboard
 
 
@@ -81,12 +81,12 @@ def test_predictions_are_reused_and_never_mixed(track, tmp_path):
         return np.full(image.shape[:2], 0.5, np.float32)
 
     out = tmp_path / "out"
-    run_leaderboard(track, [Entry("half", model=FunctionModel(half))], out, progress=False)
-    assert len(calls) == 3
+    run_leaderboard(track, [Entry("half", model=FunctionModel(half))], out, progress=False, probe=False)
+    assert len(calls) == 3  # (probe=False: the speed probe would call the model too)
     files = sorted((out / "predictions" / "half").glob("*.png"))
     assert len(files) == 3
     (files[0]).unlink()  # a sample lost (e.g. killed run): only it is predicted again
-    run_leaderboard(track, [Entry("half", model=FunctionModel(half))], out, progress=False)
+    run_leaderboard(track, [Entry("half", model=FunctionModel(half))], out, progress=False, probe=False)
     assert len(calls) == 4 and files[0].is_file()
     with pytest.raises(InputError, match="made with other settings"):
         run_leaderboard(track, [Entry("half", model="trimap-flat")], out, progress=False)
@@ -170,7 +170,7 @@ def test_real_alphamatting_colour_beats_flat_on_both_trimap_sets(alphamatting_di
     t = board.table.set_index(["trimap_set", "model"])
     assert t.loc[("trimap2", "trimap-flat"), "sad"] > t.loc[("trimap", "trimap-flat"), "sad"]
     tex = (tmp_path / "out" / "leaderboard.tex").read_text()
-    assert "{trimap (Trimap1)}" in tex and "{trimap2 (Trimap2)}" in tex
+    assert "Trimap set trimap (Trimap1)" in tex and "Trimap set trimap2 (Trimap2)" in tex  # one table per set
 
 
 def test_file_plugin_runs_in_worker_processes(track, tmp_path):
@@ -258,7 +258,8 @@ class _BackgroundModel(MattingModel):
 
 def test_background_model_gets_the_track_background_and_input_is_shown(track, tmp_path):
     _BackgroundModel.seen = []
-    board = run_leaderboard(track, [Entry("bgm", model=_BackgroundModel())], tmp_path / "o", progress=False)
+    board = run_leaderboard(track, [Entry("bgm", model=_BackgroundModel())], tmp_path / "o", progress=False,
+                            probe=False)
     assert _BackgroundModel.seen == [True, True, True]
     row = board.table.iloc[0]
     assert row["input"] == "image + background" and row["sad"] < 1.0
@@ -269,8 +270,9 @@ def test_background_model_gets_the_track_background_and_input_is_shown(track, tm
     bare = tmp_path / "bare"
     shutil.copytree(track.root, bare)
     save_manifest(df, bare / "manifest")
-    with pytest.raises(ModelError, match="background"):
+    with pytest.raises(InputError, match="bgm need the captured background of each image, but 3 samples"):
         run_leaderboard(bare, [Entry("bgm", model=_BackgroundModel())], tmp_path / "o2", progress=False)
+    assert not (tmp_path / "o2" / "predictions").exists()  # found before anything was predicted
 
 
 def test_submission_problems_are_listed_at_once(track, tmp_path):
@@ -377,3 +379,103 @@ def test_default_scoring_threads_equal_one_process_exactly(track, tmp_path):
     pd.testing.assert_frame_equal(a.table[cols], b.table[cols], check_exact=True)
     with pytest.raises(MattingDataError, match="at least 1"):
         run_leaderboard(track, ["trimap-colour"], tmp_path / "c", workers=0, progress=False)
+
+
+# ----------------------------------------------------------------------------- plan before work
+def test_a_bad_entry_fails_the_whole_run_before_any_prediction(track, tmp_path, capsys):
+    """Every entry is checked first: a bad argument of the last entry stops the run with nothing predicted."""
+    import time
+
+    out = tmp_path / "o"
+    t0 = time.perf_counter()
+    rc = main(["leaderboard", "--test", str(track.root), "--entry", "name=flat model=trimap-flat",
+               "--entry", "name=colour model=trimap-colour", "--entry", "name=g model=gfm backbone=r999",
+               "--entry", "name=v model=vitmatte", "--out", str(out), "--no-progress"])
+    seconds = time.perf_counter() - t0
+    err = capsys.readouterr().err
+    assert rc == 2 and "2 of 4 model entries cannot run (nothing was predicted)" in err
+    assert "entry 'g'" in err and "r999" in err and "entry 'v'" in err and "normalization" in err
+    assert not (out / "predictions").exists() and not (out / "leaderboard.json").exists()
+    assert seconds < 60  # the criterion is 10 s on a quiet machine (benchmarks/plan_estimate.py measures it)
+    with pytest.raises(InputError, match="weights file .*nope.pth not found"):
+        run_leaderboard(track, [Entry("g", model="gfm", weights=str(tmp_path / "nope.pth"))], out, progress=False)
+
+
+def test_dry_run_prints_the_plan_and_predicts_nothing(track, tmp_path, capsys):
+    out = tmp_path / "o"
+    rc = main(["leaderboard", "--test", str(track.root), "--entry", "name=flat model=trimap-flat",
+               "--entry", "name=tn model=tiny-net seed=3 width=8", "--pred-dir",
+               f"oracle={_folder(track, tmp_path / 'gt', lambda a: a)}", "--dry-run", "--out", str(out)])
+    captured = capsys.readouterr()
+    assert rc == 0 and "dry run: nothing predicted" in captured.out
+    err = captured.err
+    assert "plan: leaderboard on 'tiny-ori': 3 entries (2 models to run, 1 prediction folders) x 3 samples x " \
+           "1 trimap set" in err
+    assert "flat " in err and "tn " in err and "s/MP" in err and "estimated prediction time" in err
+    assert "oracle" in err and "prediction folder (validated)" in err
+    assert not (out / "predictions").exists()
+
+
+def test_plan_counts_finished_predictions_and_records_estimate_and_measured_time(track, tmp_path):
+    from matting_data.pipelines.leaderboard import plan_leaderboard
+
+    out = tmp_path / "o"
+    run_leaderboard(track, ["trimap-colour"], out, progress=False, report=lambda s: None)
+    js = json.loads((out / "leaderboard.json").read_text())
+    e = js["entries"]["trimap-colour"]
+    assert e["predict_seconds"] > 0 and e["estimated_seconds"] > 0
+    assert js["plan"]["entries"]["trimap-colour"]["to_predict"] == 3
+    again = plan_leaderboard(track, ["trimap-colour", "trimap-flat"], out, report=lambda s: None)
+    assert again.entry("trimap-colour").to_predict == 0 and again.entry("trimap-colour").done == 3
+    assert again.entry("trimap-colour").estimate_s == 0 and again.entry("trimap-flat").to_predict == 3
+
+
+def _slow(image, trimap):
+    import time
+
+    time.sleep(4e-5 * image.shape[0] * image.shape[1])  # 40 s per megapixel, like a classical solver
+    return np.full(image.shape[:2], 0.5, np.float32)
+
+
+def test_estimate_is_within_2x_of_the_measured_prediction_time(tmp_path):
+    """A model whose time grows with the pixels: the probe's estimate is within 2x of the measured run."""
+    tr = make_tiny_track(tmp_path / "t", n=4, size=96, name="sized")
+    lines: list[str] = []
+    board = run_leaderboard(tr, [Entry("slow", model=FunctionModel(_slow, name="slow"))], tmp_path / "o",
+                            progress=False, report=lines.append)
+    e = json.loads((board.out / "leaderboard.json").read_text())["entries"]["slow"]
+    assert 0.5 <= e["predict_seconds"] / e["estimated_seconds"] <= 2.0, e
+    assert any(line.startswith("  slow ") and "4 predictions" in line for line in lines)
+
+
+@pytest.mark.skipif(not __import__("importlib").util.find_spec("pymatting"), reason="pymatting is not installed")
+def test_slow_classical_models_say_so_and_max_side_caps_them_in_the_provenance(track, tmp_path):
+    lines: list[str] = []
+    board = run_leaderboard(track, ["closed-form"], tmp_path / "o", max_side=32, progress=False,
+                            report=lines.append)
+    assert any("closed-form" in line and "SLOW (capped at max side 32 px)" in line for line in lines)
+    js = json.loads((board.out / "leaderboard.json").read_text())
+    e = js["entries"]["closed-form"]
+    assert e["arguments"]["max_side"] == 32 and e["inference_rule"]["name"] == "max-side-32"
+    assert "Capped slow models: closed-form" in (board.out / "leaderboard.md").read_text()
+    uncapped: list[str] = []
+    from matting_data.pipelines.leaderboard import plan_leaderboard
+
+    plan_leaderboard(track, ["closed-form"], tmp_path / "o2", report=uncapped.append)
+    assert any("slow classical models: closed-form: cap them with --max-side N" in line for line in uncapped)
+
+
+def test_training_data_recorded_beside_a_checkpoint_is_reported_as_leakage(track, tmp_path):
+    from matting_data.pipelines.leakage import fingerprints, model_training_overlaps
+
+    weights = tmp_path / "run" / "last.safetensors"
+    weights.parent.mkdir()
+    weights.write_bytes(b"x")
+    (tmp_path / "run" / "last.state.json").write_text(json.dumps({"config": {"train": str(track.root)}}))
+    df = track.samples()
+    test = fingerprints([(f"t{i}", track.root / r["image"], track.root / r["alpha"])
+                         for i, r in enumerate(df.to_dict("records"))])
+    found = model_training_overlaps(weights, test)
+    assert sorted(o.test_id for o in found) == ["t0", "t1", "t2"]
+    assert all("same image file" in o.how and "same alpha file" in o.how for o in found)
+    assert model_training_overlaps(tmp_path / "other.safetensors", test) == []

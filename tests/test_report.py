@@ -108,8 +108,8 @@ def test_category_means_and_aim_macro_average(run):
     assert "AIM-500 type (SO / STM / NS) and macro-average" in md and "Category means" in md
 
 
-def _latex_rows(tex, protocol):
-    block = tex.split(rf"\label{{tab:leaderboard-{protocol}}}")[0].rsplit(r"\begin{table}", 1)[1]
+def _latex_rows(tex, label):
+    block = tex.split(rf"\label{{tab:leaderboard-{label}}}")[0].rsplit(r"\begin{table}", 1)[1]
     body = block.split(r"\midrule")[1].split(r"\bottomrule")[0]
     return [[c.strip() for c in line.rstrip(" \\").split(" & ")] for line in body.strip().splitlines()]
 
@@ -118,12 +118,11 @@ def test_latex_bold_best_underlined_second_against_the_csv(run):
     _, out = run
     tex = (out / "leaderboard.tex").read_text()
     csv = pd.read_csv(out / "leaderboard.csv")
-    assert r"\toprule" in tex and r"\cmidrule(lr){3-7}" in tex and r"\multicolumn{5}{c}{trimap2 (Trimap2)}" in tex
-    rows = {r[0]: r for r in _latex_rows(tex, "dim")}
-    metrics = ["sad", "mse", "mad", "grad", "conn"]
-    for k, s in enumerate(["trimap", "trimap2"]):
+    assert r"\toprule" in tex and "tab:leaderboard-dim-trimap2" in tex
+    for s in ["trimap", "trimap2"]:
+        rows = {r[0]: r for r in _latex_rows(tex, f"dim-{s}")}
         sub = csv[(csv["protocol"] == "dim") & (csv["trimap_set"] == s)].set_index("model")
-        col = 2 + k * len(metrics)  # Model, Inference rule, then the set's metrics (sad first)
+        col = 2  # Model, Inference rule, then the metrics (sad first)
         order = sub["sad"].sort_values().index.tolist()
         best, second = order[0], order[1]
         if sub.loc[best, "sad"] == sub.loc[second, "sad"]:
@@ -131,8 +130,59 @@ def test_latex_bold_best_underlined_second_against_the_csv(run):
         assert rows[best][col] == rf"\textbf{{{format_value(sub.loc[best, 'sad'])}}}"
         assert rows[second][col] == rf"\underline{{{format_value(sub.loc[second, 'sad'])}}}"
         assert rows[order[2]][col] == format_value(sub.loc[order[2], "sad"])
-    cap = re.search(r"\\caption\{(.*)\}", tex).group(1)
-    assert "protocol dim" in cap and "SAD (/1000)" in cap and "MSE (x1e3)" in cap and "Trimap2" in cap
+    caps = re.findall(r"\\caption\{(.*)\}", tex)
+    assert "protocol dim" in caps[0] and "SAD (/1000)" in caps[0] and "MSE (x1e3)" in caps[0]
+    assert any("Trimap2" in c for c in caps)
+    assert not any(".;" in c or ". ;" in c for c in caps)  # the old caption joined the set notes with ';'
+
+
+def test_latex_tables_are_split_to_fit_a_page_or_reduced_to_chosen_metrics(run):
+    from matting_data.pipelines.report.latex import MAX_COLUMNS, latex_report
+
+    _, out = run
+    tex = (out / "leaderboard.tex").read_text()
+    specs = re.findall(r"\\begin\{tabular\}\{([lr]+)\}", tex)
+    assert specs and all(s.count("r") <= MAX_COLUMNS for s in specs)
+    # 2 protocols x 2 trimap sets; the gfm protocol's metrics are split over parts
+    assert tex.count(r"\begin{table}") > 4 and "(part 1 of" in tex
+    chosen = latex_report(load_run(out), ["sad", "mse", "grad", "conn"])
+    assert chosen.count(r"\begin{table}") == 4 and "(part" not in chosen
+    with pytest.raises(Exception, match="has none of them"):
+        latex_report(load_run(out), ["nope"])
+
+
+PDFLATEX = shutil.which("pdflatex")
+
+
+@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed (apt-get install texlive-latex-base "
+                    "texlive-latex-recommended)")
+def test_latex_compiles_and_every_table_fits_the_page(run, tmp_path):
+    probe = subprocess.run([PDFLATEX, "--version"], capture_output=True, text=True, check=False)
+    assert probe.returncode == 0
+    if subprocess.run(["kpsewhich", "booktabs.sty"], capture_output=True, text=True).stdout.strip() == "":
+        pytest.skip("booktabs.sty is not installed (apt-get install texlive-latex-recommended)")
+    _, out = run
+    doc = tmp_path / "doc.tex"
+    doc.write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n\\input{"
+                   + str(out / "leaderboard.tex") + "}\n\\end{document}\n")
+    res = subprocess.run([PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=120, check=False)
+    log = (tmp_path / "doc.log").read_text(errors="replace")
+    assert res.returncode == 0 and (tmp_path / "doc.pdf").is_file(), log[-2000:]
+    assert "Overfull \\hbox" not in log, [ln for ln in log.splitlines() if "Overfull" in ln]
+
+
+def test_untrained_networks_are_labelled_in_every_table(tmp_path):
+    track = _hand_track(tmp_path / "track")
+    run_leaderboard(track, [Entry("tn", model="tiny-net", kwargs={"width": 4, "seed": 1})], tmp_path / "out",
+                    pred_dirs={"good": _preds(tmp_path / "good", GOOD)}, progress=False,
+                    reports=("md", "html", "latex"), report=lambda line: None)
+    out = tmp_path / "out"
+    md, tex, page = ((out / f"leaderboard.{x}").read_text() for x in ("md", "tex", "html"))
+    assert md.count("| tn (untrained) |") >= 3  # two ranking tables and the provenance
+    assert "| good |" in md and "good (untrained)" not in md
+    assert tex.count("tn (untrained) &") == tex.count(r"\begin{table}") >= 2
+    assert page.count("<td class=\"l\">tn (untrained)</td>") == 2
 
 
 def test_html_is_self_contained_with_tables_plots_and_drilldown(run):
@@ -141,8 +191,9 @@ def test_html_is_self_contained_with_tables_plots_and_drilldown(run):
     links = re.findall(r"""(?:src|href)\s*=\s*["']([^"']*)["']""", page)
     assert links and all(link.startswith("data:") or link.startswith("#") for link in links)
     assert not re.search(r"https?://", page)
-    assert 'id="lb-dim"' in page and 'id="lb-gfm"' in page and "SAD (/1000)" in page and "MSE (x1e3)" in page
-    assert "trimap set trimap2 (Trimap2)" in page
+    for t in ("lb-dim-trimap", "lb-dim-trimap2", "lb-gfm-trimap", "lb-gfm-trimap2"):  # one table per set
+        assert f'id="{t}"' in page
+    assert "SAD (/1000)" in page and "MSE (x1e3)" in page and "trimap set trimap2 (Trimap2)" in page
     # drill-down: per image: image, ground truth, 2 trimaps, 3 models x (prediction + error map)
     assert page.count("<details>") == 4
     thumbs = re.findall(r'<figure><img src="data:image/png;base64,', page)
@@ -241,20 +292,46 @@ def _chromium(*args, timeout=90):
 def test_headless_chromium_sorts_the_table_and_its_numbers_equal_the_csv(run):
     _, out = run
     url = (out / "leaderboard.html").as_uri()
-    res = _chromium("--dump-dom", url + "#sort=lb-dim:4:desc")  # column 4: SAD of the first trimap set
+    res = _chromium("--dump-dom", url + "#sort=lb-dim-trimap:2:desc")  # column 2: SAD (Rank, Model, SAD, ...)
     dom = res.stdout
-    assert 'id="lb-dim"' in dom, res.stderr[-2000:]
-    body = dom.split('id="lb-dim"')[1].split("<tbody>")[1].split("</tbody>")[0]
+    assert 'id="lb-dim-trimap"' in dom, res.stderr[-2000:]
+    body = dom.split('id="lb-dim-trimap"')[1].split("<tbody>")[1].split("</tbody>")[0]
     rows = re.findall(r"<tr>(.*?)</tr>", body, flags=re.S)
-    names = [re.search(r"<td[^>]*>([^<]*)</td>", r).group(1) for r in rows]
+    names = [re.search(r'<td class="l">([^<]*)</td>', r).group(1) for r in rows]
     sads = [float(re.findall(r'data-v="([^"]*)"', r)[1]) for r in rows]  # [rank, sad, ...]
     assert sads == sorted(sads, reverse=True) and names == ["bad", "mid", "good"]
-    head = dom.split('id="lb-dim"')[1].split("<tbody>")[0]
+    head = dom.split('id="lb-dim-trimap"')[1].split("<tbody>")[0]
     assert re.search(r'<th class="desc">SAD \(/1000\)</th>', head)  # the sorted column is marked
     csv = pd.read_csv(out / "leaderboard.csv")
     ref = csv[(csv["protocol"] == "dim") & (csv["trimap_set"] == "trimap")].set_index("model")["sad"]
     for n, v in zip(names, sads, strict=True):
         assert v == pytest.approx(ref[n], rel=1e-9)
+
+
+WIDTH_PROBE = """<script>
+document.body.setAttribute('data-page-width', document.documentElement.scrollWidth);
+document.body.setAttribute('data-widest', Math.max(...Array.from(document.querySelectorAll('table'))
+  .map(t => Math.ceil(t.getBoundingClientRect().right))));
+</script></body>"""
+
+
+@needs_chromium
+@pytest.mark.slow
+def test_two_trimap_set_page_has_no_horizontal_scroll_at_1400_px(run, tmp_path):
+    """The page with two trimap sets and both protocols fits a 1400 px window (screenshot + measured width)."""
+    from matting_data.pipelines.report.html import render_png
+
+    _, out = run
+    probe = tmp_path / "probe.html"
+    probe.write_text((out / "leaderboard.html").read_text().replace("</body>", WIDTH_PROBE, 1))
+    res = _chromium("--window-size=1400,1000", "--hide-scrollbars", "--dump-dom", probe.as_uri())
+    widths = re.search(r'data-page-width="(\d+)" data-widest="(\d+)"', res.stdout)
+    assert widths, res.stderr[-2000:]
+    page, widest = int(widths.group(1)), int(widths.group(2))
+    assert page <= 1400 and widest <= 1400, (page, widest)
+    shot = render_png(out / "leaderboard.html", tmp_path / "page.png", width=1400, height=1000)
+    img = cv2.imread(str(shot))
+    assert img is not None and img.shape[:2] == (1000, 1400)
 
 
 @needs_chromium

@@ -6,6 +6,7 @@ import argparse
 
 from ..run_contract import Contract, register
 from . import SEED, WORKERS, add_backend_arguments, parse_pairs
+from .leaderboard import MAX_SIDE, add_plan_arguments
 
 
 def add_parser(subparsers) -> None:
@@ -15,7 +16,7 @@ def add_parser(subparsers) -> None:
         description=(
             "For each compose recipe of the grid (recipes/ablation/<name>.toml or a TOML file): build the COMP "
             "track, train the grid's model (GFM-TT by default) once per seed, evaluate it on the test track(s) "
-            "and write OUT/ablation.{csv,md,json}: means over seeds with std and 95%% CI, and a paired "
+            "and write OUT/ablation.{csv,md,json}: means over seeds with std and 95% CI, and a paired "
             "comparison with the reference row over the same test images. One line per finished cell. "
             "Resumable with --resume. With --ori-train, a row trained on real images is the reference. Two recipes that "
             "compose identically on the same pool are refused."
@@ -41,11 +42,16 @@ def add_parser(subparsers) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--workers", type=int, default=1, help="processes for composition, prediction and scoring")
     add_backend_arguments(p)
+    p.add_argument("--allow-leakage", action="store_true",
+                   help="run even when test samples are among the training foregrounds, backgrounds or ORI "
+                        "training track (refused otherwise, naming them); the report says so")
+    add_plan_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars (one line per cell remains)")
     p.set_defaults(func=run)
     register(p, Contract(inputs=("foregrounds", "backgrounds", "test", "ori_train"), roots=("root",),
                          pair_inputs=("recipe_backgrounds",), data_files=("grid",),
-                         bounds={"seeds": SEED, "steps": (1, 10**8), "workers": WORKERS}))
+                         free=("dry_run",),
+                         bounds={"seeds": SEED, "steps": (1, 10**8), "workers": WORKERS, "max_side": MAX_SIDE}))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,8 +69,13 @@ def run(args: argparse.Namespace) -> int:
     res = run_ablation(
         grid, args.foregrounds, args.backgrounds, args.out, tests=args.test or None, ori_train=args.ori_train,
         recipe_backgrounds=parse_pairs(args.recipe_backgrounds, "--recipe-backgrounds"), seeds=args.seeds,
-        workers=args.workers, progress=not args.no_progress, fg_root=args.root,
+        workers=args.workers, progress=not args.no_progress, fg_root=args.root, allow_leakage=args.allow_leakage,
+        dry_run=args.dry_run, max_side=args.max_side,
     )
+    if args.dry_run:
+        print(f"dry run: nothing composed, trained or predicted (the plan is above; {args.out} holds only "
+              "evaluation trimaps the test tracks lacked)")
+        return 0
     print(res.markdown())
     print(f"wrote {args.out}/ablation.csv, ablation.md, ablation.json")
     return 0

@@ -29,7 +29,7 @@ def add_parser(subparsers) -> None:
             "Run each model on every sample of the test track (predictions written once to "
             "OUT/predictions/<model>/, reused with --resume), score them and entries given as prediction "
             "folders under the dim and/or gfm protocol, for every trimap set of the track, with bootstrap "
-            "95%% intervals and a paired test against the best model, and write OUT/leaderboard.json "
+            "95% intervals and a paired test against the best model, and write OUT/leaderboard.json "
             "(the run record) and the reports chosen by --report (md, csv, json, html, latex; "
             "`matting-data report OUT` rebuilds them later). Evaluation trimaps come from the track's "
             "manifest, else are drawn once (OUT/trimaps). Example entry: --entry \"name=gfm-r34 model=gfm "
@@ -68,13 +68,28 @@ def add_parser(subparsers) -> None:
                    help="scoring: default one thread per core in this process; 1 = one; N >= 2 = N processes")
     add_backend_arguments(p)
     p.add_argument("--overwrite", action="store_true", help="predict again even where predictions exist")
+    add_plan_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
     register(p, Contract(inputs=("test",), pair_inputs=("pred_dir",), kv_inputs=("entry",), data_files=("entries",),
                          out_required=False,
-                         free=("report", "list"),
+                         free=("report", "list", "dry_run"),
                          bounds={"trimap_seed": SEED, "resamples": (1, 1_000_000), "stats_seed": SEED,
-                                 "workers": WORKERS}))
+                                 "workers": WORKERS, "max_side": MAX_SIDE}))
+
+
+#: bounds of ``--max-side`` (px): the slow models refuse a cap under 16
+MAX_SIDE = (16, 1_000_000)
+
+
+def add_plan_arguments(p: argparse.ArgumentParser) -> None:
+    """``--dry-run`` and ``--max-side`` (shared with ``ablation``)."""
+    p.add_argument("--dry-run", action="store_true",
+                   help="validate every entry and input, print the plan (models x samples x trimap sets, "
+                        "estimated time per model from a speed probe on this device) and stop")
+    p.add_argument("--max-side", type=int, default=None, metavar="PX",
+                   help="cap the slow classical models (closed-form, knn): solve at this longer side and "
+                        "upscale (recorded in the provenance); an entry's own max_side wins")
 
 
 def collect_entries(args: argparse.Namespace) -> tuple[list[Any], dict[str, dict[str, Any]], dict[str, str]]:
@@ -114,12 +129,17 @@ def run(args: argparse.Namespace) -> int:
     models, kwargs, pred_dirs = collect_entries(args)
     sets = args.trimap_sets if args.trimap_sets == "all" else [s.strip() for s in args.trimap_sets.split(",")]
     formats = parse_formats(args.report)
-    board = run_leaderboard(
-        args.test, models, args.out, pred_dirs=pred_dirs, model_kwargs=kwargs, protocols=args.protocol,
-        rank_by=args.rank_by, trimap_seed=args.trimap_seed, trimap_sets=sets, workers=args.workers,
-        overwrite=args.overwrite, progress=not args.no_progress,
-        stats=StatsConfig(resamples=args.resamples, seed=args.stats_seed), reports=formats,
-    )
+    options = dict(pred_dirs=pred_dirs, model_kwargs=kwargs, protocols=args.protocol,
+                   rank_by=args.rank_by, trimap_seed=args.trimap_seed, trimap_sets=sets, workers=args.workers,
+                   overwrite=args.overwrite, progress=not args.no_progress,
+                   stats=StatsConfig(resamples=args.resamples, seed=args.stats_seed), max_side=args.max_side)
+    if args.dry_run:
+        from ..pipelines.leaderboard import plan_leaderboard
+
+        plan_leaderboard(args.test, models, args.out, **options)
+        print(f"dry run: nothing predicted (the plan is above; {args.out} holds only evaluation trimaps)")
+        return 0
+    board = run_leaderboard(args.test, models, args.out, reports=formats, **options)
     print(board.markdown())
     print(f"wrote {args.out}/leaderboard.json, per_image/ and the reports: {', '.join(formats)}")
     return 0

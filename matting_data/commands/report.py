@@ -25,6 +25,9 @@ def add_parser(subparsers) -> None:
     )
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="folder(s) of finished leaderboard runs")
     p.add_argument("--report", default="all", help=f"formats: {formats_help()} (default: all)")
+    p.add_argument("--latex-metrics", default=None, metavar="M1,M2",
+                   help="metrics of the LaTeX tables, e.g. sad,mse,grad,conn (default: all, split so each "
+                        "table fits a page)")
     p.add_argument("--merge-into", default=None, metavar="OUT", help="merge the runs into this new folder")
     p.add_argument("--screenshot", default=None, metavar="PNG",
                    help="also render leaderboard.html to this PNG with headless Chromium (e.g. for a README)")
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--screenshot {shot}: a screenshot is a .png file")
         if shot.exists() and not args.overwrite:
             raise InputError(f"--screenshot {shot}: exists; pass --overwrite to replace it")
-    written = build_reports(args.run_dirs[0], formats)
+    chosen = [m.strip() for m in args.latex_metrics.split(",") if m.strip()] if args.latex_metrics else None
+    written = build_reports(args.run_dirs[0], formats, latex_metrics=chosen)
     if args.screenshot:
         from ..pipelines.report.html import render_png
 

@@ -149,32 +149,73 @@ class TrimapColour(MattingModel):
 
 
 class _PyMatting(MattingModel):
+    """pymatting's sparse solvers; ``max_side`` caps the size they solve at (a slow model's time cap).
+
+    With ``max_side`` (px) a larger image and its trimap are scaled down so the longer
+    side is ``max_side`` (area / nearest), solved, and the alpha scaled back up
+    (bilinear), the known regions taken from the full-size trimap.  The cap is in
+    :meth:`describe` (arguments and inference rule), so it is in every provenance record.
+    """
+
     inputs = ModelInputs(trimap=True)
     method = ""
+    #: Minutes per megapixel on a CPU: the leaderboard plan says so and ``--max-side`` caps it.
+    slow = True
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, max_side: int | None = None, **kwargs: Any) -> None:
+        if max_side is not None and int(max_side) < 16:
+            raise ModelError(f"{self.name}: max_side must be at least 16 px (or none), got {max_side}")
+        self.max_side = None if max_side is None else int(max_side)
         self.kwargs = kwargs
 
     def predict(self, image: np.ndarray, trimap: np.ndarray | None = None,
                 background: np.ndarray | None = None) -> np.ndarray:
         if trimap is None:
             raise ModelError(f"{self.name} needs a trimap")
-        pymatting = require("pymatting", f"model {self.name!r}")
         fg, bg, unk = _known(trimap)
         if not unk.any():
             return fg.astype(np.float32)
         if not fg.any() or not bg.any():
             # the solvers need both kinds of constraint; fall back to the flat guess
             return TrimapFlat().predict(image, trimap)
-        fn = getattr(pymatting, self.method)
-        t = trimap.astype(np.float64) / 255.0
-        a = fn(image.astype(np.float64), t, **self.kwargs)
+        h, w = trimap.shape
+        f = 1.0 if self.max_side is None else min(1.0, self.max_side / max(h, w))
+        if f < 1.0:
+            size = (max(1, round(w * f)), max(1, round(h * f)))
+            small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+            t_small = cv2.resize(trimap, size, interpolation=cv2.INTER_NEAREST)
+            a = cv2.resize(self._solve(small, t_small), (w, h), interpolation=cv2.INTER_LINEAR)
+        else:
+            a = self._solve(image, trimap)
         a = np.clip(np.asarray(a, np.float32), 0.0, 1.0)
         a[fg], a[bg] = 1.0, 0.0
         return a
 
+    def _solve(self, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
+        fg, bg, unk = _known(trimap)
+        if not unk.any() or not fg.any() or not bg.any():
+            return TrimapFlat().predict(image, trimap)
+        import contextlib
+        import io
+        import warnings
+
+        pymatting = require("pymatting", f"model {self.name!r}")
+        fn = getattr(pymatting, self.method)
+        printed = io.StringIO()  # pymatting prints solver notes: turn them into warnings (one channel)
+        with contextlib.redirect_stdout(printed):
+            a = fn(image.astype(np.float64), trimap.astype(np.float64) / 255.0, **self.kwargs)
+        if printed.getvalue().strip():
+            warnings.warn(f"{self.name} (pymatting): " + " ".join(printed.getvalue().split()), UserWarning,
+                          stacklevel=2)
+        return np.asarray(a, np.float32)
+
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "kwargs": {k: repr(v) for k, v in sorted(self.kwargs.items())}}
+        rule = ("full resolution" if self.max_side is None
+                else f"solved at max side {self.max_side} px, alpha upscaled bilinearly, known regions full-size")
+        return {**super().describe(), "kwargs": {k: repr(v) for k, v in sorted(self.kwargs.items())},
+                "arguments": {"max_side": self.max_side, **{k: repr(v) for k, v in sorted(self.kwargs.items())}},
+                "inference_rule": {"name": "full-resolution" if self.max_side is None else f"max-side-{self.max_side}",
+                                   "description": rule}}
 
 
 @register_model("closed-form", extras=("classical",))

@@ -73,9 +73,11 @@ from ..datasets.track import Track, load_track
 from ..errors import InputError, RecipeError
 from ..io import check_output_dir, write_text_atomic
 from ..metrics import get_protocol
+from ..notices import current_record
 from ..recipes import check_keys, load_recipe
 from ..stats import paired_differences, t_interval
 from ..tables import format_value, markdown_table
+from .ablation_plan import leak_note
 from .comp_tracks import build_comp_track
 from .leaderboard import Entry, eval_samples, predict_entry, score_predictions
 
@@ -257,6 +259,7 @@ class Ablation:
     table: pd.DataFrame
     out: Path
     reference: dict[str, str]
+    checks: dict[str, Any] = field(default_factory=dict)  # plan, leakage (see .ablation_plan)
 
     def markdown(self) -> str:
         return (self.out / "ablation.md").read_text()
@@ -293,6 +296,7 @@ class _Context:
     done: int = 0
     total: int = 0
     tracks: dict[str, Track] = field(default_factory=dict)
+    checks: dict[str, Any] = field(default_factory=lambda: {"baseline_kwargs": {}})
 
 
 def _train_track(ctx: _Context, row: str, kind: str, what: Any) -> Track:
@@ -340,7 +344,8 @@ def _run_row(ctx: _Context, row: str, kind: str, what: Any) -> list[dict[str, An
     elif kind == "ori":
         settings = {**ctx.common, "ori_train": [what.name, str(what.root)]}
     else:
-        settings = {"baseline": what, "protocols": list(g.protocols), "trimap_seed": g.trimap_seed}
+        settings = {"baseline": what, "protocols": list(g.protocols), "trimap_seed": g.trimap_seed,
+                    **({"kwargs": ctx.checks["baseline_kwargs"][what]} if what in ctx.checks["baseline_kwargs"] else {})}
     cells = []
     for seed in (g.seeds if kind != "baseline" else [None]):
         model: Any = None
@@ -352,7 +357,7 @@ def _run_row(ctx: _Context, row: str, kind: str, what: Any) -> list[dict[str, An
             cell = json.loads(path.read_text()) if path.is_file() else {}
             if cell.get("key") != key:
                 if kind == "baseline":
-                    entry = Entry(row, model=what)
+                    entry = Entry(row, model=what, kwargs=dict(ctx.checks["baseline_kwargs"].get(what, {})))
                 else:
                     if model is None:
                         model, facts = _trained_model(ctx, row, kind, what, int(seed))  # type: ignore[arg-type]
@@ -383,6 +388,9 @@ def run_ablation(
     progress: bool = True,
     report: Callable[[str], None] | None = None,
     fg_root: PathLike | None = None,
+    allow_leakage: bool = False,
+    dry_run: bool = False,
+    max_side: int | None = None,
 ) -> Ablation:
     """Run every cell of the grid (row x seed x test track) not done yet and write the comparison table.
 
@@ -399,6 +407,10 @@ def run_ablation(
     report : called with one line per finished cell (default: print to stderr).
     fg_root : folder the foreground manifest's paths are relative to (default: the root it records, else its
         folder), as ``--root`` of ``compose``.
+    allow_leakage : run even when test samples are among the training data (the report says so);
+        otherwise a :class:`~matting_data.pipelines.leakage.LeakageError` names them.
+    dry_run : validate, check leakage and print the plan (to stderr), then return an empty table.
+    max_side : cap the slow classical baselines (closed-form, knn), recorded with their cells.
     """
     g = grid if isinstance(grid, Grid) else load_grid(grid)
     if seeds:
@@ -425,6 +437,13 @@ def run_ablation(
     inputs = [foregrounds, fg_root, *pools.values(), *(t.root for t in test_list), *([ori.root] if ori else [])]
     check_output_dir(out, *inputs, what="out")  # before anything is created
     out_p = Path(out).resolve()  # absolute: the evaluation links its inputs
+    from .ablation_plan import check_ablation
+
+    checks = check_ablation(g, foregrounds, pools, test_list, ori, out_p, allow_leakage=allow_leakage,
+                            max_side=max_side, workers=workers, progress=progress, fg_root=fg_root,
+                            say=lambda line: print(line, file=sys.stderr, flush=True))
+    if dry_run:
+        return Ablation(g, pd.DataFrame(), out_p, {}, checks)
     (out_p / "cells").mkdir(parents=True, exist_ok=True)
     common = {"train": g.train_config().to_dict() | {"seed": None, "train": None}, "per_fg": g.per_fg,
               "seed": g.seed, "protocols": list(g.protocols), "foregrounds": str(Path(foregrounds).resolve()),
@@ -436,10 +455,10 @@ def run_ablation(
     n_trained = len(rows) - len(g.baselines)
     ctx = _Context(g, foregrounds, pools, out_p, test_list, workers, progress,
                    report or (lambda s: print(s, file=sys.stderr, flush=True)), common, fg_root,
-                   total=len(test_list) * (n_trained * len(g.seeds) + len(g.baselines)))
+                   total=len(test_list) * (n_trained * len(g.seeds) + len(g.baselines)), checks=checks)
     cells = [c for row, kind, what in rows for c in _run_row(ctx, row, kind, what)]
     table, reference = summarise(cells, g)
-    result = Ablation(g, table, out_p, reference)
+    result = Ablation(g, table, out_p, reference, checks)
     _write(result, cells)
     return result
 
@@ -555,6 +574,8 @@ def _write(res: Ablation, cells: list[dict[str, Any]]) -> None:
     if g.description:
         lines += [g.description, ""]
     lines += [_model_line(g), ""]
+    if res.checks.get("leakage_allowed"):
+        lines += [f"**Leakage allowed (--allow-leakage):** {leak_note(res.checks['leakage'])}", ""]
     kinds = {c["test"]: c.get("test_kind", "?") for c in cells}
     for test in dict.fromkeys(df["test"]):
         sub = df[df["test"] == test]
@@ -569,5 +590,6 @@ def _write(res: Ablation, cells: list[dict[str, Any]]) -> None:
             lines.append("Note: this test track is not ORI (real photos), so it measures no real-domain gap.")
         lines += ["", *_table_md(sub, g), ""]
     write_text_atomic(out / "ablation.md", "\n".join(lines))
-    payload = {"grid": {k: v for k, v in g.__dict__.items()}, "reference": res.reference, "cells": cells}
+    payload = {"grid": {k: v for k, v in g.__dict__.items()}, "reference": res.reference, "cells": cells,
+               **res.checks, "warnings": current_record()}
     write_text_atomic(out / "ablation.json", json.dumps(payload, indent=1, default=str) + "\n")

@@ -17,6 +17,10 @@ Pipeline (uses :mod:`matting_data.models`, :mod:`matting_data.metrics`, :mod:`ma
          <out>/leaderboard.{csv,md,html,tex}, plots/ reports (:mod:`.report`; ``matting-data report``
                                                       rebuilds them from the run without recomputing)
 
+Before the first prediction every entry is built and every input checked, and the plan
+(entries x samples x trimap sets, the estimated time per model from a speed probe) is printed
+and recorded (:mod:`.plan`; :func:`plan_leaderboard` / ``--dry-run`` stops there).
+
 Trimap sets: the manifest's ``trimap`` column and every non-empty ``trimap<N>``
 column (alphamatting's Trimap1 / Trimap2) are scored separately; each table
 says which set (and which folder) produced it.  Every number is in the scale
@@ -32,7 +36,9 @@ import datetime as _dt
 import math
 import os
 import re
-from collections.abc import Mapping, Sequence
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,11 +54,13 @@ from ..manifest import resolve
 from ..metrics import get_protocol
 from ..models.base import MattingModel, ModelError
 from ..models.registry import get_model
+from ..notices import current_record
 from ..records import CorruptRecordError, read_record
 from ..stats import DEFAULT_RESAMPLES, bootstrap_ci, compare_to_best
 from ..tables import nanmean
 from ..trimap.files import write_eval_trimaps
 from .evaluate import MATTE_SUFFIXES
+from .plan import RunPlan, model_inputs
 from .predict import RECORD as PREDICTION_RECORD
 from .report.data import RESULTS
 from .scoring import ScoreItem, metric_columns, score_items
@@ -304,12 +312,6 @@ def stage_inputs(samples: Sequence[EvalSample], folder: Path, what: str, within:
         src = getattr(s, what)
         link_file(src, folder / (s.id + Path(src).suffix.lower()), within=within)
     return folder
-
-
-def model_inputs(model: MattingModel) -> str:
-    """What a model is given besides the image: ``trimap``, ``background``, both, or ``image only``."""
-    parts = model.inputs.names[1:]
-    return "image + " + " + ".join(parts) if parts else "image only"
 
 
 def _check_backgrounds(model: MattingModel, samples: Sequence[EvalSample], entry: Entry) -> None:
@@ -595,6 +597,10 @@ class _Run:
     files: dict[str, str] = field(default_factory=dict)
     predictions: dict[str, dict[str, str]] = field(default_factory=dict)
     entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    models: dict[str, Any] = field(default_factory=dict)  # built (validated) before anything is predicted
+    validated: dict[str, dict[str, Path]] = field(default_factory=dict)  # checked prediction folders
+    plan: RunPlan | None = None
+    leakage: list[dict[str, str]] = field(default_factory=list)
 
 
 def per_image_file(entry: str, protocol: str, trimap_set: str) -> str:
@@ -616,11 +622,12 @@ def _provenance(model: MattingModel, entry: Entry) -> dict[str, Any]:
 
 def _predict_all(run: _Run, e: Entry) -> dict[str, dict[str, Path]]:
     """Predictions of a model entry per trimap set (a trimap-free model is run once and reused)."""
-    model = get_model(e.model, **e.factory_kwargs())  # type: ignore[arg-type]
+    model = run.models.pop(e.name, None) or get_model(e.model, **e.factory_kwargs())  # type: ignore[arg-type]
     run.entries[e.name] = _provenance(model, e)
     out: dict[str, dict[str, Path]] = {}
     folders: dict[str, str] = {}
     speed = math.nan
+    t0 = time.perf_counter()
     for k, s in enumerate(run.sets):
         if k and not model.inputs.trimap:
             out[s], folders[s] = out[run.sets[0]], folders[run.sets[0]]
@@ -631,12 +638,15 @@ def _predict_all(run: _Run, e: Entry) -> dict[str, dict[str, Path]]:
         folders[s] = rel
         speed = _timing(run.out / rel) if k == 0 else speed
     run.entries[e.name]["s_per_mp"] = speed
+    run.entries[e.name]["predict_seconds"] = time.perf_counter() - t0  # measured; the plan's estimate beside it
+    if run.plan is not None:
+        run.entries[e.name]["estimated_seconds"] = run.plan.entry(e.name).estimate_s
     run.predictions[e.name] = folders
     return out
 
 
 def _submission(run: _Run, e: Entry) -> dict[str, dict[str, Path]]:
-    preds = validate_submission(e, run.samples[run.sets[0]])
+    preds = run.validated.pop(e.name, None) or validate_submission(e, run.samples[run.sets[0]])
     run.entries[e.name] = {"source": "submission", "model": e.name, "folder": str(e.pred_dir),
                            "input": "predictions made elsewhere", "validated": True, "s_per_mp": math.nan}
     record = read_record(Path(str(e.pred_dir)) / PREDICTION_RECORD) or {}  # written by `matting-data predict`
@@ -732,6 +742,9 @@ def _payload(run: _Run, rank_by: str, stats: StatsConfig, table: pd.DataFrame, g
                                       f"against the best model; significant when both p < {stats.alpha}",
                        "alpha": stats.alpha},
         "entries": run.entries,
+        "plan": None if run.plan is None else run.plan.as_record(),
+        "leakage": run.leakage,
+        "warnings": current_record(),
         "predictions": run.predictions,
         "per_image": run.files,
         "samples": {s: [vars(x) for x in run.samples[s]] for s in run.sets},
@@ -759,6 +772,9 @@ def run_leaderboard(
     progress: bool = True,
     stats: StatsConfig | None = None,
     reports: Sequence[str] = ("md", "csv", "json"),
+    max_side: int | None = None,
+    probe: bool = True,
+    report: Callable[[str], None] | None = None,
 ) -> Leaderboard:
     """Run every model on the ``test`` track, score all entries, write and return the leaderboard.
 
@@ -781,23 +797,107 @@ def run_leaderboard(
     overwrite : predict again even where predictions exist (and replace those of another model).
     stats : bootstrap resamples, seed and test level (default 2000 resamples, seed 0).
     reports : formats written (``md``, ``csv``, ``json``, ``html``, ``latex``); see :mod:`.report`.
+    max_side : cap the slow classical models (closed-form, knn) at this longer side in px (recorded
+        as their ``max_side`` argument in the provenance); an entry's own ``max_side`` wins.
+    probe : measure each model's speed on the first sample and estimate the run (:mod:`.plan`).
+    report : called with each line of the plan (default: print to stderr).
+
+    Every model entry is built, every input checked and every prediction folder validated
+    before the first prediction (:func:`plan_leaderboard` stops there); a bad entry fails the
+    whole run at once, naming every bad entry.
     """
+    run, entries, st = _prepare(test, models, out, pred_dirs, model_kwargs, protocols, rank_by, trimap_seed,
+                                trimap_scheme, trimap_sets, workers, overwrite, progress, stats, max_side, probe,
+                                report)
+    labels = {s: _set_label([x.trimap for x in run.samples[s]], s) for s in run.sets}
+    for e in entries:
+        preds = _predict_all(run, e) if e.model is not None else _submission(run, e)
+        _score_entry(run, e, preds)
+    return _finish(run, [e.name for e in entries], rank_by, st, labels, reports)
+
+
+def plan_leaderboard(test: Track | PathLike, models: Sequence[str | MattingModel | Entry] = (),
+                     out: PathLike = "leaderboard", **kwargs: Any) -> RunPlan:
+    """Validate every entry and input and estimate the run's cost, predicting nothing (``--dry-run``).
+
+    Takes the arguments of :func:`run_leaderboard` (``reports`` ignored); evaluation
+    trimaps the track lacks are drawn into ``out`` (the run reuses them).
+    """
+    kwargs.pop("reports", None)
+    names = ("pred_dirs", "model_kwargs", "protocols", "rank_by", "trimap_seed", "trimap_scheme", "trimap_sets",
+             "workers", "overwrite", "progress", "stats", "max_side", "probe", "report")
+    unknown = set(kwargs) - set(names)
+    if unknown:
+        raise TypeError(f"plan_leaderboard: unknown arguments {sorted(unknown)}")
+    defaults = {"pred_dirs": None, "model_kwargs": None, "protocols": "dim", "rank_by": "sad", "trimap_seed": 0,
+                "trimap_scheme": "dim", "trimap_sets": "all", "workers": None, "overwrite": False, "progress": True,
+                "stats": None, "max_side": None, "probe": True, "report": None}
+    a = {**defaults, **kwargs}
+    run, _, _ = _prepare(test, models, out, *[a[n] for n in names])
+    assert run.plan is not None
+    return run.plan
+
+
+def _prepare(test: Any, models: Any, out: Any, pred_dirs: Any, model_kwargs: Any, protocols: Any, rank_by: str,
+             trimap_seed: int, trimap_scheme: str, trimap_sets: Any, workers: int | None, overwrite: bool,
+             progress: bool, stats: StatsConfig | None, max_side: int | None, probe: bool,
+             report: Callable[[str], None] | None) -> tuple[_Run, list[Entry], StatsConfig]:
+    """Everything before the first prediction: entries built and checked, inputs checked, the plan printed."""
+    from .plan import build_models, check_inputs, plan_run
+
     if workers is not None and workers < 1:
         raise InputError(f"workers must be at least 1 (or None: one scoring thread per core), got {workers}")
     track = test if isinstance(test, Track) else load_track(test)
     protos = _protocols(protocols, rank_by)
     entries = make_entries(list(models), pred_dirs, model_kwargs)
     st = stats or StatsConfig()
-    run = _Run(track, Path(out), protos, _choose_sets(track, trimap_sets), workers, progress, overwrite)
+    sets = _choose_sets(track, trimap_sets)
+    built = build_models(entries, max_side)  # every model entry, before anything is predicted
+    run = _Run(track, Path(out), protos, sets, workers, progress, overwrite, models=built)
     run.out.mkdir(parents=True, exist_ok=True)
     for s in run.sets:
         run.samples[s], run.notes[s] = eval_samples(track, run.out, trimap_seed, trimap_scheme, workers or 1,
                                                     progress, s)
-    labels = {s: _set_label([x.trimap for x in run.samples[s]], s) for s in run.sets}
+    check_inputs(run.samples, built)
     for e in entries:
-        preds = _predict_all(run, e) if e.model is not None else _submission(run, e)
-        _score_entry(run, e, preds)
-    return _finish(run, [e.name for e in entries], rank_by, st, labels, reports)
+        if e.model is None:
+            run.validated[e.name] = validate_submission(e, run.samples[run.sets[0]])
+    run.leakage = _training_leakage(run, entries)
+    run.plan = plan_run(f"leaderboard on {track.name!r}", entries, built, run.samples, protos,
+                        done=lambda e, m, s: _done(run, e, m, s), probe=probe)
+    say = report or (lambda line: print(line, file=sys.stderr, flush=True))
+    for line in run.plan.lines():
+        say(line)
+    if run.leakage:
+        from .leakage import Overlap, overlap_message
+
+        say("  leakage: " + overlap_message([Overlap(o["test"], o["source"], o["train"], o["how"])
+                                              for o in run.leakage]) + " (recorded in the report)")
+    return run, entries, st
+
+
+def _done(run: _Run, e: Entry, model: Any, trimap_set: str) -> set[str]:
+    """Ids already predicted by this very model in the run folder (resumed, not predicted again)."""
+    folder = run.out / ("predictions/" + e.name + ("" if trimap_set == DEFAULT_SET else f".{trimap_set}"))
+    if run.overwrite or not (folder / PREDICTION_RECORD).is_file():
+        return set()
+    if _stale(folder, model):  # found now, before any model has predicted anything
+        raise InputError(f"{folder} holds predictions made with other settings (another model, weights or "
+                         f"arguments under the name {e.name!r}): use another --out folder or entry name, or "
+                         "--overwrite to replace them")
+    return {x.id for x in run.samples[trimap_set] if (folder / f"{x.id}.png").is_file()}
+
+
+def _training_leakage(run: _Run, entries: Sequence[Entry]) -> list[dict[str, str]]:
+    """Test samples among the training data recorded beside a model's checkpoint (reported, not refused)."""
+    from .leakage import fingerprints, model_training_overlaps, recorded_training_tracks
+
+    weighted = [e for e in entries if e.model is not None and recorded_training_tracks(e.weights)]
+    if not weighted:
+        return []
+    test = fingerprints([(x.id, x.image, x.alpha) for x in run.samples[run.sets[0]]])
+    return [{**o.as_record(), "entry": e.name} for e in weighted for o in model_training_overlaps(e.weights, test)
+            if o.content]
 
 
 def _finish(run: _Run, names: list[str], rank_by: str, st: StatsConfig, labels: dict[str, str],

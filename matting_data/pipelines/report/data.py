@@ -105,6 +105,16 @@ class RunData:
     def entry(self, name: str) -> dict[str, Any]:
         return dict(self.meta["entries"].get(name, {}))
 
+    def untrained(self, name: str) -> bool:
+        """Whether an entry is a network with seeded random weights (no weights file)."""
+        e = self.entry(name)
+        return (e.get("source") == "model" and not e.get("weights")
+                and (e.get("describe") or {}).get("untrained_seed") is not None)
+
+    def label(self, name: str) -> str:
+        """An entry's name as every table shows it: ``gfm (untrained)`` for a network without weights."""
+        return f"{name} (untrained)" if self.untrained(name) else name
+
     def rule(self, name: str) -> str:
         """A short name of an entry's inference rule (``-`` for submissions and models without one)."""
         rule = self.entry(name).get("inference_rule")

@@ -96,8 +96,11 @@ def parse_formats(formats: str | Sequence[str]) -> list[str]:
     return [f for f in REGISTRY if f in wanted]
 
 
-def build_reports(run_dir: PathLike, formats: str | Sequence[str] = ("md", "csv", "json")) -> dict[str, Path]:
+def build_reports(run_dir: PathLike, formats: str | Sequence[str] = ("md", "csv", "json"),
+                  latex_metrics: Sequence[str] | None = None) -> dict[str, Path]:
     """Write the requested reports of the run in ``run_dir`` from its record; return ``{format: path}``.
+
+    ``latex_metrics``: the metrics of the LaTeX tables (default: all, split so each table fits a page).
 
     Nothing is predicted or scored: the numbers are those of ``leaderboard.json``
     and the per-image CSVs.  The record is always listed (``"json"``).
@@ -106,7 +109,10 @@ def build_reports(run_dir: PathLike, formats: str | Sequence[str] = ("md", "csv"
     run = load_run(run_dir)
     written: dict[str, Path] = {"json": record_path(run, run.root)}
     for name in fmts:
-        written[name] = REGISTRY[name].write(run, run.root)
+        if name == "latex":
+            written[name] = write_latex(run, run.root, latex_metrics)
+        else:
+            written[name] = REGISTRY[name].write(run, run.root)
     return written
 
 

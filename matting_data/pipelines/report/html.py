@@ -2,9 +2,10 @@
 
 CSS and JavaScript are inline; plots and thumbnails are ``data:`` URIs.  The page has:
 
-* per protocol, a ranked table with a column group per trimap set; every header
-  states the metric's scale; click a header to sort (numbers sort by their full
-  value, kept in ``data-v``); ``leaderboard.html#sort=TABLE_ID:COLUMN[:desc]``
+* per protocol, one ranked table per trimap set (``lb-<protocol>-<set>``; the page
+  fits a 1400 px window); every header states the metric's scale; networks without
+  weights are labelled ``(untrained)``; click a header to sort (numbers sort by their
+  full value, kept in ``data-v``); ``leaderboard.html#sort=TABLE_ID:COLUMN[:desc]``
   opens the page sorted (used by the headless-browser test);
 * the best value of each column in bold, the second underlined; each mean with its
   bootstrap 95 % interval; the paired test against the best model;
@@ -31,7 +32,7 @@ import numpy as np
 from ...io import encode_png, quantize, read_alpha, read_image, read_trimap, write_text_atomic
 from ...tables import SCALE_LEGEND, format_value
 from .latex import marks
-from .sections import ci_text, group_sections, provenance_rows, vs_best_text
+from .sections import ci_text, group_sections, provenance_rows, run_notes, vs_best_text
 
 if TYPE_CHECKING:
     from .data import RunData
@@ -45,7 +46,9 @@ h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em}p.note{color:#555;font-si
 table{border-collapse:collapse;margin:.6em 0;font-size:.88em}
 th,td{border-bottom:1px solid #ddd;padding:.25em .5em;text-align:right;white-space:nowrap}
 th{background:#f3f3f3;cursor:pointer;user-select:none}th.grp{text-align:center;cursor:default}
-td.l,th.l{text-align:left}td .ci{color:#777;font-size:.8em}td.best{font-weight:bold}
+td.l,th.l{text-align:left}td.w{white-space:normal;max-width:16em;overflow-wrap:anywhere}
+th{white-space:normal}td .ci{white-space:normal}
+h3{font-size:1.05em;margin-top:1.2em}td .ci{color:#777;font-size:.8em}td.best{font-weight:bold}
 td.second{text-decoration:underline}th.asc:after{content:" \\25B2"}th.desc:after{content:" \\25BC"}
 figure{display:inline-block;margin:.3em;text-align:center;font-size:.75em;vertical-align:top}
 figure img{display:block;border:1px solid #ccc;image-rendering:auto}details{margin:.3em 0}
@@ -122,39 +125,38 @@ def _row_lookup(run: RunData, protocol: str, trimap_set: str) -> dict[str, dict[
     return {str(r["model"]): r for r in run.section(protocol, trimap_set).to_dict("records")}
 
 
-def protocol_table(run: RunData, protocol: str) -> str:
-    """The sortable table of one protocol: Model, Input, Inference rule, then per trimap set Rank, metrics, vs best."""
+def table_id(protocol: str, trimap_set: str) -> str:
+    """The id of a ranked table (``#sort=ID:COLUMN[:desc]`` opens the page sorted by it)."""
+    return f"lb-{protocol}-{trimap_set}"
+
+
+def protocol_table(run: RunData, protocol: str, trimap_set: str) -> str:
+    """The sortable table of one protocol and trimap set: Rank, Model, metrics (with intervals), vs best,
+    Input, Inference rule.  One table per trimap set keeps the page within a 1400 px window."""
     metrics = run.metrics(protocol)
-    models = list(run.section(protocol, run.sets[0])["model"])
-    per_set = {s: _row_lookup(run, protocol, s) for s in run.sets}
-    span = len(metrics) + 2
-    top = '<tr><th class="grp" colspan="3"></th>' + "".join(
-        f'<th class="grp" colspan="{span}">trimap set {esc(run.set_label(s))}</th>' for s in run.sets) + "</tr>"
-    heads = ['<th class="l">Model</th>', '<th class="l">Input</th>', '<th class="l">Inference rule</th>']
-    for _ in run.sets:
-        heads += ["<th>Rank</th>", *[f"<th>{esc(run.header(protocol, m))}</th>" for m in metrics],
-                  f'<th class="l">vs best ({esc(run.rank_by.upper())})</th>']
-    mk = {(s, m): dict(zip(models, marks([per_set[s].get(n, {}).get(m) for n in models]), strict=True))
-          for s in run.sets for m in metrics}
+    rows = _row_lookup(run, protocol, trimap_set)
+    models = list(rows)
+    heads = ["<th>Rank</th>", '<th class="l">Model</th>',
+             *[f"<th>{esc(run.header(protocol, m))}</th>" for m in metrics],
+             f'<th class="l">vs best ({esc(run.rank_by.upper())})</th>', '<th class="l">Input</th>',
+             '<th class="l">Inference rule</th>']
+    mk = {m: dict(zip(models, marks([rows[n].get(m) for n in models]), strict=True)) for m in metrics}
     body = []
     for n in models:
-        first = per_set[run.sets[0]][n]
-        cells = [f'<td class="l">{esc(n)}</td>', f'<td class="l">{esc(first["input"])}</td>',
-                 f'<td class="l">{esc(run.rule(n))}</td>']
-        for s in run.sets:
-            r = per_set[s].get(n, {})
-            cells.append(_num_cell(r.get("rank")))
-            cells += [_num_cell(r.get(m), mk[(s, m)][n], f'<br><span class="ci">{esc(ci_text(r, m))}</span>')
-                      for m in metrics]
-            cells.append(f'<td class="l">{esc(vs_best_text(r))}</td>')
+        r = rows[n]
+        cells = [_num_cell(r.get("rank")), f'<td class="l">{esc(run.label(n))}</td>']
+        cells += [_num_cell(r.get(m), mk[m][n], f'<br><span class="ci">{esc(ci_text(r, m))}</span>')
+                  for m in metrics]
+        cells += [f'<td class="l w">{esc(vs_best_text(r))}</td>', f'<td class="l w">{esc(r["input"])}</td>',
+                  f'<td class="l w">{esc(run.rule(n))}</td>']
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return (f'<table class="sortable" id="lb-{esc(protocol)}"><thead>{top}<tr>{"".join(heads)}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table>")
+    return (f'<table class="sortable" id="{esc(table_id(protocol, trimap_set))}"><thead><tr>{"".join(heads)}'
+            f"</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
 
 def plain_table(heads: list[str], rows: list[list[str]], table_id: str) -> str:
     h = "".join(f"<th class=l>{esc(x)}</th>" for x in heads)
-    b = "".join("<tr>" + "".join(f"<td class=l>{esc(c)}</td>" for c in r) + "</tr>" for r in rows)
+    b = "".join("<tr>" + "".join(f'<td class="l w">{esc(c)}</td>' for c in r) + "</tr>" for r in rows)
     return f'<table class="sortable" id="{esc(table_id)}"><thead><tr>{h}</tr></thead><tbody>{b}</tbody></table>'
 
 
@@ -178,12 +180,12 @@ def drilldown(run: RunData, max_images: int = MAX_IMAGES) -> str:
         vals = []
         for n in models:
             v = tables[n][run.rank_by].get(sid) if sid in tables[n].index else None
-            vals.append(f"{n} {format_value(v)}")
+            vals.append(f"{run.label(n)} {format_value(v)}")
             f = run.prediction(n, s0, sid)
             if f is None:
                 continue
             pred = read_alpha(f)
-            figs += [_figure(f"{n}", thumb(pred)), _figure(f"{n} error", error_map(pred, gt))]
+            figs += [_figure(run.label(n), thumb(pred)), _figure(f"{run.label(n)} error", error_map(pred, gt))]
         head = f"{esc(sid)}: {esc(run.header(p0, run.rank_by))} " + esc("; ".join(vals))
         out.append(f"<details><summary>{head}</summary>{''.join(figs)}</details>")
     more = len(run.samples(s0)) - len(samples)
@@ -201,9 +203,14 @@ def html_report(run: RunData, plots: list[tuple[str, Path]], max_images: int = M
              "second underlined. Click a header to sort.</p>"]
     for p in run.protocols:
         desc = run.meta["protocols"][p]["description"]
-        notes = " ".join(run.trimap_note(s) for s in run.sets)
-        parts += [f"<h2>Protocol {esc(p)}</h2>", f"<p class=note>{esc(desc)}. {esc(notes)} Ranked by "
-                  f"{esc(run.rank_by.upper())} on {esc(run.set_label(run.sets[0]))}.</p>", protocol_table(run, p)]
+        parts += [f"<h2>Protocol {esc(p)}</h2>", f"<p class=note>{esc(desc)}. Ranked by "
+                  f"{esc(run.rank_by.upper())} within each trimap set.</p>"]
+        for s in run.sets:
+            parts += [f"<h3>Protocol {esc(p)}, trimap set {esc(run.set_label(s))}</h3>",
+                      f"<p class=note>{esc(run.trimap_note(s))}</p>", protocol_table(run, p, s)]
+    notes = run_notes(run)
+    if notes:
+        parts += ["<h2>Notes</h2>", "<ul>" + "".join(f"<li>{esc(n)}</li>" for n in notes) + "</ul>"]
     heads, rows = provenance_rows(run)
     parts += ["<h2>Provenance</h2>", plain_table(heads, rows, "provenance")]
     for i, (title, gh, gr) in enumerate(group_sections(run)):

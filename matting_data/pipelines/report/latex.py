@@ -1,4 +1,4 @@
-r"""LaTeX tables of a leaderboard run (booktabs): one ``table`` per protocol, a column group per trimap set.
+r"""LaTeX tables of a leaderboard run (booktabs): one ``table`` per protocol and trimap set, split to fit a page.
 
 In each column the best (lowest) value is ``\textbf{bold}`` and the second one
 ``\underline{underlined}`` (equal values share the mark).  The caption states the
@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ...errors import InputError
 from ...io import write_text_atomic
 from ...tables import SCALE_LEGEND, format_value
 
@@ -47,49 +49,108 @@ def _value(run: RunData, protocol: str, trimap_set: str, model: str, metric: str
     return hit[metric].iloc[0] if len(hit) else None
 
 
-def latex_table(run: RunData, protocol: str) -> str:
-    """One booktabs table of ``protocol``: rows = models, column groups = trimap sets."""
-    metrics = run.metrics(protocol)
-    models = list(run.section(protocol, run.sets[0])["model"])
-    k = len(metrics)
-    cols = "ll" + ("r" * k) * len(run.sets)
-    lines = [r"\begin{table}[t]", r"\centering", rf"\begin{{tabular}}{{{cols}}}", r"\toprule"]
-    groups = " & ".join(rf"\multicolumn{{{k}}}{{c}}{{{escape(run.set_label(s))}}}" for s in run.sets)
-    lines.append(f" & & {groups} \\\\")
-    lines.append(" ".join(rf"\cmidrule(lr){{{3 + i * k}-{2 + (i + 1) * k}}}" for i in range(len(run.sets))))
-    heads = [escape(run.header(protocol, m)) for m in metrics] * len(run.sets)
-    lines.append(" & ".join(["Model", "Inference rule", *heads]) + r" \\")
+#: At most this many metric columns per table.
+MAX_COLUMNS = 6
+#: Width a table may take (pt): the text width of LaTeX's ``article`` class (345 pt) less a margin.
+PAGE_WIDTH_PT = 336.0
+#: Widths in ``\small`` Computer Modern (pt), rounded up: a capital, any other character (bold digits
+#: included), and the padding of a column (2 x 4 pt).
+UPPER_PT, CHAR_PT, PAD_PT = 6.8, 5.0, 8.0
+
+
+def _head(header: str) -> tuple[str, str]:
+    """``"SAD (/1000)"`` -> ``("SAD", "(/1000)")``: the metric over its scale (two header rows, narrower)."""
+    name, sep, scale = header.partition(" (")
+    return name, (f"({scale}" if sep else "")
+
+
+def chunks(metrics: Sequence[str], size: int = MAX_COLUMNS) -> list[list[str]]:
+    """``metrics`` in parts of at most ``size`` (the last parts as even as possible)."""
+    n = max(1, math.ceil(len(metrics) / size))
+    per = math.ceil(len(metrics) / n) if metrics else 0
+    return [list(metrics[i: i + per]) for i in range(0, len(metrics), per)] if metrics else [[]]
+
+
+def _width(texts: Sequence[str]) -> float:
+    """Estimated width (pt) of a column holding ``texts``."""
+    return max((sum(UPPER_PT if c.isupper() else CHAR_PT for c in t) for t in texts), default=0.0) + PAD_PT
+
+
+def columns_per_table(run: RunData, protocol: str, metrics: Sequence[str]) -> int:
+    """How many metric columns fit beside the model and inference-rule columns (at least 1, at most
+    :data:`MAX_COLUMNS`), from the widest label, rule, header and value of the run."""
+    models = run.models()
+    fixed = _width([run.label(n) for n in models] + ["Model"]) + _width([run.rule(n) for n in models]
+                                                                         + ["Inference rule"])
+    cols = sorted((_width([*_head(run.header(protocol, m)),
+                           *[format_value(v) for v in run.table.loc[run.table["protocol"] == protocol, m]]])
+                   for m in metrics), reverse=True)
+    k, used = 0, fixed
+    while k < min(len(cols), MAX_COLUMNS) and used + cols[k] <= PAGE_WIDTH_PT:
+        used += cols[k]
+        k += 1
+    return max(1, k)
+
+
+def latex_table(run: RunData, protocol: str, trimap_set: str, metrics: Sequence[str] | None = None,
+                part: tuple[int, int] = (1, 1)) -> str:
+    """One booktabs table: rows = models of one protocol and trimap set, columns = ``metrics``."""
+    metrics = list(metrics if metrics is not None else run.metrics(protocol))
+    models = list(run.section(protocol, trimap_set)["model"])
+    lines = [r"\begin{table}[t]", r"\centering", r"\small", r"\setlength{\tabcolsep}{4pt}",
+             rf"\begin{{tabular}}{{ll{'r' * len(metrics)}}}", r"\toprule"]
+    heads = [_head(run.header(protocol, m)) for m in metrics]
+    lines.append(" & ".join(["Model", "Inference rule", *[escape(h[0]) for h in heads]]) + r" \\")
+    if any(h[1] for h in heads):
+        lines.append(" & ".join(["", "", *[escape(h[1]) for h in heads]]) + r" \\")
     lines.append(r"\midrule")
-    columns = {(s, m): marks([_value(run, protocol, s, name, m) for name in models]) for s in run.sets
-               for m in metrics}
+    columns = {m: marks([_value(run, protocol, trimap_set, name, m) for name in models]) for m in metrics}
     for i, name in enumerate(models):
-        cells = [_cell(_value(run, protocol, s, name, m), columns[(s, m)][i]) for s in run.sets for m in metrics]
-        lines.append(" & ".join([escape(name), escape(run.rule(name)), *cells]) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{escape(caption(run, protocol))}}}",
-              rf"\label{{tab:leaderboard-{escape(protocol)}}}", r"\end{table}"]
+        cells = [_cell(_value(run, protocol, trimap_set, name, m), columns[m][i]) for m in metrics]
+        lines.append(" & ".join([escape(run.label(name)), escape(run.rule(name)), *cells]) + r" \\")
+    label = f"tab:leaderboard-{protocol}-{trimap_set}" + (f"-{part[0]}" if part[1] > 1 else "")
+    lines += [r"\bottomrule", r"\end{tabular}",
+              rf"\caption{{{escape(caption(run, protocol, trimap_set, metrics, part))}}}",
+              rf"\label{{{escape(label)}}}", r"\end{table}"]
     return "\n".join(lines)
 
 
-def caption(run: RunData, protocol: str) -> str:
-    """Caption text: track, protocol, scales, trimap sets, ranking, statistics (bold best, underlined second)."""
+def caption(run: RunData, protocol: str, trimap_set: str | None = None, metrics: Sequence[str] | None = None,
+            part: tuple[int, int] = (1, 1)) -> str:
+    """Caption text: track, protocol, trimap set, scales, ranking, statistics (bold best, underlined second)."""
     t = run.meta["track"]
+    s0 = trimap_set or run.sets[0]
     desc = run.meta["protocols"][protocol]["description"]
-    scales = ", ".join(run.header(protocol, m) for m in run.metrics(protocol))
-    sets = "; ".join(run.trimap_note(s) for s in run.sets)
+    scales = ", ".join(run.header(protocol, m) for m in (metrics if metrics is not None else run.metrics(protocol)))
     s = run.meta["statistics"]
-    return (f"{t['name']} ({t['kind']} track), protocol {protocol}: {desc}. Columns: {scales}. {SCALE_LEGEND} "
-            f"{sets} Lower is better; best in bold, second underlined. Rows ranked by {run.rank_by.upper()} on "
-            f"{run.set_label(run.sets[0])}. Bootstrap 95% intervals ({s['resamples']} resamples, seed {s['seed']}) "
-            "are in leaderboard.csv.")
+    of = f" (part {part[0]} of {part[1]})" if part[1] > 1 else ""
+    return (f"{t['name']} ({t['kind']} track), protocol {protocol}{of}: {desc}. Columns: {scales}. "
+            f"{SCALE_LEGEND} {run.trimap_note(s0)} Lower is better; best in bold, second underlined. Rows "
+            f"ranked by {run.rank_by.upper()}. Bootstrap 95% intervals ({s['resamples']} resamples, seed "
+            f"{s['seed']}) are in leaderboard.csv.")
 
 
-def latex_report(run: RunData) -> str:
-    """Every protocol's table, with a comment saying what made them."""
+def latex_report(run: RunData, metrics: Sequence[str] | None = None) -> str:
+    """A table per protocol and trimap set, split so each fits a page; a comment says what made them.
+
+    ``metrics``: the metrics to show (each protocol keeps those it has; default: all);
+    more than fit a page (:func:`columns_per_table`) are split over several tables (part 1 of 2, ...).
+    """
     head = [f"% leaderboard of {run.meta['track']['name']}, made {run.meta['created']} by matting-data "
             f"{run.meta['toolkit_version']}", r"% needs \usepackage{booktabs}", ""]
-    return "\n".join(head) + "\n\n".join(latex_table(run, p) for p in run.protocols) + "\n"
+    tables = []
+    for p in run.protocols:
+        have = run.metrics(p)
+        chosen = have if metrics is None else [m for m in metrics if m in have]
+        if metrics is not None and not chosen:
+            raise InputError(f"LaTeX metrics {', '.join(metrics)}: protocol {p!r} has none of them "
+                             f"(it has {', '.join(have)})")
+        parts = chunks(chosen, columns_per_table(run, p, chosen))
+        for s in run.sets:
+            tables += [latex_table(run, p, s, c, (k + 1, len(parts))) for k, c in enumerate(parts)]
+    return "\n".join(head) + "\n\n".join(tables) + "\n"
 
 
-def write_latex(run: RunData, root: Path) -> Path:
-    """Write ``root/leaderboard.tex``; return its path."""
-    return write_text_atomic(root / "leaderboard.tex", latex_report(run))
+def write_latex(run: RunData, root: Path, metrics: Sequence[str] | None = None) -> Path:
+    """Write ``root/leaderboard.tex`` (``metrics``: see :func:`latex_report`); return its path."""
+    return write_text_atomic(root / "leaderboard.tex", latex_report(run, metrics))

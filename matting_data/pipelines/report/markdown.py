@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from ...io import write_text_atomic
 from ...tables import SCALE_LEGEND, format_value, markdown_table
-from .sections import ci_text, group_sections, provenance_rows, vs_best_text
+from .sections import ci_text, group_sections, provenance_rows, run_notes, vs_best_text
 
 if TYPE_CHECKING:
     from .data import RunData
@@ -19,13 +19,19 @@ def _section_md(run: RunData, protocol: str, trimap_set: str) -> list[str]:
     rb = run.rank_by
     heads = ["Rank", "Model", *[run.header(protocol, m) for m in metrics], f"{run.header(protocol, rb)} 95% CI",
              "vs best", "Input", "Inference rule", "s/MP", "Source"]
-    rows = [[str(r["rank"]), str(r["model"]), *[format_value(r[m]) for m in metrics], ci_text(r, rb),
+    rows = [[str(r["rank"]), run.label(str(r["model"])), *[format_value(r[m]) for m in metrics], ci_text(r, rb),
              vs_best_text(r), str(r["input"]), run.rule(str(r["model"])), format_value(r["s_per_mp"]),
              str(r["source"])] for r in sub.to_dict("records")]
     desc = run.meta["protocols"][protocol]["description"]
     return ["", f"## Protocol `{protocol}`, trimap set {run.set_label(trimap_set)}", "",
             f"{desc}. {run.trimap_note(trimap_set)} Ranked by {rb.upper()} (lower is better); ties by name.", "",
             markdown_table(heads, rows, align="rl" + "r" * (len(metrics) + 1) + "lllrl")]
+
+
+def notes_md(run: RunData) -> list[str]:
+    """The ``## Notes`` section (leakage, estimated vs measured time, caps, warnings); empty without notes."""
+    notes = run_notes(run)
+    return ["", "## Notes", "", *[f"* {n}" for n in notes]] if notes else []
 
 
 def markdown_report(run: RunData) -> str:
@@ -38,6 +44,7 @@ def markdown_report(run: RunData) -> str:
     for s in run.sets:
         for p in run.protocols:
             lines += _section_md(run, p, s)
+    lines += notes_md(run)
     heads, rows = provenance_rows(run)
     lines += ["", "## Provenance", "", markdown_table(heads, rows, align="l" * len(heads))]
     for title, gh, gr in group_sections(run):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from ...tables import format_value
+from ...tables import fmt_seconds, format_value
 
 if TYPE_CHECKING:
     from .data import RunData
@@ -31,6 +31,35 @@ def vs_best_text(row: Any) -> str:
             f"p_W {format_value(row.get('vs_best_p_wilcoxon'), 2)}{note})")
 
 
+def run_notes(run: RunData) -> list[str]:
+    """Sentences every report carries: training-data leakage, the plan's estimate against the measured time,
+    caps of slow models, warnings raised during the run."""
+    out = []
+    leak = run.meta.get("leakage") or []
+    if leak:
+        tests = sorted({str(o["test"]) for o in leak})
+        which = "; ".join(f"{o['test']} = {o['source']} {o['train']} ({o['how']}{', entry ' + o['entry'] if o.get('entry') else ''})"
+                          for o in leak[:12])
+        out.append(f"Leakage: {len(tests)} test samples ({', '.join(tests[:12])}) are in a model's recorded "
+                   f"training data: {which}. Their scores measure memory, not generalisation.")
+    timed = [(n, e) for n, e in run.meta.get("entries", {}).items() if e.get("predict_seconds") is not None]
+    if timed:
+        parts = [f"{run.label(n)} {fmt_seconds(float(e['predict_seconds']))}"
+                 + (f" (estimated {fmt_seconds(float(e['estimated_seconds']))})"
+                    if e.get("estimated_seconds") else "") for n, e in timed]
+        out.append("Prediction time on the run's device: " + ", ".join(parts) + ".")
+    caps = [f"{run.label(n)}: {(e.get('inference_rule') or {}).get('description')}" for n, e in
+            run.meta.get("entries", {}).items() if isinstance(e.get("inference_rule"), dict)
+            and str(e["inference_rule"].get("name", "")).startswith("max-side")]
+    if caps:
+        out.append("Capped slow models: " + "; ".join(caps) + ".")
+    w = run.meta.get("warnings") or {}
+    if w.get("count"):
+        kinds = ", ".join(f"{k['count']} x {k['category']} ({k['where']})" for k in w.get("kinds", []))
+        out.append(f"Warnings during the run: {w['count']} ({kinds}); see leaderboard.json.")
+    return out
+
+
 def provenance_rows(run: RunData) -> tuple[list[str], list[list[str]]]:
     """Headers and rows of the provenance table (one row per entry)."""
     heads = ["Model", "Source", "Architecture / folder", "Weights", "Weights hash", "Inference rule", "Arguments",
@@ -39,7 +68,7 @@ def provenance_rows(run: RunData) -> tuple[list[str], list[list[str]]]:
     for name in run.models():
         e = run.entry(name)
         h = str(e.get("weights_hash") or "-")
-        rows.append([name, str(e.get("source", "-")), str(e.get("architecture") or e.get("folder") or "-"),
+        rows.append([run.label(name), str(e.get("source", "-")), str(e.get("architecture") or e.get("folder") or "-"),
                      _weights(e), h[:19] + ("..." if len(h) > 19 else ""),
                      run.rule(name), _args(e.get("arguments")), str(e.get("input", "-")),
                      f"matting-data {run.meta['toolkit_version']}"])
@@ -74,7 +103,8 @@ def group_sections(run: RunData) -> list[tuple[str, list[str], list[list[str]]]]
                 groups = list(dict.fromkeys(sub["group"]))
                 counts = {k: int(sub[sub["group"] == k]["n"].iloc[0]) for k in groups}
                 heads = ["Model", *[f"{k} (n={counts[k]})" for k in groups]]
-                rows = [[m, *[format_value(_cell(sub, m, k, run.rank_by)) for k in groups]] for m in run.models()]
+                rows = [[run.label(m), *[format_value(_cell(sub, m, k, run.rank_by)) for k in groups]]
+                        for m in run.models()]
                 title = (f"{label} means of {run.header(p, run.rank_by)}, protocol `{p}`, "
                          f"trimap set {run.set_label(s)}")
                 out.append((title, heads, rows))
