@@ -479,3 +479,14 @@ def test_training_data_recorded_beside_a_checkpoint_is_reported_as_leakage(track
     assert sorted(o.test_id for o in found) == ["t0", "t1", "t2"]
     assert all("same image file" in o.how and "same alpha file" in o.how for o in found)
     assert model_training_overlaps(tmp_path / "other.safetensors", test) == []
+
+
+def test_precheck_finds_bad_entries_without_building():
+    # the plan's pre-check reads the public registry entry: a wrong or unknown argument is found before any
+    # network is built (it once went silent when the registry began to hold entries instead of classes)
+    from matting_data.pipelines.plan import precheck
+
+    assert "backbone must be one of" in precheck("gfm", {"backbone": "r99"})
+    assert "unknown arguments ['bogus']" in precheck("gfm", {"bogus": 1})
+    assert "normalization must be chosen" in precheck("vitmatte", {})
+    assert precheck("gfm", {}) == ""

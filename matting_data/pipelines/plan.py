@@ -87,13 +87,14 @@ def precheck(spec: Any, kwargs: Mapping[str, Any]) -> str:
     models, the arguments are accepted and valid (the model's own ``validate_arguments``
     on its defaults; arguments a weights file would fill in are left to the full build).
     """
-    from ..models.registry import _REGISTRY, _load_builtin
+    from ..models.base import ModelError
+    from ..models.registry import model_entry
 
     if not isinstance(spec, str) or ":" in spec:
         return ""  # instances and plug-ins are checked by building them
-    _load_builtin(spec)
-    cls: Any = _REGISTRY.get(spec)
-    if cls is None:
+    try:
+        cls: Any = model_entry(spec).factory
+    except ModelError:
         return ""  # get_model names the unknown model and lists the registered ones
     weights = kwargs.get("weights")
     if weights is not None and not Path(str(weights)).exists():
