@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import torch
 
 
@@ -20,3 +22,12 @@ def randomise_batch_norm(net: torch.nn.Module, seed: int, spread: float = 0.2) -
                 m.bias.copy_(spread * torch.randn(m.bias.shape, generator=g))
                 m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
                 m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
+
+
+def checkout_commit(checkout: str) -> str:
+    """The first 12 digits of a reference checkout's HEAD, or a note that it is not a git checkout."""
+    try:
+        out = subprocess.run(["git", "-C", checkout, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
+        return out.stdout.strip()[:12]
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"

@@ -31,7 +31,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import types
@@ -41,6 +40,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from _official import checkout_commit
 from _results import write_results
 from torch import nn
 
@@ -247,14 +247,6 @@ def _before(model, image: np.ndarray, trimap: np.ndarray) -> np.ndarray:
     return dim_rule.postprocess(refined[0, 0].numpy(), trimap)
 
 
-def _commit(checkout: str) -> str:
-    try:
-        out = subprocess.run(["git", "-C", checkout, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-        return out.stdout.strip()[:12]
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-
-
 def check(checkout: str, photo_dir: Path) -> tuple[list[str], dict[str, int]]:
     models, _dim, formatting = _official(checkout)
     all_to_tensor = sys.modules["mmagic.utils"].all_to_tensor
@@ -316,7 +308,7 @@ def main() -> None:
         "# DIM against mmagic (models/editors/dim, plain decoder / refiner, archs/vgg.py, BaseMattor)",
         "",
         f"Machine: {platform.machine()}, Python {platform.python_version()}, torch {torch.__version__}, CPU. "
-        f"mmagic checkout: {_commit(checkout)}. Photos: {photo_dir.name}/input_training_lowres with Trimap1. "
+        f"mmagic checkout: {checkout_commit(checkout)}. Photos: {photo_dir.name}/input_training_lowres with Trimap1. "
         "Same seeded weights in both (mmagic's init_weights after torch.manual_seed(0); the last decoder conv "
         "rescaled so the alpha spreads over (0, 1)); config dim_stage3-v16-pln (refined alpha). Sizes are "
         "width x height.",

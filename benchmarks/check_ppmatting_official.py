@@ -32,7 +32,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import types
@@ -41,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _official import checkout_commit
 from _results import write_results
 
 from matting_data.io import read_image
@@ -120,14 +120,6 @@ def _spread(paddle, ppmatting, model, photo: str) -> None:
     det_conv.weight.set_value(w.reshape(det_conv.weight.shape).astype(np.float32))
 
 
-def _commit(checkout: str) -> str:
-    try:
-        out = subprocess.run(["git", "-C", checkout, "rev-parse", "HEAD"], capture_output=True, text=True, check=True)
-        return out.stdout.strip()[:12]
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-
-
 def check(checkout: str, photo_dir: Path, progress) -> tuple[list[str], dict[str, float]]:
     paddle, ppmatting = _official(checkout)
     from ppmatting.core.predict import preprocess, reverse_transform  # noqa: PLC0415
@@ -191,7 +183,7 @@ def _text(checkout: str, photo_dir: Path, lines: list[str], totals: dict[str, fl
         "# PP-Matting against PaddleSeg (Matting/ppmatting: PPMatting, transforms, core/predict.py)",
         "",
         f"Machine: {platform.machine()}, Python {platform.python_version()}, torch {torch.__version__}, "
-        f"paddlepaddle {paddle.__version__}, CPU. PaddleSeg checkout: {_commit(checkout)}. Photos: "
+        f"paddlepaddle {paddle.__version__}, CPU. PaddleSeg checkout: {checkout_commit(checkout)}. Photos: "
         f"{photo_dir.name}/input_training_lowres. Same seeded random weights in both (batch-norm statistics "
         "too; semantic and detail output convs rescaled so the alpha spreads over (0, 1)). Sizes are "
         "width x height.",

@@ -123,6 +123,15 @@ def image_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in order if c in used] + [c for c in used if c not in order]
 
 
+def _columns(df: pd.DataFrame) -> tuple[list[str], list[str], list[str]]:
+    """The manifest's (extra, image, path) columns: images and paths become features, extras stay values."""
+    paths = path_columns(df)
+    hashes = [f"{c}_hash" for c in paths]
+    extra = [c for c in df.columns if c not in (*paths, *hashes, "id", "split", "category", "source",
+                                                 "width", "height")]
+    return extra, image_columns(df), paths
+
+
 def _features(extra: Sequence[str], images: Sequence[str], paths: Sequence[str]):
     from datasets import Features, Image, Value
 
@@ -155,11 +164,7 @@ def to_hf(
 
     df, r = manifest_with_root(manifest, root)
     df = _split_frames(df, default_split, splits)
-    paths = path_columns(df)
-    images = image_columns(df)
-    hashes = [f"{c}_hash" for c in paths]
-    extra = [c for c in df.columns if c not in (*paths, *hashes, "id", "split", "category", "source",
-                                                 "width", "height")]
+    extra, images, paths = _columns(df)
     feats = _features(extra, images, paths)
     out = {}
     for split, part in df.groupby("split", sort=True):
@@ -441,11 +446,7 @@ def _export(df: pd.DataFrame, root: Path, out: Path, prov: dict[str, Any], *, na
     from .hf_stream import write_dataset_dict
 
     df = _split_frames(df, default_split, splits)
-    paths = path_columns(df)
-    images = image_columns(df)
-    hashes = [f"{c}_hash" for c in paths]
-    extra = [c for c in df.columns if c not in (*paths, *hashes, "id", "split", "category", "source",
-                                                 "width", "height")]
+    extra, images, paths = _columns(df)
     feats = _features(extra, images, paths)
     disk_part = out / ".hf.part" if fmt in ("both", "disk") else None
     hub_part = out / ".hub.part" if fmt in ("both", "hub") else None
