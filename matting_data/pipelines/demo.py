@@ -160,7 +160,8 @@ def stage_dataset(ctx: DemoContext) -> str:
     sp = build_split(root / "manifest.parquet", root, sizes={"test": 1.0}, seed=ctx.seed, stratify=None,
                      name="split", eval_splits=("test",), trimap_scheme="tt")
     ctx.paths["test_split"] = sp.path
-    exp = export_hf(sp.path, root, ctx.out / "hf-export", name="matting-data demo test set", license="other")
+    exp = export_hf(sp.path, root, ctx.out / "hf-export", name="matting-data demo test set", license="other",
+                    progress=ctx.progress)
     dd = load_hf(exp["disk"])
     same = True
     for ex in dd["test"]:
