@@ -24,25 +24,18 @@ from matting_data.io import read_image, read_trimap, snap_trimap
 from matting_data.models import get_model
 from matting_data.models.registry import model_entries
 from matting_data.models.torch_model import TorchMattingModel
+from matting_data.models.vitmatte import TINY_CONFIG
 
 AM = Path(__file__).resolve().parents[2] / "shared" / "data" / "alphamatting-lowres"
 PHOTOS = ("GT01", "GT05")
 HALVES = ("float16", "bfloat16")
 
 #: --quick: tiny versions of each model (the released architectures are too slow for a CPU test).
-_TINY_VITMATTE = {
-    "backbone_config": {
-        "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "num_channels": 4,
-        "image_size": 64, "pretrain_image_size": 64, "patch_size": 16, "window_size": 2,
-        "window_block_indices": [0], "residual_block_indices": [1], "use_relative_position_embeddings": True,
-    },
-    "hidden_size": 32, "convstream_hidden_sizes": [8, 16, 16], "fusion_hidden_sizes": [16, 16, 8, 8],
-}
 QUICK_ARGS: dict[str, dict[str, Any]] = {
     "tiny-net": {"width": 8}, "dim": {"width": 8}, "gca": {"width": 8}, "modnet": {"ref_size": 64},
     "bisenetv2": {"ref_size": 64}, "ppmatting": {"max_short": 64}, "gfm": {"backbone": "r34", "rosta": "tt"},
     "bgmv2": {"backbone": "mobilenetv2", "refine_sample_pixels": 1024},
-    "vitmatte": {"normalization": "imagenet", "config": _TINY_VITMATTE},
+    "vitmatte": {"normalization": "imagenet", "config": TINY_CONFIG},
 }
 #: the full run: the released architectures (seeded random weights)
 FULL_ARGS: dict[str, dict[str, Any]] = {

@@ -18,7 +18,7 @@ from matting_data.models.base import ModelError, predict_checked
 from matting_data.models.checkpoint import CheckpointError, save_converted
 from matting_data.models.registry import get_model
 from matting_data.models.torch_model import UntrainedModelWarning
-from matting_data.models.vitmatte import ViTMatteModel, inference
+from matting_data.models.vitmatte import TINY_CONFIG, ViTMatteModel, inference
 from matting_data.optional import MissingDependencyError
 
 
@@ -38,14 +38,7 @@ def needs_tf(func):
     """Skip without the extra; slow (importing transformers takes ~5 s of CPU)."""
     return pytest.mark.slow(_skip_tf(func))
 
-TINY = {
-    "backbone_config": {
-        "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "num_channels": 4,
-        "image_size": 64, "pretrain_image_size": 64, "patch_size": 16, "window_size": 2,
-        "window_block_indices": [0], "residual_block_indices": [1], "use_relative_position_embeddings": True,
-    },
-    "hidden_size": 32, "convstream_hidden_sizes": [8, 16, 16], "fusion_hidden_sizes": [16, 16, 8, 8],
-}
+TINY = TINY_CONFIG  # one tiny configuration, shared with benchmarks/gpu_check.py
 
 
 @pytest.fixture(scope="module")

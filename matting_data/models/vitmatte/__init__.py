@@ -61,7 +61,17 @@ from .network import (
     variant_config,
 )
 
-__all__ = ["ViTMatteModel"]
+__all__ = ["TINY_CONFIG", "ViTMatteModel"]
+
+#: A tiny ViTMatte (``config=TINY_CONFIG``) for CPU tests and checks: not a released architecture.
+TINY_CONFIG: dict[str, Any] = {
+    "backbone_config": {
+        "hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 2, "num_channels": 4,
+        "image_size": 64, "pretrain_image_size": 64, "patch_size": 16, "window_size": 2,
+        "window_block_indices": [0], "residual_block_indices": [1], "use_relative_position_embeddings": True,
+    },
+    "hidden_size": 32, "convstream_hidden_sizes": [8, 16, 16], "fusion_hidden_sizes": [16, 16, 8, 8],
+}
 
 WEIGHT_NAMES = ("model.safetensors", "pytorch_model.bin", "model.pth")
 
