@@ -152,7 +152,7 @@ def test_ablation_seeds_paired_comparison_and_resume(setup, monkeypatch):
     assert list(pd.read_csv(out / "ablation.csv")["row"]) == ["naive", "rssn", "trimap-flat"]
 
     # resume: every cell is done, so nothing is trained or predicted again
-    import matting_data.pipelines.leaderboard as lb
+    import matting_data.pipelines.ablation as lb
     import matting_data.training as training
 
     def boom(*a, **k):

@@ -115,3 +115,23 @@ def test_the_checks_catch_a_circle_and_an_upward_import():
     found = [mod for _, mod in imports_in(src, "matting_data.models.train", is_package=False)]
     assert found == ["matting_data.datasets.track", "matting_data.training"]
     assert all(CORE_LEVEL[_package(m)] >= CORE_LEVEL["models"] for m in found)
+
+
+#: inside pipelines/: the benchmark machinery is below the report formats, which are below the runs that use
+#: them (leaderboard, ablation, demo); a package imports only pipelines packages of a lower level.
+PIPELINE_LEVEL = {"benchmark": 1, "report": 2, "leaderboard": 3, "ablation": 3, "demo": 4}
+
+
+def test_benchmark_and_report_never_import_the_runs_above_them():
+    bad = []
+    for p in all_modules():
+        me = module_name(p)
+        parts = me.split(".")
+        if len(parts) < 3 or parts[1] != "pipelines" or parts[2] not in PIPELINE_LEVEL:
+            continue
+        for line, mod in imported_modules(p):
+            other = mod.split(".")
+            if len(other) >= 3 and other[1] == "pipelines" and other[2] in PIPELINE_LEVEL and other[2] != parts[2]:
+                if PIPELINE_LEVEL[other[2]] >= PIPELINE_LEVEL[parts[2]]:
+                    bad.append(f"{me}:{line} imports {mod}")
+    assert not bad, "pipelines imports against benchmark -> report -> leaderboard/ablation -> demo:\n" + "\n".join(bad)

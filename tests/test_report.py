@@ -224,7 +224,7 @@ def test_report_rebuilds_identical_reports_without_any_model(run, tmp_path, monk
     def boom(*a, **k):
         raise AssertionError("a model or the scorer was called by `report`")
 
-    import matting_data.pipelines.leaderboard as lb
+    import matting_data.pipelines.benchmark.runner as lb
     import matting_data.pipelines.predict as pr
     import matting_data.pipelines.scoring as sc
 

@@ -78,8 +78,10 @@ from ..recipes import check_keys, load_recipe
 from ..stats import paired_differences, t_interval
 from ..tables import format_value, markdown_table
 from .ablation_plan import leak_note
+from .benchmark.entries import Entry
+from .benchmark.runner import predict_entry, score_predictions
+from .benchmark.samples import eval_samples
 from .comp_tracks import build_comp_track
-from .leaderboard import Entry, eval_samples, predict_entry, score_predictions
 
 PathLike = str | os.PathLike
 TOP_KEYS = ("name", "description", "recipes", "per_fg", "seed", "seeds", "model", "model_args", "reference",

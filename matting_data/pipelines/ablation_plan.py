@@ -88,7 +88,8 @@ def check_ablation(
     LeakageError
         Test samples are among the training data and ``allow_leakage`` is false.
     """
-    from .leaderboard import Entry, eval_samples
+    from .benchmark.entries import Entry
+    from .benchmark.samples import eval_samples
 
     say = say or (lambda line: None)
     cfg = grid.train_config()

@@ -18,13 +18,20 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ... import __version__
 from ...errors import InputError, MissingFileError
 from ...io import write_json
 from ...metrics import get_protocol
+from ...notices import current_record
 from ...records import read_record
+
+if TYPE_CHECKING:  # pandas is imported when a table is read: the CLI reads records without it
+    import pandas as pd
+
+    from .ranking import StatsConfig
+    from .runner import BenchmarkRun
 
 PathLike = str | os.PathLike
 
@@ -77,7 +84,7 @@ class ResultsRecord:
     statistics: dict[str, Any]
     created: str = field(default_factory=_now)
     toolkit_version: str = __version__
-    warnings: list[Any] = field(default_factory=list)
+    warnings: dict[str, Any] | None = None
     leakage: list[dict[str, Any]] = field(default_factory=list)
     plan: dict[str, Any] | None = None
     groups: list[dict[str, Any]] = field(default_factory=list)
@@ -114,6 +121,19 @@ class ResultsRecord:
     def write(self, folder: PathLike) -> Path:
         """Write the record atomically into the run ``folder``; return the file."""
         return write_json(Path(folder) / self.file_name, self.as_dict())
+
+    def per_image_table(self, root: PathLike, entry: str, protocol: str, trimap_set: str) -> pd.DataFrame:
+        """An entry's per-image table of a leaderboard run in ``root`` (column ``name`` = sample id, then metrics)."""
+        import pandas as pd
+
+        rel = self.per_image.get(f"{entry}|{protocol}|{trimap_set}")
+        if rel is None:
+            raise InputError(f"{Path(root) / self.file_name}: no per-image table for {entry} / {protocol} / "
+                             f"{trimap_set}")
+        path = Path(root) / rel
+        if not path.is_file():
+            raise MissingFileError(f"{path}: per-image table of {entry} ({protocol}, {trimap_set}) not found")
+        return pd.read_csv(path, dtype={"name": str})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "results record") -> ResultsRecord:
@@ -157,7 +177,7 @@ class ResultsRecord:
                 continue
             rec = cls.from_dict(data, str(path))
             if rec.kind != k:
-                raise InputError(f"{path}: holds a {rec.kind} record, not a {k} record")
+                raise InputError(f"{path}: holds a record of kind {rec.kind!r}, not {k!r}")
             return rec
         names = " or ".join(FILES[k] for k in kinds)
         raise MissingFileError(f"{root}: no {names}; is it a finished {' or '.join(kinds)} run?")
@@ -169,3 +189,33 @@ def find_record(folder: PathLike) -> str | None:
         if (Path(folder) / name).is_file():
             return k
     return None
+
+
+def leaderboard_record(run: BenchmarkRun, rank_by: str, stats: StatsConfig, table: pd.DataFrame,
+                       groups: list[dict[str, Any]], labels: dict[str, str]) -> ResultsRecord:
+    """The record of a finished leaderboard run (``table``: :func:`.ranking.ranked_table`)."""
+    t = run.track
+    return ResultsRecord(
+        kind="leaderboard",
+        rows=table.to_dict("records"),
+        columns=list(table.columns),
+        protocols=protocol_record(run.protos),
+        statistics={"interval": "percentile bootstrap of the mean over images", "level": 0.95,
+                    "resamples": stats.resamples, "seed": stats.seed,
+                    "paired_test": "paired bootstrap of the mean difference and Wilcoxon signed-rank "
+                                   f"against the best model; significant when both p < {stats.alpha}",
+                    "alpha": stats.alpha},
+        warnings=current_record(),
+        leakage=run.leakage,
+        plan=None if run.plan is None else run.plan.as_record(),
+        groups=groups,
+        group_columns=list(groups[0]) if groups else [],
+        rank_by=rank_by,
+        track={"name": t.name, "kind": t.kind, "root": str(t.root), "split": t.split},
+        trimaps=run.notes[run.sets[0]],
+        trimap_sets={s: {"label": labels[s], **run.notes[s]} for s in run.sets},
+        entries=run.entries,
+        predictions=run.predictions,
+        per_image=run.files,
+        samples={s: [vars(x) for x in run.samples[s]] for s in run.sets},
+    )

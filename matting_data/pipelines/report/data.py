@@ -1,7 +1,8 @@
-"""A finished leaderboard run, read back from its folder: the one input of every report format.
+"""A finished leaderboard run, read back from its folder: the one input of every leaderboard report format.
 
-:func:`load_run` reads ``<run>/leaderboard.json`` (rows, statistics, groups,
-provenance, samples) and the per-image CSVs it names; nothing is predicted or
+:func:`load_run` reads the run's typed record
+(:class:`~matting_data.pipelines.benchmark.record.ResultsRecord`, ``<run>/leaderboard.json``: rows,
+statistics, groups, provenance, samples) and the per-image CSVs it names; nothing is predicted or
 scored again, so a report rebuilt later shows exactly the numbers of the run.
 """
 
@@ -13,46 +14,44 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...errors import InputError, MissingFileError
 from ...io import IMAGE_SUFFIXES, index_by_stem
-from ...records import read_record
+from ..benchmark.record import FILES, ResultsRecord
 
 if TYPE_CHECKING:  # pandas is imported when a run is read: the CLI lists the report formats without it
     import pandas as pd
 
 PathLike = str | os.PathLike
-RESULTS = "leaderboard.json"
-FORMAT = 2
+RESULTS = FILES["leaderboard"]
 
 
 @dataclass
 class RunData:
-    """A leaderboard run: its folder, its record (``meta``), the ranked ``table`` and the ``groups`` table."""
+    """A leaderboard run: its folder, its ``record``, the ranked ``table`` and the ``groups`` table."""
 
     root: Path
-    meta: dict[str, Any]
+    record: ResultsRecord
     table: pd.DataFrame
     groups: pd.DataFrame
     _cache: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     @property
     def protocols(self) -> list[str]:
-        return list(self.meta["protocols"])
+        return list(self.record.protocols)
 
     @property
     def sets(self) -> list[str]:
-        return list(self.meta["trimap_sets"])
+        return list(self.record.trimap_sets)
 
     @property
     def rank_by(self) -> str:
-        return str(self.meta["rank_by"])
+        return str(self.record.rank_by)
 
     def header(self, protocol: str, metric: str) -> str:
         """``SAD (/1000)``: the metric and its scale."""
-        return str(self.meta["protocols"][protocol]["header"].get(metric, metric))
+        return str(self.record.protocols[protocol]["header"].get(metric, metric))
 
     def set_label(self, trimap_set: str) -> str:
-        return str(self.meta["trimap_sets"][trimap_set]["label"])
+        return str(self.record.trimap_sets[trimap_set]["label"])
 
     def section(self, protocol: str, trimap_set: str) -> pd.DataFrame:
         """The ranked rows of one protocol and trimap set."""
@@ -62,7 +61,7 @@ class RunData:
     def metrics(self, protocol: str) -> list[str]:
         """The protocol's metrics that have a value in this run (in protocol order)."""
         sub = self.table[self.table["protocol"] == protocol]
-        order = list(self.meta["protocols"][protocol]["metrics"])
+        order = list(self.record.protocols[protocol]["metrics"])
         return [m for m in order if m in sub.columns and sub[m].notna().any()]
 
     def models(self) -> list[str]:
@@ -73,23 +72,15 @@ class RunData:
         """The per-image table of one entry (column ``name`` = sample id, then the metrics)."""
         key = f"{entry}|{protocol}|{trimap_set}"
         if key not in self._cache:
-            rel = self.meta["per_image"].get(key)
-            if rel is None:
-                raise InputError(f"{self.root / RESULTS}: no per-image table for {entry} / {protocol} / {trimap_set}")
-            path = self.root / rel
-            if not path.is_file():
-                raise MissingFileError(f"{path}: per-image table of {entry} ({protocol}, {trimap_set}) not found")
-            import pandas as pd
-
-            self._cache[key] = pd.read_csv(path, dtype={"name": str})
+            self._cache[key] = self.record.per_image_table(self.root, entry, protocol, trimap_set)
         return self._cache[key]
 
     def samples(self, trimap_set: str) -> list[dict[str, Any]]:
-        return list(self.meta["samples"][trimap_set])
+        return list(self.record.samples[trimap_set])
 
     def prediction(self, entry: str, trimap_set: str, sample_id: str) -> Path | None:
         """The prediction file of one sample (``None`` when it is gone)."""
-        folder = Path(self.meta["predictions"][entry][trimap_set])
+        folder = Path(self.record.predictions[entry][trimap_set])
         folder = folder if folder.is_absolute() else self.root / folder
         key = f"files|{folder}"
         if key not in self._cache:
@@ -103,7 +94,7 @@ class RunData:
         return Path(hit["path"].iloc[0]) if len(hit) else None
 
     def entry(self, name: str) -> dict[str, Any]:
-        return dict(self.meta["entries"].get(name, {}))
+        return dict(self.record.entries.get(name, {}))
 
     def untrained(self, name: str) -> bool:
         """Whether an entry is a network with seeded random weights (no weights file)."""
@@ -123,13 +114,13 @@ class RunData:
         return str(rule) if rule else ("submission" if self.entry(name).get("source") == "submission" else "-")
 
     def stats_note(self) -> str:
-        s = self.meta["statistics"]
+        s = self.record.statistics
         return (f"Intervals: {int(s['level'] * 100)}% {s['interval']} ({s['resamples']} resamples, seed {s['seed']}); "
                 f"'vs best': {s['paired_test']} ('n < 6': with under 6 images the Wilcoxon test cannot "
                 "reach p < 0.05).")
 
     def trimap_note(self, trimap_set: str) -> str:
-        n = self.meta["trimap_sets"][trimap_set]
+        n = self.record.trimap_sets[trimap_set]
         src = f"{n.get('from_manifest', 0)} from the track's manifest"
         if n.get("generated"):
             src += f", {n['generated']} generated once ({n.get('scheme')} scheme, seed {n.get('seed')})"
@@ -144,17 +135,12 @@ def load_run(run_dir: PathLike) -> RunData:
     MissingFileError
         ``<run_dir>/leaderboard.json`` does not exist.
     InputError
-        It is damaged or from an older format (run the leaderboard again).
+        It is damaged or from an unreadable format (run the leaderboard again).
     """
     root = Path(run_dir)
-    meta = read_record(root / RESULTS)
-    if meta is None:
-        raise MissingFileError(f"{root / RESULTS}: not found; is {root} a finished leaderboard run?")
-    if meta.get("format") != FORMAT:
-        raise InputError(f"{root / RESULTS}: record format {meta.get('format')!r}, expected {FORMAT}; "
-                         "run the leaderboard again to rebuild it")
+    rec = ResultsRecord.read(root, "leaderboard")
     import pandas as pd
 
-    table = pd.DataFrame(meta["rows"], columns=meta.get("columns"))
-    groups = pd.DataFrame(meta.get("groups", []), columns=meta.get("group_columns") or None)
-    return RunData(root, meta, table, groups)
+    table = pd.DataFrame(rec.rows, columns=rec.columns)
+    groups = pd.DataFrame(rec.groups, columns=rec.group_columns or None)
+    return RunData(root, rec, table, groups)

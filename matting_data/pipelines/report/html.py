@@ -195,14 +195,14 @@ def drilldown(run: RunData, max_images: int = MAX_IMAGES) -> str:
 
 def html_report(run: RunData, plots: list[tuple[str, Path]], max_images: int = MAX_IMAGES) -> str:
     """The whole page as text."""
-    t = run.meta["track"]
+    t = run.record.track
     n = int(run.table["n_images"].max()) if len(run.table) else 0
     parts = [f"<h1>Leaderboard: {esc(t['name'])} ({esc(t['kind'])} track, {n} images)</h1>",
-             f"<p class=note>Made {esc(run.meta['created'])} by matting-data {esc(run.meta['toolkit_version'])}. "
+             f"<p class=note>Made {esc(run.record.created)} by matting-data {esc(run.record.toolkit_version)}. "
              f"{esc(SCALE_LEGEND)} {esc(run.stats_note())} Lower is better; best value of each column in bold, "
              "second underlined. Click a header to sort.</p>"]
     for p in run.protocols:
-        desc = run.meta["protocols"][p]["description"]
+        desc = run.record.protocols[p]["description"]
         parts += [f"<h2>Protocol {esc(p)}</h2>", f"<p class=note>{esc(desc)}. Ranked by "
                   f"{esc(run.rank_by.upper())} within each trimap set.</p>"]
         for s in run.sets:

@@ -118,11 +118,11 @@ def latex_table(run: RunData, protocol: str, trimap_set: str, metrics: Sequence[
 def caption(run: RunData, protocol: str, trimap_set: str | None = None, metrics: Sequence[str] | None = None,
             part: tuple[int, int] = (1, 1)) -> str:
     """Caption text: track, protocol, trimap set, scales, ranking, statistics (bold best, underlined second)."""
-    t = run.meta["track"]
+    t = run.record.track
     s0 = trimap_set or run.sets[0]
-    desc = run.meta["protocols"][protocol]["description"]
+    desc = run.record.protocols[protocol]["description"]
     scales = ", ".join(run.header(protocol, m) for m in (metrics if metrics is not None else run.metrics(protocol)))
-    s = run.meta["statistics"]
+    s = run.record.statistics
     of = f" (part {part[0]} of {part[1]})" if part[1] > 1 else ""
     return (f"{t['name']} ({t['kind']} track), protocol {protocol}{of}: {desc}. Columns: {scales}. "
             f"{SCALE_LEGEND} {run.trimap_note(s0)} Lower is better; best in bold, second underlined. Rows "
@@ -136,8 +136,8 @@ def latex_report(run: RunData, metrics: Sequence[str] | None = None) -> str:
     ``metrics``: the metrics to show (each protocol keeps those it has; default: all);
     more than fit a page (:func:`columns_per_table`) are split over several tables (part 1 of 2, ...).
     """
-    head = [f"% leaderboard of {run.meta['track']['name']}, made {run.meta['created']} by matting-data "
-            f"{run.meta['toolkit_version']}", r"% needs \usepackage{booktabs}", ""]
+    head = [f"% leaderboard of {run.record.track['name']}, made {run.record.created} by matting-data "
+            f"{run.record.toolkit_version}", r"% needs \usepackage{booktabs}", ""]
     tables = []
     for p in run.protocols:
         have = run.metrics(p)

@@ -22,7 +22,7 @@ def _section_md(run: RunData, protocol: str, trimap_set: str) -> list[str]:
     rows = [[str(r["rank"]), run.label(str(r["model"])), *[format_value(r[m]) for m in metrics], ci_text(r, rb),
              vs_best_text(r), str(r["input"]), run.rule(str(r["model"])), format_value(r["s_per_mp"]),
              str(r["source"])] for r in sub.to_dict("records")]
-    desc = run.meta["protocols"][protocol]["description"]
+    desc = run.record.protocols[protocol]["description"]
     return ["", f"## Protocol `{protocol}`, trimap set {run.set_label(trimap_set)}", "",
             f"{desc}. {run.trimap_note(trimap_set)} Ranked by {rb.upper()} (lower is better); ties by name.", "",
             markdown_table(heads, rows, align="rl" + "r" * (len(metrics) + 1) + "lllrl")]
@@ -36,10 +36,10 @@ def notes_md(run: RunData) -> list[str]:
 
 def markdown_report(run: RunData) -> str:
     """The Markdown leaderboard of a run (what ``leaderboard.md`` holds and the CLI prints)."""
-    t = run.meta["track"]
+    t = run.record.track
     n = int(run.table["n_images"].max()) if len(run.table) else 0
     lines = [f"# Leaderboard: {t['name']} ({t['kind']} track, {n} images)", "",
-             f"Made {run.meta['created']} by matting-data {run.meta['toolkit_version']}. {SCALE_LEGEND}",
+             f"Made {run.record.created} by matting-data {run.record.toolkit_version}. {SCALE_LEGEND}",
              run.stats_note()]
     for s in run.sets:
         for p in run.protocols:

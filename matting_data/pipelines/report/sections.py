@@ -35,25 +35,25 @@ def run_notes(run: RunData) -> list[str]:
     """Sentences every report carries: training-data leakage, the plan's estimate against the measured time,
     caps of slow models, warnings raised during the run."""
     out = []
-    leak = run.meta.get("leakage") or []
+    leak = run.record.leakage or []
     if leak:
         tests = sorted({str(o["test"]) for o in leak})
         which = "; ".join(f"{o['test']} = {o['source']} {o['train']} ({o['how']}{', entry ' + o['entry'] if o.get('entry') else ''})"
                           for o in leak[:12])
         out.append(f"Leakage: {len(tests)} test samples ({', '.join(tests[:12])}) are in a model's recorded "
                    f"training data: {which}. Their scores measure memory, not generalisation.")
-    timed = [(n, e) for n, e in run.meta.get("entries", {}).items() if e.get("predict_seconds") is not None]
+    timed = [(n, e) for n, e in run.record.entries.items() if e.get("predict_seconds") is not None]
     if timed:
         parts = [f"{run.label(n)} {fmt_seconds(float(e['predict_seconds']))}"
                  + (f" (estimated {fmt_seconds(float(e['estimated_seconds']))})"
                     if e.get("estimated_seconds") else "") for n, e in timed]
         out.append("Prediction time on the run's device: " + ", ".join(parts) + ".")
     caps = [f"{run.label(n)}: {(e.get('inference_rule') or {}).get('description')}" for n, e in
-            run.meta.get("entries", {}).items() if isinstance(e.get("inference_rule"), dict)
+            run.record.entries.items() if isinstance(e.get("inference_rule"), dict)
             and str(e["inference_rule"].get("name", "")).startswith("max-side")]
     if caps:
         out.append("Capped slow models: " + "; ".join(caps) + ".")
-    w = run.meta.get("warnings") or {}
+    w = run.record.warnings or {}
     if w.get("count"):
         kinds = ", ".join(f"{k['count']} x {k['category']} ({k['where']})" for k in w.get("kinds", []))
         out.append(f"Warnings during the run: {w['count']} ({kinds}); see leaderboard.json.")
@@ -71,7 +71,7 @@ def provenance_rows(run: RunData) -> tuple[list[str], list[list[str]]]:
         rows.append([run.label(name), str(e.get("source", "-")), str(e.get("architecture") or e.get("folder") or "-"),
                      _weights(e), h[:19] + ("..." if len(h) > 19 else ""),
                      run.rule(name), _args(e.get("arguments")), str(e.get("input", "-")),
-                     f"matting-data {run.meta['toolkit_version']}"])
+                     f"matting-data {run.record.toolkit_version}"])
     return heads, rows
 
 
