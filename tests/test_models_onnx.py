@@ -116,8 +116,14 @@ def test_onnx_model_declared_layout_and_normalisation(tmp_path: Path) -> None:
     # odd sizes: resized down to the multiple and back (values stay those of a smooth resize)
     b = m.predict(img[:40, :50])
     assert b.shape == (40, 50)
-    with pytest.raises(ModelError, match="layout"):
+    with pytest.raises(ModelError, match="model 'onnx': layout must be one of 'nchw', 'nhwc', got 'chw'"):
         OnnxModel(f, layout="chw")
+    with pytest.raises(ModelError, match="model 'onnx': multiple must be an integer >= 1, got 0"):
+        OnnxModel(f, multiple=0)
+    with pytest.raises(ModelError, match="model 'onnx': fit must be one of 'resize', 'pad', 'reflect'"):
+        OnnxModel(f, fit="crop")
+    with pytest.raises(ModelError, match=r"std values must be > 0, got \(0.5, 0.0, 0.5\)"):
+        OnnxModel(f, mean=[0.5] * 3, std=[0.5, 0, 0.5])
     with pytest.raises(ModelError, match="mean and std"):
         OnnxModel(f, mean=[0.5] * 3)
     with pytest.raises(ModelError, match="three numbers"):

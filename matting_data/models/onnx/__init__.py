@@ -39,12 +39,13 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ...checks import Check, choice, number, require_valid
 from ...errors import InputError, MissingFileError
 from ...io import file_hash
 from ..base import MattingModel, ModelError, ModelInputs
@@ -134,19 +135,18 @@ class OnnxModel(MattingModel):
         self.output = output or outs[0]
         self.inputs = ModelInputs.of(*self.roles)
 
+    #: Declarative checks of the settings (:mod:`matting_data.checks`); mean / std are checked together.
+    setting_checks: ClassVar[dict[str, Check]] = {
+        "layout": choice(("nchw", "nhwc")), "value_range": choice(("0-1", "0-255")),
+        "multiple": number(1, integer=True), "fit": choice(("resize", "pad", "reflect")),
+    }
+
     def _validate(self) -> None:
-        if self.layout not in ("nchw", "nhwc"):
-            raise ModelError(f"model 'onnx': layout must be 'nchw' or 'nhwc', got {self.layout!r}")
-        if self.value_range not in ("0-1", "0-255"):
-            raise ModelError(f"model 'onnx': value_range must be '0-1' or '0-255', got {self.value_range!r}")
+        require_valid(vars(self), self.setting_checks, "model 'onnx'", ModelError)
         if (self.mean is None) != (self.std is None):
             raise ModelError("model 'onnx': give both mean and std, or neither")
         if self.std is not None and min(self.std) <= 0:
-            raise ModelError("model 'onnx': std values must be > 0")
-        if self.multiple < 1:
-            raise ModelError(f"model 'onnx': multiple must be >= 1, got {self.multiple}")
-        if self.fit not in ("resize", "pad", "reflect"):
-            raise ModelError(f"model 'onnx': fit must be 'resize', 'pad' or 'reflect', got {self.fit!r}")
+            raise ModelError(f"model 'onnx': std values must be > 0, got {self.std}")
 
     @staticmethod
     def _providers(ort: Any, device: str | None) -> list[str]:
