@@ -72,6 +72,8 @@ class Contract:
     companions : suffixes of files written beside a file output (``".json"``: a sidecar), checked like it.
     kv_inputs : options of space-separated ``KEY=VALUE`` items (``leaderboard --entry``) whose
         :data:`PATH_KEYS` values are inputs.
+    entries_files : options naming an entries file (TOML ``[[entry]]`` tables, ``leaderboard --entries``)
+        whose :data:`PATH_KEYS` values (relative to the file) are inputs.
     outside_ok : the output may be placed inside an input folder (``dataset ingest`` writes a new manifest
         into the dataset root by design); it may still not be or replace an input file.
     """
@@ -89,6 +91,7 @@ class Contract:
     config_file: str | None = None
     companions: tuple[str, ...] = ()
     kv_inputs: tuple[str, ...] = ()
+    entries_files: tuple[str, ...] = ()
 
 
 def register(parser: argparse.ArgumentParser, contract: Contract) -> None:
@@ -256,10 +259,30 @@ def _input_paths(args: argparse.Namespace, contract: Contract) -> list[Path]:
             if eq and key in PATH_KEYS and value:
                 paths.append(Path(_abs(value.strip("'\""))))
     paths += [Path(v) for v in _values(args, contract.data_files) if os.path.isfile(v)]
+    for f in _values(args, contract.entries_files):
+        paths += _entries_file_paths(Path(f))
     roots: list[Path] = []
     for path in paths:
         roots += _recorded_roots(path)
     return [p for p in dict.fromkeys([*paths, *roots]) if p.exists() or p.is_symlink()]
+
+
+def _entries_file_paths(f: Path) -> list[Path]:
+    """The :data:`PATH_KEYS` values of an entries file's ``[[entry]]`` tables (relative ones from its folder)."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(f.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []  # the command's own reader names an unreadable file
+    tables = data.get("entry") if isinstance(data, dict) else None
+    out = []
+    for t in tables if isinstance(tables, list) else []:
+        for key in PATH_KEYS:
+            v = t.get(key) if isinstance(t, dict) else None
+            if isinstance(v, str) and v:
+                out.append(Path(v) if os.path.isabs(v) else f.parent / v)
+    return out
 
 
 def _recorded_roots(p: Path) -> list[Path]:

@@ -310,6 +310,19 @@ def test_settings_file_naming_code_is_refused(name, data, cwd, capsys):
                  ["cut.json"])
 
 
+def test_paths_inside_an_entries_file_are_inputs(data, cwd, capsys):
+    """A prediction folder or weights named in ``--entries`` (relative to the file) is an input like a flag's."""
+    preds = cwd / "subs" / "theirs"
+    preds.mkdir(parents=True)
+    (cwd / "subs" / "entries.toml").write_text('[[entry]]\nname = "theirs"\npred_dir = "theirs"\n')
+    for out in ("subs/theirs/board", "subs"):  # inside the folder the file names; a folder holding it
+        argv = ["leaderboard", "--test", os.path.relpath(data / "track", cwd), "--entries", "subs/entries.toml",
+                "--out", out]
+        err = _refused(argv, capsys, data, cwd.parent, cwd / out, ["theirs", "subs"])
+        assert "--out" in err
+    assert sorted(p.name for p in preds.iterdir()) == []
+
+
 # ----------------------------------------------------------------------------- image headers
 def test_oversized_image_header_is_refused_before_decoding(data, cwd, capsys, tmp_path):
     big = tmp_path / "big"

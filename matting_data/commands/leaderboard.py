@@ -72,7 +72,7 @@ def add_parser(subparsers) -> None:
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
     p.set_defaults(func=run)
     register(p, Contract(inputs=("test",), pair_inputs=("pred_dir",), kv_inputs=("entry",), data_files=("entries",),
-                         out_required=False,
+                         entries_files=("entries",), out_required=False,
                          free=("report", "list", "dry_run"),
                          bounds={"trimap_seed": SEED, "resamples": (1, 1_000_000), "stats_seed": SEED,
                                  "workers": WORKERS, "max_side": MAX_SIDE}))
