@@ -166,7 +166,7 @@ def ablation_caption(data: AblationData, test: str, metrics: Sequence[str] | Non
     cols = [h for c, h in data.metric_columns(test) if metrics is None or c.rpartition(":")[2] in metrics]
     m = data.metric.upper()
     g = data.record.grid
-    return (f"Ablation {data.name}: {data.model_sentence('')} {data.test_title(test, '')}. Columns: "
+    return (f"Ablation {data.name}: {data.model_sentence('').rstrip('.')}. {data.test_title(test, '')}. Columns: "
             f"{', '.join(cols)}. {SCALE_LEGEND} Metrics are means over the training seeds {g.get('seeds')}; "
             f"{m} 95% CI: Student t over seeds. Paired diff: per-image {m} (mean over seeds) minus that of the "
             f"reference row {data.reference(test) or '(absent)'} over the same images, with its 95% CI (t over "

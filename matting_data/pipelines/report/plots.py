@@ -134,9 +134,11 @@ def forest_plot(data: AblationData, test: str, path: Path) -> Path:
     Blue: the interval lies below zero (the row is better than the reference); red: above (worse); grey:
     it contains zero, or has no interval (one image, or the reference row itself, drawn as a diamond at 0).
     """
+    from ...tables import format_value
+
     diffs = data.differences(test)
     ref = data.reference(test)
-    fig = _figure(6.0, 0.42 * max(1, len(diffs)) + 1.5)
+    fig = _figure(6.4, 0.42 * max(1, len(diffs)) + 1.6)
     ax = fig.subplots()
     y = np.arange(len(diffs))[::-1]
     labels, reach = [], [0.0]
@@ -148,17 +150,19 @@ def forest_plot(data: AblationData, test: str, path: Path) -> Path:
         colour = ("#4C72B0" if d + half < 0 else "#C44E52" if d - half > 0 else "#7F7F7F") if half else "#7F7F7F"
         ax.errorbar([d], [yi], xerr=[[half], [half]] if half else None, fmt="D" if row == ref else "o",
                     color=colour, ecolor=colour, capsize=4, markersize=5, lw=1.6)
+        text = format_value(d, signed=True) + (f" [{format_value(d - half)}, {format_value(d + half)}]"
+                                               if half else "")
+        ax.text(1.02, yi, text, transform=ax.get_yaxis_transform(), va="center", fontsize=7)
         reach += [abs(d) + half]
     ax.axvline(0.0, color="black", lw=0.8, ls="--")
     span = 1.1 * max(reach) or 1.0
     ax.set_xlim(-span, span)
     ax.set_yticks(y, labels, fontsize=8)
     ax.set_ylim(-0.7, len(diffs) - 0.3)
-    ax.set_xlabel(f"paired difference of {data.main_header}: row minus `{ref or '(absent)'}`, "
-                  "mean over images, 95% CI", fontsize=8)
+    ax.set_xlabel(f"{data.main_header}: row minus {ref or '(absent)'} (mean over images, 95% CI)", fontsize=8)
     ax.tick_params(axis="x", labelsize=8)
     ax.set_title(f"{data.name}: {data.test_title(test, '')}; lower is better", fontsize=9)
-    fig.subplots_adjust(left=0.28, right=0.97, top=1 - 0.45 / fig.get_figheight(),
+    fig.subplots_adjust(left=0.22, right=0.72, top=1 - 0.45 / fig.get_figheight(),
                         bottom=0.62 / fig.get_figheight())
     return _save(fig, path)
 
