@@ -75,7 +75,7 @@ from ..io import check_output_dir, write_text_atomic
 from ..metrics import get_protocol
 from ..notices import current_record
 from ..recipes import check_keys, load_recipe
-from ..stats import paired_differences, t_interval
+from ..stats import ABLATION_METHODS, paired_differences, t_interval
 from .benchmark.entries import Entry
 from .benchmark.record import ResultsRecord, protocol_record
 from .benchmark.runner import predict_entry, score_predictions
@@ -542,20 +542,6 @@ def summarise(cells: list[dict[str, Any]], g: Grid) -> tuple[pd.DataFrame, dict[
     return pd.DataFrame(recs), reference
 
 
-def _statistics(g: Grid) -> dict[str, Any]:
-    """How the record's intervals and tests are made (:func:`~matting_data.stats.t_interval`,
-    :func:`~matting_data.stats.paired_differences`)."""
-    return {
-        "metric": f"{g.protocols[0]}:{g.metric}", "level": 0.95,
-        "seeds": {"interval": "student-t", "over": "training seeds",
-                  "of": "the mean of the metric over the test images, one value per seed"},
-        "paired": {"difference": "per-image metric (mean over seeds) of the row minus that of the reference row, "
-                                 "over the images both have",
-                   "interval": "student-t", "over": "test images", "test": "wilcoxon signed-rank, two-sided",
-                   "wins": "share of images where the row is lower"},
-    }
-
-
 def _record(res: Ablation, cells: list[dict[str, Any]]) -> ResultsRecord:
     """The typed record of a finished ablation (``ablation.json``): summary rows, cells, grid, statistics."""
     from ..models.registry import model_info
@@ -571,7 +557,8 @@ def _record(res: Ablation, cells: list[dict[str, Any]]) -> ResultsRecord:
     leakage = checks.pop("leakage", [])
     return ResultsRecord(
         kind="ablation", rows=res.table.to_dict("records"), columns=list(res.table.columns),
-        protocols=protocol_record(g.protocols), statistics=_statistics(g), rank_by=g.metric,
+        protocols=protocol_record(g.protocols), statistics={"metric": f"{g.protocols[0]}:{g.metric}", **ABLATION_METHODS},
+        rank_by=g.metric,
         grid={**asdict(g), "training": training, "model_info": model_info(g.model)}, reference=dict(res.reference),
         tests=tests, cells=cells, leakage=leakage, plan={"lines": checks.pop("plan", []), **checks},
         warnings=current_record())
