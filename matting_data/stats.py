@@ -32,6 +32,17 @@ import numpy as np
 DEFAULT_RESAMPLES = 2000
 DEFAULT_SEED = 0
 DEFAULT_LEVEL = 0.95
+#: How an ablation's intervals and tests are made (:func:`t_interval` over seeds, :func:`paired_differences`
+#: over images), as its results record states them.
+ABLATION_METHODS: dict[str, Any] = {
+    "level": DEFAULT_LEVEL,
+    "seeds": {"interval": "student-t", "over": "training seeds",
+              "of": "the mean of the metric over the test images, one value per seed"},
+    "paired": {"difference": "per-image metric (mean over seeds) of the row minus that of the reference row, "
+                             "over the images both have",
+               "interval": "student-t", "over": "test images", "test": "wilcoxon signed-rank, two-sided",
+               "wins": "share of images where the row is lower"},
+}
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from matting_data.pipelines.ablation import (
     run_ablation,
     t_interval,
 )
+from matting_data.pipelines.benchmark.record import ResultsRecord
+from matting_data.pipelines.report import build_reports
 from matting_data.sample_data import build_sample_dataset
 
 TINY = """
@@ -150,6 +152,18 @@ def test_ablation_seeds_paired_comparison_and_resume(setup, monkeypatch):
     md = (out / "ablation.md").read_text()
     assert "SAD (/1000)" in md and "COMP `rssn`" in md and "95% CI" in md and "Wilcoxon" in md
     assert list(pd.read_csv(out / "ablation.csv")["row"]) == ["naive", "rssn", "trimap-flat"]
+    assert not (out / "ablation.html").exists()  # md, csv, json by default
+    # the typed record: the summary rows as the table, every cell, the tests and the reference
+    rec = ResultsRecord.read(out, "ablation")
+    assert [r["row"] for r in rec.rows] == list(t["row"]) and rec.columns == list(t.columns)
+    assert rec.rank_by == "sad" and rec.reference == {"real-test": "rssn"} and len(rec.cells) == 5
+    assert rec.tests == {"real-test": {"kind": "ORI", "n_images": 3}}
+    assert rec.protocols["dim"]["header"]["sad"] == "SAD (/1000)" and rec.grid["training"]["steps"] == 3
+    assert res.markdown() == md  # rebuilt from the record
+    # every report from the record, nothing trained again: the html page plots the paired differences
+    written = build_reports(out, "all")
+    assert set(written) == {"md", "csv", "json", "html", "latex"} and (out / "ablation.md").read_text() == md
+    assert "data:image/png;base64," in written["html"].read_text() and "naive" in written["latex"].read_text()
 
     # resume: every cell is done, so nothing is trained or predicted again
     import matting_data.pipelines.ablation as lb
@@ -186,9 +200,13 @@ def test_cli_ablation(setup, capsys):
     paths, test, grid_file, root = setup
     rc = main(["ablation", "--grid", str(grid_file), "--foregrounds", str(paths["manifest"]), "--backgrounds",
                str(paths["backgrounds"]), "--test", str(test.root), "--out", str(root / "out"), "--no-progress",
-               "--overwrite"])  # the folder holds the library run of the test above (no CLI run record)
+               "--overwrite", "--report", "md,tex"])  # the folder holds the library run of the test above
     captured = capsys.readouterr()
     assert rc == 0 and "| naive |" in captured.out and "[5/5] trimap-flat on real-test" in captured.err
+    assert "reports: md, latex" in captured.out and (root / "out" / "ablation.tex").is_file()
+    rc = main(["ablation", "--grid", str(grid_file), "--foregrounds", str(paths["manifest"]), "--backgrounds",
+               str(paths["backgrounds"]), "--out", str(root / "y"), "--report", "pdf"])
+    assert rc == 2 and "unknown report format pdf" in capsys.readouterr().err and not (root / "y").exists()
     rc = main(["ablation", "--grid", "no-such-grid", "--foregrounds", str(paths["manifest"]), "--backgrounds",
                str(paths["backgrounds"]), "--out", str(root / "z")])
     assert rc == 2 and "no-such-grid" in capsys.readouterr().err
@@ -280,7 +298,8 @@ def test_allowed_leakage_is_said_in_the_report(setup, tmp_path):
     md = (tmp_path / "o" / "ablation.md").read_text()
     assert "**Leakage allowed (--allow-leakage):** 2 test samples (photo0, photo1)" in md
     js = json.loads((tmp_path / "o" / "ablation.json").read_text())
-    assert js["leakage_allowed"] is True and {o["test"] for o in js["leakage"]} == {"photo0", "photo1"}
+    assert js["kind"] == "ablation" and js["plan"]["leakage_allowed"] is True
+    assert {o["test"] for o in js["leakage"]} == {"photo0", "photo1"}
     assert res.checks["leakage_allowed"]
 
 

@@ -16,8 +16,10 @@ def add_parser(subparsers) -> None:
         description=(
             "For each compose recipe of the grid (recipes/ablation/<name>.toml or a TOML file): build the COMP "
             "track, train the grid's model (GFM-TT by default) once per seed, evaluate it on the test track(s) "
-            "and write OUT/ablation.{csv,md,json}: means over seeds with std and 95% CI, and a paired "
-            "comparison with the reference row over the same test images. One line per finished cell. "
+            "and write OUT/ablation.json (the record) and the reports chosen by --report (md, csv, json, html, "
+            "latex; `matting-data report OUT` rebuilds them later): means over seeds with std and 95% CI, and a "
+            "paired comparison with the reference row over the same test images (the html page plots the "
+            "differences with their intervals). One line per finished cell. "
             "Resumable with --resume. With --ori-train, a row trained on real images is the reference. Two recipes that "
             "compose identically on the same pool are refused."
         ),
@@ -40,6 +42,10 @@ def add_parser(subparsers) -> None:
     p.add_argument("--allow-plugins", action="store_true",
                    help="trust the grid file: let its model / baselines name code plug-ins (module:callable)")
     p.add_argument("--out", required=True, help="output folder")
+    from ..pipelines.report.formats import default_formats, formats_help
+
+    p.add_argument("--report", default=default_formats(), help=f"report formats: {formats_help()} "
+                   f"(default {default_formats()})")
     p.add_argument("--workers", type=int, default=1, help="processes for composition, prediction and scoring")
     add_backend_arguments(p)
     p.add_argument("--allow-leakage", action="store_true",
@@ -50,14 +56,16 @@ def add_parser(subparsers) -> None:
     p.set_defaults(func=run)
     register(p, Contract(inputs=("foregrounds", "backgrounds", "test", "ori_train"), roots=("root",),
                          pair_inputs=("recipe_backgrounds",), data_files=("grid",),
-                         free=("dry_run",),
+                         free=("dry_run", "report"),
                          bounds={"seeds": SEED, "steps": (1, 10**8), "workers": WORKERS, "max_side": MAX_SIDE}))
 
 
 def run(args: argparse.Namespace) -> int:
     from ..pipelines.ablation import load_grid, run_ablation
+    from ..pipelines.report import parse_formats
     from ..training.options import parse_model_args
 
+    formats = parse_formats(args.report, "ablation")
     grid = load_grid(args.grid, allow_plugins=args.allow_plugins)
     if args.model:
         grid.model, grid.model_args = args.model, {}
@@ -70,12 +78,12 @@ def run(args: argparse.Namespace) -> int:
         grid, args.foregrounds, args.backgrounds, args.out, tests=args.test or None, ori_train=args.ori_train,
         recipe_backgrounds=parse_pairs(args.recipe_backgrounds, "--recipe-backgrounds"), seeds=args.seeds,
         workers=args.workers, progress=not args.no_progress, fg_root=args.root, allow_leakage=args.allow_leakage,
-        dry_run=args.dry_run, max_side=args.max_side,
+        dry_run=args.dry_run, max_side=args.max_side, reports=formats,
     )
     if args.dry_run:
         print(f"dry run: nothing composed, trained or predicted (the plan is above; {args.out} holds only "
               "evaluation trimaps the test tracks lacked)")
         return 0
     print(res.markdown())
-    print(f"wrote {args.out}/ablation.csv, ablation.md, ablation.json")
+    print(f"wrote {args.out}/ablation.json and the reports: {', '.join(formats)}")
     return 0

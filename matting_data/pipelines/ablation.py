@@ -47,7 +47,8 @@ Layout of ``out``::
     fg-cache/                 shared foreground estimates   tracks/<recipe>/   COMP tracks
     models/<row>/s<seed>/     checkpoints, log.csv, curves.png
     eval/<test>/              predictions, per-image scores   cells/<row>__s<seed>__<test>.json
-    ablation.{csv,md,json}    the comparison table
+    ablation.json             the record (:class:`~matting_data.pipelines.benchmark.record.ResultsRecord`)
+    ablation.{md,csv,html,tex}, plots/   its reports (``reports``; :mod:`matting_data.pipelines.report`)
 
 Resumable: a finished cell (same settings) is not recomputed; an interrupted training
 run is resumed from its last checkpoint.
@@ -57,11 +58,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 import os
 import sys
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,10 +75,9 @@ from ..io import check_output_dir, write_text_atomic
 from ..metrics import get_protocol
 from ..notices import current_record
 from ..recipes import check_keys, load_recipe
-from ..stats import paired_differences, t_interval
-from ..tables import format_value, markdown_table
-from .ablation_plan import leak_note
+from ..stats import ABLATION_METHODS, paired_differences, t_interval
 from .benchmark.entries import Entry
+from .benchmark.record import ResultsRecord, protocol_record
 from .benchmark.runner import predict_entry, score_predictions
 from .benchmark.samples import eval_samples
 from .comp_tracks import build_comp_track
@@ -264,7 +263,11 @@ class Ablation:
     checks: dict[str, Any] = field(default_factory=dict)  # plan, leakage (see .ablation_plan)
 
     def markdown(self) -> str:
-        return (self.out / "ablation.md").read_text()
+        """The Markdown report (what ``ablation.md`` holds), made from the run's record."""
+        from .report.ablation_data import load_ablation
+        from .report.ablation_formats import ablation_markdown
+
+        return ablation_markdown(load_ablation(self.out))
 
 
 def _score_cell(entry: Entry, test: Track, out: Path, grid: Grid, workers: int, progress: bool) -> dict[str, Any]:
@@ -393,6 +396,7 @@ def run_ablation(
     allow_leakage: bool = False,
     dry_run: bool = False,
     max_side: int | None = None,
+    reports: str | Sequence[str] = ("md", "csv", "json"),
 ) -> Ablation:
     """Run every cell of the grid (row x seed x test track) not done yet and write the comparison table.
 
@@ -413,7 +417,12 @@ def run_ablation(
         otherwise a :class:`~matting_data.pipelines.leakage.LeakageError` names them.
     dry_run : validate, check leakage and print the plan (to stderr), then return an empty table.
     max_side : cap the slow classical baselines (closed-form, knn), recorded with their cells.
+    reports : report formats written beside ``ablation.json`` (:data:`~matting_data.pipelines.report.REGISTRY`
+        names, e.g. ``"md,csv,html,latex"`` or ``"all"``); ``matting-data report OUT`` rebuilds them later.
     """
+    from .report import build_reports, parse_formats
+
+    formats = parse_formats(reports, "ablation")  # an unknown format fails before any work
     g = grid if isinstance(grid, Grid) else load_grid(grid)
     if seeds:
         g.seeds = [int(s) for s in seeds]
@@ -461,7 +470,8 @@ def run_ablation(
     cells = [c for row, kind, what in rows for c in _run_row(ctx, row, kind, what)]
     table, reference = summarise(cells, g)
     result = Ablation(g, table, out_p, reference, checks)
-    _write(result, cells)
+    _record(result, cells).write(out_p)
+    build_reports(out_p, formats)
     return result
 
 
@@ -532,66 +542,23 @@ def summarise(cells: list[dict[str, Any]], g: Grid) -> tuple[pd.DataFrame, dict[
     return pd.DataFrame(recs), reference
 
 
-def _model_line(g: Grid) -> str:
+def _record(res: Ablation, cells: list[dict[str, Any]]) -> ResultsRecord:
+    """The typed record of a finished ablation (``ablation.json``): summary rows, cells, grid, statistics."""
     from ..models.registry import model_info
 
+    g = res.grid
     cfg = g.train_config()
-    args = ", ".join(f"{k}={v}" for k, v in sorted(cfg.model_args.items()))
-    return (f"Model: `{g.model}`" + (f" ({args})" if args else "") + f", {cfg.steps} steps, crop {cfg.crop} "
-            f"(from {list(cfg.effective_crop_sizes)}), batch {cfg.batch}, lr {cfg.lr or 'model default'}; "
-            f"training seeds {g.seeds}; composition seed {g.seed}, {g.per_fg} background(s) per foreground. "
-            f"`{g.model}`: {model_info(g.model)}")
-
-
-def _table_md(sub: pd.DataFrame, g: Grid) -> list[str]:
-    """The markdown table of one test track (values by :func:`~matting_data.tables.format_value`)."""
-    multi = len(g.protocols) > 1
-    col = f"{g.protocols[0]}:{g.metric}" if multi else g.metric
-    heads, cols = ["Row", "Trained on", "Seeds"], []
-    for p in g.protocols:
-        proto = get_protocol(p)
-        for m in proto.metrics:
-            c = f"{p}:{m}" if multi else m
-            if c in sub.columns and sub[c].notna().any():
-                cols.append(c)
-                heads.append(f"{p} {proto.header(m)}" if multi else proto.header(m))
-    heads += [f"{g.metric.upper()} std", f"{g.metric.upper()} 95% CI", f"Paired diff {g.metric.upper()}",
-              "diff 95% CI", "Wilcoxon p", "Images better", "Train s"]
-    rows = []
-    for _, r in sub.iterrows():
-        trained = {"comp": f"COMP `{r['row']}`", "ori": "ORI (real)", "baseline": "- (no training)"}[r["kind"]]
-        rows.append([str(r["row"]), trained, str(int(r["n_seeds"])) if r["kind"] != "baseline" else "-",
-                     *[format_value(r[c]) for c in cols], format_value(r[f"{col}_std"]),
-                     format_value(r[f"{col}_ci95"]), format_value(r[f"gap_{g.metric}"], signed=True),
-                     format_value(r[f"gap_{g.metric}_ci95"]), format_value(r["p_paired"], 3),
-                     "-" if not math.isfinite(r["wins"]) else f"{100 * r['wins']:.0f}%",
-                     format_value(r["train_seconds"], 2) if r["kind"] != "baseline" else "-"])
-    return markdown_table(heads, rows, align="lll" + "r" * (len(heads) - 3)).split("\n")
-
-
-def _write(res: Ablation, cells: list[dict[str, Any]]) -> None:
-    g, df, out = res.grid, res.table, res.out
-    write_text_atomic(out / "ablation.csv", df.to_csv(index=False, float_format="%.10g"))
-    lines = [f"# Ablation `{g.name}`: train on each composition recipe, test on held-out tracks", ""]
-    if g.description:
-        lines += [g.description, ""]
-    lines += [_model_line(g), ""]
-    if res.checks.get("leakage_allowed"):
-        lines += [f"**Leakage allowed (--allow-leakage):** {leak_note(res.checks['leakage'])}", ""]
-    kinds = {c["test"]: c.get("test_kind", "?") for c in cells}
-    for test in dict.fromkeys(df["test"]):
-        sub = df[df["test"] == test]
-        ref = res.reference.get(test, "")
-        kind = kinds.get(test, "?")
-        lines += [f"## Test track `{test}` ({kind}, {int(sub['n_images'].iloc[0])} images)", "",
-                  f"Metrics: mean over training seeds; lower is better. Paired diff = per-image "
-                  f"{g.metric.upper()} (mean over seeds) minus that of the reference row `{ref or '(absent)'}` "
-                  "over the same images, with its 95% CI (t over images), the Wilcoxon signed-rank p-value and "
-                  "the share of images where the row is better. Seed CIs use Student t over seeds."]
-        if kind != "ORI":
-            lines.append("Note: this test track is not ORI (real photos), so it measures no real-domain gap.")
-        lines += ["", *_table_md(sub, g), ""]
-    write_text_atomic(out / "ablation.md", "\n".join(lines))
-    payload = {"grid": {k: v for k, v in g.__dict__.items()}, "reference": res.reference, "cells": cells,
-               **res.checks, "warnings": current_record()}
-    write_text_atomic(out / "ablation.json", json.dumps(payload, indent=1, default=str) + "\n")
+    training = {"steps": cfg.steps, "crop": cfg.crop, "crop_sizes": list(cfg.effective_crop_sizes),
+                "batch": cfg.batch, "lr": cfg.lr, "model_args": dict(cfg.model_args)}
+    tests: dict[str, dict[str, Any]] = {}
+    for c in cells:
+        tests.setdefault(c["test"], {"kind": c.get("test_kind", "?"), "n_images": int(c["n_images"])})
+    checks = dict(res.checks)
+    leakage = checks.pop("leakage", [])
+    return ResultsRecord(
+        kind="ablation", rows=res.table.to_dict("records"), columns=list(res.table.columns),
+        protocols=protocol_record(g.protocols), statistics={"metric": f"{g.protocols[0]}:{g.metric}", **ABLATION_METHODS},
+        rank_by=g.metric,
+        grid={**asdict(g), "training": training, "model_info": model_info(g.model)}, reference=dict(res.reference),
+        tests=tests, cells=cells, leakage=leakage, plan={"lines": checks.pop("plan", []), **checks},
+        warnings=current_record())

@@ -146,9 +146,3 @@ def check_ablation(
 
 def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "._+-" else "_" for c in name)
-
-
-def leak_note(records: Sequence[Mapping[str, str]]) -> str:
-    """The overlaps of an ablation's record as one sentence (for ``ablation.md``)."""
-    return overlap_message([Overlap(r["test"], r["source"], r["train"], r["how"]) for r in records]) + (
-        ". Rows scored on these samples measure memory of the training data, not the domain gap.")

@@ -3,17 +3,22 @@
 * :func:`metric_bars` -- one bar per model and metric with its bootstrap 95 % interval;
 * :func:`sad_scatter` -- per-image values of the two best models (points under the
   diagonal: the second model is better on that image);
-* :func:`category_bars` -- per-category (or AIM type) means of the ranking metric.
+* :func:`category_bars` -- per-category (or AIM type) means of the ranking metric;
+* :func:`forest_plot` -- an ablation's paired differences to the reference row with their 95 % intervals.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .data import RunData
+
+if TYPE_CHECKING:
+    from .ablation_data import AblationData
 
 DPI = 100
 
@@ -119,4 +124,54 @@ def make_plots(run: RunData, folder: Path) -> list[tuple[str, Path]]:
                 path = fn(run, p, s, folder / f"{name}.{tag}.png")
                 if path is not None:
                     out.append((f"{title}, protocol {p}, {run.set_label(s)}", path))
+    return out
+
+
+def forest_plot(data: AblationData, test: str, path: Path) -> Path:
+    """One line per row of an ablation's test track: its mean paired difference to the reference row (the
+    comparison metric, per image, row minus reference) with the 95% interval, and a zero line.
+
+    Blue: the interval lies below zero (the row is better than the reference); red: above (worse); grey:
+    it contains zero, or has no interval (one image, or the reference row itself, drawn as a diamond at 0).
+    """
+    from ...tables import format_value
+
+    diffs = data.differences(test)
+    ref = data.reference(test)
+    fig = _figure(6.4, 0.42 * max(1, len(diffs)) + 1.6)
+    ax = fig.subplots()
+    y = np.arange(len(diffs))[::-1]
+    labels, reach = [], [0.0]
+    for yi, (row, d, ci) in zip(y, diffs, strict=True):
+        labels.append(f"{row} (reference)" if row == ref else row)
+        if not math.isfinite(d):
+            continue
+        half = ci if math.isfinite(ci) else 0.0
+        colour = ("#4C72B0" if d + half < 0 else "#C44E52" if d - half > 0 else "#7F7F7F") if half else "#7F7F7F"
+        ax.errorbar([d], [yi], xerr=[[half], [half]] if half else None, fmt="D" if row == ref else "o",
+                    color=colour, ecolor=colour, capsize=4, markersize=5, lw=1.6)
+        text = format_value(d, signed=True) + (f" [{format_value(d - half)}, {format_value(d + half)}]"
+                                               if half else "")
+        ax.text(1.02, yi, text, transform=ax.get_yaxis_transform(), va="center", fontsize=7)
+        reach += [abs(d) + half]
+    ax.axvline(0.0, color="black", lw=0.8, ls="--")
+    span = 1.1 * max(reach) or 1.0
+    ax.set_xlim(-span, span)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_ylim(-0.7, len(diffs) - 0.3)
+    ax.set_xlabel(f"{data.main_header}: row minus {ref or '(absent)'} (mean over images, 95% CI)", fontsize=8)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_title(f"{data.name}: {data.test_title(test, '')}; lower is better", fontsize=9)
+    fig.subplots_adjust(left=0.22, right=0.72, top=1 - 0.45 / fig.get_figheight(),
+                        bottom=0.62 / fig.get_figheight())
+    return _save(fig, path)
+
+
+def ablation_plots(data: AblationData, folder: Path) -> list[tuple[str, str, Path]]:
+    """The forest plot of every test track into ``folder``: ``[(test, title, path)]``."""
+    out = []
+    for k, test in enumerate(data.tests()):
+        safe = "".join(c if c.isalnum() or c in "._+-" else "_" for c in test)
+        title = f"Paired differences to the reference row with 95% CI, test track {test}"
+        out.append((test, title, forest_plot(data, test, folder / f"forest.{k}.{safe}.png")))
     return out
