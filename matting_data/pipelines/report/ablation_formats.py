@@ -21,7 +21,7 @@ from ...io import write_csv, write_text_atomic
 from ...tables import SCALE_LEGEND, format_value, markdown_table
 from .ablation_data import AblationData
 from .html import CSS, JS, data_uri, esc
-from .latex import _cell, _head, escape, marks
+from .latex import escape, marked_cell, marks, split_header
 
 
 # ----------------------------------------------------------------------------- markdown
@@ -146,7 +146,7 @@ def ablation_latex_table(data: AblationData, test: str, metrics: Sequence[str] |
     ncol = len(heads)
     col_marks = [marks([r[i].value for r in rows]) if rows and rows[0][i].metric else [""] * len(rows)
                  for i in range(ncol)]
-    split = [_head(h) for h in heads]
+    split = [split_header(h) for h in heads]
     lines = [r"\begin{table*}[t]", r"\centering", r"\small", r"\setlength{\tabcolsep}{4pt}",
              rf"\begin{{tabular}}{{ll{'r' * (ncol - 2)}}}", r"\toprule",
              " & ".join(escape(h[0]) for h in split) + r" \\"]
@@ -154,7 +154,7 @@ def ablation_latex_table(data: AblationData, test: str, metrics: Sequence[str] |
         lines.append(" & ".join(escape(h[1]) for h in split) + r" \\")
     lines.append(r"\midrule")
     for j, r in enumerate(rows):
-        cells = [_cell(c.value, col_marks[i][j]) if c.metric else escape(c.text) for i, c in enumerate(r)]
+        cells = [marked_cell(c.value, col_marks[i][j]) if c.metric else escape(c.text) for i, c in enumerate(r)]
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{escape(ablation_caption(data, test, metrics))}}}",
               rf"\label{{{escape('tab:ablation-' + data.name + '-' + test)}}}", r"\end{table*}"]

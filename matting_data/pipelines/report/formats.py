@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import InputError
 from ...io import write_csv
-from ..benchmark.record import find_record
+from ..benchmark.record import ResultsRecord, find_record
 from .ablation_formats import (
     ablation_record_path,
     write_ablation_csv,
@@ -141,7 +141,10 @@ def build_reports(run_dir: PathLike, formats: str | Sequence[str] = ("md", "csv"
     (``leaderboard.json`` and the per-image CSVs, or ``ablation.json``).  The record
     is always listed (``"json"``).
     """
-    kind = find_record(run_dir) or "leaderboard"  # no record: load_run says what is missing
+    kind = find_record(run_dir)
+    if kind is None:
+        ResultsRecord.read(run_dir)  # raises: names the folder and the records it lacks
+        raise AssertionError("unreachable")
     fmts = parse_formats(formats, kind)
     if kind == "ablation":
         from .ablation_data import load_ablation

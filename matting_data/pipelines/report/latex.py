@@ -38,7 +38,8 @@ def marks(values: list[Any]) -> list[str]:
     return [rank.get(float(v), "") if v is not None and not math.isnan(float(v)) else "" for v in values]
 
 
-def _cell(v: Any, mark: str) -> str:
+def marked_cell(v: Any, mark: str) -> str:
+    """A LaTeX table cell: the value as every table prints it, bold when ``mark`` is ``best``, underlined ``second``."""
     text = format_value(v)
     return {"best": rf"\textbf{{{text}}}", "second": rf"\underline{{{text}}}"}.get(mark, text)
 
@@ -58,7 +59,7 @@ PAGE_WIDTH_PT = 336.0
 UPPER_PT, CHAR_PT, PAD_PT = 6.8, 5.0, 8.0
 
 
-def _head(header: str) -> tuple[str, str]:
+def split_header(header: str) -> tuple[str, str]:
     """``"SAD (/1000)"`` -> ``("SAD", "(/1000)")``: the metric over its scale (two header rows, narrower)."""
     name, sep, scale = header.partition(" (")
     return name, (f"({scale}" if sep else "")
@@ -82,7 +83,7 @@ def columns_per_table(run: RunData, protocol: str, metrics: Sequence[str]) -> in
     models = run.models()
     fixed = _width([run.label(n) for n in models] + ["Model"]) + _width([run.rule(n) for n in models]
                                                                          + ["Inference rule"])
-    cols = sorted((_width([*_head(run.header(protocol, m)),
+    cols = sorted((_width([*split_header(run.header(protocol, m)),
                            *[format_value(v) for v in run.table.loc[run.table["protocol"] == protocol, m]]])
                    for m in metrics), reverse=True)
     k, used = 0, fixed
@@ -99,14 +100,14 @@ def latex_table(run: RunData, protocol: str, trimap_set: str, metrics: Sequence[
     models = list(run.section(protocol, trimap_set)["model"])
     lines = [r"\begin{table}[t]", r"\centering", r"\small", r"\setlength{\tabcolsep}{4pt}",
              rf"\begin{{tabular}}{{ll{'r' * len(metrics)}}}", r"\toprule"]
-    heads = [_head(run.header(protocol, m)) for m in metrics]
+    heads = [split_header(run.header(protocol, m)) for m in metrics]
     lines.append(" & ".join(["Model", "Inference rule", *[escape(h[0]) for h in heads]]) + r" \\")
     if any(h[1] for h in heads):
         lines.append(" & ".join(["", "", *[escape(h[1]) for h in heads]]) + r" \\")
     lines.append(r"\midrule")
     columns = {m: marks([_value(run, protocol, trimap_set, name, m) for name in models]) for m in metrics}
     for i, name in enumerate(models):
-        cells = [_cell(_value(run, protocol, trimap_set, name, m), columns[m][i]) for m in metrics]
+        cells = [marked_cell(_value(run, protocol, trimap_set, name, m), columns[m][i]) for m in metrics]
         lines.append(" & ".join([escape(run.label(name)), escape(run.rule(name)), *cells]) + r" \\")
     label = f"tab:leaderboard-{protocol}-{trimap_set}" + (f"-{part[0]}" if part[1] > 1 else "")
     lines += [r"\bottomrule", r"\end{tabular}",
