@@ -61,6 +61,10 @@ def test_demo_runs_and_writes_report(tmp_path, monkeypatch):
     assert results["leaderboard"]["ablation_rows"] == 4
     assert (out / "leaderboard" / "leaderboard.csv").is_file() and (out / "ablation" / "ablation.md").is_file()
     assert (out / "leaderboard" / "leaderboard.html").is_file()
+    page = (out / "ablation" / "ablation.html").read_text()  # the ablation published like the leaderboard
+    assert "data:image/png;base64," in page and "tiny-net" in page
+    assert r"\toprule" in (out / "ablation" / "ablation.tex").read_text()
+    assert (out / "leaderboard" / "leaderboard.tex").is_file()
     for label, ref in results["reference_models"].items():  # the released-checkpoint path, with untrained weights
         assert ref["loads"] and ref["converted_identical"], label
         assert ref["rule"] in ("hybrid", "modnet-reference-size") and ref["sad"] > 0
