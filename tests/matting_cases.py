@@ -15,6 +15,22 @@ def image_and_trimap(h: int = 64, w: int = 64, seed: int = 0) -> tuple[np.ndarra
     return img, tri
 
 
+def check_trimap_model_output(model, h: int = 50, w: int = 70) -> np.ndarray:
+    """A trimap model's matte of :func:`image_and_trimap` (h, w): float32 (h, w) in [0, 1]; without a
+    trimap, ``predict_checked`` raises ``ModelError`` "needs a trimap".  Returns the matte."""
+    import pytest
+
+    from matting_data.models.base import ModelError, predict_checked
+
+    img, tri = image_and_trimap(h, w)
+    a = predict_checked(model, img, tri)
+    assert a.dtype == np.float32 and a.shape == (h, w)
+    assert 0.0 <= a.min() and a.max() <= 1.0
+    with pytest.raises(ModelError, match="needs a trimap"):
+        predict_checked(model, img, None)
+    return a
+
+
 def soft_disc_case(seed: int, shape: tuple[int, int], noise: float = 0.15, extra_unknown: float = 0.2,
                    islands: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A seeded metrics case ``(pred, gt8, trimap)`` of ``shape``.
