@@ -29,6 +29,7 @@ from torch import nn
 
 from ...checks import Check, choice, number, optional
 from ..base import ModelError, ModelInputs
+from ..checkpoint import conv_weight_shape
 from ..onnx_spec import OnnxSpec
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
@@ -92,11 +93,7 @@ class DIMModel(TorchMattingModel):
             raise ModelError(f"model 'dim': train_stage {stage} trains the refiner: give refine=true")
 
     def detect_arguments(self, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-        if _FIRST_CONV not in state:
-            raise ValueError(f"no key {_FIRST_CONV!r} (keys start: {', '.join(list(state)[:3])})")
-        shape = tuple(state[_FIRST_CONV].shape)
-        if len(shape) != 4 or shape[1] != 4:
-            raise ValueError(f"{_FIRST_CONV} has shape {shape}; DIM's first conv takes RGB + trimap (4 channels)")
+        shape = conv_weight_shape(state, _FIRST_CONV, 4, "DIM's first conv takes RGB + trimap (4 channels)")
         return {"width": int(shape[0]), "refine": _REFINER in state}
 
     @property

@@ -26,6 +26,7 @@ from torch import nn
 
 from ...checks import Check, multiple_of, number
 from ..base import ModelError, ModelInputs
+from ..checkpoint import conv_weight_shape
 from ..onnx_spec import OnnxSpec
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
@@ -64,11 +65,7 @@ class GCAModel(TorchMattingModel):
         return GCAGenerator(width=int(arguments["width"]))
 
     def detect_arguments(self, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-        if _FIRST_CONV not in state:
-            raise ValueError(f"no key {_FIRST_CONV!r} (keys start: {', '.join(list(state)[:3])})")
-        shape = tuple(state[_FIRST_CONV].shape)
-        if len(shape) != 4 or shape[1] != 6:
-            raise ValueError(f"{_FIRST_CONV} has shape {shape}; GCA's first conv takes 6 channels")
+        shape = conv_weight_shape(state, _FIRST_CONV, 6, "GCA's first conv takes 6 channels")
         return {"width": int(shape[0]) * 2}
 
     def inference_rule(self) -> dict[str, Any]:
