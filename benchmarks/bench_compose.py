@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 from _results import write_results
+from _timing import best_of
 
 H, W = 1000, 1500
 HERE = Path(__file__).resolve().parent
@@ -59,12 +60,7 @@ def one_steps() -> dict:
     from matting_data.compose.fit import fit_background
 
     def best(f, n=5):
-        out = []
-        for _ in range(n):
-            t = time.perf_counter()
-            f()
-            out.append(time.perf_counter() - t)
-        return min(out)
+        return best_of(f, n)
 
     rng = np.random.default_rng(0)
     v = rng.random((H, W, 3), dtype=np.float32) * 300 - 20
@@ -151,16 +147,8 @@ def one_blend() -> dict:
     src = np.concatenate([fg.ravel(), bg.ravel(), a.ravel()])
     dst = np.empty_like(src)
 
-    def best(f, n=15):
-        ts = []
-        for _ in range(n):
-            t = time.perf_counter()
-            f()
-            ts.append(time.perf_counter() - t)
-        return min(ts)
-
-    tb = best(lambda: blend(fg, bg, a, out=out))
-    tc = best(lambda: np.copyto(dst, src))
+    tb = best_of(lambda: blend(fg, bg, a, out=out), 15)
+    tc = best_of(lambda: np.copyto(dst, src), 15)
     return {"blend_ms": tb * 1e3, "copy_ms": tc * 1e3, "bytes_mb": src.nbytes / 1e6, "peak_mb": _peak_mb()}
 
 

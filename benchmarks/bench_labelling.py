@@ -28,13 +28,13 @@ import os
 import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 from _results import write_results
+from _timing import times
 
 HERE = Path(__file__).resolve().parent
 SIZES = {"0.5 MP": (500, 1000), "2 MP": (1000, 2000)}
@@ -54,12 +54,8 @@ def _masks(shape: tuple[int, int]) -> dict[str, np.ndarray]:
 
 
 def _time(fn, repeats: int = REPEATS) -> tuple[float, float]:
-    fn()  # warm-up
-    ts = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t0)
+    """Best and median seconds of ``repeats`` calls after a warm-up."""
+    ts = times(fn, repeats, warmup=True)
     return min(ts), statistics.median(ts)
 
 

@@ -164,17 +164,14 @@ def run_one(size: str, path: str, protocol: str) -> dict:
         def fn():
             return gfm_script_port(pred, gt, tri)
 
-    fn()  # warm-up (kernel caches, lazy imports)
-    times = []
-    for _ in range(REPEATS[size]):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
+    from _timing import times
+
+    ts = times(fn, REPEATS[size], warmup=True)  # warm-up: kernel caches, lazy imports
     base = _reset_peak()
     fn()
     peak = _peak() - base if base else float("nan")
     per = BATCH if path.endswith("-b8") else 1
-    return {"min": min(times) / per, "median": statistics.median(times) / per, "peak_mb": peak / 2**20}
+    return {"min": min(ts) / per, "median": statistics.median(ts) / per, "peak_mb": peak / 2**20}
 
 
 # ---------------------------------------------------------------- 1. end to end against the GFM functions

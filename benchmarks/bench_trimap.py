@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import platform
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 from _results import write_results
+from _timing import best_of
 
 from matting_data import trimap as tm
 from matting_data.io import read_alpha
@@ -41,13 +41,8 @@ def make_alpha() -> tuple[np.ndarray, str]:
 
 
 def timeit(fn: Callable[[], object]) -> float:
-    fn()  # warm up
-    times = []
-    for _ in range(REPEATS):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times) * 1000.0
+    """Best of ``REPEATS`` calls after a warm-up, in milliseconds."""
+    return best_of(fn, REPEATS, warmup=True) * 1000.0
 
 
 def main() -> str:

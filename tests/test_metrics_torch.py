@@ -8,24 +8,11 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from matting_cases import soft_disc_case as _case
 
 from matting_data.errors import InputError, SizeMismatchError
 from matting_data.metrics import EmptyUnknownRegionWarning, evaluate_arrays
 from matting_data.metrics.torch_backend import CONN_LABELLER, evaluate_batch, pad_batch
-
-
-def _case(seed: int, shape: tuple[int, int]):
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
-    g = np.clip((min(shape) / 3 - np.hypot(yy - shape[0] / 2, xx - shape[1] / 2)) / 5, 0, 1)
-    g8 = np.round(g * 255).astype(np.uint8)
-    p = np.clip(g + rng.normal(0, 0.15, shape) * (rng.random(shape) < 0.6), 0, 1)
-    t = np.full(shape, 128, np.uint8)
-    t[g == 0] = 0
-    t[g == 1] = 255
-    t[rng.random(shape) < 0.2] = 128
-    return p, g8, t
-
 
 SHAPES = [(30, 41), (25, 25), (41, 33)]
 

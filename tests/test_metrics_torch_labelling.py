@@ -12,6 +12,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from matting_cases import soft_disc_case
 from scipy import ndimage
 
 from matting_data.errors import InputError
@@ -161,17 +162,8 @@ def test_labeller_choice():
 
 
 def _case(seed: int, shape: tuple[int, int]):
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]]
-    g = np.clip((min(shape) / 3 - np.hypot(yy - shape[0] / 2, xx - shape[1] / 2)) / 5, 0, 1)
-    g[rng.random(shape) < 0.03] = 0.65  # islands: competing components at the middle thresholds
-    g8 = np.round(g * 255).astype(np.uint8)
-    p = np.clip(g + rng.normal(0, 0.2, shape) * (rng.random(shape) < 0.6), 0, 1)
-    t = np.full(shape, 128, np.uint8)
-    t[g == 0] = 0
-    t[g == 1] = 255
-    t[rng.random(shape) < 0.3] = 128
-    return p, g8, t
+    """Islands at 0.65 (competing components at the middle thresholds), more noise and unknown pixels."""
+    return soft_disc_case(seed, shape, noise=0.2, extra_unknown=0.3, islands=0.03)
 
 
 @pytest.mark.parametrize("protocol", ["dim", "gfm"])

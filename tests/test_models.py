@@ -74,6 +74,19 @@ def hand_case() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return img, gt, tri
 
 
+def blend_case(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Image = a F + (1 - a) B with flat F and B and alpha a linear ramp from 0 at column w / 4 to 1 at 3 w / 4;
+    trimap 0 left of column w / 4 - 2, 255 from 3 w / 4 + 2, 128 between (w a multiple of 4)."""
+    q = w // 4
+    a = np.tile(np.clip((np.arange(w) - q) / (2 * q), 0, 1).astype(np.float32), (h, 1))
+    F, B = np.array([0.9, 0.6, 0.1], np.float32), np.array([0.1, 0.2, 0.7], np.float32)
+    img = (a[..., None] * F + (1 - a[..., None]) * B).astype(np.float32)
+    tri = np.full((h, w), 128, np.uint8)
+    tri[:, : q - 2] = 0
+    tri[:, 3 * q + 2 :] = 255
+    return img, a, tri
+
+
 # ----------------------------------------------------------------------------- baselines
 def test_trimap_flat_hand_computed_sad():
     img, gt, tri = hand_case()
@@ -115,13 +128,7 @@ def test_local_means_takes_nearest_window():
 
 def test_trimap_colour_recovers_a_linear_blend():
     """Image = a F + (1 - a) B with flat F and B: the projection returns a exactly (smoothing off)."""
-    h, w = 32, 48
-    a = np.tile(np.clip((np.arange(w) - 12) / 24, 0, 1).astype(np.float32), (h, 1))
-    F, B = np.array([0.9, 0.6, 0.1], np.float32), np.array([0.1, 0.2, 0.7], np.float32)
-    img = (a[..., None] * F + (1 - a[..., None]) * B).astype(np.float32)
-    tri = np.full((h, w), 128, np.uint8)
-    tri[:, :10] = 0
-    tri[:, 38:] = 255
+    img, a, tri = blend_case(32, 48)
     pred = TrimapColour(smooth=0, contrast=1e-6).predict(img, tri)
     assert np.abs(pred - a).max() < 1e-3
     flat = TrimapFlat().predict(img, tri)
@@ -131,13 +138,7 @@ def test_trimap_colour_recovers_a_linear_blend():
 def test_pymatting_baselines_on_a_tiny_image():
     if not pymatting_available():
         pytest.skip("pymatting (extra 'classical') not installed")
-    h, w = 24, 32
-    a = np.tile(np.clip((np.arange(w) - 8) / 16, 0, 1).astype(np.float32), (h, 1))
-    F, B = np.array([0.9, 0.6, 0.1], np.float32), np.array([0.1, 0.2, 0.7], np.float32)
-    img = (a[..., None] * F + (1 - a[..., None]) * B).astype(np.float32)
-    tri = np.full((h, w), 128, np.uint8)
-    tri[:, :6] = 0
-    tri[:, 26:] = 255
+    img, a, tri = blend_case(24, 32)
     err_flat = np.abs(TrimapFlat().predict(img, tri) - a).sum()
     pred = predict_checked(get_model("closed-form"), img, tri)
     assert np.all(pred[tri == 0] == 0) and np.all(pred[tri == 255] == 1)

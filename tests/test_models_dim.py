@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from matting_cases import check_trimap_model_output, one_step
 from matting_cases import image_and_trimap as _case
-from matting_cases import one_step
 from torch import nn
 
 from matting_data.models.base import ModelError, predict_checked
@@ -125,12 +125,7 @@ def test_clear_errors_for_wrong_files(tmp_path):
 
 def test_output_shape_range_and_missing_trimap():
     model = _tiny(refine=True)
-    img, tri = _case(50, 70)
-    a = predict_checked(model, img, tri)
-    assert a.dtype == np.float32 and a.shape == (50, 70)
-    assert 0.0 <= a.min() and a.max() <= 1.0
-    with pytest.raises(ModelError, match="needs a trimap"):
-        predict_checked(model, img, None)
+    check_trimap_model_output(model, 50, 70)
     assert model.describe()["inference_rule"]["name"] == "mmagic-dim"
 
 

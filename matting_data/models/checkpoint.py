@@ -162,6 +162,20 @@ def check_state_dict(
         raise CheckpointError(f"{source}: does not fit the model: " + "; ".join(problems))
 
 
+def conv_weight_shape(state: Mapping[str, torch.Tensor], key: str, in_channels: int, what: str) -> tuple[int, ...]:
+    """The (out, in, kh, kw) shape of the conv weight ``key`` of ``state``, for ``detect_arguments``.
+
+    Raises ``ValueError`` when ``key`` is absent (naming the first keys of ``state``) or when the weight
+    is not 4-D with ``in_channels`` inputs (``what`` ends that message, e.g. "DIM's first conv takes 4 channels").
+    """
+    if key not in state:
+        raise ValueError(f"no key {key!r} (keys start: {', '.join(list(state)[:3])})")
+    shape = tuple(state[key].shape)
+    if len(shape) != 4 or shape[1] != in_channels:
+        raise ValueError(f"{key} has shape {shape}; {what}")
+    return shape
+
+
 def load_into(
     module: nn.Module, state: Mapping[str, torch.Tensor], source: str, ignore: tuple[str, ...] = ()
 ) -> nn.Module:

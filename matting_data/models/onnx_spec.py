@@ -70,6 +70,28 @@ class OnnxGraph(nn.Module):
         return self.fn(self.network, *xs).clamp(0.0, 1.0)
 
 
+def _pool_matrix(n: int, bins: int, like: torch.Tensor) -> torch.Tensor:
+    """(bins, n) averaging matrix: row ``i`` is the mean over ``[floor(i n / bins), ceil((i + 1) n / bins))``."""
+    pos = torch.arange(n, device=like.device)[None, :]
+    i = torch.arange(bins, device=like.device)[:, None]
+    start = torch.div(i * n, bins, rounding_mode="floor")
+    end = -torch.div(-(i + 1) * n, bins, rounding_mode="floor")
+    m = ((pos >= start) & (pos < end)).to(like.dtype)
+    return m / m.sum(1, keepdim=True)
+
+
+def matrix_adaptive_avg_pool(x: torch.Tensor, bins_h: int, bins_w: int) -> torch.Tensor:
+    """``F.adaptive_avg_pool2d(x, (bins_h, bins_w))`` of (N, C, H, W) as two averaging matrices built from the
+    input size (``einsum("ih,nchw,jw->ncij")``).
+
+    Bin ``i`` of a side of length ``n`` covers ``[floor(i n / b), ceil((i + 1) n / b))``, as torch and Paddle;
+    written with ``arange`` comparisons, so a traced graph keeps the size dynamic and exports to MatMul (the
+    TorchScript ONNX exporter refuses adaptive pooling whose output size does not divide the input size).
+    """
+    mh, mw = _pool_matrix(x.shape[-2], bins_h, x), _pool_matrix(x.shape[-1], bins_w, x)
+    return torch.einsum("ih,nchw,jw->ncij", mh, x, mw)
+
+
 def side_padding(x: torch.Tensor, multiple: int, border: int = 0, mode: str = "next") -> Any:
     """``F.pad`` amounts (left, right, top, bottom) as tensors computed from ``x``'s size, so a traced graph
     keeps them dynamic: ``border`` on every side plus bottom / right up to a multiple of ``multiple``.

@@ -9,36 +9,10 @@ A state dict saved from torchvision's ``resnetNN()`` / ``densenet121()`` loads w
 
 from __future__ import annotations
 
-from .densenet import DENSENET_CONFIGS, DenseNet, densenet, densenet121, densenet161, densenet169, densenet201
-from .resnet import (
-    RESNET_LAYERS,
-    BasicBlock,
-    Bottleneck,
-    ResNet,
-    resnet,
-    resnet18,
-    resnet34,
-    resnet50,
-    resnet101,
-    resnet152,
-)
+from . import densenet as _densenet_module
+from . import resnet as _resnet_module
+from .densenet import *  # noqa: F403 (the names of its __all__)
+from .resnet import *  # noqa: F403 (the names of its __all__)
 
-__all__ = [
-    "DENSENET_CONFIGS",
-    "DenseNet",
-    "densenet",
-    "densenet121",
-    "densenet161",
-    "densenet169",
-    "densenet201",
-    "RESNET_LAYERS",
-    "BasicBlock",
-    "Bottleneck",
-    "ResNet",
-    "resnet",
-    "resnet18",
-    "resnet34",
-    "resnet50",
-    "resnet101",
-    "resnet152",
-]
+#: the public names of both modules, as each module's ``__all__`` lists them
+__all__ = [*_densenet_module.__all__, *_resnet_module.__all__]

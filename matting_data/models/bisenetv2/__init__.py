@@ -24,25 +24,17 @@ import torch
 from torch import nn
 
 from ...checks import Check, number, optional
-from ...errors import InputError
 from ..base import ModelInputs
 from ..checkpoint import CheckpointError
 from ..onnx_spec import OnnxGraph, OnnxSpec
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
+from ..training_batch import image_training_batch, loss_targets
 from .inference import inference_rule, normalise, run_bisenet, working_size
 from .losses import bisenet_matting_loss
 from .network import REFERENCE_PARTS, BiSeNetV2Matting
 
 __all__ = ["BiSeNetV2", "BiSeNetV2Matting"]
-
-
-def _trimap_from_alpha(alpha: torch.Tensor) -> torch.Tensor:
-    h, w = alpha.shape[-2:]
-    k = max(3, min(h, w) // 32)
-    k += 1 - k % 2
-    unknown = nn.functional.max_pool2d(((alpha > 1e-3) & (alpha < 1 - 1e-3)).to(alpha.dtype), k, 1, k // 2)
-    return torch.where(unknown > 0, torch.full_like(alpha, 0.5), (alpha >= 1 - 1e-3).to(alpha.dtype))
 
 
 @register_model("bisenetv2")
@@ -98,20 +90,15 @@ class BiSeNetV2(TorchMattingModel):
         return OnnxSpec(OnnxGraph(self.network, lambda n, x: n(normalise(x), x)["fusion"]), ("image",), 32)
 
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        x = batch["image"].to(self.device, self.dtype)
-        if x.shape[-1] % 32 or x.shape[-2] % 32:
-            raise InputError(f"BiSeNet V2 training crops need sides divisible by 32, got {tuple(x.shape[-2:])}")
+        x = image_training_batch("BiSeNet V2", batch, self.device, self.dtype)
         return dict(self.network(normalise(x), x))
 
     def loss(
         self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        alpha = batch["alpha"].to(self.device, self.dtype)
-        tri = batch.get("trimap")
-        tri = _trimap_from_alpha(alpha) if tri is None else tri.to(self.device, self.dtype)
-        fg, bg = batch.get("fg"), batch.get("bg")
-        return bisenet_matting_loss(dict(outputs), alpha, tri, None if fg is None else fg.to(self.device, self.dtype),
-                                    None if bg is None else bg.to(self.device, self.dtype))
+        """The matting losses (:func:`.losses.bisenet_matting_loss`); without a batch trimap, one made from
+        alpha (:func:`~matting_data.models.training_batch.trimap_from_alpha`)."""
+        return bisenet_matting_loss(dict(outputs), *loss_targets(batch, self.device, self.dtype))
 
     def default_optimizer(
         self, parameters: Any, total_steps: int

@@ -29,9 +29,11 @@ from torch import nn
 
 from ...checks import Check, choice, number, optional
 from ..base import ModelError, ModelInputs
+from ..checkpoint import conv_weight_shape
 from ..onnx_spec import OnnxSpec
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
+from ..training_batch import normalise_channels, trimap_training_batch
 from . import inference, losses
 from .network import DIMExport, DIMNet
 
@@ -91,11 +93,7 @@ class DIMModel(TorchMattingModel):
             raise ModelError(f"model 'dim': train_stage {stage} trains the refiner: give refine=true")
 
     def detect_arguments(self, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-        if _FIRST_CONV not in state:
-            raise ValueError(f"no key {_FIRST_CONV!r} (keys start: {', '.join(list(state)[:3])})")
-        shape = tuple(state[_FIRST_CONV].shape)
-        if len(shape) != 4 or shape[1] != 4:
-            raise ValueError(f"{_FIRST_CONV} has shape {shape}; DIM's first conv takes RGB + trimap (4 channels)")
+        shape = conv_weight_shape(state, _FIRST_CONV, 4, "DIM's first conv takes RGB + trimap (4 channels)")
         return {"width": int(shape[0]), "refine": _REFINER in state}
 
     @property
@@ -137,15 +135,9 @@ class DIMModel(TorchMattingModel):
         In stage 2 the backbone's parameters do not require gradients (set when the model is built),
         so only the refiner trains; the network has no batch norm, so train / eval mode do not matter.
         """
-        if "trimap" not in batch:
-            raise ModelError("model 'dim' trains on a trimap: the batch has no 'trimap'")
-        image, trimap = batch["image"], batch["trimap"]
-        if image.shape[-1] % 32 or image.shape[-2] % 32:
-            raise ModelError(f"model 'dim': training crops must be multiples of 32, got {tuple(image.shape[-2:])}")
-        mean = torch.tensor(inference.MEAN, device=image.device, dtype=image.dtype).view(1, 3, 1, 1)
-        std = torch.tensor(inference.STD, device=image.device, dtype=image.dtype).view(1, 3, 1, 1)
+        image, trimap = trimap_training_batch("dim", batch)
         tri = torch.where((trimap > 0.25) & (trimap < 0.75), torch.full_like(trimap, _UNKNOWN), trimap)
-        x = torch.cat(((image * 255.0 - mean) / std, tri), dim=1)
+        x = torch.cat((normalise_channels(image * 255.0, inference.MEAN, inference.STD), tri), dim=1)
         alpha, refined = self.network(x, refine=self.stage > 1)
         out = {"alpha": alpha}
         if refined is not None:

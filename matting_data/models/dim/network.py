@@ -26,6 +26,15 @@ import torch
 from torch import nn
 
 
+def xavier_init(module: nn.Module) -> None:
+    """mmagic's ``init_weights`` for DIM's parts: every ``Conv2d`` of ``module``, in module order, gets a
+    xavier-uniform weight (gain 1) and a zero bias."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)  # type: ignore[arg-type]
+
+
 class VGG16Encoder(nn.Module):
     """mmagic ``VGG16(in_channels=4)``: five conv stages with max-pool indices, then ``conv6`` (1x1)."""
 
@@ -44,10 +53,7 @@ class VGG16Encoder(nn.Module):
         self.conv6 = nn.Conv2d(cin, cin, 1)
         self.relu = nn.ReLU(inplace=True)
         self.out_channels = cin
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):  # mmagic's init_weights: xavier (uniform, gain 1), bias 0
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)  # type: ignore[arg-type]
+        xavier_init(self)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         indices = []
@@ -85,10 +91,7 @@ class PlainDecoder(nn.Module):
         self.deconv1_1 = nn.Conv2d(c1, c1, 5, padding=2)
         self.deconv1 = nn.Conv2d(c1, 1, 5, padding=2)
         self.relu = nn.ReLU(inplace=True)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)  # type: ignore[arg-type]
+        xavier_init(self)
 
     def forward(self, x: torch.Tensor, indices: list[torch.Tensor]) -> torch.Tensor:
         steps = (self.deconv6_1, self.deconv5_1, self.deconv4_1, self.deconv3_1, self.deconv2_1)
@@ -120,10 +123,7 @@ class PlainRefiner(nn.Module):
         self.refine_conv3 = nn.Conv2d(conv_channels, conv_channels, 3, padding=1)
         self.refine_pred = nn.Conv2d(conv_channels, 1, 3, padding=1)
         self.relu = nn.ReLU(inplace=True)
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)  # type: ignore[arg-type]
+        xavier_init(self)
 
     def forward(self, x: torch.Tensor, raw_alpha: torch.Tensor) -> torch.Tensor:
         out = self.relu(self.refine_conv1(x))

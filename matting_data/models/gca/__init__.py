@@ -26,9 +26,11 @@ from torch import nn
 
 from ...checks import Check, multiple_of, number
 from ..base import ModelError, ModelInputs
+from ..checkpoint import conv_weight_shape
 from ..onnx_spec import OnnxSpec
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
+from ..training_batch import normalise_channels, trimap_training_batch
 from . import inference, losses
 from .network import GCAExport, GCAGenerator
 
@@ -63,11 +65,7 @@ class GCAModel(TorchMattingModel):
         return GCAGenerator(width=int(arguments["width"]))
 
     def detect_arguments(self, state: Mapping[str, torch.Tensor]) -> dict[str, Any]:
-        if _FIRST_CONV not in state:
-            raise ValueError(f"no key {_FIRST_CONV!r} (keys start: {', '.join(list(state)[:3])})")
-        shape = tuple(state[_FIRST_CONV].shape)
-        if len(shape) != 4 or shape[1] != 6:
-            raise ValueError(f"{_FIRST_CONV} has shape {shape}; GCA's first conv takes 6 channels")
+        shape = conv_weight_shape(state, _FIRST_CONV, 6, "GCA's first conv takes 6 channels")
         return {"width": int(shape[0]) * 2}
 
     def inference_rule(self) -> dict[str, Any]:
@@ -110,16 +108,11 @@ class GCAModel(TorchMattingModel):
     # -- training ------------------------------------------------------------
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """``alpha`` (N, 1, H, W) from ``image`` and ``trimap`` (H, W multiples of 32)."""
-        if "trimap" not in batch:
-            raise ModelError("model 'gca' trains on a trimap: the batch has no 'trimap'")
-        image, trimap = batch["image"], batch["trimap"]
-        if image.shape[-1] % 32 or image.shape[-2] % 32:
-            raise ModelError(f"model 'gca': training crops must be multiples of 32, got {tuple(image.shape[-2:])}")
-        mean = torch.tensor(inference.IMAGENET_MEAN, device=image.device, dtype=image.dtype).view(1, 3, 1, 1)
-        std = torch.tensor(inference.IMAGENET_STD, device=image.device, dtype=image.dtype).view(1, 3, 1, 1)
+        image, trimap = trimap_training_batch("gca", batch)
         classes = torch.round(trimap[:, 0] * 2).long().clamp(0, 2)
         onehot = nn.functional.one_hot(classes, 3).permute(0, 3, 1, 2).to(image.dtype)
-        return {"alpha": self.network((image - mean) / std, onehot)}
+        x = normalise_channels(image, inference.IMAGENET_MEAN, inference.IMAGENET_STD)
+        return {"alpha": self.network(x, onehot)}
 
     def loss(
         self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]

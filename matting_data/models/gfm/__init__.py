@@ -291,14 +291,17 @@ class GFM(TorchMattingModel):
 
     def _raw_maps(self, scale_img: np.ndarray) -> dict[str, np.ndarray]:
         """Network outputs for one (h, w, 3) 0..255 input: (C, h, w) float32 maps on the CPU."""
-        x = self.to_tensor(scale_img)
-        out = self.network(x)
+        maps = self._named_outputs(self.network(self.to_tensor(scale_img)))
+        return {k: v[0].float().cpu().numpy() for k, v in maps.items()}
+
+    def _named_outputs(self, out: Any) -> dict[str, torch.Tensor]:
+        """The network's outputs the inference rule reads, by name: RIM ``fusion_tt`` / ``fusion_ft`` /
+        ``fusion_bt`` and ``fusion``; otherwise ``glance``, ``focus`` and ``fusion`` (all (N, C, h, w))."""
         if self.arguments["rosta"] == "rim":
             maps = {f"fusion_{r}": out[i][2] for i, r in enumerate(("tt", "ft", "bt"))}
             maps["fusion"] = out[3]
-        else:
-            maps = {"glance": out[0], "focus": out[1], "fusion": out[2]}
-        return {k: v[0].float().cpu().numpy() for k, v in maps.items()}
+            return maps
+        return {"glance": out[0], "focus": out[1], "fusion": out[2]}
 
     def _maps(self, scale_img: np.ndarray, tile: int | None) -> dict[str, np.ndarray]:
         h, w = scale_img.shape[:2]
@@ -325,13 +328,7 @@ class GFM(TorchMattingModel):
         """:meth:`run_scale` on equally sized pass inputs, one forward pass (one input: :meth:`run_scale` itself)."""
         if len(scale_imgs) == 1:
             return [self.run_scale(scale_imgs[0], self.arguments["tile_size"])]
-        x = self.to_batch(scale_imgs)
-        out = self.network(x)
-        if self.arguments["rosta"] == "rim":
-            names = {f"fusion_{r}": out[i][2] for i, r in enumerate(("tt", "ft", "bt"))}
-            names["fusion"] = out[3]
-        else:
-            names = {"glance": out[0], "focus": out[1], "fusion": out[2]}
+        names = self._named_outputs(self.network(self.to_batch(scale_imgs)))
         return [self._scale_outputs({k: v[i].float().cpu().numpy() for k, v in names.items()})
                 for i in range(len(scale_imgs))]
 

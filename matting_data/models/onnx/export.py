@@ -36,7 +36,7 @@ import torch
 from torch import nn
 
 from ..base import ModelError
-from ..onnx_spec import OnnxSpec, side_padding
+from ..onnx_spec import OnnxSpec, matrix_adaptive_avg_pool, side_padding
 from ..torch_model import TorchMattingModel
 
 __all__ = ["METADATA_FORMAT", "MatrixAdaptiveAvgPool2d", "OnnxSpec", "export_onnx", "exportable", "onnx_spec",
@@ -44,15 +44,6 @@ __all__ = ["METADATA_FORMAT", "MatrixAdaptiveAvgPool2d", "OnnxSpec", "export_onn
 
 PathLike = str | os.PathLike
 METADATA_FORMAT = "matting-data onnx v1"
-
-
-def _pool_matrix(n: int, bins: int, like: torch.Tensor) -> torch.Tensor:
-    pos = torch.arange(n, device=like.device)[None, :]
-    i = torch.arange(bins, device=like.device)[:, None]
-    start = torch.div(i * n, bins, rounding_mode="floor")
-    end = -torch.div(-(i + 1) * n, bins, rounding_mode="floor")
-    m = ((pos >= start) & (pos < end)).to(like.dtype)
-    return m / m.sum(1, keepdim=True)
 
 
 class MatrixAdaptiveAvgPool2d(nn.Module):
@@ -70,8 +61,7 @@ class MatrixAdaptiveAvgPool2d(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         bh = x.shape[-2] if self.output_size[0] is None else int(self.output_size[0])
         bw = x.shape[-1] if self.output_size[1] is None else int(self.output_size[1])
-        mh, mw = _pool_matrix(x.shape[-2], bh, x), _pool_matrix(x.shape[-1], bw, x)
-        return torch.einsum("ih,nchw,jw->ncij", mh, x, mw)
+        return matrix_adaptive_avg_pool(x, bh, bw)
 
 
 def exportable(module: nn.Module) -> nn.Module:

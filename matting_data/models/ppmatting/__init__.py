@@ -38,15 +38,14 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from ...checks import Check, choice, number, optional
-from ...errors import InputError
 from ..backbones.hrnet import HRNET_CONFIGS, paddle_to_torch_key
 from ..base import ModelInputs
 from ..onnx_spec import OnnxGraph, OnnxSpec
 from ..registry import register_model
 from ..torch_model import TorchMattingModel, eight_bit
+from ..training_batch import image_training_batch, loss_targets, trimap_from_alpha
 from . import inference as rule
 from .inference import MAX_SHORT
 from .losses import ppmatting_loss
@@ -60,20 +59,6 @@ _WIDTH_KEY = "backbone.tr1.transition_tr1_layer_1._conv.weight"
 def adapt_paddle_state_dict(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Paddle parameter names -> this module's (batch-norm ``_mean`` / ``_variance`` renamed)."""
     return {paddle_to_torch_key(k): v for k, v in state.items()}
-
-
-def trimap_from_alpha(alpha: torch.Tensor, width: int | None = None) -> torch.Tensor:
-    """Training trimap (N, 1, H, W) with 0 / 0.5 / 1 from alpha: transition = the 0 < alpha < 1 band dilated.
-
-    ``width`` (odd, pixels) defaults to ``max(3, min(H, W) // 32)`` made odd.
-    """
-    h, w = alpha.shape[-2:]
-    k = width or max(3, min(h, w) // 32)
-    k += 1 - k % 2
-    unknown = ((alpha > 1e-3) & (alpha < 1 - 1e-3)).to(alpha.dtype)
-    unknown = F.max_pool2d(unknown, k, 1, k // 2)
-    tri = (alpha >= 1 - 1e-3).to(alpha.dtype)
-    return torch.where(unknown > 0, torch.full_like(alpha, 0.5), tri)
 
 
 @register_model("ppmatting")
@@ -137,21 +122,16 @@ class PPMatting(TorchMattingModel):
 
     # -- training --------------------------------------------------------------
     def forward_train(self, batch: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        x = batch["image"].to(self.device, self.dtype)
-        if x.shape[-1] % 32 or x.shape[-2] % 32:
-            raise InputError(f"PP-Matting training crops need sides divisible by 32, got {tuple(x.shape[-2:])}")
+        x = image_training_batch("PP-Matting", batch, self.device, self.dtype)
         return dict(self.network((x - 0.5) / 0.5))
 
     def loss(
         self, outputs: Mapping[str, torch.Tensor], batch: Mapping[str, torch.Tensor]
     ) -> tuple[torch.Tensor, dict[str, float]]:
-        alpha = batch["alpha"].to(self.device, self.dtype)
-        trimap = batch.get("trimap")
-        trimap = trimap_from_alpha(alpha) if trimap is None else trimap.to(self.device, self.dtype)
-        fg, bg = batch.get("fg"), batch.get("bg")
-        return ppmatting_loss(outputs["semantic"], outputs["detail"], outputs["fusion"], alpha, trimap,
-                              None if fg is None else fg.to(self.device, self.dtype),
-                              None if bg is None else bg.to(self.device, self.dtype))
+        """The three published losses (:func:`.losses.ppmatting_loss`); without a batch trimap, one made from
+        alpha (:func:`~matting_data.models.training_batch.trimap_from_alpha`)."""
+        return ppmatting_loss(outputs["semantic"], outputs["detail"], outputs["fusion"],
+                              *loss_targets(batch, self.device, self.dtype))
 
     def default_optimizer(
         self, parameters: Any, total_steps: int

@@ -24,6 +24,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..backbones.hrnet import ConvBN, hrnet
+from ..onnx_spec import matrix_adaptive_avg_pool
 
 
 class _Up(nn.Module):
@@ -33,25 +34,6 @@ class _Up(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.interpolate(x, scale_factor=self.scale, mode="bilinear", align_corners=False)
-
-
-def adaptive_avg_pool(x: torch.Tensor, bins: int) -> torch.Tensor:
-    """``F.adaptive_avg_pool2d(x, bins)`` as two averaging matrices built from the input size.
-
-    Bin ``i`` of a side of length ``n`` covers ``[floor(i n / b), ceil((i + 1) n / b))``, as torch
-    and Paddle; written with ``arange`` comparisons so that an ONNX export keeps the size dynamic.
-    """
-
-    def matrix(n: int) -> torch.Tensor:
-        pos = torch.arange(n, device=x.device)[None, :]
-        i = torch.arange(bins, device=x.device)[:, None]
-        start = torch.div(i * n, bins, rounding_mode="floor")
-        end = -torch.div(-(i + 1) * n, bins, rounding_mode="floor")
-        m = ((pos >= start) & (pos < end)).to(x.dtype)
-        return m / m.sum(1, keepdim=True)
-
-    mh, mw = matrix(x.shape[-2]), matrix(x.shape[-1])
-    return torch.einsum("ih,nchw,jw->ncij", mh, x, mw)
 
 
 class PPModule(nn.Module):
@@ -67,7 +49,8 @@ class PPModule(nn.Module):
         for stage in self.stages:
             pool, conv = cast(nn.Sequential, stage)[0], cast(nn.Sequential, stage)[1]
             bins = pool.output_size  # an int, or a pair once an ONNX export swapped the pooling module
-            y = conv(adaptive_avg_pool(x, int(bins[0] if isinstance(bins, tuple | list) else bins)))  # type: ignore[arg-type]
+            b = int(bins[0] if isinstance(bins, tuple | list) else bins)  # type: ignore[arg-type]
+            y = conv(matrix_adaptive_avg_pool(x, b, b))
             pooled.append(F.interpolate(y, size=x.shape[-2:], mode="bilinear", align_corners=False))
         return self.conv_bn_relu2(torch.cat([x, *pooled[::-1]], 1))
 
