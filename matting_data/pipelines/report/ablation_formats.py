@@ -20,7 +20,7 @@ from ...errors import InputError
 from ...io import write_csv, write_text_atomic
 from ...tables import SCALE_LEGEND, format_value, markdown_table
 from .ablation_data import AblationData
-from .html import CSS, JS, data_uri, esc
+from .html import esc, page, plot_img
 from .latex import escape, marked_cell, marks, split_header
 
 
@@ -119,16 +119,13 @@ def ablation_html(data: AblationData, plots: Sequence[tuple[str, str, Path]]) ->
                   _html_table(data, test, k)]
         if test in by_test:
             title, path = by_test[test]
-            parts.append(f'<img class="plot" src="{data_uri(path.read_bytes())}" alt="{esc(title)}" '
-                         f'title="{esc(title)}">')
+            parts.append(plot_img(title, path))
     parts += ["<h2>Cells</h2>", "<p class=note>One per row, training seed and test track (means over the "
               f"test images, protocol {esc(data.protocols[0])}).</p>", _cells_table(data)]
     plan = (rec.plan or {}).get("lines") or []
     if plan:
         parts.append("<details><summary>Plan</summary><pre>" + esc("\n".join(plan)) + "</pre></details>")
-    return ("<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
-            f"<title>Ablation: {esc(data.name)}</title><style>{CSS}</style></head><body>"
-            + "\n".join(parts) + f"<script>{JS}</script></body></html>\n")
+    return page(f"Ablation: {data.name}", parts)
 
 
 def write_ablation_html(data: AblationData, root: Path) -> Path:

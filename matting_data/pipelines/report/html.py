@@ -216,13 +216,22 @@ def html_report(run: RunData, plots: list[tuple[str, Path]], max_images: int = M
     for i, (title, gh, gr) in enumerate(group_sections(run)):
         parts += [f"<h2>{esc(title)}</h2>", plain_table(gh, gr, f"groups-{i}")]
     parts.append("<h2>Plots</h2>")
-    parts += [f'<img class="plot" src="{data_uri(path.read_bytes())}" alt="{esc(title)}" title="{esc(title)}">'
-              for title, path in plots]
+    parts += [plot_img(title, path) for title, path in plots]
     parts += ["<h2>Per image</h2>", f"<p class=note>Protocol {esc(run.protocols[0])}, trimap set "
               f"{esc(run.set_label(run.sets[0]))}; error map: |prediction - ground truth| "
               "(black 0, yellow 1).</p>", drilldown(run, max_images)]
+    return page(f"Leaderboard: {t['name']}", parts)
+
+
+def plot_img(title: str, path: Path) -> str:
+    """A plot PNG embedded in the page (``data:`` URI), titled."""
+    return f'<img class="plot" src="{data_uri(path.read_bytes())}" alt="{esc(title)}" title="{esc(title)}">'
+
+
+def page(title: str, parts: list[str]) -> str:
+    """A self-contained HTML page: ``title``, the report's CSS, ``parts`` in order, the table-sorting script."""
     return ("<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8>"
-            f"<title>Leaderboard: {esc(t['name'])}</title><style>{CSS}</style></head><body>"
+            f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
             + "\n".join(parts) + f"<script>{JS}</script></body></html>\n")
 
 
