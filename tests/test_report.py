@@ -12,6 +12,7 @@ import argparse
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -154,21 +155,30 @@ def test_latex_tables_are_split_to_fit_a_page_or_reduced_to_chosen_metrics(run):
 PDFLATEX = shutil.which("pdflatex")
 
 
-@pytest.mark.skipif(PDFLATEX is None, reason="pdflatex is not installed (apt-get install texlive-latex-base "
-                    "texlive-latex-recommended)")
-def test_latex_compiles_and_every_table_fits_the_page(run, tmp_path):
+def compile_latex(tex: Path, tmp_path: Path) -> str:
+    """``\\input`` ``tex`` into an article with booktabs, compile it with pdflatex; return the log (skips
+    when booktabs is missing; fails when pdflatex fails)."""
     probe = subprocess.run([PDFLATEX, "--version"], capture_output=True, text=True, check=False)
     assert probe.returncode == 0
     if subprocess.run(["kpsewhich", "booktabs.sty"], capture_output=True, text=True).stdout.strip() == "":
         pytest.skip("booktabs.sty is not installed (apt-get install texlive-latex-recommended)")
-    _, out = run
     doc = tmp_path / "doc.tex"
     doc.write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n\\input{"
-                   + str(out / "leaderboard.tex") + "}\n\\end{document}\n")
+                   + str(tex) + "}\n\\end{document}\n")
     res = subprocess.run([PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
                          capture_output=True, text=True, timeout=120, check=False)
     log = (tmp_path / "doc.log").read_text(errors="replace")
     assert res.returncode == 0 and (tmp_path / "doc.pdf").is_file(), log[-2000:]
+    return log
+
+
+NO_PDFLATEX = "pdflatex is not installed (apt-get install texlive-latex-base texlive-latex-recommended)"
+
+
+@pytest.mark.skipif(PDFLATEX is None, reason=NO_PDFLATEX)
+def test_latex_compiles_and_every_table_fits_the_page(run, tmp_path):
+    _, out = run
+    log = compile_latex(out / "leaderboard.tex", tmp_path)
     assert "Overfull \\hbox" not in log, [ln for ln in log.splitlines() if "Overfull" in ln]
 
 

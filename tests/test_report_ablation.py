@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from test_report import NO_PDFLATEX, PDFLATEX, compile_latex
 
 from matting_data.cli import main
 from matting_data.errors import InputError
@@ -144,24 +145,37 @@ def test_csv_round_trips(run):
 def test_latex_has_the_rows_and_the_scale_headers(run):
     folder, _ = run
     tex = build_reports(folder, "tex")["latex"].read_text()
-    assert tex.count(r"\begin{table*}") == 2 and tex.count(r"\toprule") == 2 and r"\usepackage{booktabs}" in tex
-    first = tex.split(r"\end{table*}")[0]
+    # per test track: the metric means, then the comparison split so each table fits a page (3 parts here)
+    assert tex.count(r"\begin{table}") == 6 and tex.count(r"\toprule") == 6 and r"\usepackage{booktabs}" in tex
+    tables = tex.split(r"\end{table}")
+    first, comparison = tables[0], tables[1] + tables[2]
     heads = [line for line in first.splitlines() if line.endswith(r"\\")][:2]
-    assert heads[0].startswith("Row & Trained on & Seeds & dim SAD & dim MSE & gfm SAD & gfm MSE")
-    assert heads[1].startswith(" &  &  & (/1000) & (x1e3) & (/1000) &  &")  # the scales under the names
+    assert heads[0].startswith("Row & Trained & dim SAD & dim MSE & gfm SAD")
+    assert heads[1].startswith(" & on & (/1000) & (x1e3) & (/1000)")  # the scales under the names
     e = expected("real")
     lines = {line.split(" & ")[0]: line for line in first.splitlines() if " & " in line}
     # rssn has the lowest SAD (bold), naive the second (underlined); trimap-flat is unmarked
-    assert lines["rssn"].startswith(rf"rssn & COMP rssn & 2 & \textbf{{{format_value(e['rssn']['sad'])}}}")
+    assert lines["rssn"].startswith(rf"rssn & COMP rssn & \textbf{{{format_value(e['rssn']['sad'])}}}")
     assert rf"\underline{{{format_value(e['naive']['sad'])}}}" in lines["naive"]
-    assert f"& {format_value(e['naive']['diff'], signed=True)} & {format_value(e['naive']['dci'])} &" in lines["naive"]
-    assert lines["trimap-flat"].startswith(r"trimap-flat & - (no training) & - & " + format_value(e["trimap-flat"]["sad"]))
-    assert r"\label{tab:ablation-tiny-real}" in tex and "reference row rssn" in first
-    assert "Student t over seeds" in first and "Scales: /1000" in first
+    assert lines["trimap-flat"].startswith(r"trimap-flat & none & " + format_value(e["trimap-flat"]["sad"]))
+    naive = [line for line in comparison.splitlines() if line.startswith("naive & ")]
+    assert naive[0] == (f"naive & COMP naive & {format_value(e['naive']['ci'])} & "
+                        f"{format_value(e['naive']['diff'], signed=True)} & {format_value(e['naive']['dci'])} \\\\")
+    assert naive[1].endswith(f"& {100 * e['naive']['wins']:.0f}\\% \\\\")
+    assert r"\label{tab:ablation-tiny-real-1}" in tex and "(part 2 of 3)" in tex and "reference row rssn" in first
+    assert "Student t over seeds" in first and "Scales: /1000" in first and "training seeds [0, 1]" in first
     only = build_reports(folder, "tex", latex_metrics=["sad"])["latex"].read_text()
     assert "dim MSE" not in only and "dim SAD" in only
     with pytest.raises(InputError, match="LaTeX metrics nope"):
         build_reports(folder, "tex", latex_metrics=["nope"])
+
+
+@pytest.mark.skipif(PDFLATEX is None, reason=NO_PDFLATEX)
+def test_ablation_latex_compiles(run, tmp_path):
+    folder, _ = run
+    log = compile_latex(build_reports(folder, "tex")["latex"], tmp_path)
+    overfull = [ln for ln in log.splitlines() if "Overfull \\hbox" in ln]
+    assert not overfull, overfull
 
 
 def test_html_embeds_the_forest_plot_and_the_numbers(run):

@@ -183,16 +183,18 @@ class AblationData:
         cols = [(c, h) for c, h in self.metric_columns(test)
                 if metrics is None or c.rpartition(":")[2] in metrics]
         m, c0 = self.metric.upper(), self.main
-        heads = ["Row", "Trained on", "Seeds", *[h for _, h in cols]]
+        heads = ["Row", "Trained on", *([] if paper else ["Seeds"]), *[h for _, h in cols]]
         heads += [] if paper else [f"{m} std"]
-        heads += [f"{m} 95% CI", f"Paired diff {m}", "diff 95% CI", "Wilcoxon p", "Images better"]
+        heads += [f"{m} 95% CI (+/-)", f"Paired diff {m}", "diff 95% CI (+/-)", "Wilcoxon p", "Images better"]
         heads += [] if paper else ["Train s"]
         rows = []
         for r in sub.to_dict("records"):
             base = r["kind"] == "baseline"
             wins = _num(r.get("wins"))
-            cells = [Cell(str(r["row"])), Cell(self.trained_on(str(r["kind"]), str(r["row"]), code)),
-                     Cell("-" if base else str(int(r["n_seeds"])), None if base else float(r["n_seeds"]))]
+            cells = [Cell(str(r["row"])), Cell("none" if paper and base else
+                                               self.trained_on(str(r["kind"]), str(r["row"]), code))]
+            if not paper:  # a paper's table states the seeds in its caption
+                cells.append(Cell("-" if base else str(int(r["n_seeds"])), None if base else float(r["n_seeds"])))
             cells += [Cell(format_value(_num(r.get(c))), _num(r.get(c)), True) for c, _ in cols]
             if not paper:
                 cells.append(Cell(format_value(_num(r.get(f"{c0}_std"))), _num(r.get(f"{c0}_std"))))

@@ -21,7 +21,7 @@ from ...io import write_csv, write_text_atomic
 from ...tables import SCALE_LEGEND, format_value, markdown_table
 from .ablation_data import AblationData
 from .html import esc, page, plot_img
-from .latex import escape, marked_cell, marks, split_header
+from .latex import column_width, escape, header_lines, marked_cell, marks, pack_columns
 
 
 # ----------------------------------------------------------------------------- markdown
@@ -137,33 +137,52 @@ def write_ablation_html(data: AblationData, root: Path) -> Path:
 
 
 # ----------------------------------------------------------------------------- latex
-def ablation_latex_table(data: AblationData, test: str, metrics: Sequence[str] | None = None) -> str:
-    """One booktabs ``table*`` of a test track (no std / training-time columns; best bold, second underlined)."""
+#: Leading columns of every ablation LaTeX table (row, training data; the seeds are in the caption).
+LEAD = 2
+
+
+def ablation_latex_tables(data: AblationData, test: str, metrics: Sequence[str] | None = None) -> list[str]:
+    """The booktabs tables of a test track: the metric means (best bold, second underlined), then the
+    comparison with the reference row, each split into parts that fit a page (no std / training-time columns)."""
     heads, rows = data.table_cells(test, code="", paper=True, metrics=metrics)
-    ncol = len(heads)
-    col_marks = [marks([r[i].value for r in rows]) if rows and rows[0][i].metric else [""] * len(rows)
-                 for i in range(ncol)]
-    split = [split_header(h) for h in heads]
-    lines = [r"\begin{table*}[t]", r"\centering", r"\small", r"\setlength{\tabcolsep}{4pt}",
-             rf"\begin{{tabular}}{{ll{'r' * (ncol - 2)}}}", r"\toprule",
-             " & ".join(escape(h[0]) for h in split) + r" \\"]
-    if any(h[1] for h in split):
-        lines.append(" & ".join(escape(h[1]) for h in split) + r" \\")
-    lines.append(r"\midrule")
-    for j, r in enumerate(rows):
-        cells = [marked_cell(c.value, col_marks[i][j]) if c.metric else escape(c.text) for i, c in enumerate(r)]
-        lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", rf"\caption{{{escape(ablation_caption(data, test, metrics))}}}",
-              rf"\label{{{escape('tab:ablation-' + data.name + '-' + test)}}}", r"\end{table*}"]
-    return "\n".join(lines)
+    split = [header_lines(h) for h in heads]
+    widths = [column_width([*split[i], *[r[i].text for r in rows]]) for i in range(len(heads))]
+    fixed = sum(widths[:LEAD])
+    is_metric = [bool(rows) and rows[0][i].metric for i in range(len(heads))]
+    kinds = [[i for i in range(LEAD, len(heads)) if is_metric[i]], [i for i in range(LEAD, len(heads))
+                                                                    if not is_metric[i]]]
+    parts = [[cols[k] for k in group] for cols in kinds if cols for group in pack_columns(fixed, [widths[i]
+                                                                                                   for i in cols])]
+    col_marks = [marks([r[i].value for r in rows]) if is_metric[i] else [""] * len(rows) for i in range(len(heads))]
+    tables = []
+    for n, cols in enumerate(parts, 1):
+        shown = [*range(LEAD), *cols]
+        lines = [r"\begin{table}[t]", r"\centering", r"\small", r"\setlength{\tabcolsep}{4pt}",
+                 rf"\begin{{tabular}}{{ll{'r' * (len(shown) - 2)}}}", r"\toprule",
+                 " & ".join(escape(split[i][0]) for i in shown) + r" \\"]
+        if any(split[i][1] for i in shown):
+            lines.append(" & ".join(escape(split[i][1]) for i in shown) + r" \\")
+        lines.append(r"\midrule")
+        for j, r in enumerate(rows):
+            lines.append(" & ".join(marked_cell(r[i].value, col_marks[i][j]) if is_metric[i] else escape(r[i].text)
+                                    for i in shown) + r" \\")
+        part = (n, len(parts))
+        label = f"tab:ablation-{data.name}-{test}" + (f"-{n}" if len(parts) > 1 else "")
+        lines += [r"\bottomrule", r"\end{tabular}",
+                  rf"\caption{{{escape(ablation_caption(data, test, metrics, part))}}}",
+                  rf"\label{{{escape(label)}}}", r"\end{table}"]
+        tables.append("\n".join(lines))
+    return tables
 
 
-def ablation_caption(data: AblationData, test: str, metrics: Sequence[str] | None = None) -> str:
-    """Caption: grid, test track, scales of the columns, statistics, reference row."""
+def ablation_caption(data: AblationData, test: str, metrics: Sequence[str] | None = None,
+                     part: tuple[int, int] = (1, 1)) -> str:
+    """Caption: grid, test track (and which part of its tables), scales of the columns, statistics, reference row."""
     cols = [h for c, h in data.metric_columns(test) if metrics is None or c.rpartition(":")[2] in metrics]
     m = data.metric.upper()
     g = data.record.grid
-    return (f"Ablation {data.name}: {data.model_sentence('').rstrip('.')}. {data.test_title(test, '')}. Columns: "
+    of = f" (part {part[0]} of {part[1]})" if part[1] > 1 else ""
+    return (f"Ablation {data.name}{of}: {data.model_sentence('').rstrip('.')}. {data.test_title(test, '')}. Columns: "
             f"{', '.join(cols)}. {SCALE_LEGEND} Metrics are means over the training seeds {g.get('seeds')}; "
             f"{m} 95% CI: Student t over seeds. Paired diff: per-image {m} (mean over seeds) minus that of the "
             f"reference row {data.reference(test) or '(absent)'} over the same images, with its 95% CI (t over "
@@ -180,7 +199,7 @@ def ablation_latex(data: AblationData, metrics: Sequence[str] | None = None) -> 
                              f"(it has {', '.join(dict.fromkeys(have))})")
     head = [f"% ablation {data.name}, made {data.record.created} by matting-data {data.record.toolkit_version}",
             r"% needs \usepackage{booktabs}", ""]
-    return "\n".join(head) + "\n\n".join(ablation_latex_table(data, t, metrics) for t in data.tests()) + "\n"
+    return "\n".join(head) + "\n\n".join(t for test in data.tests() for t in ablation_latex_tables(data, test, metrics)) + "\n"
 
 
 def write_ablation_latex(data: AblationData, root: Path, metrics: Sequence[str] | None = None) -> Path:

@@ -38,6 +38,17 @@ def marks(values: list[Any]) -> list[str]:
     return [rank.get(float(v), "") if v is not None and not math.isnan(float(v)) else "" for v in values]
 
 
+def header_lines(header: str) -> tuple[str, str]:
+    """A header over two rows, as narrow as possible: the metric over its scale (:func:`split_header`), else
+    the words cut where the longer row is shortest (``"Paired diff SAD"`` -> ``("Paired", "diff SAD")``)."""
+    name, scale = split_header(header)
+    words = header.split()
+    if scale or len(words) < 2:
+        return name, scale
+    k = min(range(1, len(words)), key=lambda i: max(len(" ".join(words[:i])), len(" ".join(words[i:]))))
+    return " ".join(words[:k]), " ".join(words[k:])
+
+
 def marked_cell(v: Any, mark: str) -> str:
     """A LaTeX table cell: the value as every table prints it, bold when ``mark`` is ``best``, underlined ``second``."""
     text = format_value(v)
@@ -72,19 +83,33 @@ def chunks(metrics: Sequence[str], size: int = MAX_COLUMNS) -> list[list[str]]:
     return [list(metrics[i: i + per]) for i in range(0, len(metrics), per)] if metrics else [[]]
 
 
-def _width(texts: Sequence[str]) -> float:
-    """Estimated width (pt) of a column holding ``texts``."""
+def column_width(texts: Sequence[str]) -> float:
+    """Estimated width (pt) of a column holding ``texts`` (header lines and cells)."""
     return max((sum(UPPER_PT if c.isupper() else CHAR_PT for c in t) for t in texts), default=0.0) + PAD_PT
+
+
+def pack_columns(fixed: float, widths: Sequence[float], most: int = MAX_COLUMNS) -> list[list[int]]:
+    """Indices of consecutive columns of ``widths`` (pt) in groups that fit a page beside ``fixed`` pt of
+    leading columns (at most ``most`` per group; a column too wide alone still gets its own group)."""
+    groups: list[list[int]] = []
+    used = math.inf
+    for i, w in enumerate(widths):
+        if not groups or used + w > PAGE_WIDTH_PT or len(groups[-1]) >= most:
+            groups.append([])
+            used = fixed
+        groups[-1].append(i)
+        used += w
+    return groups
 
 
 def columns_per_table(run: RunData, protocol: str, metrics: Sequence[str]) -> int:
     """How many metric columns fit beside the model and inference-rule columns (at least 1, at most
     :data:`MAX_COLUMNS`), from the widest label, rule, header and value of the run."""
     models = run.models()
-    fixed = _width([run.label(n) for n in models] + ["Model"]) + _width([run.rule(n) for n in models]
-                                                                         + ["Inference rule"])
-    cols = sorted((_width([*split_header(run.header(protocol, m)),
-                           *[format_value(v) for v in run.table.loc[run.table["protocol"] == protocol, m]]])
+    fixed = (column_width([run.label(n) for n in models] + ["Model"])
+             + column_width([run.rule(n) for n in models] + ["Inference rule"]))
+    cols = sorted((column_width([*split_header(run.header(protocol, m)),
+                                 *[format_value(v) for v in run.table.loc[run.table["protocol"] == protocol, m]]])
                    for m in metrics), reverse=True)
     k, used = 0, fixed
     while k < min(len(cols), MAX_COLUMNS) and used + cols[k] <= PAGE_WIDTH_PT:
