@@ -80,22 +80,23 @@ def _run(args: argparse.Namespace) -> int:
     """The command of ``args`` under its run contract, its user errors turned into one line and exit status 2."""
     command = " ".join(str(getattr(args, d)) for d in ("command", "action", "dataset_command", "models_command")
                        if getattr(args, d, None))
-    undo = None
+    guard = None
     try:
         from .run_contract import enforce
 
-        undo = enforce(args, command)
+        guard = enforce(args, command)
         with parallel_config(getattr(args, "backend", None), getattr(args, "scheduler", None)):
             rc = args.func(args)
+        guard.succeeded()
     except KeyboardInterrupt as exc:
-        if undo is not None:
-            undo()
+        if guard is not None:
+            guard.interrupted()
         why = str(exc).strip()
         print(f"matting-data {command}: interrupted" + (f": {why}" if why else ""), file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the CLI edge: one line, never a traceback (unless -v)
-        if undo is not None:
-            undo()
+        if guard is not None:
+            guard.failed()
         if args.verbose:
             raise
         print(f"matting-data {command}: error: {one_line(exc)}", file=sys.stderr)

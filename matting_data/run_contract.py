@@ -19,7 +19,9 @@ without one, so a new command cannot forget it).  It names, by argparse ``dest``
    contain, lie inside, or reach through a symlink, any input), before anything is created;
 3. applies the rerun rule: existing results are continued only with ``--resume`` (the settings must be
    the ones recorded in ``OUT/.matting-data-run.json``, changes are named; kept files are checked and a
-   damaged one is named) and replaced only with ``--overwrite``;
+   damaged one is named) and replaced only with ``--overwrite`` (a recorded earlier run is replaced whole:
+   set aside in ``OUT/.matting-data-replaced`` while the new run runs, deleted when it succeeds, put back
+   when it fails; files in a folder without a record are written over, never deleted);
 4. sets the image pixel limit (``--max-pixels``, see :func:`matting_data.io.check_image_header`).
 
 Every refusal is an :class:`~matting_data.errors.InputError` naming the option or file (exit 2, one line).
@@ -30,7 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +42,8 @@ from .io import DEFAULT_MAX_PIXELS, MAX_PIXELS_ENV, check_output_dir, write_json
 from .records import CorruptRecordError, read_record
 
 RUN_RECORD = ".matting-data-run.json"
+#: where ``--overwrite`` keeps a recorded earlier run while the new one runs (restored if the new run fails)
+REPLACED = ".matting-data-replaced"
 #: options that never define a result (how fast, where, how verbose; and the contract's own flags)
 NOT_SETTINGS = frozenset({
     "workers", "backend", "scheduler", "no_progress", "quiet", "resume", "overwrite", "verbose", "func",
@@ -130,11 +134,50 @@ def leaf_parsers(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) 
 
 
 # ----------------------------------------------------------------------------- enforce
-def enforce(args: argparse.Namespace, command: str) -> Callable[[], None]:
+@dataclass
+class RunGuard:
+    """What :func:`enforce` leaves for the end of a command: :meth:`failed` or :meth:`succeeded`."""
+
+    out: Path | None = None
+    created: bool = False
+    replaced: Path | None = None  # the earlier run ``--overwrite`` set aside
+
+    def failed(self) -> None:
+        """The command failed: drop the run record (and the folder this run created) when nothing else was
+        written, so a refused run leaves nothing; an earlier run set aside by ``--overwrite`` is put back."""
+        if self.out is None:
+            return
+        if self.replaced is not None:
+            _restore(self.out, self.replaced)
+            return
+        _undo_record(self.out, self.created)
+
+    def succeeded(self) -> None:
+        """The command finished: the earlier run set aside by ``--overwrite`` (or left by a killed run) is
+        deleted."""
+        import shutil
+
+        if self.out is not None and (self.out / REPLACED).is_dir():
+            shutil.rmtree(self.out / REPLACED)
+
+    def interrupted(self) -> None:
+        """The command was interrupted (Ctrl-C, SIGTERM): what it wrote is kept so that ``--resume`` continues
+        it, and the earlier run it replaces is deleted; if it wrote nothing yet, it is a failure."""
+        if self.out is None:
+            return
+        wrote = any(p.name not in (RUN_RECORD, REPLACED) for p in self.out.iterdir()) if self.out.is_dir() else False
+        if wrote:
+            self.succeeded()
+        else:
+            self.failed()
+
+
+def enforce(args: argparse.Namespace, command: str) -> RunGuard:
     """Apply the contract of ``args.contract`` to parsed ``args`` (in place; see the module docstring).
 
-    Returns the function to call when the command then fails: it removes the run record (and the output
-    folder, when this run created it) if the command wrote nothing else, so a refused run leaves nothing.
+    Returns a :class:`RunGuard`: call :meth:`RunGuard.failed` when the command then fails (a refused run
+    leaves nothing, an earlier run replaced with ``--overwrite`` comes back), :meth:`RunGuard.succeeded`
+    when it finishes (the earlier run is deleted).
     """
     contract: Contract | None = getattr(args, "contract", None)
     if contract is None:  # a programming error: every command registers one
@@ -151,23 +194,51 @@ def enforce(args: argparse.Namespace, command: str) -> Callable[[], None]:
     if out is None and contract.out and contract.out_required and contract.out_kind != "in-place":
         raise InputError(f"{_flag(contract.out)} is required: the folder this command writes to")
     if contract.out_kind == "in-place" or out is None:
-        return _nothing
+        return RunGuard()
     if contract.out_kind == "file":
         _check_out_file(Path(out), inputs, contract, args)
-        return _nothing
+        return RunGuard()
     if contract.outside_ok:
-        return _nothing
+        return RunGuard()
     check_output_dir(out, what=_flag(contract.out or "out"))  # an existing file is not a folder
     for inp in inputs:  # compared with symlinks resolved: an output reached through a link to an input is refused
         check_output_dir(out, inp, what=_flag(contract.out or "out"))
     o = Path(out)
     created = not (o.exists() or o.is_symlink())
-    _rerun_rule(args, contract, o, command)
-    return lambda: _undo_record(o, created)
+    replaced = _rerun_rule(args, contract, o, command)
+    return RunGuard(o, created, replaced)
 
 
-def _nothing() -> None:
-    return None
+def _set_aside(out: Path) -> Path:
+    """Move everything of a recorded earlier run in ``out`` (its record too) into ``out/REPLACED``."""
+    import shutil
+
+    keep = out / REPLACED
+    if keep.exists():  # left by a run killed before it could finish: that earlier run is gone for good
+        shutil.rmtree(keep)
+    keep.mkdir()
+    for p in list(out.iterdir()):
+        if p.name != REPLACED:  # its record too: a failed new run puts it back
+            os.replace(p, keep / p.name)
+    return keep
+
+
+def _restore(out: Path, keep: Path) -> None:
+    """Undo :func:`_set_aside` after a failed run: what the failed run wrote goes, the earlier run comes back."""
+    import contextlib
+    import shutil
+
+    with contextlib.suppress(OSError):
+        for p in list(out.iterdir()):
+            if p.name == REPLACED:
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+        for p in list(keep.iterdir()):
+            os.replace(p, out / p.name)
+        keep.rmdir()
 
 
 def _undo_record(out: Path, created: bool) -> None:
@@ -410,7 +481,9 @@ def settings_of(args: argparse.Namespace, contract: Contract) -> dict[str, Any]:
     return out
 
 
-def _rerun_rule(args: argparse.Namespace, contract: Contract, out: Path, command: str) -> None:
+def _rerun_rule(args: argparse.Namespace, contract: Contract, out: Path, command: str) -> Path | None:
+    """Refuse, resume or replace the results in ``out``; return where an earlier recorded run was set aside
+    (``--overwrite``: it is deleted when the new run succeeds, restored when it fails)."""
     flag = _flag(contract.out or "out")
     resume, overwrite = bool(getattr(args, "resume", False)), bool(getattr(args, "overwrite", False))
     if resume and overwrite:
@@ -445,7 +518,11 @@ def _rerun_rule(args: argparse.Namespace, contract: Contract, out: Path, command
         parent = out.parent
         if parent.exists() and not parent.is_dir():
             raise InputError(f"{flag} {out}: {parent} is not a folder")
+    # --overwrite replaces a recorded earlier run whole (no stale file of it stays); files without a record
+    # are not this toolkit's: they are written over, never deleted
+    replaced = _set_aside(out) if existing and overwrite and old is not None else None
     write_json(record, {"command": command, "settings": settings})
+    return replaced
 
 
 def _read_record(record: Path, overwrite: bool) -> dict[str, Any] | None:

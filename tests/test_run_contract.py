@@ -289,6 +289,54 @@ def test_damaged_run_record_is_named_and_overwrite_replaces_it(data, cwd, capsys
     assert json.loads(record.read_text())["command"] == "trimap"
 
 
+def test_overwrite_replaces_a_recorded_run_whole_and_restores_it_when_the_new_run_fails(data, cwd, capsys):
+    from matting_data.run_contract import REPLACED
+
+    argv = ["trimap", "--scheme", "tt", "--alpha", os.path.relpath(data / "track/alpha", cwd), "--out", "tt",
+            "--no-progress"]
+    assert main(argv) == 0
+    made = _hashes(cwd / "tt")
+    (cwd / "tt" / "stale.png").write_bytes(b"a file the next run does not make")
+    (cwd / "tt" / "old").mkdir()
+    (cwd / "tt" / "old" / "notes.txt").write_text("x")
+    before = _hashes(cwd / "tt")
+    # a new run that fails inside the command: the earlier run comes back exactly, record included
+    broken = cwd / "broken"
+    broken.mkdir()
+    (broken / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(12))
+    bad = ["trimap", "--scheme", "ft", "--alpha", "broken", "--out", "tt", "--no-progress", "--overwrite"]
+    assert main(bad) == 2 and "a.png" in capsys.readouterr().err
+    assert _hashes(cwd / "tt") == before
+    # a new run that succeeds replaces the earlier one whole: no stale file of it stays
+    assert main([*argv, "--overwrite"]) == 0
+    after = _hashes(cwd / "tt")
+    assert after == made and not (cwd / "tt" / REPLACED).exists()
+    # files in a folder without a run record are not this toolkit's: written over, never deleted
+    (cwd / "theirs").mkdir()
+    (cwd / "theirs" / "keep.txt").write_text("mine")
+    assert main([*argv[:-3], "--out", "theirs", "--no-progress", "--overwrite"]) == 0
+    assert (cwd / "theirs" / "keep.txt").read_text() == "mine"
+
+
+def test_an_interrupted_overwrite_keeps_the_new_resumable_run(tmp_path):
+    from matting_data.run_contract import REPLACED, RunGuard, _set_aside
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / RUN_RECORD).write_text('{"command": "train", "settings": {"steps": 1}}')
+    (out / "old.safetensors").write_bytes(b"old")
+    keep = _set_aside(out)
+    assert sorted(p.name for p in out.iterdir()) == [REPLACED]
+    (out / RUN_RECORD).write_text('{"command": "train", "settings": {"steps": 2}}')
+    RunGuard(out, False, keep).interrupted()  # interrupted before writing anything: the earlier run is back
+    assert (out / "old.safetensors").read_bytes() == b"old" and "steps\": 1" in (out / RUN_RECORD).read_text()
+    keep = _set_aside(out)
+    (out / RUN_RECORD).write_text('{"command": "train", "settings": {"steps": 2}}')
+    (out / "last.safetensors").write_bytes(b"new, resumable")
+    RunGuard(out, False, keep).interrupted()  # the new run wrote a checkpoint: kept, the earlier run deleted
+    assert sorted(p.name for p in out.iterdir()) == [RUN_RECORD, "last.safetensors"]
+
+
 # ----------------------------------------------------------------------------- data files naming code
 @pytest.mark.parametrize("name", sorted(n for n in LEAVES if _contract(n).data_files))
 def test_settings_file_naming_code_is_refused(name, data, cwd, capsys):
