@@ -269,7 +269,7 @@ def test_one_training_step_lowers_loss() -> None:
     assert set(terms0) == {"semantic", "booster", "detail", "fusion", "composition"}
     assert loss1 < loss0
     assert sched is not None and isinstance(opt, torch.optim.SGD)
-    with pytest.raises(Exception, match="divisible by 32"):
+    with pytest.raises(Exception, match="with H, W multiples of 32"):
         m.forward_train({"image": torch.zeros(1, 3, 40, 64)})
 
 

@@ -202,7 +202,7 @@ def test_one_training_step_lowers_loss() -> None:
     opt, _ = m.default_optimizer(net.parameters(), 10)  # the paper's SGD, lr 0.01
     loss0, loss1, _ = one_step(m, batch, opt)
     assert loss1 < loss0
-    with pytest.raises(Exception, match="divisible by 32"):
+    with pytest.raises(Exception, match="with H, W multiples of 32"):
         m.forward_train({"image": torch.zeros(1, 3, 40, 64), "alpha": torch.zeros(1, 1, 40, 64)})
 
 

@@ -14,11 +14,22 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch.nn import functional as F
 
-from ..errors import InputError
 from .base import ModelError
 
-__all__ = ["image_training_batch", "loss_targets", "normalise_channels", "trimap_from_alpha",
-           "trimap_training_batch"]
+__all__ = ["check_training_images", "image_training_batch", "loss_targets", "normalise_channels",
+           "trimap_from_alpha", "trimap_training_batch"]
+
+
+def check_training_images(name: str, image: torch.Tensor, multiple: int = 32) -> torch.Tensor:
+    """``image`` when it is an (N, 3, H, W) training batch with H, W multiples of ``multiple``.
+
+    The one check of every reference model's training crops; raises :class:`ModelError` naming model
+    ``name`` and the shape it got.
+    """
+    if image.ndim != 4 or image.shape[1] != 3 or image.shape[-2] % multiple or image.shape[-1] % multiple:
+        raise ModelError(f"model {name!r}: training images must be (N, 3, H, W) with H, W multiples of "
+                         f"{multiple}, got {tuple(image.shape)}")
+    return image
 
 
 def trimap_training_batch(
@@ -31,11 +42,7 @@ def trimap_training_batch(
     """
     if "trimap" not in batch:
         raise ModelError(f"model {name!r} trains on a trimap: the batch has no 'trimap'")
-    image, trimap = batch["image"], batch["trimap"]
-    if image.shape[-1] % multiple or image.shape[-2] % multiple:
-        raise ModelError(f"model {name!r}: training crops must be multiples of {multiple}, "
-                         f"got {tuple(image.shape[-2:])}")
-    return image, trimap
+    return check_training_images(name, batch["image"], multiple), batch["trimap"]
 
 
 def image_training_batch(
@@ -44,12 +51,9 @@ def image_training_batch(
 ) -> torch.Tensor:
     """``batch["image"]`` (N, 3, H, W) on ``device`` in ``dtype``, for a trimap-free model.
 
-    Raises :class:`InputError` (``label`` names the model) when H or W is not a multiple of ``multiple``.
+    Raises :class:`ModelError` (``label`` names the model) when H or W is not a multiple of ``multiple``.
     """
-    x = batch["image"].to(device, dtype)
-    if x.shape[-1] % multiple or x.shape[-2] % multiple:
-        raise InputError(f"{label} training crops need sides divisible by {multiple}, got {tuple(x.shape[-2:])}")
-    return x
+    return check_training_images(label, batch["image"], multiple).to(device, dtype)
 
 
 def normalise_channels(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:

@@ -33,6 +33,7 @@ from ..checkpoint import CheckpointError
 from ..onnx_spec import OnnxGraph, OnnxSpec
 from ..registry import register_model
 from ..torch_model import TorchMattingModel
+from ..training_batch import check_training_images
 from . import inference as rule
 from .losses import (
     alpha_loss,
@@ -400,10 +401,7 @@ class GFM(TorchMattingModel):
         ``batch["image"]`` is RGB in [0, 1] (N, 3, H, W), H and W multiples of 32; it is fed on
         0..255 as published.  The network's train/eval mode is left to the caller.
         """
-        img = batch["image"]
-        if img.ndim != 4 or img.shape[1] != 3 or img.shape[2] % 32 or img.shape[3] % 32:
-            raise ModelError(f"gfm: training images must be (N, 3, H, W) with H, W multiples of 32, "
-                             f"got {tuple(img.shape)}")
+        img = check_training_images("gfm", batch["image"])
         x = img.to(self.device, self.dtype) * 255.0
         out = self.network(x)
         if self.arguments["rosta"] == "rim":

@@ -26,6 +26,7 @@ from ..base import ModelError, ModelInputs
 from ..onnx_spec import OnnxGraph, OnnxSpec
 from ..registry import register_model
 from ..torch_model import TorchMattingModel, batch_of
+from ..training_batch import check_training_images
 from .inference import (
     REF_SIZE,
     infer_reference_batch,
@@ -145,10 +146,7 @@ class MODNetModel(TorchMattingModel):
         ``batch["image"]`` is (N, 3, H, W) RGB in [0, 1] with H, W multiples of 32.  The
         network's mode is left as it is (the trainer calls ``network.train()``).
         """
-        img = batch["image"]
-        if img.ndim != 4 or img.shape[1] != 3 or img.shape[2] % 32 or img.shape[3] % 32:
-            raise ModelError(f"modnet: training images must be (N, 3, H, W) with H, W multiples of 32, "
-                             f"got {tuple(img.shape)}")
+        img = check_training_images("modnet", batch["image"])
         x = normalise(img.to(self.device, self.dtype))
         semantic, detail, matte = self.network(x, False)
         return {"semantic": semantic, "detail": detail, "matte": matte, "input": x}
