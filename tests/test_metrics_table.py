@@ -73,6 +73,24 @@ def test_toy_metric_reaches_the_evaluate_reports(toy, tmp_path):
     assert any(line.startswith("max_abs,") for line in (tmp_path / "out" / "summary.csv").read_text().splitlines())
 
 
+def test_toy_metric_reaches_the_leaderboard_reports(toy, tmp_path):
+    from test_models import make_tiny_track
+
+    from matting_data.pipelines.leaderboard import run_leaderboard
+
+    track = make_tiny_track(tmp_path / "track", n=2, size=32)
+    lb = run_leaderboard(track, ["trimap-flat", "trimap-colour"], tmp_path / "lb", protocols="gfm", workers=1,
+                         progress=False, probe=False, reports=("md", "csv", "json", "html", "latex"),
+                         report=lambda line: None)
+    assert "max_abs" in lb.table.columns and "max_abs_ci_low" in lb.table.columns
+    per_image = lb.per_image[("trimap-flat", "gfm")]
+    assert lb.table.set_index("model").loc["trimap-flat", "max_abs"] == pytest.approx(per_image["max_abs"].mean())
+    out = tmp_path / "lb"
+    assert "MAX_ABS (x1e3)" in (out / "leaderboard.md").read_text()
+    assert "MAX_ABS" in (out / "leaderboard.html").read_text()
+    assert "MAX\\_ABS" in (out / "leaderboard.tex").read_text() and "(x1e3)" in (out / "leaderboard.tex").read_text()
+
+
 def test_no_backend_dispatches_on_a_protocol_name():
     """Both protocols are read from their tables; the NumPy path never imports torch."""
     for proto in PROTOCOLS.values():
