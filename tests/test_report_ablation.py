@@ -187,7 +187,7 @@ def test_html_embeds_the_forest_plot_and_the_numbers(run):
         assert base64.b64encode(png.read_bytes()).decode() in page
     e = expected("real")
     assert f'data-v="{float(e["naive"]["diff"])!r}">{format_value(e["naive"]["diff"], signed=True)}</td>' in page
-    assert f'class="best" data-v="{float(e["rssn"]["sad"])!r}">{format_value(e["rssn"]["sad"])}</td>' in page
+    assert f'data-v="{float(e["rssn"]["sad"])!r}" class="best">{format_value(e["rssn"]["sad"])}</td>' in page
     assert "<th>dim SAD (/1000)</th>" in page and "Test track real (ORI, 4 images)" in page
     assert page.count('id="abl-') == 3 and "<summary>Plan</summary>" in page  # two tracks and the cells
     assert "http://" not in page and "https://" not in page  # self-contained

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from ...errors import InputError
 from ...io import write_csv, write_text_atomic
-from ...tables import SCALE_LEGEND, format_value, markdown_table
+from ...tables import SCALE_LEGEND, markdown_table
 from .ablation_data import AblationData
-from .html import esc, page, plot_img
+from .html import esc, num_cell, page, plot_img
 from .latex import column_width, escape, header_lines, marked_cell, marks, pack_columns
 
 
@@ -69,14 +69,9 @@ def _html_table(data: AblationData, test: str, k: int) -> str:
     col_marks = [marks([r[i].value for r in rows]) if rows and rows[0][i].metric else [""] * len(rows)
                  for i in range(ncol)]
     th = "".join(f'<th{" class=l" if i < 2 else ""}>{esc(h)}</th>' for i, h in enumerate(heads))
-    body = []
-    for j, r in enumerate(rows):
-        tds = []
-        for i, c in enumerate(r):
-            cls = " ".join(x for x in ("l" if i < 2 else "", col_marks[i][j]) if x)
-            attrs = (f' class="{cls}"' if cls else "") + ("" if c.value is None else f' data-v="{c.value!r}"')
-            tds.append(f"<td{attrs}>{esc(c.text)}</td>")
-        body.append("<tr>" + "".join(tds) + "</tr>")
+    body = ["<tr>" + "".join(f'<td class="l">{esc(c.text)}</td>' if i < 2 else
+                             num_cell(c.value, col_marks[i][j], text=c.text) for i, c in enumerate(r)) + "</tr>"
+            for j, r in enumerate(rows)]
     return (f'<table class="sortable" id="abl-{k}"><thead><tr>{th}</tr></thead>'
             f"<tbody>{''.join(body)}</tbody></table>")
 
@@ -91,7 +86,7 @@ def _cells_table(data: AblationData) -> str:
         seed = "-" if c.get("seed") is None else str(c["seed"])
         tds = [f'<td class="l">{esc(c.get("row"))}</td>', f"<td>{esc(seed)}</td>",
                f'<td class="l">{esc(c.get("test"))}</td>']
-        tds += [f'<td data-v="{"" if v is None else float(v)!r}">{esc(format_value(v))}</td>' for v in vals]
+        tds += [num_cell(v) for v in vals]
         body.append("<tr>" + "".join(tds) + "</tr>")
     th = "".join(f'<th{" class=l" if i in (0, 2) else ""}>{esc(h)}</th>' for i, h in enumerate(heads))
     return f'<table class="sortable" id="abl-cells"><thead><tr>{th}</tr></thead><tbody>{"".join(body)}</tbody></table>'

@@ -141,10 +141,7 @@ def build_reports(run_dir: PathLike, formats: str | Sequence[str] = ("md", "csv"
     (``leaderboard.json`` and the per-image CSVs, or ``ablation.json``).  The record
     is always listed (``"json"``).
     """
-    kind = find_record(run_dir)
-    if kind is None:
-        ResultsRecord.read(run_dir)  # raises: names the folder and the records it lacks
-        raise AssertionError("unreachable")
+    kind = find_record(run_dir) or ResultsRecord.read(run_dir).kind  # none there: read names what is missing
     fmts = parse_formats(formats, kind)
     if kind == "ablation":
         from .ablation_data import load_ablation

@@ -114,11 +114,13 @@ def error_map(pred: np.ndarray, gt: np.ndarray, side: int = THUMB) -> str:
     return data_uri(encode_png(_resize(rgb, side)))
 
 
-def _num_cell(v: Any, mark: str = "", extra: str = "") -> str:
+def num_cell(v: Any, mark: str = "", extra: str = "", text: str | None = None) -> str:
+    """A sortable number cell: ``data-v`` holds the value (empty when missing), the text is ``text`` or the
+    value as every table prints it; ``mark`` (``best`` / ``second``) is its class, ``extra`` HTML after it."""
     missing = v is None or (isinstance(v, float) and math.isnan(v))
     dv = "" if missing else repr(float(v))
     cls = f' class="{mark}"' if mark else ""
-    return f'<td data-v="{dv}"{cls}>{esc(format_value(v))}{extra}</td>'
+    return f'<td data-v="{dv}"{cls}>{esc(format_value(v) if text is None else text)}{extra}</td>'
 
 
 def _row_lookup(run: RunData, protocol: str, trimap_set: str) -> dict[str, dict[str, Any]]:
@@ -144,8 +146,8 @@ def protocol_table(run: RunData, protocol: str, trimap_set: str) -> str:
     body = []
     for n in models:
         r = rows[n]
-        cells = [_num_cell(r.get("rank")), f'<td class="l">{esc(run.label(n))}</td>']
-        cells += [_num_cell(r.get(m), mk[m][n], f'<br><span class="ci">{esc(ci_text(r, m))}</span>')
+        cells = [num_cell(r.get("rank")), f'<td class="l">{esc(run.label(n))}</td>']
+        cells += [num_cell(r.get(m), mk[m][n], f'<br><span class="ci">{esc(ci_text(r, m))}</span>')
                   for m in metrics]
         cells += [f'<td class="l w">{esc(vs_best_text(r))}</td>', f'<td class="l w">{esc(r["input"])}</td>',
                   f'<td class="l w">{esc(run.rule(n))}</td>']
