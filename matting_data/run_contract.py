@@ -224,11 +224,12 @@ def _set_aside(out: Path) -> Path:
 
 
 def _restore(out: Path, keep: Path) -> None:
-    """Undo :func:`_set_aside` after a failed run: what the failed run wrote goes, the earlier run comes back."""
-    import contextlib
+    """Undo :func:`_set_aside` after a failed run: what the failed run wrote goes, the earlier run comes back
+    (if that fails, the earlier run stays in ``keep`` and stderr says where)."""
     import shutil
+    import sys
 
-    with contextlib.suppress(OSError):
+    try:
         for p in list(out.iterdir()):
             if p.name == REPLACED:
                 continue
@@ -239,6 +240,8 @@ def _restore(out: Path, keep: Path) -> None:
         for p in list(keep.iterdir()):
             os.replace(p, out / p.name)
         keep.rmdir()
+    except OSError as exc:
+        print(f"matting-data: the earlier run could not be put back ({exc}); it is kept in {keep}", file=sys.stderr)
 
 
 def _undo_record(out: Path, created: bool) -> None:

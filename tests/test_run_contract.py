@@ -318,6 +318,24 @@ def test_overwrite_replaces_a_recorded_run_whole_and_restores_it_when_the_new_ru
     assert (cwd / "theirs" / "keep.txt").read_text() == "mine"
 
 
+def test_an_earlier_run_that_cannot_be_put_back_is_kept_and_named(tmp_path, monkeypatch, capsys):
+    import matting_data.run_contract as rc
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "old.png").write_bytes(b"old")
+    keep = rc._set_aside(out)
+
+    def refuse(*a):
+        raise PermissionError(13, "permission denied", str(a[0]))
+
+    monkeypatch.setattr(rc.os, "replace", refuse)
+    rc.RunGuard(out, False, keep).failed()
+    err = capsys.readouterr().err
+    assert "could not be put back" in err and str(keep) in err
+    assert (keep / "old.png").read_bytes() == b"old"
+
+
 def test_an_interrupted_overwrite_keeps_the_new_resumable_run(tmp_path):
     from matting_data.run_contract import REPLACED, RunGuard, _set_aside
 
